@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/** `consultguard-agent`: the endpoint agent (`run`) and its tools (`scan`). */
+import { parseCommandLine, resolveConfig, usage } from '../shared/config.js';
+import { AppError } from '../shared/errors.js';
+import { runCli, untilSignal } from '../shared/cli.js';
+import { createLogger } from '../shared/log.js';
+import { AGENT_OPTIONS, AgentConfig, defaultConfigFile } from './config.js';
+import { startAgent } from './main.js';
+import { runScan } from './commands/scan.js';
+
+const PROGRAM = 'consultguard-agent';
+const COMMANDS = 'run, scan';
+
+async function main(argv: string[]): Promise<number | void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'run': {
+      const { values } = parseCommandLine(rest, AGENT_OPTIONS);
+      if (values.help) return void process.stdout.write(usage(`${PROGRAM} run [options]`, AGENT_OPTIONS));
+      const config = resolveConfig(AgentConfig, AGENT_OPTIONS, values, process.env, defaultConfigFile());
+      const log = createLogger({ name: PROGRAM, level: config.logLevel });
+      const agent = startAgent(config, log);
+      const sig = await untilSignal();
+      log.info({ signal: sig }, 'stopping');
+      await agent.stop();
+      return;
+    }
+    case 'scan': {
+      const { values } = parseCommandLine(rest, [], { snapshot: 'string', live: 'boolean', policies: 'string' });
+      if (values.help) return void process.stdout.write(`usage: ${PROGRAM} scan --snapshot FILE [--policies DIR] | ${PROGRAM} scan --live [--policies DIR]\n`);
+      await runScan(values as { snapshot?: string; live?: boolean; policies?: string }, process.stdout);
+      return;
+    }
+    case undefined:
+    case '--help':
+    case 'help':
+      process.stdout.write(`usage: ${PROGRAM} <command> [options]\ncommands: ${COMMANDS}\nrun "${PROGRAM} <command> --help" for a command's options\n`);
+      return command === undefined ? 2 : undefined;
+    default:
+      throw new AppError('bad_option', `unknown command "${command}"; commands: ${COMMANDS}`);
+  }
+}
+
+runCli(PROGRAM, () => main(process.argv.slice(2)));

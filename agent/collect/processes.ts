@@ -1,0 +1,48 @@
+/**
+ * Running processes via ps-list: name, path, command line, parent, user. The snapshot
+ * is held in memory for one match and never sent: only what matched leaves the machine.
+ */
+import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import psList from 'ps-list';
+import type { ProcessInfo } from '../../shared/snapshot.js';
+
+/** uid -> user name, from /etc/passwd where there is one (Linux), refreshed on a miss at most once a minute. */
+function createUserNames() {
+  let names = new Map<number, string>();
+  let loadedAt = 0;
+  const self = userInfo();
+  const load = () => {
+    loadedAt = Date.now();
+    names = new Map([[self.uid, self.username]]);
+    try {
+      for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+        const [name, , uid] = line.split(':');
+        if (name && uid !== undefined && uid !== '') names.set(Number(uid), name);
+      }
+    } catch {
+      // no /etc/passwd (Windows) or unreadable: fall back to uid:N
+    }
+  };
+  return (uid: number | undefined): string | undefined => {
+    if (uid === undefined) return undefined;
+    if (!names.has(uid) && Date.now() - loadedAt > 60_000) load();
+    return names.get(uid) ?? `uid:${uid}`;
+  };
+}
+
+export function createProcessCollector() {
+  const userName = createUserNames();
+  return async function collectProcesses(): Promise<ProcessInfo[]> {
+    const list = await psList();
+    return list.map((p) => {
+      const info: ProcessInfo = { pid: p.pid, ppid: p.ppid, name: p.name };
+      const ext = p as { path?: string; cmd?: string; uid?: number };
+      if (ext.path) info.path = ext.path;
+      if (ext.cmd) info.cmd = ext.cmd;
+      const user = userName(ext.uid);
+      if (user) info.user = user;
+      return info;
+    });
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * `scan`: offline detection on a recorded snapshot (JSON, or JSONL with one snapshot per
+ * line), or one pass over this machine (--live). Prints the CONTRACTS section 2 result.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { AppError } from '../../shared/errors.js';
+import { builtinPoliciesDir } from '../../shared/paths.js';
+import { loadPolicies, policyFor } from '../../shared/policy-load.js';
+import { Snapshot, type Platform, type ScanResult } from '../../shared/snapshot.js';
+import { firstIssue } from '../../shared/zod-errors.js';
+import { createProcessCollector } from '../collect/processes.js';
+import { compileCatalog, detect, type CompiledCatalog } from '../detect/index.js';
+
+export function parseSnapshot(text: string, where: string): Snapshot {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new AppError('bad_snapshot', `${where}: not valid JSON (${(err as Error).message})`);
+  }
+  const r = Snapshot.safeParse(json);
+  if (!r.success) throw new AppError('bad_snapshot', `${where}: ${firstIssue(r.error).line}`);
+  return r.data;
+}
+
+export function compileForScan(policiesDir: string | undefined): CompiledCatalog {
+  const set = loadPolicies(resolve(policiesDir ?? builtinPoliciesDir()));
+  const p = policyFor(set, {}).effective;
+  return compileCatalog(p.catalog, p.approved.apps);
+}
+
+export function scanText(text: string, file: string, compiled: CompiledCatalog): ScanResult[] {
+  if (file.toLowerCase().endsWith('.jsonl')) {
+    return text
+      .split('\n')
+      .map((line, i) => ({ line, n: i + 1 }))
+      .filter(({ line }) => line.trim() !== '')
+      .map(({ line, n }) => ({ v: 1 as const, detections: detect(parseSnapshot(line, `${file}:${n}`), compiled) }));
+  }
+  return [{ v: 1, detections: detect(parseSnapshot(text, file), compiled) }];
+}
+
+export async function liveSnapshot(): Promise<Snapshot> {
+  const processes = await createProcessCollector()();
+  return { v: 1, platform: process.platform as Platform, hostname: hostname(), takenAt: new Date().toISOString(), processes, connections: [] };
+}
+
+export async function runScan(opts: { snapshot?: string; live?: boolean; policies?: string }, out: NodeJS.WritableStream): Promise<void> {
+  if (!opts.snapshot === !opts.live) throw new AppError('bad_option', 'scan needs exactly one of --snapshot FILE or --live');
+  const compiled = compileForScan(opts.policies);
+  if (opts.live) {
+    out.write(`${JSON.stringify({ v: 1, detections: detect(await liveSnapshot(), compiled) })}\n`);
+    return;
+  }
+  let text: string;
+  try {
+    text = readFileSync(opts.snapshot!, 'utf8');
+  } catch (err) {
+    throw new AppError('bad_option', `--snapshot: cannot read ${opts.snapshot}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  for (const result of scanText(text, opts.snapshot!, compiled)) out.write(`${JSON.stringify(result)}\n`);
+}

@@ -1,0 +1,118 @@
+/**
+ * Turns the catalog (data) into lookup structures for the matcher: process rules by
+ * (os, lowercase name), one prefix table for every app's address ranges, port sets per
+ * app. Done once per policy; a poll then costs hash lookups, not scans of the catalog.
+ */
+import type { Catalog, CatalogApp, FlowRule, ProcessRole, ProcessRule } from '../../shared/catalog.js';
+import { parsePorts } from '../../shared/catalog.js';
+import type { Platform } from '../../shared/snapshot.js';
+import { PrefixTable } from './prefix-table.js';
+
+export interface CompiledApp {
+  id: string;
+  name: string;
+  family: string;
+  joinRe: RegExp | null;
+  media: FlowMatcher;
+  signalling: FlowMatcher;
+  /** Catalog position; ties between apps sharing a range go to the lowest guessRank, then order. */
+  order: number;
+  guessRank: number;
+}
+
+export interface CompiledRule {
+  app: CompiledApp;
+  role: ProcessRole;
+  /** Lowercase, forward-slash path fragments; null when the rule does not constrain the path. */
+  pathNeedles: string[] | null;
+  /** `/windowsapps/<name>_` and `__<publisher>` fragments of a Store package family name. */
+  store: { prefix: string; publisher: string } | null;
+  label: string;
+}
+
+export interface FlowMatcher {
+  /** True when a flow of this protocol to this port is in the rule set. */
+  (protocol: 'tcp' | 'udp', port: number): boolean;
+  any: boolean;
+}
+
+export interface CompiledCatalog {
+  rules: Map<string, CompiledRule[]>;
+  browsers: Map<string, string>;
+  /** Address prefix to the apps (one family) that publish it. */
+  prefixes: PrefixTable<CompiledApp[]>;
+  apps: Map<string, CompiledApp>;
+}
+
+export const ruleKey = (os: Platform, name: string): string => `${os}\u0000${name.toLowerCase()}`;
+
+function flowMatcher(rules: FlowRule[]): FlowMatcher {
+  const tcp: Array<[number, number]> = [];
+  const udp: Array<[number, number]> = [];
+  for (const r of rules) {
+    const ranges = r.ports === undefined ? [[0, 65535] as [number, number]] : (parsePorts(r.ports) ?? []);
+    (r.protocol === 'tcp' ? tcp : udp).push(...ranges);
+  }
+  const fn = ((protocol: 'tcp' | 'udp', port: number) => {
+    const list = protocol === 'tcp' ? tcp : udp;
+    for (const [lo, hi] of list) if (port >= lo && port <= hi) return true;
+    return false;
+  }) as FlowMatcher;
+  fn.any = tcp.length + udp.length > 0;
+  return fn;
+}
+
+function storeParts(family: string | undefined): CompiledRule['store'] {
+  if (!family) return null;
+  const cut = family.lastIndexOf('_');
+  if (cut <= 0) return null;
+  return { prefix: `/windowsapps/${family.slice(0, cut).toLowerCase()}_`, publisher: `__${family.slice(cut + 1).toLowerCase()}` };
+}
+
+function compileApp(app: CatalogApp, order: number): CompiledApp {
+  const patterns = app.joinCommandLines.map((j) => `(?:${j.pattern})`);
+  return {
+    id: app.id,
+    name: app.name,
+    family: app.network?.family ?? app.id,
+    joinRe: patterns.length ? new RegExp(patterns.join('|'), 'i') : null,
+    media: flowMatcher(app.network?.media ?? []),
+    signalling: flowMatcher(app.network?.signalling ?? []),
+    order,
+    guessRank: app.network?.guessRank ?? 100,
+  };
+}
+
+function compileRule(app: CompiledApp, rule: ProcessRule, name: string): CompiledRule {
+  return {
+    app,
+    role: rule.role,
+    pathNeedles: rule.pathContains?.map((p) => p.replaceAll('\\', '/').toLowerCase()) ?? null,
+    store: storeParts(rule.storePackage),
+    label: name,
+  };
+}
+
+/** Compiles the apps to watch; `exclude` (approved apps) are left out entirely. */
+export function compileCatalog(catalog: Catalog, exclude: Iterable<string> = []): CompiledCatalog {
+  const skip = new Set(exclude);
+  const out: CompiledCatalog = { rules: new Map(), browsers: new Map(), prefixes: new PrefixTable(), apps: new Map() };
+  catalog.apps.forEach((raw, order) => {
+    if (skip.has(raw.id)) return;
+    const app = compileApp(raw, order);
+    out.apps.set(app.id, app);
+    for (const rule of raw.processes) {
+      for (const name of rule.names) {
+        const key = ruleKey(rule.os, name);
+        const list = out.rules.get(key) ?? [];
+        list.push(compileRule(app, rule, name));
+        out.rules.set(key, list);
+      }
+    }
+    for (const range of raw.network?.ranges ?? []) {
+      out.prefixes.add(range.cidr, [app], (a, b) => (a.some((x) => x.id === b[0]?.id) ? a : [...a, ...b]));
+    }
+  });
+  for (const b of catalog.browsers) for (const n of b.names) out.browsers.set(ruleKey(b.os, n), b.name);
+  return out;
+}

@@ -1,0 +1,36 @@
+/**
+ * Enrolment and per-agent tokens. An agent enrols once with an enrolment secret and gets
+ * its own random token; from then on it authenticates with that token only. Tokens are
+ * stored hashed; revoking one forces the agent back through enrolment.
+ */
+import { AppError } from '../../shared/errors.js';
+import type { Hello } from '../../shared/protocol.js';
+import type { AgentStore } from '../store/agents.js';
+import { hashToken, newToken, safeEqual } from '../store/tokens.js';
+
+export interface AuthResult {
+  token: string;
+  enrolled: boolean;
+}
+
+export function authenticate(hello: Hello, agents: AgentStore, enrollSecrets: readonly string[]): AuthResult {
+  if (hello.token) {
+    const row = agents.get(hello.agentId);
+    if (row?.token_hash && safeEqual(row.token_hash, hashToken(hello.token))) {
+      agents.saveHello(hello, null);
+      return { token: hello.token, enrolled: false };
+    }
+    if (!hello.enrollSecret) {
+      throw new AppError('unauthorized', 'agent token not recognised (revoked, or issued to another agent); re-enrol with the enrolment secret');
+    }
+  }
+  if (!hello.enrollSecret) {
+    throw new AppError('unauthorized', 'hello needs a token or an enrolment secret');
+  }
+  if (!enrollSecrets.some((s) => safeEqual(s, hello.enrollSecret as string))) {
+    throw new AppError('unauthorized', 'wrong enrolment secret; check the secret given at install time (--enroll-secret / CONSULTGUARD_ENROLL_SECRET)');
+  }
+  const token = newToken('cga');
+  agents.saveHello(hello, hashToken(token));
+  return { token, enrolled: true };
+}

@@ -1,0 +1,120 @@
+/**
+ * One agent connection: waits for `hello` (or closes 4408), authenticates it, then
+ * stores event batches (ack after commit) and status heartbeats. Any protocol violation
+ * gets a coded `error` frame and the contract's close code; other agents are unaffected.
+ */
+import type { WebSocket } from 'ws';
+import { AppError, describe } from '../../shared/errors.js';
+import type { AgentMessage, Hello } from '../../shared/protocol.js';
+import type { Logger } from '../../shared/log.js';
+import type { EffectivePolicy } from '../../shared/policy.js';
+import type { Store } from '../store/index.js';
+import { authenticate } from './auth.js';
+import { fail, parseFrame, send } from './frames.js';
+
+export interface SessionDeps {
+  store: Store;
+  enrollSecrets: () => readonly string[];
+  policyFor: (agent: { site?: string | null; group?: string | null }) => EffectivePolicy;
+  log: Logger;
+  helloTimeoutMs: number;
+  /** Messages per second allowed per connection (sustained), and the burst above it. */
+  rate: { perSecond: number; burst: number };
+  onReady: (s: AgentSession) => void;
+  onClosed: (s: AgentSession) => void;
+  onIngest: (agentId: string, violationIds: string[]) => void;
+}
+
+export interface AgentSession {
+  ws: WebSocket;
+  agentId: string | null;
+  hello: Hello | null;
+  policyVersion: string | null;
+  pushPolicy(policy: EffectivePolicy): void;
+}
+
+export function startSession(ws: WebSocket, remote: string, deps: SessionDeps): AgentSession {
+  const log = deps.log.child({ remote });
+  let tokens = deps.rate.burst;
+  let lastRefill = Date.now();
+  const session: AgentSession = {
+    ws,
+    agentId: null,
+    hello: null,
+    policyVersion: null,
+    pushPolicy(policy) {
+      if (!session.agentId || policy.version === session.policyVersion) return;
+      session.policyVersion = policy.version;
+      send(ws, { type: 'policy', policy });
+    },
+  };
+
+  const helloTimer = setTimeout(() => {
+    log.info({ code: 'hello_timeout' }, 'agent sent no hello in time; closing');
+    fail(ws, new AppError('hello_timeout', `no hello within ${deps.helloTimeoutMs / 1000} s of connecting`));
+  }, deps.helloTimeoutMs);
+
+  function allow(): boolean {
+    const now = Date.now();
+    tokens = Math.min(deps.rate.burst, tokens + ((now - lastRefill) / 1000) * deps.rate.perSecond);
+    lastRefill = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  }
+
+  function onHello(msg: Hello): void {
+    clearTimeout(helloTimer);
+    const auth = authenticate(msg, deps.store.agents, deps.enrollSecrets());
+    const agentLog = log.child({ agentId: msg.agentId, hostname: msg.host.hostname });
+    session.agentId = msg.agentId;
+    session.hello = msg;
+    const policy = deps.policyFor({ site: msg.site, group: msg.group });
+    session.policyVersion = policy.version;
+    send(ws, { type: 'welcome', agentId: msg.agentId, token: auth.token, policy, serverTime: new Date().toISOString() });
+    agentLog.info({ enrolled: auth.enrolled, policy: policy.version }, auth.enrolled ? 'agent enrolled' : 'agent connected');
+    deps.onReady(session);
+  }
+
+  function handle(msg: AgentMessage): void {
+    if (msg.type === 'hello') {
+      if (session.agentId) throw new AppError('bad_message', 'hello may be sent only once per connection');
+      onHello(msg);
+      return;
+    }
+    if (!session.agentId || !session.hello) {
+      throw new AppError('hello_required', `the first frame must be "hello", got "${msg.type}"`);
+    }
+    if (msg.type === 'events') {
+      const hello = session.hello;
+      const result = deps.store.violations.ingest({ agentId: session.agentId, hostname: hello.host.hostname, site: hello.site ?? null }, msg.events);
+      send(ws, { type: 'ack', batch: msg.batch });
+      deps.store.agents.touch(session.agentId);
+      if (result.touched.length) deps.onIngest(session.agentId, result.touched);
+      return;
+    }
+    deps.store.agents.saveStatus(session.agentId, msg);
+  }
+
+  ws.on('message', (data, isBinary) => {
+    try {
+      if (!allow()) throw new AppError('rate_limited', `more than ${deps.rate.perSecond} messages per second; slow down and reconnect`);
+      handle(parseFrame(data, isBinary));
+    } catch (err) {
+      if (err instanceof AppError) {
+        log.warn({ code: err.code, agentId: session.agentId }, err.message);
+        fail(ws, err);
+      } else {
+        // A store failure: do not ack; the agent keeps the batch and resends it.
+        log.error({ err, agentId: session.agentId }, 'failed to handle a frame');
+        fail(ws, new AppError('internal', `the server could not store this message (${describe(err).slice(0, 80)}); it will be retried`));
+      }
+    }
+  });
+  ws.on('error', (err) => log.warn({ err: err.message }, 'agent socket error'));
+  ws.on('close', () => {
+    clearTimeout(helloTimer);
+    deps.onClosed(session);
+  });
+  return session;
+}

@@ -1,0 +1,18 @@
+import { join } from 'node:path';
+import { openDb, type Db } from './db.js';
+import { createAgentStore } from './agents.js';
+import { createApiTokenStore } from './tokens.js';
+import { createViolationStore } from './violations.js';
+
+export function createStore(dataDir: string, now: () => number = Date.now) {
+  const db: Db = openDb(join(dataDir, 'consultguard.db'));
+  return {
+    db,
+    agents: createAgentStore(db, now),
+    violations: createViolationStore(db, now),
+    apiTokens: createApiTokenStore(db, now),
+    close: (): void => void db.close(),
+  };
+}
+
+export type Store = ReturnType<typeof createStore>;

@@ -1,0 +1,13 @@
+/**
+ * Numbered migrations, applied in order inside one transaction each. Never edit a
+ * migration that has shipped: add the next number.
+ */
+import * as m001 from './001_initial.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [{ version: 1, ...m001 }];

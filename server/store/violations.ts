@@ -1,0 +1,154 @@
+/**
+ * Events in, violations out. Each event is stored once per (agent, event id); a duplicate
+ * (an agent resending a batch whose ack it never saw) is acknowledged and ignored. Stored
+ * events are folded into their violation: first seen, highest state, merged evidence, end.
+ */
+import type { Event } from '../../shared/protocol.js';
+import { maxState, mergeVia, type AppState, type Via } from '../../shared/snapshot.js';
+import type { Db } from './db.js';
+
+const MAX_EVIDENCE = 32;
+
+export interface Violation {
+  id: string;
+  agentId: string;
+  hostname: string;
+  site: string | null;
+  user: string | null;
+  app: string;
+  state: AppState;
+  via: Via;
+  startedAt: string;
+  endedAt: string | null;
+  durationSec: number;
+  evidence: string[];
+}
+
+export interface ViolationFilter {
+  app?: string;
+  agent?: string;
+  site?: string;
+  state?: AppState;
+  since?: number;
+  until?: number;
+}
+
+interface Row {
+  seq: number;
+  id: string;
+  agent_id: string;
+  hostname: string;
+  site: string | null;
+  user: string | null;
+  app: string;
+  state: string;
+  via: string;
+  started_at: number;
+  ended_at: number | null;
+  evidence: string;
+}
+
+export interface IngestResult {
+  stored: number;
+  duplicates: number;
+  /** Violations opened or changed by this batch (for the live feed). */
+  touched: string[];
+}
+
+export function createViolationStore(db: Db, now: () => number = Date.now) {
+  const insertEvent = db.prepare(
+    'INSERT OR IGNORE INTO events (agent_id, id, violation_id, kind, at, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  const getViolation = db.prepare<[string, string], Row>('SELECT * FROM violations WHERE agent_id = ? AND id = ?');
+  const insertViolation = db.prepare(
+    `INSERT INTO violations (id, agent_id, hostname, site, user, app, state, via, started_at, ended_at, evidence, updated_at)
+     VALUES (@id, @agentId, @hostname, @site, @user, @app, @state, @via, @startedAt, @endedAt, @evidence, @now)`,
+  );
+  const updateViolation = db.prepare(
+    `UPDATE violations SET state = @state, via = @via, user = @user, started_at = @startedAt, ended_at = @endedAt,
+       evidence = @evidence, updated_at = @now WHERE seq = @seq`,
+  );
+
+  function fold(agent: { agentId: string; hostname: string; site: string | null }, e: Event): void {
+    const at = Date.parse(e.at);
+    const row = getViolation.get(agent.agentId, e.violationId);
+    if (!row) {
+      insertViolation.run({
+        id: e.violationId, agentId: agent.agentId, hostname: agent.hostname, site: agent.site,
+        user: e.user ?? null, app: e.app, state: e.state, via: e.via, startedAt: at,
+        endedAt: e.kind === 'ended' ? at : null, evidence: JSON.stringify(e.evidence.slice(0, MAX_EVIDENCE)), now: now(),
+      });
+      return;
+    }
+    const evidence = JSON.parse(row.evidence) as string[];
+    // An `ended` event's evidence is why it ended, not evidence of use.
+    if (e.kind !== 'ended') for (const line of e.evidence) if (evidence.length < MAX_EVIDENCE && !evidence.includes(line)) evidence.push(line);
+    updateViolation.run({
+      seq: row.seq,
+      state: maxState(row.state as AppState, e.state),
+      via: mergeVia(row.via as Via, e.via),
+      user: row.user ?? e.user ?? null,
+      startedAt: Math.min(row.started_at, at),
+      endedAt: e.kind === 'ended' ? Math.max(row.ended_at ?? at, at) : row.ended_at,
+      evidence: JSON.stringify(evidence),
+      now: now(),
+    });
+  }
+
+  /** Stores a batch in one transaction; the caller acks only after this returns. */
+  const ingest = db.transaction((agent: { agentId: string; hostname: string; site: string | null }, events: Event[]): IngestResult => {
+    const received = now();
+    const result: IngestResult = { stored: 0, duplicates: 0, touched: [] };
+    for (const e of events) {
+      const info = insertEvent.run(agent.agentId, e.id, e.violationId, e.kind, Date.parse(e.at), JSON.stringify(e), received);
+      if (info.changes === 0) {
+        result.duplicates++;
+        continue;
+      }
+      result.stored++;
+      fold(agent, e);
+      if (!result.touched.includes(e.violationId)) result.touched.push(e.violationId);
+    }
+    return result;
+  });
+
+  function toViolation(r: Row): Violation {
+    const end = r.ended_at ?? now();
+    return {
+      id: r.id, agentId: r.agent_id, hostname: r.hostname, site: r.site, user: r.user, app: r.app,
+      state: r.state as AppState, via: r.via as Via,
+      startedAt: new Date(r.started_at).toISOString(),
+      endedAt: r.ended_at === null ? null : new Date(r.ended_at).toISOString(),
+      durationSec: Math.max(0, Math.round((end - r.started_at) / 1000)),
+      evidence: JSON.parse(r.evidence) as string[],
+    };
+  }
+
+  /** Newest first, keyset-paginated: `cursor` is the last row's (started_at, seq). */
+  function list(filter: ViolationFilter, limit: number, cursor?: { startedAt: number; seq: number }) {
+    const where: string[] = [];
+    const args: Record<string, unknown> = { limit: limit + 1 };
+    if (filter.app) (where.push('app = @app'), (args.app = filter.app));
+    if (filter.agent) (where.push('agent_id = @agent'), (args.agent = filter.agent));
+    if (filter.site) (where.push('site = @site'), (args.site = filter.site));
+    if (filter.state) (where.push('state = @state'), (args.state = filter.state));
+    if (filter.since !== undefined) (where.push('started_at >= @since'), (args.since = filter.since));
+    if (filter.until !== undefined) (where.push('started_at < @until'), (args.until = filter.until));
+    if (cursor) (where.push('(started_at, seq) < (@cStart, @cSeq)'), (args.cStart = cursor.startedAt), (args.cSeq = cursor.seq));
+    const sql = `SELECT * FROM violations ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, seq DESC LIMIT @limit`;
+    const rows = db.prepare<Record<string, unknown>, Row>(sql).all(args);
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const last = page[page.length - 1];
+    return { items: page.map(toViolation), next: more && last ? { startedAt: last.started_at, seq: last.seq } : null };
+  }
+
+  function get(agentId: string, id: string): Violation | null {
+    const row = getViolation.get(agentId, id);
+    return row ? toViolation(row) : null;
+  }
+
+  return { ingest, list, get };
+}
+
+export type ViolationStore = ReturnType<typeof createViolationStore>;

@@ -1,0 +1,103 @@
+/**
+ * The app catalog: what identifies each consumer app, as reviewed data
+ * (`policies/catalog/*.yaml`). Every fact names a source; the matcher compiles this
+ * into lookup structures once per policy, never per poll.
+ */
+import { z } from 'zod';
+import { Platform } from './snapshot.js';
+
+export const AppId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'expected a lowercase id of letters, digits and dashes');
+
+const SourceKey = z.string().min(1);
+
+export const Source = z.object({
+  url: z.string().url(),
+  title: z.string().optional(),
+  checked: z.union([z.string(), z.date()]).transform((v) => (typeof v === 'string' ? v : v.toISOString().slice(0, 10))),
+});
+
+export const ProcessRole = z.enum(['main', 'call', 'background']);
+export type ProcessRole = z.infer<typeof ProcessRole>;
+
+export const ProcessRule = z.object({
+  os: Platform,
+  role: ProcessRole.default('main'),
+  names: z.array(z.string().min(1)).min(1),
+  pathContains: z.array(z.string().min(1)).optional(),
+  bundleId: z.string().optional(),
+  storePackage: z.string().optional(),
+  source: SourceKey.optional(),
+});
+export type ProcessRule = z.infer<typeof ProcessRule>;
+
+/** "443", "3478-3481,8801": validated here so a typo is caught at load, not at match time. */
+export const PortSpec = z
+  .union([z.string(), z.number().int()])
+  .transform((v) => String(v))
+  .refine((s) => parsePorts(s) !== null, { message: 'expected ports like "443" or "3478-3481,8801"' });
+
+export const FlowRule = z.object({
+  protocol: z.enum(['tcp', 'udp']),
+  ports: PortSpec.optional(),
+  source: SourceKey.optional(),
+});
+export type FlowRule = z.infer<typeof FlowRule>;
+
+export const RangeRule = z.object({ cidr: z.string().min(3), source: SourceKey.optional() });
+
+export const CatalogApp = z.object({
+  id: AppId,
+  name: z.string().min(1),
+  vendor: z.string().optional(),
+  notes: z.string().optional(),
+  sources: z.record(z.string(), Source).default({}),
+  processes: z.array(ProcessRule).default([]),
+  joinCommandLines: z.array(z.object({ pattern: z.string().min(1), source: SourceKey.optional() })).default([]),
+  network: z
+    .object({
+      family: z.string().optional(),
+      /** When a flow fits several apps of one family, the lowest rank is the best guess (default 100). */
+      guessRank: z.number().int().min(0).max(1000).optional(),
+      ranges: z.array(RangeRule).default([]),
+      media: z.array(FlowRule).default([]),
+      signalling: z.array(FlowRule).default([]),
+    })
+    .optional(),
+});
+export type CatalogApp = z.infer<typeof CatalogApp>;
+
+export const Browser = z.object({
+  id: z.string(),
+  name: z.string(),
+  os: Platform,
+  names: z.array(z.string().min(1)).min(1),
+  source: SourceKey.optional(),
+});
+export type Browser = z.infer<typeof Browser>;
+
+export const BrowserFile = z.object({
+  sources: z.record(z.string(), Source).default({}),
+  browsers: z.array(Browser),
+});
+
+export const Catalog = z.object({
+  apps: z.array(CatalogApp),
+  browsers: z.array(Browser).default([]),
+});
+export type Catalog = z.infer<typeof Catalog>;
+
+/** Parses "443,3478-3481" into inclusive ranges; null when malformed. */
+export function parsePorts(spec: string): Array<[number, number]> | null {
+  const out: Array<[number, number]> = [];
+  for (const part of spec.split(',')) {
+    const m = /^\s*(\d{1,5})(?:\s*-\s*(\d{1,5}))?\s*$/.exec(part);
+    if (!m) return null;
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (lo > hi || hi > 65535) return null;
+    out.push([lo, hi]);
+  }
+  return out;
+}

@@ -1,0 +1,56 @@
+/**
+ * One error type for the whole project. Every failure that a user, an agent or an API
+ * client can see carries a stable string `code` (documented in README "Error codes");
+ * `message` says what was wrong and what to do. Raw exception text never reaches a
+ * client: wire and HTTP shapes are built from `code` and `message` only.
+ */
+export type ErrorCode =
+  // configuration and command line
+  | 'bad_option'
+  | 'bad_config'
+  // policy and catalog files
+  | 'bad_policy'
+  | 'policy_not_found'
+  // snapshots
+  | 'bad_snapshot'
+  // wire protocol
+  | 'bad_json'
+  | 'bad_message'
+  | 'frame_too_large'
+  | 'hello_required'
+  | 'hello_timeout'
+  | 'unauthorized'
+  | 'rate_limited'
+  // HTTP API
+  | 'not_found'
+  | 'forbidden'
+  | 'bad_request'
+  | 'internal'
+  // storage
+  | 'store_unavailable'
+  | 'disk_full';
+
+export class AppError extends Error {
+  override readonly name = 'AppError';
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export function isAppError(err: unknown, code?: ErrorCode): err is AppError {
+  return err instanceof AppError && (code === undefined || err.code === code);
+}
+
+/** The one shape every error takes on the wire and over HTTP. */
+export function errorBody(err: AppError): { code: ErrorCode; message: string } {
+  return { code: err.code, message: err.message };
+}
+
+/** Best-effort text of an unknown thrown value, for logs (never for clients). */
+export function describe(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,41 @@
+/**
+ * One pino root per program; modules take `log.child({ module })`. Secrets never reach a
+ * log line: tokens, enrolment secrets, passwords and auth headers are redacted wherever
+ * they appear in a logged object.
+ */
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger } from 'pino';
+
+export const REDACT_PATHS = [
+  'token', '*.token', 'enrollSecret', '*.enrollSecret', 'password', '*.password', 'secret', '*.secret',
+  'authorization', '*.authorization', 'headers.authorization', 'headers.cookie', 'req.headers.authorization', 'req.headers.cookie',
+];
+
+export interface LogOptions {
+  name: string;
+  level?: string;
+  /** Where lines go; default stderr (stdout is kept for command output such as `scan`). */
+  destination?: DestinationStream | string;
+}
+
+export function createLogger(opts: LogOptions): Logger {
+  const dest = typeof opts.destination === 'string' || opts.destination === undefined
+    ? pino.destination({ dest: opts.destination ?? 2, sync: opts.destination === undefined, mkdir: true })
+    : opts.destination;
+  return pino(
+    {
+      name: opts.name,
+      level: opts.level ?? process.env.CONSULTGUARD_LOG_LEVEL ?? 'info',
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    dest,
+  );
+}
+
+/** A logger that drops everything (tests, one-shot commands with --quiet). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,78 @@
+/**
+ * IP address parsing into fixed-width integers, for prefix matching. IPv4 is held as
+ * IPv4-mapped IPv6 (::ffff:a.b.c.d) so one 128-bit structure serves both families and a
+ * mapped address in a snapshot matches an IPv4 range.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+
+/** 128-bit address as a bigint, or null if not an address. Zone ids (%eth0) are dropped. */
+export function parseIp(text: string): bigint | null {
+  let s = text.trim();
+  const zone = s.indexOf('%');
+  if (zone >= 0) s = s.slice(0, zone);
+  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
+  if (isIPv4(s)) return 0xffff00000000n | BigInt(ipv4ToInt(s));
+  if (!isIPv6(s)) return null;
+  return ipv6ToBigInt(s);
+}
+
+function ipv4ToInt(s: string): number {
+  const p = s.split('.');
+  return ((Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3])) >>> 0;
+}
+
+function ipv6ToBigInt(s: string): bigint {
+  let head = s;
+  let tailV4: number | null = null;
+  const lastColon = s.lastIndexOf(':');
+  const maybeV4 = s.slice(lastColon + 1);
+  if (maybeV4.includes('.')) {
+    tailV4 = ipv4ToInt(maybeV4);
+    head = s.slice(0, lastColon + 1) + '0:0';
+  }
+  const [left = '', right] = head.split('::');
+  const l = left === '' ? [] : left.split(':');
+  const r = right === undefined ? [] : right === '' ? [] : right.split(':');
+  const groups = right === undefined ? l : [...l, ...Array(8 - l.length - r.length).fill('0'), ...r];
+  let v = 0n;
+  for (const g of groups) v = (v << 16n) | BigInt(parseInt(g, 16));
+  if (tailV4 !== null) v = (v & ~0xffffffffn) | BigInt(tailV4);
+  return v;
+}
+
+export interface Cidr {
+  base: bigint;
+  /** Prefix length in the 128-bit space (IPv4 /n becomes /96+n). */
+  bits: number;
+}
+
+export function parseCidr(text: string): Cidr | null {
+  const slash = text.indexOf('/');
+  const addr = slash < 0 ? text : text.slice(0, slash);
+  const base = parseIp(addr);
+  if (base === null) return null;
+  const v4 = isIPv4(addr.trim());
+  const max = v4 ? 32 : 128;
+  const len = slash < 0 ? max : Number(text.slice(slash + 1));
+  if (!Number.isInteger(len) || len < 0 || len > max) return null;
+  const bits = v4 ? 96 + len : len;
+  const mask = bits === 0 ? 0n : ((1n << BigInt(bits)) - 1n) << BigInt(128 - bits);
+  return { base: base & mask, bits };
+}
+
+/** Loopback, link-local, private and unspecified addresses never belong to an app's servers. */
+export function isLocalAddress(text: string): boolean {
+  const ip = parseIp(text);
+  if (ip === null) return true;
+  for (const c of LOCAL) if (inCidr(ip, c)) return true;
+  return false;
+}
+
+function inCidr(ip: bigint, c: Cidr): boolean {
+  const shift = BigInt(128 - c.bits);
+  return ip >> shift === c.base >> shift;
+}
+
+const LOCAL = ['0.0.0.0/8', '127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10', '::/128', '::1/128', 'fe80::/10', 'fc00::/7']
+  .map((s) => parseCidr(s))
+  .filter((c): c is Cidr => c !== null);

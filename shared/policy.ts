@@ -1,0 +1,99 @@
+/**
+ * Policy files (written by IT staff, YAML or JSON) and the effective policy the server
+ * hands each agent. A policy says which apps are watched, when (consult hours in an IANA
+ * time zone), which app is approved, and how the clinician is nudged.
+ */
+import { z } from 'zod';
+import { AppId, CatalogApp, Browser } from './catalog.js';
+
+export const Weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+export type Weekday = z.infer<typeof Weekday>;
+
+const HHMM = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'expected a time as HH:MM (24-hour), e.g. "08:00"');
+
+const IsoDate = z
+  .union([z.string(), z.date()])
+  .transform((v) => (typeof v === 'string' ? v : v.toISOString().slice(0, 10)))
+  .refine((s) => /^\d{4}-\d{2}-\d{2}$/.test(s), { message: 'expected a date as YYYY-MM-DD' });
+
+export function isValidTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const ConsultWindow = z
+  .object({
+    days: z.array(Weekday).min(1),
+    from: HHMM,
+    to: HHMM,
+  })
+  .refine((w) => w.from < w.to, { message: 'expected `from` before `to` within one day', path: ['to'] });
+export type ConsultWindow = z.infer<typeof ConsultWindow>;
+
+export const Mode = z.enum(['monitor', 'nudge', 'enforce']);
+
+export const ApprovedApp = z.object({
+  name: z.string().min(1),
+  url: z.string().url(),
+  /** Catalog ids that are approved here: never reported. */
+  apps: z.array(AppId).default([]),
+});
+
+export const NudgeSettings = z.object({
+  title: z.string().default('Please use {approved} for patient consults'),
+  message: z
+    .string()
+    .default('{app} is not approved for consults at this clinic. Open {approved} to continue the consult securely.'),
+  reminderMinutes: z.number().int().min(0).default(0),
+  maxPerHour: z.number().int().min(0).default(2),
+  aboutUrl: z.string().url().optional(),
+});
+
+/** A policy file as IT staff write it. */
+export const PolicyFile = z
+  .object({
+    version: z.literal(1).default(1),
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a name of letters, digits, dot, dash or underscore'),
+    description: z.string().optional(),
+    default: z.boolean().default(false),
+    assign: z.object({ sites: z.array(z.string()).default([]), groups: z.array(z.string()).default([]) }).default({ sites: [], groups: [] }),
+    timezone: z.string().refine(isValidTimeZone, { message: 'expected an IANA time zone such as "Australia/Sydney"' }),
+    consultHours: z.array(ConsultWindow).min(1),
+    closures: z.array(IsoDate).default([]),
+    monitor: z.union([z.literal('all'), z.array(AppId).min(1)]),
+    approved: ApprovedApp,
+    mode: Mode.default('nudge'),
+    nudge: NudgeSettings.default({} as never),
+    /** Policy-local catalog additions and overrides (same shape as a catalog file). */
+    apps: z.array(CatalogApp).default([]),
+    agent: z
+      .object({
+        pollSeconds: z.number().min(1).max(300).default(5),
+        endAfterMissedPolls: z.number().int().min(1).max(20).default(2),
+      })
+      .default({ pollSeconds: 5, endAfterMissedPolls: 2 }),
+  })
+  .strict();
+export type PolicyFile = z.infer<typeof PolicyFile>;
+
+/** What the server sends an agent: the policy with its catalog resolved. */
+export const EffectivePolicy = z.object({
+  version: z.string(),
+  name: z.string(),
+  timezone: z.string(),
+  consultHours: z.array(ConsultWindow),
+  closures: z.array(z.string()),
+  monitor: z.array(AppId),
+  approved: ApprovedApp,
+  mode: Mode,
+  nudge: NudgeSettings,
+  agent: z.object({ pollSeconds: z.number(), endAfterMissedPolls: z.number().int() }),
+  catalog: z.object({ apps: z.array(CatalogApp), browsers: z.array(Browser) }),
+});
+export type EffectivePolicy = z.infer<typeof EffectivePolicy>;

@@ -1,0 +1,86 @@
+/**
+ * Agent wire protocol v1 (CONTRACTS section 3): every envelope in one place. Text
+ * frames, one JSON object each, discriminated by `type`.
+ */
+import { z } from 'zod';
+import { AppState, Platform, Via } from './snapshot.js';
+import { EffectivePolicy } from './policy.js';
+
+export const PROTOCOL_VERSION = 1;
+export const MAX_FRAME_BYTES = 1024 * 1024;
+export const AGENT_PATH = '/agent';
+
+/** WebSocket close codes the server uses (section 3). */
+export const CloseCode = {
+  badMessage: 4400,
+  unauthorized: 4401,
+  helloTimeout: 4408,
+  tooManyMessages: 4429,
+} as const;
+
+const Uuid = z.string().uuid();
+const IsoTime = z.string().datetime({ offset: true });
+
+export const Event = z.object({
+  id: Uuid,
+  violationId: Uuid,
+  kind: z.enum(['started', 'updated', 'ended']),
+  app: z.string().min(1).max(64),
+  state: AppState,
+  via: Via,
+  user: z.string().max(256).optional(),
+  pids: z.array(z.number().int().nonnegative()).max(256),
+  evidence: z.array(z.string().max(512)).max(32),
+  at: IsoTime,
+});
+export type Event = z.infer<typeof Event>;
+
+export const Hello = z.object({
+  type: z.literal('hello'),
+  protocol: z.literal(PROTOCOL_VERSION),
+  agentId: Uuid,
+  enrollSecret: z.string().min(1).max(512).optional(),
+  token: z.string().min(1).max(512).optional(),
+  host: z.object({
+    hostname: z.string().min(1).max(255),
+    platform: Platform,
+    osVersion: z.string().max(128),
+    agentVersion: z.string().max(64),
+  }),
+  site: z.string().max(128).optional(),
+  group: z.string().max(128).optional(),
+});
+export type Hello = z.infer<typeof Hello>;
+
+export const Events = z.object({
+  type: z.literal('events'),
+  batch: z.number().int().nonnegative(),
+  events: z.array(Event).min(1).max(1000),
+});
+export type Events = z.infer<typeof Events>;
+
+export const Status = z.object({
+  type: z.literal('status'),
+  at: IsoTime,
+  monitoring: z.boolean(),
+  policyVersion: z.string().max(128).nullable(),
+  health: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()])).optional(),
+});
+export type Status = z.infer<typeof Status>;
+
+export const AgentMessage = z.discriminatedUnion('type', [Hello, Events, Status]);
+export type AgentMessage = z.infer<typeof AgentMessage>;
+
+export const Welcome = z.object({
+  type: z.literal('welcome'),
+  agentId: Uuid,
+  token: z.string(),
+  policy: EffectivePolicy,
+  serverTime: IsoTime,
+});
+export const Ack = z.object({ type: z.literal('ack'), batch: z.number().int() });
+export const PolicyPush = z.object({ type: z.literal('policy'), policy: EffectivePolicy });
+export const ErrorMessage = z.object({ type: z.literal('error'), code: z.string(), message: z.string() });
+
+export const ServerMessage = z.discriminatedUnion('type', [Welcome, Ack, PolicyPush, ErrorMessage]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
