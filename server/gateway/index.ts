@@ -77,11 +77,20 @@ export function createGateway(deps: GatewayDeps) {
     pushPolicies(policyFor: (agent: { site?: string | null; group?: string | null }) => EffectivePolicy): void {
       for (const s of online.values()) s.pushPolicy(policyFor({ site: s.hello?.site, group: s.hello?.group }));
     },
+    /** Closes every agent socket and resolves once all are gone (before the store closes). */
     async close(): Promise<void> {
       clearInterval(pinger);
+      const gone = [...sockets].map((ws) => new Promise<void>((resolve) => {
+        if (ws.readyState === ws.CLOSED) return resolve();
+        ws.once('close', () => resolve());
+      }));
       for (const ws of sockets) ws.close(1001, 'server shutting down');
+      const timer = setTimeout(() => {
+        for (const ws of sockets) ws.terminate();
+      }, 1000);
+      await Promise.all(gone);
+      clearTimeout(timer);
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      for (const ws of sockets) ws.terminate();
     },
   };
 }

@@ -128,13 +128,17 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
   function list(filter: ViolationFilter, limit: number, cursor?: { startedAt: number; seq: number }) {
     const where: string[] = [];
     const args: Record<string, unknown> = { limit: limit + 1 };
-    if (filter.app) (where.push('app = @app'), (args.app = filter.app));
-    if (filter.agent) (where.push('agent_id = @agent'), (args.agent = filter.agent));
-    if (filter.site) (where.push('site = @site'), (args.site = filter.site));
-    if (filter.state) (where.push('state = @state'), (args.state = filter.state));
-    if (filter.since !== undefined) (where.push('started_at >= @since'), (args.since = filter.since));
-    if (filter.until !== undefined) (where.push('started_at < @until'), (args.until = filter.until));
-    if (cursor) (where.push('(started_at, seq) < (@cStart, @cSeq)'), (args.cStart = cursor.startedAt), (args.cSeq = cursor.seq));
+    const add = (clause: string, values: Record<string, unknown>) => {
+      where.push(clause);
+      Object.assign(args, values);
+    };
+    if (filter.app) add('app = @app', { app: filter.app });
+    if (filter.agent) add('agent_id = @agent', { agent: filter.agent });
+    if (filter.site) add('site = @site', { site: filter.site });
+    if (filter.state) add('state = @state', { state: filter.state });
+    if (filter.since !== undefined) add('started_at >= @since', { since: filter.since });
+    if (filter.until !== undefined) add('started_at < @until', { until: filter.until });
+    if (cursor) add('(started_at, seq) < (@cStart, @cSeq)', { cStart: cursor.startedAt, cSeq: cursor.seq });
     const sql = `SELECT * FROM violations ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, seq DESC LIMIT @limit`;
     const rows = db.prepare<Record<string, unknown>, Row>(sql).all(args);
     const more = rows.length > limit;

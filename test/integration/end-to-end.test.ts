@@ -1,0 +1,55 @@
+/**
+ * Issue 2's path: a process named like Zoom starts on this machine, a real agent (child
+ * process) reports it to a real server (loopback port, SQLite file), the feed shows it,
+ * and stopping the process ends the violation.
+ */
+import { userInfo, hostname } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { killAll, startAgentProcess, startFakeApp } from '../support/processes.js';
+import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
+
+describe.skipIf(process.platform !== 'linux')('end to end: process to stored violation', () => {
+  let server: TestServer;
+  beforeEach(async () => {
+    server = await startTestServer();
+  });
+  afterEach(async () => {
+    await killAll();
+    await server.close();
+  });
+
+  it('reports a zoom process as a running violation with host and user, and ends it when the process stops', async () => {
+    const work = tempDir();
+    const agent = startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(work, 'state')]);
+    // Wait until the agent is enrolled and monitoring before the app starts.
+    await vi.waitFor(async () => {
+      const { body } = await server.fetchJson('/api/agents');
+      expect(body.items).toHaveLength(1);
+      expect(body.items[0].online).toBe(true);
+    }, { timeout: 15_000, interval: 200 });
+
+    const zoom = startFakeApp(join(work, 'opt', 'zoom', 'zoom'));
+    // The demo policy polls every 2 s: two intervals plus start-up slack.
+    const v = await vi.waitFor(async () => {
+      const { status, body } = await server.fetchJson('/api/violations?app=zoom');
+      expect(status).toBe(200);
+      expect(body.items).toHaveLength(1);
+      return body.items[0];
+    }, { timeout: 10_000, interval: 200 });
+    expect(v).toMatchObject({ app: 'zoom', state: 'running', via: 'process', hostname: hostname(), user: userInfo().username, endedAt: null });
+    expect(v.evidence.join(' ')).toMatch(/zoom/i);
+
+    zoom.kill('SIGTERM');
+    const ended = await vi.waitFor(async () => {
+      const { body } = await server.fetchJson('/api/violations?app=zoom');
+      expect(body.items[0].endedAt).not.toBeNull();
+      return body.items[0];
+    }, { timeout: 15_000, interval: 200 });
+    expect(ended.id).toBe(v.id);
+    expect(Date.parse(ended.endedAt)).toBeGreaterThan(Date.parse(ended.startedAt));
+
+    expect(await agent.stop()).toBe(0);
+    expect(agent.output()).not.toContain(TEST_SECRET);
+  });
+});
