@@ -60,6 +60,11 @@ export const CatalogApp = z.object({
       family: z.string().optional(),
       /** When a flow fits several apps of one family, the lowest rank is the best guess (default 100). */
       guessRank: z.number().int().min(0).max(1000).optional(),
+      /**
+       * The ranges are shared with software outside the catalog (Skype's with Microsoft Teams):
+       * only the app's own processes' flows count, never a browser's or an unknown process's.
+       */
+      processOnly: z.boolean().default(false),
       ranges: z.array(RangeRule).default([]),
       media: z.array(FlowRule).default([]),
       signalling: z.array(FlowRule).default([]),

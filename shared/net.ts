@@ -59,20 +59,3 @@ export function parseCidr(text: string): Cidr | null {
   const mask = bits === 0 ? 0n : ((1n << BigInt(bits)) - 1n) << BigInt(128 - bits);
   return { base: base & mask, bits };
 }
-
-/** Loopback, link-local, private and unspecified addresses never belong to an app's servers. */
-export function isLocalAddress(text: string): boolean {
-  const ip = parseIp(text);
-  if (ip === null) return true;
-  for (const c of LOCAL) if (inCidr(ip, c)) return true;
-  return false;
-}
-
-function inCidr(ip: bigint, c: Cidr): boolean {
-  const shift = BigInt(128 - c.bits);
-  return ip >> shift === c.base >> shift;
-}
-
-const LOCAL = ['0.0.0.0/8', '127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10', '::/128', '::1/128', 'fe80::/10', 'fc00::/7']
-  .map((s) => parseCidr(s))
-  .filter((c): c is Cidr => c !== null);

@@ -18,6 +18,7 @@ export interface CompiledApp {
   /** Catalog position; ties between apps sharing a range go to the lowest guessRank, then order. */
   order: number;
   guessRank: number;
+  processOnly: boolean;
 }
 
 export interface CompiledRule {
@@ -80,6 +81,7 @@ function compileApp(app: CatalogApp, order: number): CompiledApp {
     signalling: flowMatcher(app.network?.signalling ?? []),
     order,
     guessRank: app.network?.guessRank ?? 100,
+    processOnly: app.network?.processOnly ?? false,
   };
 }
 

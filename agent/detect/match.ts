@@ -13,7 +13,6 @@
  * - Where a range is shared by several apps of a vendor, `candidates` lists them all.
  */
 import type { Connection, Detection, ProcessInfo, Snapshot } from '../../shared/snapshot.js';
-import { isLocalAddress } from '../../shared/net.js';
 import { ruleKey, type CompiledApp, type CompiledCatalog, type CompiledRule } from './compile.js';
 
 const MAX_EVIDENCE = 12;
@@ -101,7 +100,6 @@ export function detect(snapshot: Snapshot, catalog: CompiledCatalog): Detection[
   }
 
   for (const conn of snapshot.connections) {
-    if (isLocalAddress(conn.remoteAddress)) continue;
     const apps = catalog.prefixes.lookup(conn.remoteAddress);
     if (!apps) continue;
     const ownerApp = conn.pid === undefined ? undefined : owner.get(conn.pid);
@@ -118,7 +116,7 @@ export function detect(snapshot: Snapshot, catalog: CompiledCatalog): Detection[
       continue;
     }
     // A browser, an unrecognised process or an unknown owner: only live media counts.
-    const mediaApps = apps.filter((a) => a.media.any && a.media(conn.protocol, conn.remotePort));
+    const mediaApps = apps.filter((a) => !a.processOnly && a.media.any && a.media(conn.protocol, conn.remotePort));
     if (mediaApps.length === 0) continue;
     const proc = conn.pid === undefined ? undefined : byPid.get(conn.pid);
     if (!proc) continue; // unknown owner: no way to say who holds the call

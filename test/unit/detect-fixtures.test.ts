@@ -11,6 +11,7 @@ import { compileForScan } from '../../agent/commands/scan.js';
 import { detect } from '../../agent/detect/index.js';
 import { packageRoot } from '../../shared/paths.js';
 import { Snapshot, type Detection } from '../../shared/snapshot.js';
+import { parse } from 'yaml';
 
 const DIR = join(packageRoot(), 'test', 'fixtures', 'detect');
 const compiled = compileForScan(undefined);
@@ -41,5 +42,31 @@ describe('detection fixtures', () => {
       expect(d.evidence.length).toBeGreaterThan(0);
       expect(d.pids.length).toBeGreaterThan(0);
     });
+  });
+});
+
+interface Lookalike {
+  id: string;
+  os: 'win32' | 'darwin' | 'linux';
+  name: string;
+  path?: string;
+  cmd?: string;
+  resembles: string;
+  why: string;
+  connections?: Array<{ protocol: 'tcp' | 'udp'; remoteAddress: string; remotePort: number }>;
+}
+
+const lookalikes = parse(readFileSync(join(packageRoot(), 'test', 'fixtures', 'lookalikes.yaml'), 'utf8')) as Lookalike[];
+
+describe('look-alikes are never reported', () => {
+  it('has at least 20', () => expect(lookalikes.length).toBeGreaterThanOrEqual(20));
+
+  it.each(lookalikes.map((l) => [`${l.id} (${l.os}, resembles ${l.resembles})`, l] as const))('%s', (_id, l) => {
+    const snapshot = Snapshot.parse({
+      v: 1, platform: l.os, hostname: 'LOOKALIKE', takenAt: '2026-11-23T09:15:00+11:00',
+      processes: [{ pid: 100, ppid: 1, name: l.name, path: l.path, cmd: l.cmd, user: 'x' }],
+      connections: (l.connections ?? []).map((c) => ({ pid: 100, localAddress: '10.2.0.15', localPort: 50000, state: '', ...c })),
+    });
+    expect(detect(snapshot, compiled), l.why).toEqual([]);
   });
 });

@@ -1,0 +1,22 @@
+/**
+ * `npm run bench`: runs every benchmark on this machine and writes bench-results.json
+ * (CONTRACTS section 5). Pass names to run only some: `npm run bench -- detect`.
+ */
+import { benchDetect } from './detect.js';
+import { writeResults, type BenchResults } from './results.js';
+
+const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
+  detect: benchDetect,
+};
+
+const only = process.argv.slice(2);
+const results: BenchResults = {};
+for (const [name, run] of Object.entries(BENCHES)) {
+  if (only.length && !only.includes(name)) continue;
+  process.stderr.write(`bench: ${name}...\n`);
+  Object.assign(results, await run());
+}
+for (const [name, r] of Object.entries(results)) {
+  process.stdout.write(`${name.padEnd(32)} ${String(r.value).padStart(10)} ${r.unit.padEnd(10)} ${r.ratio !== undefined ? `ratio ${r.ratio} ` : ''}${r.note}\n`);
+}
+process.stdout.write(`wrote ${writeResults(results)}\n`);
