@@ -7,9 +7,10 @@ import { createLogger } from '../shared/log.js';
 import { AGENT_OPTIONS, AgentConfig, defaultConfigFile } from './config.js';
 import { startAgent } from './main.js';
 import { runScan } from './commands/scan.js';
+import { runRecord } from './commands/record.js';
 
 const PROGRAM = 'consultguard-agent';
-const COMMANDS = 'run, scan';
+const COMMANDS = 'run, scan, record';
 
 async function main(argv: string[]): Promise<number | void> {
   const [command, ...rest] = argv;
@@ -29,6 +30,12 @@ async function main(argv: string[]): Promise<number | void> {
       const { values } = parseCommandLine(rest, [], { snapshot: 'string', live: 'boolean', policies: 'string' });
       if (values.help) return void process.stdout.write(`usage: ${PROGRAM} scan --snapshot FILE [--policies DIR] | ${PROGRAM} scan --live [--policies DIR]\n`);
       await runScan(values as { snapshot?: string; live?: boolean; policies?: string }, process.stdout);
+      return;
+    }
+    case 'record': {
+      const { values } = parseCommandLine(rest, [], { out: 'string', count: 'string', interval: 'string' });
+      if (values.help) return void process.stdout.write(`usage: ${PROGRAM} record --out FILE.jsonl [--count N] [--interval SECONDS]\n`);
+      await runRecord(values as { out?: string; count?: string; interval?: string }, (line) => process.stderr.write(`${line}\n`));
       return;
     }
     case undefined:

@@ -4,14 +4,12 @@
  * the agent side. Outside consult hours the poll loop is not running at all: nothing is
  * collected, only the status heartbeat goes out.
  */
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { EffectivePolicy } from '../shared/policy.js';
-import type { Platform, ProcessInfo, Snapshot } from '../shared/snapshot.js';
 import type { AgentConfig } from './config.js';
-import { createProcessCollector } from './collect/processes.js';
+import { defaultCollectors, takeSnapshot, type Collectors } from './collect/snapshot.js';
 import { compileCatalog, detect, type CompiledCatalog } from './detect/index.js';
 import { createLifecycle } from './lifecycle.js';
 import { createOutbox } from './outbox.js';
@@ -22,7 +20,9 @@ import { agentVersion } from './version.js';
 
 export interface AgentDeps {
   now?: () => Date;
-  collectProcesses?: () => Promise<ProcessInfo[]>;
+  collectors?: Collectors;
+  /** Consult-hours safety-net tick (tests shorten it). */
+  scheduleTickMs?: number;
 }
 
 export interface RunningAgent {
@@ -40,7 +40,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {}): RunningAgent {
   const now = deps.now ?? (() => new Date());
-  const collectProcesses = deps.collectProcesses ?? createProcessCollector();
+  const collectors = deps.collectors ?? defaultCollectors();
   const state = createAgentState(config.stateDir);
   const outbox = createOutbox({ dir: join(config.stateDir, 'outbox'), ...config.outbox });
   const lifecycle = createLifecycle({ endAfterMissedPolls: 2, open: state.loadOpen() });
@@ -72,10 +72,13 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     if (!compiled || !policy || stopped) return;
     const started = performance.now();
     try {
-      const processes = await withTimeout(collectProcesses(), config.collectTimeoutMs, 'listing processes');
+      const catalog = compiled;
+      // Only flows to some app's published ranges are kept: least data, and the owner
+      // lookup is skipped entirely when there are none.
+      const interesting = (address: string) => catalog.prefixes.lookup(address) !== null;
+      const snapshot = await withTimeout(takeSnapshot(collectors, now(), interesting), config.collectTimeoutMs, 'collecting processes and connections');
       if (!schedule.monitoring() || stopped) return; // hours ended while collecting
-      const snapshot: Snapshot = { v: 1, platform: process.platform as Platform, hostname: hostname(), takenAt: now().toISOString(), processes, connections: [] };
-      record(lifecycle.observe(detect(snapshot, compiled), now()));
+      record(lifecycle.observe(detect(snapshot, catalog), now()));
       if (errorStreak) log.info('polling works again');
       errorStreak = false;
     } catch (err) {
@@ -98,6 +101,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
 
   const schedule = createSchedule({
     now,
+    tickMs: deps.scheduleTickMs,
     onChange(monitoring) {
       log.info({ monitoring }, monitoring ? 'consult hours started: monitoring' : 'outside consult hours: not monitoring');
       if (monitoring) {

@@ -3,14 +3,13 @@
  * line), or one pass over this machine (--live). Prints the CONTRACTS section 2 result.
  */
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { AppError } from '../../shared/errors.js';
 import { builtinPoliciesDir } from '../../shared/paths.js';
 import { loadPolicies, policyFor } from '../../shared/policy-load.js';
-import { Snapshot, type Platform, type ScanResult } from '../../shared/snapshot.js';
+import { Snapshot, type ScanResult } from '../../shared/snapshot.js';
 import { firstIssue } from '../../shared/zod-errors.js';
-import { createProcessCollector } from '../collect/processes.js';
+import { defaultCollectors, takeSnapshot } from '../collect/snapshot.js';
 import { compileCatalog, detect, type CompiledCatalog } from '../detect/index.js';
 
 export function parseSnapshot(text: string, where: string): Snapshot {
@@ -42,16 +41,12 @@ export function scanText(text: string, file: string, compiled: CompiledCatalog):
   return [{ v: 1, detections: detect(parseSnapshot(text, file), compiled) }];
 }
 
-export async function liveSnapshot(): Promise<Snapshot> {
-  const processes = await createProcessCollector()();
-  return { v: 1, platform: process.platform as Platform, hostname: hostname(), takenAt: new Date().toISOString(), processes, connections: [] };
-}
-
 export async function runScan(opts: { snapshot?: string; live?: boolean; policies?: string }, out: NodeJS.WritableStream): Promise<void> {
   if (!opts.snapshot === !opts.live) throw new AppError('bad_option', 'scan needs exactly one of --snapshot FILE or --live');
   const compiled = compileForScan(opts.policies);
   if (opts.live) {
-    out.write(`${JSON.stringify({ v: 1, detections: detect(await liveSnapshot(), compiled) })}\n`);
+    const snapshot = await takeSnapshot(defaultCollectors(), new Date(), (a) => compiled.prefixes.lookup(a) !== null);
+    out.write(`${JSON.stringify({ v: 1, detections: detect(snapshot, compiled) })}\n`);
     return;
   }
   let text: string;

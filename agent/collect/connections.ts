@@ -1,0 +1,108 @@
+/**
+ * Network connections: protocol, addresses, ports, owning pid. On Linux straight from
+ * /proc (socket tables, conntrack for unconnected UDP, and a /proc/PID/fd walk for owners);
+ * elsewhere through systeminformation (netstat/lsof underneath).
+ *
+ * `interesting(remoteAddress)` keeps only the flows the caller cares about (the agent
+ * passes "inside some app's published ranges"), so nothing else is held, and on Linux the
+ * expensive owner walk runs only when an interesting flow exists: most polls skip it.
+ */
+import { readdirSync, readlinkSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import si from 'systeminformation';
+import type { Connection } from '../../shared/snapshot.js';
+import { readConntrack, readSockets, type RawSocket } from './proc-net.js';
+
+export type Interesting = (remoteAddress: string) => boolean;
+
+const UNSPECIFIED = new Set(['0.0.0.0', '::', '0:0:0:0:0:0:0:0', '::ffff:0.0.0.0', '*', '']);
+
+function localAddresses(): Set<string> {
+  const out = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.add(a.address);
+  return out;
+}
+
+/** inode -> pid for the wanted inodes; stops walking as soon as all are found. */
+export function socketOwners(wanted: Set<number>, procRoot = '/proc'): Map<number, number> {
+  const owners = new Map<number, number>();
+  if (wanted.size === 0) return owners;
+  for (const entry of readdirSync(procRoot)) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`${procRoot}/${entry}/fd`);
+    } catch {
+      continue; // exited, or not ours to read
+    }
+    for (const fd of fds) {
+      let link: string;
+      try {
+        link = readlinkSync(`${procRoot}/${entry}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      if (!link.startsWith('socket:[')) continue;
+      const inode = Number(link.slice(8, -1));
+      if (wanted.has(inode) && !owners.has(inode)) {
+        owners.set(inode, pid);
+        if (owners.size === wanted.size) return owners;
+      }
+    }
+  }
+  return owners;
+}
+
+export function collectLinuxConnections(interesting?: Interesting, procRoot = '/proc'): Connection[] {
+  const sockets = readSockets(procRoot);
+  const kept: Array<{ socket: RawSocket; remoteAddress: string; remotePort: number }> = [];
+  const unconnectedUdp = new Map<number, RawSocket>();
+  for (const s of sockets) {
+    if (s.protocol === 'tcp' && (s.state === 'LISTEN' || s.state === 'TIME_WAIT')) continue;
+    if (UNSPECIFIED.has(s.remoteAddress) || s.remotePort === 0) {
+      if (s.protocol === 'udp') unconnectedUdp.set(s.localPort, s);
+      continue;
+    }
+    if (!interesting || interesting(s.remoteAddress)) kept.push({ socket: s, remoteAddress: s.remoteAddress, remotePort: s.remotePort });
+  }
+  if (unconnectedUdp.size > 0) {
+    for (const f of readConntrack(localAddresses(), procRoot) ?? []) {
+      const socket = f.protocol === 'udp' ? unconnectedUdp.get(f.localPort) : undefined;
+      if (socket && (!interesting || interesting(f.remoteAddress))) kept.push({ socket, remoteAddress: f.remoteAddress, remotePort: f.remotePort });
+    }
+  }
+  const owners = socketOwners(new Set(kept.map((k) => k.socket.inode)), procRoot);
+  return kept.map(({ socket, remoteAddress, remotePort }) => {
+    const c: Connection = {
+      protocol: socket.protocol, localAddress: socket.localAddress, localPort: socket.localPort,
+      remoteAddress, remotePort, state: socket.state,
+    };
+    const pid = owners.get(socket.inode);
+    if (pid !== undefined) c.pid = pid;
+    return c;
+  });
+}
+
+async function collectWithSysteminformation(interesting?: Interesting): Promise<Connection[]> {
+  const list = await si.networkConnections();
+  const out: Connection[] = [];
+  for (const c of list) {
+    const remotePort = Number(c.peerPort);
+    if (UNSPECIFIED.has(c.peerAddress) || !Number.isInteger(remotePort) || remotePort === 0) continue;
+    if (c.state === 'LISTEN' || (interesting && !interesting(c.peerAddress))) continue;
+    const conn: Connection = {
+      protocol: c.protocol.startsWith('udp') ? 'udp' : 'tcp', localAddress: c.localAddress, localPort: Number(c.localPort) || 0,
+      remoteAddress: c.peerAddress, remotePort, state: c.state ?? '',
+    };
+    if (c.pid) conn.pid = c.pid;
+    out.push(conn);
+  }
+  return out;
+}
+
+export function createConnectionCollector(platform: NodeJS.Platform = process.platform) {
+  return async function collectConnections(interesting?: Interesting): Promise<Connection[]> {
+    return platform === 'linux' ? collectLinuxConnections(interesting) : collectWithSysteminformation(interesting);
+  };
+}
