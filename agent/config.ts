@@ -41,6 +41,8 @@ export const AgentConfig = z.object({
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
   outbox: z.object({ maxEvents: z.number().int().min(100), maxBytes: z.number().int().min(65536) }).default({ maxEvents: 50_000, maxBytes: 64 * 1024 * 1024 }),
   statusIntervalMs: z.number().int().min(1000).default(30_000),
+  /** Reconnect back-off: doubles from min to max, with jitter. */
+  reconnect: z.object({ minMs: z.number().int().min(50), maxMs: z.number().int().min(100) }).default({ minMs: 1000, maxMs: 60_000 }),
   collectTimeoutMs: z.number().int().min(100).default(15_000),
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;

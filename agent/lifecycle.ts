@@ -78,6 +78,22 @@ export function createLifecycle(opts: LifecycleOptions) {
       open.clear();
       return out;
     },
+    /**
+     * Re-applies events that reached the outbox after the open violations were last saved
+     * (a crash between the two writes), so a restart neither loses nor duplicates them.
+     */
+    replay(events: Event[]): void {
+      for (const e of events) {
+        if (e.kind === 'ended') {
+          if (open.get(e.app)?.violationId === e.violationId) open.delete(e.app);
+          continue;
+        }
+        const v: OpenViolation = { violationId: e.violationId, app: e.app, state: e.state, via: e.via, pids: e.pids, startedAt: e.at, missed: 0 };
+        if (e.user) v.user = e.user;
+        const prev = open.get(e.app);
+        open.set(e.app, prev && prev.violationId === e.violationId ? { ...prev, state: e.state, via: e.via } : v);
+      }
+    },
     setEndAfter(n: number): void {
       endAfter = n;
     },

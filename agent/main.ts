@@ -43,7 +43,9 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
   const collectors = deps.collectors ?? defaultCollectors();
   const state = createAgentState(config.stateDir);
   const outbox = createOutbox({ dir: join(config.stateDir, 'outbox'), ...config.outbox });
-  const lifecycle = createLifecycle({ endAfterMissedPolls: 2, open: state.loadOpen() });
+  const saved = state.loadOpen();
+  const lifecycle = createLifecycle({ endAfterMissedPolls: 2, open: saved.open });
+  lifecycle.replay(outbox.pendingAfter(saved.seq).map((q) => q.event));
   const health = { pollMs: 0, polls: 0, collectErrors: 0, lastError: null as string | null };
 
   let policy: EffectivePolicy | null = null;
@@ -64,7 +66,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
       log.error({ err }, 'cannot write events to the outbox; free disk space in the state folder');
       return;
     }
-    state.saveOpen(lifecycle.open());
+    state.saveOpen(lifecycle.open(), outbox.stats().lastSeq);
     transport.flush();
   }
 
@@ -145,6 +147,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     outbox,
     log: log.child({ module: 'transport' }),
     onPolicy: (p) => applyPolicy(p, 'server'),
+    backoff: config.reconnect,
   });
 
   function sendStatus(): void {
@@ -179,7 +182,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
       clearInterval(statusTimer);
       schedule.stop();
       // Open violations stay open across a restart (saved in the state folder).
-      state.saveOpen(lifecycle.open());
+      state.saveOpen(lifecycle.open(), outbox.stats().lastSeq);
       await transport.stop();
       outbox.close();
     },

@@ -149,6 +149,10 @@ export function createOutbox(opts: OutboxOptions) {
         pendingBytes += r.bytes;
       }
     },
+    /** Unacknowledged events with a seq above `seq` (for crash recovery). */
+    pendingAfter(seq: number): QueuedEvent[] {
+      return pending.filter((q) => q.seq > seq);
+    },
     /** The oldest `max` unacknowledged events. */
     peek(max: number): QueuedEvent[] {
       return pending.slice(0, max);

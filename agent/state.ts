@@ -65,12 +65,13 @@ export function createAgentState(dir: string) {
     savePolicy(policy: EffectivePolicy): void {
       writeFileAtomic(policyFile, JSON.stringify(policy));
     },
-    loadOpen(): OpenViolation[] {
-      const v = readJson(openFile);
-      return Array.isArray(v) ? (v as OpenViolation[]) : [];
+    /** The open violations and the last outbox seq they already reflect. */
+    loadOpen(): { seq: number; open: OpenViolation[] } {
+      const v = readJson(openFile) as { seq?: unknown; open?: unknown } | undefined;
+      return { seq: typeof v?.seq === 'number' ? v.seq : 0, open: Array.isArray(v?.open) ? (v.open as OpenViolation[]) : [] };
     },
-    saveOpen(open: OpenViolation[]): void {
-      writeFileAtomic(openFile, JSON.stringify(open));
+    saveOpen(open: OpenViolation[], seq: number): void {
+      writeFileAtomic(openFile, JSON.stringify({ seq, open }));
     },
     hasIdentity: (): boolean => existsSync(identityFile),
   };

@@ -1,14 +1,17 @@
 /**
- * Running processes via ps-list: name, path, command line, parent, user. The snapshot
- * is held in memory for one match and never sent: only what matched leaves the machine.
+ * Running processes: name, path, command line, parent, user. ps-list on Windows and macOS;
+ * on Linux /proc directly (measured ~3x cheaper than ps-list, which runs `ps` twice; see
+ * `npm run bench`). The snapshot is held in memory for one match and never sent: only
+ * what matched leaves the machine.
  */
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import psList from 'ps-list';
 import type { ProcessInfo } from '../../shared/snapshot.js';
+import { createProcProcessCollector } from './proc-processes.js';
 
 /** uid -> user name, from /etc/passwd where there is one (Linux), refreshed on a miss at most once a minute. */
-function createUserNames() {
+export function createUserNames() {
   let names = new Map<number, string>();
   let loadedAt = 0;
   const self = userInfo();
@@ -31,8 +34,13 @@ function createUserNames() {
   };
 }
 
-export function createProcessCollector() {
+export function createProcessCollector(platform: NodeJS.Platform = process.platform) {
   const userName = createUserNames();
+  if (platform === 'linux') return createProcProcessCollector(userName);
+  return createPsListCollector(userName);
+}
+
+export function createPsListCollector(userName = createUserNames()) {
   return async function collectProcesses(): Promise<ProcessInfo[]> {
     const list = await psList();
     return list.map((p) => {

@@ -32,3 +32,18 @@ describe('violation lifecycle', () => {
     expect(second.open()).toEqual([]);
   });
 });
+
+describe('crash recovery', () => {
+  it('replays events written after the last save, so a restart opens no duplicate and loses no end', () => {
+    const before = createLifecycle({ endAfterMissedPolls: 2 });
+    const [started] = before.observe([zoom()], t(0));
+    // Crash: the started event reached the outbox but the open list was never saved.
+    const after = createLifecycle({ endAfterMissedPolls: 2, open: [] });
+    after.replay([started!]);
+    expect(after.observe([zoom()], t(5))).toEqual([]);
+    expect(after.open()).toEqual([expect.objectContaining({ violationId: started!.violationId })]);
+    const [ended] = after.endAll(t(6), 'stop');
+    after.replay([ended!]);
+    expect(after.open()).toEqual([]);
+  });
+});
