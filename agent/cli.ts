@@ -3,14 +3,16 @@
 import { parseCommandLine, resolveConfig, usage } from '../shared/config.js';
 import { AppError } from '../shared/errors.js';
 import { runCli, untilSignal } from '../shared/cli.js';
-import { createLogger } from '../shared/log.js';
-import { AGENT_OPTIONS, AgentConfig, defaultConfigFile } from './config.js';
+import { join } from 'node:path';
+import { createLogger, rotatingFile } from '../shared/log.js';
+import { AGENT_OPTIONS, AgentConfig, defaultConfigFile, defaultLogDir, defaultStateDir } from './config.js';
+import { runStatus } from './commands/status.js';
 import { startAgent } from './main.js';
 import { runScan } from './commands/scan.js';
 import { runRecord } from './commands/record.js';
 
 const PROGRAM = 'consultguard-agent';
-const COMMANDS = 'run, scan, record';
+const COMMANDS = 'run, status, scan, record';
 
 async function main(argv: string[]): Promise<number | void> {
   const [command, ...rest] = argv;
@@ -19,7 +21,10 @@ async function main(argv: string[]): Promise<number | void> {
       const { values } = parseCommandLine(rest, AGENT_OPTIONS);
       if (values.help) return void process.stdout.write(usage(`${PROGRAM} run [options]`, AGENT_OPTIONS));
       const config = resolveConfig(AgentConfig, AGENT_OPTIONS, values, process.env, defaultConfigFile());
-      const log = createLogger({ name: PROGRAM, level: config.logLevel });
+      // A service has no terminal: log to a rotated file unless told otherwise.
+      const toStderr = config.logFile === '-' || (config.logFile === undefined && process.stderr.isTTY);
+      const destination = toStderr ? undefined : await rotatingFile(config.logFile ?? join(defaultLogDir(), 'agent'));
+      const log = createLogger({ name: PROGRAM, level: config.logLevel, destination });
       const agent = startAgent(config, log);
       const sig = await untilSignal();
       log.info({ signal: sig }, 'stopping');
@@ -31,6 +36,12 @@ async function main(argv: string[]): Promise<number | void> {
       if (values.help) return void process.stdout.write(`usage: ${PROGRAM} scan --snapshot FILE [--policies DIR] | ${PROGRAM} scan --live [--policies DIR]\n`);
       await runScan(values as { snapshot?: string; live?: boolean; policies?: string }, process.stdout);
       return;
+    }
+    case 'status': {
+      const { values } = parseCommandLine(rest, [], { state: 'string', json: 'boolean' });
+      if (values.help) return void process.stdout.write(`usage: ${PROGRAM} status [--state DIR] [--json]\n`);
+      const stateDir = (values.state as string | undefined) ?? process.env.CONSULTGUARD_STATE_DIR ?? defaultStateDir();
+      return runStatus(stateDir, Boolean(values.json), new Date(), process.stdout);
     }
     case 'record': {
       const { values } = parseCommandLine(rest, [], { out: 'string', count: 'string', interval: 'string' });

@@ -13,7 +13,16 @@ export const AGENT_OPTIONS: OptionSpec[] = [
   { key: 'insecure', flag: 'insecure', env: 'CONSULTGUARD_INSECURE', type: 'boolean', describe: 'allow plain ws:// to a non-loopback server (test networks only)' },
   { key: 'caFile', flag: 'ca', env: 'CONSULTGUARD_CA_FILE', type: 'string', describe: 'PEM file of a CA to trust for the server certificate' },
   { key: 'logLevel', flag: 'log-level', env: 'CONSULTGUARD_LOG_LEVEL', type: 'string', describe: 'trace|debug|info|warn|error (default info)' },
+  { key: 'logFile', flag: 'log-file', env: 'CONSULTGUARD_LOG_FILE', type: 'string', describe: 'log file (rotated at 10 MB, 5 kept), or - for stderr (default: stderr on a terminal, else the log folder)' },
 ];
+
+/** Where the service logs on each OS. */
+export function defaultLogDir(): string {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (process.platform === 'win32') return join(process.env.ProgramData ?? 'C:\\ProgramData', 'ConsultGuard', 'logs');
+  if (process.platform === 'darwin') return root ? '/Library/Logs/ConsultGuard' : join(homedir(), 'Library', 'Logs', 'ConsultGuard');
+  return root ? '/var/log/consultguard' : join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'consultguard', 'logs');
+}
 
 /** Where a service keeps its state on each OS, or a per-user folder when not privileged. */
 export function defaultStateDir(): string {
@@ -39,6 +48,7 @@ export const AgentConfig = z.object({
   insecure: z.boolean().default(false),
   caFile: z.string().optional(),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  logFile: z.string().min(1).optional(),
   outbox: z.object({ maxEvents: z.number().int().min(100), maxBytes: z.number().int().min(65536) }).default({ maxEvents: 50_000, maxBytes: 64 * 1024 * 1024 }),
   statusIntervalMs: z.number().int().min(1000).default(30_000),
   /** Reconnect back-off: doubles from min to max, with jitter. */

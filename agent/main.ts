@@ -68,6 +68,8 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     }
     state.saveOpen(lifecycle.open(), outbox.stats().lastSeq);
     transport.flush();
+    const o = outbox.stats();
+    writeLocalStatus({ at: now().toISOString(), monitoring: schedule.monitoring(), policyVersion: policy?.version ?? null, health: { ...health, outboxDepth: o.depth, dropped: o.dropped } });
   }
 
   async function poll(): Promise<void> {
@@ -154,16 +156,23 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     const o = outbox.stats();
     const mem = process.memoryUsage();
     const cpu = process.cpuUsage();
-    transport.sendStatus({
-      at: now().toISOString(),
-      monitoring: schedule.monitoring(),
-      policyVersion: policy?.version ?? null,
-      health: {
-        pollMs: health.pollMs, polls: health.polls, collectErrors: health.collectErrors, lastError: health.lastError,
-        outboxDepth: o.depth, outboxBytes: o.bytes, dropped: o.dropped, torn: o.torn,
-        rssMb: Math.round(mem.rss / 1048576), cpuUserMs: Math.round(cpu.user / 1000), cpuSystemMs: Math.round(cpu.system / 1000),
-      },
-    });
+    const healthFigures = {
+      pollMs: health.pollMs, polls: health.polls, collectErrors: health.collectErrors, lastError: health.lastError,
+      outboxDepth: o.depth, outboxBytes: o.bytes, dropped: o.dropped, torn: o.torn,
+      rssMb: Math.round(mem.rss / 1048576), cpuUserMs: Math.round(cpu.user / 1000), cpuSystemMs: Math.round(cpu.system / 1000),
+    };
+    const status = { at: now().toISOString(), monitoring: schedule.monitoring(), policyVersion: policy?.version ?? null, health: healthFigures };
+    transport.sendStatus(status);
+    writeLocalStatus(status);
+  }
+
+  /** The same figures for `consultguard-agent status` on this machine. */
+  function writeLocalStatus(status: object): void {
+    try {
+      state.saveStatus({ ...status, pid: process.pid, connected: transport.connected(), serverUrl: config.serverUrl, open: lifecycle.open() });
+    } catch (err) {
+      health.lastError = `cannot write status file: ${describe(err)}`;
+    }
   }
 
   const cached = state.loadPolicy();
@@ -171,6 +180,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
   schedule.start();
   transport.start();
   const statusTimer = setInterval(sendStatus, config.statusIntervalMs);
+  sendStatus();
   log.info({ agentId: state.agentId(), stateDir: config.stateDir, version: agentVersion() }, 'agent started');
 
   return {

@@ -44,6 +44,7 @@ export function createAgentState(dir: string) {
   const identityFile = join(dir, 'identity.json');
   const policyFile = join(dir, 'policy.json');
   const openFile = join(dir, 'open-violations.json');
+  const statusFile = join(dir, 'status.json');
 
   const parsed = Identity.safeParse(readJson(identityFile));
   let identity: Identity = parsed.success ? parsed.data : { agentId: randomUUID(), token: null };
@@ -74,6 +75,9 @@ export function createAgentState(dir: string) {
       writeFileAtomic(openFile, JSON.stringify({ seq, open }));
     },
     hasIdentity: (): boolean => existsSync(identityFile),
+    saveStatus(status: object): void {
+      writeFileAtomic(statusFile, JSON.stringify(status), 0o644);
+    },
   };
 }
 

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   let agent: ChildProcess | null = null;
   let stopping = false;
   const startAgentProcess = () => {
-    agent = spawn(process.execPath, [agentCli, 'run', '--server', server.url, '--state', join(dataDir, 'agent')], {
+    agent = spawn(process.execPath, [agentCli, 'run', '--server', server.url, '--state', join(dataDir, 'agent'), '--log-file', '-'], {
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...process.env, CONSULTGUARD_ENROLL_SECRET: secret, CONSULTGUARD_LOG_LEVEL: level },
     });

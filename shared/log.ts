@@ -35,6 +35,15 @@ export function createLogger(opts: LogOptions): Logger {
   );
 }
 
+/**
+ * A size-rotated log file (pino-roll used directly as the destination, in this thread:
+ * no worker thread for the agent to carry). `path` without extension gets `.log`.
+ */
+export async function rotatingFile(path: string): Promise<DestinationStream> {
+  const { default: roll } = await import('pino-roll');
+  return (await roll({ file: path, size: '10m', limit: { count: 5 }, mkdir: true })) as DestinationStream;
+}
+
 /** A logger that drops everything (tests, one-shot commands with --quiet). */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });

@@ -23,6 +23,7 @@ interface Hit {
   call: ProcessInfo[];
   background: ProcessInfo[];
   joined: ProcessInfo | null;
+  browserJoin: ProcessInfo | null;
   pathVerified: boolean;
   ownMedia: number;
   ownSignalling: number;
@@ -49,7 +50,7 @@ function fits(rule: CompiledRule, proc: ProcessInfo): { ok: boolean; verified: b
 
 function newHit(app: CompiledApp): Hit {
   return {
-    app, main: [], call: [], background: [], joined: null, pathVerified: false,
+    app, main: [], call: [], background: [], joined: null, browserJoin: null, pathVerified: false,
     ownMedia: 0, ownSignalling: 0, webMedia: 0, candidates: new Set([app.id]),
     pids: new Set(), user: undefined, evidence: [],
   };
@@ -99,6 +100,9 @@ export function detect(snapshot: Snapshot, catalog: CompiledCatalog): Detection[
     }
   }
 
+  attributeDescendants(snapshot.processes, byPid, owner);
+  matchBrowserJoins(snapshot, catalog, owner, hitFor);
+
   for (const conn of snapshot.connections) {
     const apps = catalog.prefixes.lookup(conn.remoteAddress);
     if (!apps) continue;
@@ -139,6 +143,49 @@ export function detect(snapshot: Snapshot, catalog: CompiledCatalog): Detection[
   return out;
 }
 
+const MAX_DEPTH = 4;
+
+/**
+ * Processes an app started (Electron and WebView2 helpers, renderers) are that app's own:
+ * their flows confirm the app rather than looking like an unknown client. They never make
+ * a detection by themselves.
+ */
+function attributeDescendants(processes: ProcessInfo[], byPid: Map<number, ProcessInfo>, owner: Map<number, CompiledApp>): void {
+  if (owner.size === 0) return;
+  for (const proc of processes) {
+    if (owner.has(proc.pid)) continue;
+    let parent = proc.ppid;
+    for (let depth = 0; depth < MAX_DEPTH && parent !== undefined && parent > 1; depth++) {
+      const app = owner.get(parent);
+      if (app) {
+        owner.set(proc.pid, app);
+        break;
+      }
+      parent = byPid.get(parent)?.ppid;
+    }
+  }
+}
+
+/**
+ * A browser started with an app's join link (`chrome.exe https://meet.google.com/abc-mnop-xyz`,
+ * a web app launched into a meeting) is joining that meeting. Only browsers: an editor
+ * opening a file named after an app is not.
+ */
+function matchBrowserJoins(snapshot: Snapshot, catalog: CompiledCatalog, owner: Map<number, CompiledApp>, hitFor: (app: CompiledApp) => Hit): void {
+  for (const proc of snapshot.processes) {
+    if (!proc.cmd || owner.has(proc.pid) || !catalog.browsers.has(ruleKey(snapshot.platform, proc.name))) continue;
+    for (const app of catalog.apps.values()) {
+      if (!app.joinRe?.test(proc.cmd)) continue;
+      const hit = hitFor(app);
+      hit.browserJoin ??= proc;
+      hit.pids.add(proc.pid);
+      if (!hit.user && proc.user) hit.user = proc.user;
+      note(hit, `browser ${catalog.browsers.get(ruleKey(snapshot.platform, proc.name))} (${proc.name}) opened with a ${app.name} join link`);
+      break;
+    }
+  }
+}
+
 /** Of several apps sharing a range, prefer one already seen by process, else catalog order. */
 function pickBest(apps: CompiledApp[], hits: Map<string, Hit>): CompiledApp {
   const seen = apps.find((a) => {
@@ -149,12 +196,12 @@ function pickBest(apps: CompiledApp[], hits: Map<string, Hit>): CompiledApp {
 }
 
 function toDetection(hit: Hit): Detection | null {
-  const hasProcess = hit.main.length + hit.call.length > 0;
+  const hasProcess = hit.main.length + hit.call.length > 0 || hit.browserJoin !== null;
   const media = hit.ownMedia + hit.webMedia;
   // Background processes alone (updaters, daemons) are not a violation; their media flows are.
   if (!hasProcess && media === 0) return null;
   const network = media + (hasProcess ? hit.ownSignalling : 0) > 0;
-  const inCall = hit.call.length > 0 || hit.joined !== null || media > 0;
+  const inCall = hit.call.length > 0 || hit.joined !== null || hit.browserJoin !== null || media > 0;
   if (!hasProcess && hit.ownMedia > 0) {
     // Media from a background process of the app (e.g. a call daemon) counts as that app.
     for (const p of hit.background) hit.pids.add(p.pid);
@@ -163,7 +210,7 @@ function toDetection(hit: Hit): Detection | null {
 
   let confidence: number;
   if (hasProcess) {
-    confidence = hit.pathVerified ? 0.9 : 0.75;
+    confidence = hit.pathVerified ? 0.9 : hit.main.length + hit.call.length > 0 ? 0.75 : 0.6;
     if (hit.ownMedia > 0) confidence = 0.98;
     else if (network) confidence += 0.05;
     if (hit.call.length > 0 || hit.joined) confidence += 0.03;

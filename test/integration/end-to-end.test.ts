@@ -6,7 +6,7 @@
 import { userInfo, hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { killAll, startAgentProcess, startFakeApp } from '../support/processes.js';
+import { killAll, runCli, startAgentProcess, startFakeApp } from '../support/processes.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 
 describe.skipIf(process.platform !== 'linux')('end to end: process to stored violation', () => {
@@ -40,6 +40,14 @@ describe.skipIf(process.platform !== 'linux')('end to end: process to stored vio
     expect(v).toMatchObject({ app: 'zoom', state: 'running', via: 'process', hostname: hostname(), user: userInfo().username, endedAt: null });
     expect(v.evidence.join(' ')).toMatch(/zoom/i);
 
+    // What the clinician or IT sees on the workstation.
+    const status = await runCli('agent', ['status', '--state', join(work, 'state')]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/Running: +yes/);
+    expect(status.stdout).toMatch(/connected/);
+    expect(status.stdout).toMatch(/Seen now: +Zoom \(running/);
+    expect(status.stdout).toContain('Approved app:    Healthdirect Video Call');
+
     zoom.kill('SIGTERM');
     const ended = await vi.waitFor(async () => {
       const { body } = await server.fetchJson('/api/violations?app=zoom');
@@ -51,5 +59,27 @@ describe.skipIf(process.platform !== 'linux')('end to end: process to stored vio
 
     expect(await agent.stop()).toBe(0);
     expect(agent.output()).not.toContain(TEST_SECRET);
+  });
+});
+
+describe.skipIf(process.platform !== 'linux')('agent logs', () => {
+  it('logs to a rotated file when not on a terminal, without secrets or tokens', async () => {
+    const server = await startTestServer();
+    const work = tempDir();
+    const agent = startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(work, 'state'), '--log-file', join(work, 'logs', 'agent')]);
+    await vi.waitFor(async () => expect((await server.fetchJson('/api/agents')).body.items[0]?.online).toBe(true), { timeout: 15_000 });
+    expect(await agent.stop()).toBe(0);
+    await server.close();
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const files = readdirSync(join(work, 'logs'));
+    expect(files.some((f) => /^agent\.\d+\.log$/.test(f))).toBe(true);
+    const text = files.map((f) => readFileSync(join(work, 'logs', f), 'utf8')).join('');
+    expect(text).toContain('agent started');
+    expect(text).toContain('policy in force');
+    const token = JSON.parse(readFileSync(join(work, 'state', 'identity.json'), 'utf8')).token as string;
+    expect(token).toMatch(/^cga_/);
+    expect(text).not.toContain(TEST_SECRET);
+    expect(text).not.toContain(token);
+    expect(agent.output()).toBe('');
   });
 });

@@ -28,7 +28,7 @@ export interface AgentProcess {
 export function startAgentProcess(args: string[], env: Record<string, string> = {}): AgentProcess {
   const child = spawn(process.execPath, [join(packageRoot(), 'build', 'agent', 'cli.js'), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CONSULTGUARD_LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, CONSULTGUARD_LOG_LEVEL: 'info', CONSULTGUARD_LOG_FILE: '-', ...env },
   });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,0 +1,100 @@
+/**
+ * `status`: what the agent on this machine is doing and what it watches, in plain words,
+ * for the clinician and for IT. Reads the agent's state folder; needs no server.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isWithinConsultHours } from '../../shared/hours.js';
+import { EffectivePolicy } from '../../shared/policy.js';
+
+interface StatusFile {
+  at: string;
+  pid: number;
+  connected: boolean;
+  monitoring: boolean;
+  serverUrl: string;
+  policyVersion: string | null;
+  open: Array<{ app: string; state: string; startedAt: string }>;
+  health: Record<string, number | string | null>;
+}
+
+function readJson<T>(file: string): T | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user (the service)
+  }
+}
+
+const DAY_NAMES: Record<string, string> = { mon: 'Mon', tue: 'Tue', wed: 'Wed', thu: 'Thu', fri: 'Fri', sat: 'Sat', sun: 'Sun' };
+
+export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJS.WritableStream): number {
+  const identity = readJson<{ agentId: string; token: string | null }>(join(stateDir, 'identity.json'));
+  const parsed = EffectivePolicy.safeParse(readJson(join(stateDir, 'policy.json')));
+  const policy = parsed.success ? parsed.data : null;
+  const status = readJson<StatusFile>(join(stateDir, 'status.json'));
+  const running = status !== null && alive(status.pid);
+  const inside = policy ? isWithinConsultHours(policy, now) : false;
+  const names = new Map(policy?.catalog.apps.map((a) => [a.id, a.name]) ?? []);
+
+  const summary = {
+    stateDir,
+    installed: existsSync(stateDir),
+    agentId: identity?.agentId ?? null,
+    enrolled: Boolean(identity?.token),
+    running,
+    pid: running ? status!.pid : null,
+    lastUpdate: status?.at ?? null,
+    connected: running ? status!.connected : false,
+    server: status?.serverUrl ?? null,
+    policy: policy && { name: policy.name, version: policy.version, timezone: policy.timezone, consultHours: policy.consultHours, closures: policy.closures, mode: policy.mode },
+    insideConsultHours: inside,
+    monitoring: running && inside,
+    watching: policy?.monitor.map((id) => names.get(id) ?? id) ?? [],
+    approved: policy?.approved ?? null,
+    open: running ? status!.open : [],
+    queuedEvents: status?.health.outboxDepth ?? null,
+    dropped: status?.health.dropped ?? null,
+    lastError: status?.health.lastError ?? null,
+  };
+  if (json) {
+    out.write(`${JSON.stringify(summary, null, 2)}\n`);
+    return running ? 0 : 3;
+  }
+  const lines = ['ConsultGuard agent'];
+  if (!summary.installed || !identity) {
+    lines.push(`  Not set up on this machine (no state in ${stateDir}).`);
+    out.write(`${lines.join('\n')}\n`);
+    return 3;
+  }
+  lines.push(`  Agent id:        ${identity.agentId}${summary.enrolled ? '' : ' (not enrolled yet)'}`);
+  lines.push(`  Running:         ${running ? `yes (pid ${summary.pid}, status from ${summary.lastUpdate})` : 'no'}`);
+  lines.push(`  Server:          ${summary.server ?? 'unknown'}${running ? (summary.connected ? ' (connected)' : ' (not connected; events are kept on disk)') : ''}`);
+  if (policy) {
+    const hours = policy.consultHours.map((w) => `${w.days.map((d) => DAY_NAMES[d]).join(',')} ${w.from}-${w.to}`).join('; ');
+    lines.push(`  Policy:          ${policy.name} (version ${policy.version}), mode ${policy.mode}`);
+    lines.push(`  Consult hours:   ${hours} (${policy.timezone})${policy.closures.length ? `; closed ${policy.closures.join(', ')}` : ''}`);
+    lines.push(`  Right now:       ${inside ? (running ? 'inside consult hours: watching' : 'inside consult hours, but the agent is not running') : 'outside consult hours: nothing is collected'}`);
+    lines.push(`  Watching for:    ${summary.watching.join(', ')}`);
+    lines.push(`  Approved app:    ${policy.approved.name} (${policy.approved.url})`);
+  } else {
+    lines.push('  Policy:          none yet (the agent gets it from the server when it first connects)');
+  }
+  if (summary.open.length) lines.push(`  Seen now:        ${summary.open.map((v) => `${names.get(v.app) ?? v.app} (${v.state}, since ${v.startedAt})`).join('; ')}`);
+  if (summary.queuedEvents) lines.push(`  Queued events:   ${summary.queuedEvents}${summary.dropped ? ` (${summary.dropped} dropped: outbox full)` : ''}`);
+  if (summary.lastError) lines.push(`  Last error:      ${summary.lastError}`);
+  lines.push('  What is collected: only during consult hours, the names of running programs and the');
+  lines.push('  network destinations of known video apps are checked on this computer; only matches');
+  lines.push('  (app, time, user, workstation) are sent to the clinic. Nothing is collected outside consult hours.');
+  out.write(`${lines.join('\n')}\n`);
+  return running ? 0 : 3;
+}
