@@ -9,7 +9,23 @@ export const SERVER_OPTIONS: OptionSpec[] = [
   { key: 'policiesDir', flag: 'policies', env: 'CONSULTGUARD_POLICIES_DIR', type: 'string', describe: 'policies folder (default policies/)' },
   { key: 'enrollSecret', flag: 'enroll-secret', env: 'CONSULTGUARD_ENROLL_SECRET', type: 'string', describe: 'enrolment secret(s) agents present, comma-separated (default: generated once into DATA/enroll-secret)' },
   { key: 'logLevel', flag: 'log-level', env: 'CONSULTGUARD_LOG_LEVEL', type: 'string', describe: 'trace|debug|info|warn|error (default info)' },
+  { key: 'tlsCert', flag: 'tls-cert', env: 'CONSULTGUARD_TLS_CERT', type: 'string', describe: 'PEM certificate (chain): serve https/wss' },
+  { key: 'tlsKey', flag: 'tls-key', env: 'CONSULTGUARD_TLS_KEY', type: 'string', describe: 'PEM private key for --tls-cert' },
+  { key: 'retentionDays', flag: 'retention-days', env: 'CONSULTGUARD_RETENTION_DAYS', type: 'number', describe: 'delete violations ended more than N days ago (default 365)' },
+  { key: 'forwardFile', flag: 'forward-file', env: 'CONSULTGUARD_FORWARD_FILE', type: 'string', describe: 'also write every event as a JSON line to this file (SIEM)' },
+  { key: 'forwardSyslog', flag: 'forward-syslog', env: 'CONSULTGUARD_FORWARD_SYSLOG', type: 'string', describe: 'also send every event as RFC 5424 syslog: udp://HOST:PORT or tcp://HOST:PORT' },
 ];
+
+const SyslogUrl = z
+  .string()
+  .transform((s, ctx) => {
+    const m = /^(udp|tcp):\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})$/.exec(s);
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: `expected udp://HOST:PORT or tcp://HOST:PORT, got "${s}"` });
+      return z.NEVER;
+    }
+    return { protocol: m[1] as 'udp' | 'tcp', host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]) };
+  });
 
 export const ServerConfig = z.object({
   port: z.number().int().min(0).max(65535).default(8470),
@@ -18,8 +34,14 @@ export const ServerConfig = z.object({
   policiesDir: z.string().min(1).optional(),
   enrollSecret: z.string().min(16, 'expected at least 16 characters').optional(),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  tlsCert: z.string().optional(),
+  tlsKey: z.string().optional(),
+  retentionDays: z.number().int().min(1).max(36500).default(365),
+  forwardFile: z.string().optional(),
+  forwardSyslog: SyslogUrl.optional(),
   helloTimeoutMs: z.number().int().min(100).default(10_000),
   pingIntervalMs: z.number().int().min(100).default(30_000),
   rate: z.object({ perSecond: z.number().positive(), burst: z.number().positive() }).default({ perSecond: 50, burst: 200 }),
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;
+export type ServerConfigInput = z.input<typeof ServerConfig>;

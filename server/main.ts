@@ -2,7 +2,9 @@
  * The server, wired: store, policies, agent gateway, HTTP API. This file is the
  * architecture diagram of the server side.
  */
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Logger } from '../shared/log.js';
@@ -13,6 +15,11 @@ import { createGateway } from './gateway/index.js';
 import { createPolicyService } from './policy/index.js';
 import { resolveEnrollSecrets } from './secrets.js';
 import { createStore } from './store/index.js';
+import { createMetrics } from './metrics.js';
+import { createLiveFeed } from './api/live.js';
+import { createForwarder } from './forward/siem.js';
+import { startRetention } from './store/retention.js';
+import { AppError } from '../shared/errors.js';
 
 export interface RunningServer {
   url: string;
@@ -25,21 +32,39 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const store = createStore(resolve(config.dataDir));
   const secrets = resolveEnrollSecrets(config.enrollSecret, resolve(config.dataDir));
 
+  const live = createLiveFeed();
+  const forwarder = createForwarder({ file: config.forwardFile, syslog: config.forwardSyslog }, log.child({ module: 'forward' }));
+  const stopRetention = startRetention(store.db, config.retentionDays, log.child({ module: 'retention' }));
+  let gatewayRef: { onlineCount(): number; connectionCount(): number } | null = null;
+  const metrics = createMetrics({
+    agentsOnline: () => gatewayRef?.onlineCount() ?? 0,
+    connections: () => gatewayRef?.connectionCount() ?? 0,
+    policyError: () => policies.lastError() !== null,
+  });
   const gateway = createGateway({
     store,
-    enrollSecrets: () => secrets,
+    secrets: { configured: secrets, lookup: (s) => store.secrets.find(s) },
     policyFor: policies.policyFor,
     log: log.child({ module: 'gateway' }),
     helloTimeoutMs: config.helloTimeoutMs,
     pingIntervalMs: config.pingIntervalMs,
     rate: config.rate,
-    onIngest: () => undefined,
+    metrics,
+    // Push what this batch opened or changed to dashboards, right after the ack.
+    onIngest: (agent, result) => {
+      live.publish(result.touched.map((id) => store.violations.get(agent.agentId, id)).filter((v) => v !== null));
+      if (forwarder.enabled) forwarder.forward(result.events.map((event) => ({ ...agent, event })));
+    },
   });
+  gatewayRef = gateway;
   policies.onChange(() => gateway.pushPolicies(policies.policyFor));
+  policies.onError(() => metrics.policyError());
   policies.watch();
 
-  const api = createApi({ store, gateway, policies, log });
-  const server: Server = createHttpServer(api);
+  const api = createApi({ store, gateway, policies, metrics, live, log });
+  const handler = (req: Parameters<typeof api>[0], res: Parameters<typeof api>[1]) => void api(req, res);
+  const tls = loadTls(config);
+  const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   gateway.attach(server);
@@ -50,7 +75,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host}:${port}`;
+  const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
   log.info({ url, data: resolve(config.dataDir), policies: policies.current().policies.map((p) => p.effective.name) }, 'server listening');
 
   return {
@@ -58,10 +83,26 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     port,
     async close() {
       policies.close();
+      stopRetention();
+      live.close();
+      forwarder.close();
       await gateway.close();
       await new Promise<void>((ok) => server.close(() => ok()));
       server.closeAllConnections();
       store.close();
     },
   };
+}
+
+function loadTls(config: ServerConfig): { cert: Buffer; key: Buffer } | null {
+  if (!config.tlsCert && !config.tlsKey) return null;
+  if (!config.tlsCert || !config.tlsKey) throw new AppError('bad_option', `--tls-cert and --tls-key go together; got only ${config.tlsCert ? '--tls-cert' : '--tls-key'}`);
+  const read = (file: string, flag: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new AppError('bad_option', `${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  };
+  return { cert: read(config.tlsCert, '--tls-cert'), key: read(config.tlsKey, '--tls-key') };
 }

@@ -74,7 +74,8 @@ export const PolicyFile = z
     apps: z.array(CatalogApp).default([]),
     agent: z
       .object({
-        pollSeconds: z.number().min(1).max(300).default(5),
+        // Below 1 s only makes sense for tests and benchmarks (a simulated day in minutes).
+        pollSeconds: z.number().min(0.05).max(300).default(5),
         endAfterMissedPolls: z.number().int().min(1).max(20).default(2),
       })
       .default({ pollSeconds: 5, endAfterMissedPolls: 2 }),

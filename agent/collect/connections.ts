@@ -9,7 +9,6 @@
  */
 import { readdirSync, readlinkSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import si from 'systeminformation';
 import type { Connection } from '../../shared/snapshot.js';
 import { readConntrack, readSockets, type RawSocket } from './proc-net.js';
 
@@ -85,6 +84,8 @@ export function collectLinuxConnections(interesting?: Interesting, procRoot = '/
 }
 
 async function collectWithSysteminformation(interesting?: Interesting): Promise<Connection[]> {
+  // Loaded only where it is used (not on Linux): it is a large module to keep in memory.
+  const { default: si } = await import('systeminformation');
   const list = await si.networkConnections();
   const out: Connection[] = [];
   for (const c of list) {

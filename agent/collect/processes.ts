@@ -6,7 +6,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import psList from 'ps-list';
 import type { ProcessInfo } from '../../shared/snapshot.js';
 import { createProcProcessCollector } from './proc-processes.js';
 
@@ -42,6 +41,8 @@ export function createProcessCollector(platform: NodeJS.Platform = process.platf
 
 export function createPsListCollector(userName = createUserNames()) {
   return async function collectProcesses(): Promise<ProcessInfo[]> {
+    // Loaded only where it is used (Windows, macOS).
+    const { default: psList } = await import('ps-list');
     const list = await psList();
     return list.map((p) => {
       const info: ProcessInfo = { pid: p.pid, ppid: p.ppid, name: p.name };

@@ -1,9 +1,13 @@
-/** GET /api/violations: the feed, newest first, with filters and cursor pagination. */
+/** The violations feed: JSON pages, CSV export and the live stream, all with the same filters. */
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
 import { AppState } from '../../shared/snapshot.js';
 import { firstIssue } from '../../shared/zod-errors.js';
-import type { ViolationFilter, ViolationStore } from '../store/violations.js';
+import type { Violation, ViolationFilter, ViolationStore } from '../store/violations.js';
+import { csvLine } from './csv.js';
+import { sendJson } from './http.js';
+import type { LiveFeed } from './live.js';
+import type { Route } from './router.js';
 
 const Time = z
   .string()
@@ -44,4 +48,42 @@ export function feedPage(store: ViolationStore, q: FeedQuery) {
   const filter: ViolationFilter = { app: q.app, agent: q.agent, site: q.site, state: q.state, since: q.since, until: q.until };
   const page = store.list(filter, q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
   return { items: page.items, next: page.next ? encodeCursor(page.next) : null };
+}
+
+const CSV_COLUMNS: Array<keyof Violation> = ['id', 'agentId', 'hostname', 'site', 'user', 'app', 'state', 'via', 'startedAt', 'endedAt', 'durationSec', 'evidence'];
+const CSV_MAX_ROWS = 1_000_000;
+
+export function violationRoutes(store: ViolationStore, live: LiveFeed): Route[] {
+  return [
+    {
+      method: 'GET', path: '/api/violations', roles: ['lead', 'admin'],
+      handle: ({ res, url }) => sendJson(res, 200, feedPage(store, parseFeedQuery(url.searchParams))),
+    },
+    {
+      method: 'GET', path: '/api/violations.csv', roles: ['lead', 'admin'],
+      handle: ({ res, url }) => {
+        const q = parseFeedQuery(url.searchParams);
+        const filter: ViolationFilter = { app: q.app, agent: q.agent, site: q.site, state: q.state, since: q.since, until: q.until };
+        res.writeHead(200, {
+          'content-type': 'text/csv; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
+          'content-disposition': `attachment; filename="consultguard-violations-${new Date().toISOString().slice(0, 10)}.csv"`,
+        });
+        res.write(csvLine(CSV_COLUMNS));
+        // Page through with the keyset cursor so memory stays flat for any export size.
+        let cursor: { startedAt: number; seq: number } | undefined;
+        let rows = 0;
+        do {
+          const page = store.list(filter, 1000, cursor);
+          for (const v of page.items) res.write(csvLine(CSV_COLUMNS.map((c) => v[c])));
+          rows += page.items.length;
+          cursor = page.next ?? undefined;
+        } while (cursor && rows < CSV_MAX_ROWS);
+        res.end();
+      },
+    },
+    {
+      method: 'GET', path: '/api/violations/stream', roles: ['lead', 'admin'],
+      handle: ({ res }) => live.subscribe(res),
+    },
+  ];
 }

@@ -13,7 +13,14 @@ export interface AuthResult {
   enrolled: boolean;
 }
 
-export function authenticate(hello: Hello, agents: AgentStore, enrollSecrets: readonly string[]): AuthResult {
+export interface SecretCheck {
+  /** Secrets from config (no site). */
+  configured: readonly string[];
+  /** Secrets in the store: returns the site it belongs to (null for none), or undefined if unknown/revoked. */
+  lookup: (secret: string) => { site: string | null } | undefined;
+}
+
+export function authenticate(hello: Hello, agents: AgentStore, secrets: SecretCheck): AuthResult {
   if (hello.token) {
     const row = agents.get(hello.agentId);
     if (row?.token_hash && safeEqual(row.token_hash, hashToken(hello.token))) {
@@ -27,10 +34,13 @@ export function authenticate(hello: Hello, agents: AgentStore, enrollSecrets: re
   if (!hello.enrollSecret) {
     throw new AppError('unauthorized', 'hello needs a token or an enrolment secret');
   }
-  if (!enrollSecrets.some((s) => safeEqual(s, hello.enrollSecret as string))) {
-    throw new AppError('unauthorized', 'wrong enrolment secret; check the secret given at install time (--enroll-secret / CONSULTGUARD_ENROLL_SECRET)');
+  const configured = secrets.configured.some((s) => safeEqual(s, hello.enrollSecret as string));
+  const stored = configured ? undefined : secrets.lookup(hello.enrollSecret);
+  if (!configured && !stored) {
+    throw new AppError('unauthorized', 'wrong or revoked enrolment secret; check the secret given at install time (--enroll-secret / CONSULTGUARD_ENROLL_SECRET)');
   }
   const token = newToken('cga');
-  agents.saveHello(hello, hashToken(token));
+  // A site's own secret puts the agent in that site, whatever the agent claims.
+  agents.saveHello(stored?.site ? { ...hello, site: stored.site } : hello, hashToken(token));
   return { token, enrolled: true };
 }

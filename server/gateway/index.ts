@@ -71,6 +71,13 @@ export function createGateway(deps: GatewayDeps) {
       });
     },
     isOnline: (agentId: string): boolean => online.has(agentId),
+    /** Closes an agent's connection as unauthorised (its token was revoked). */
+    disconnect(agentId: string, reason: string): void {
+      const s = online.get(agentId);
+      if (!s) return;
+      s.ws.send(JSON.stringify({ type: 'error', code: 'unauthorized', message: reason }));
+      s.ws.close(4401, 'unauthorized');
+    },
     onlineCount: (): number => online.size,
     connectionCount: (): number => sockets.size,
     /** Sends each connected agent its policy if its version changed. */

@@ -9,12 +9,13 @@ import type { AgentMessage, Hello } from '../../shared/protocol.js';
 import type { Logger } from '../../shared/log.js';
 import type { EffectivePolicy } from '../../shared/policy.js';
 import type { Store } from '../store/index.js';
-import { authenticate } from './auth.js';
+import type { IngestResult } from '../store/violations.js';
+import { authenticate, type SecretCheck } from './auth.js';
 import { fail, parseFrame, send } from './frames.js';
 
 export interface SessionDeps {
   store: Store;
-  enrollSecrets: () => readonly string[];
+  secrets: SecretCheck;
   policyFor: (agent: { site?: string | null; group?: string | null }) => EffectivePolicy;
   log: Logger;
   helloTimeoutMs: number;
@@ -22,7 +23,8 @@ export interface SessionDeps {
   rate: { perSecond: number; burst: number };
   onReady: (s: AgentSession) => void;
   onClosed: (s: AgentSession) => void;
-  onIngest: (agentId: string, violationIds: string[]) => void;
+  onIngest: (agent: { agentId: string; hostname: string; site: string | null }, result: IngestResult) => void;
+  metrics?: { ingested(stored: number, duplicates: number, seconds: number): void; rejected(code: string): void };
 }
 
 export interface AgentSession {
@@ -50,6 +52,7 @@ export function startSession(ws: WebSocket, remote: string, deps: SessionDeps): 
   };
 
   const helloTimer = setTimeout(() => {
+    deps.metrics?.rejected('hello_timeout');
     log.info({ code: 'hello_timeout' }, 'agent sent no hello in time; closing');
     fail(ws, new AppError('hello_timeout', `no hello within ${deps.helloTimeoutMs / 1000} s of connecting`));
   }, deps.helloTimeoutMs);
@@ -63,9 +66,13 @@ export function startSession(ws: WebSocket, remote: string, deps: SessionDeps): 
     return true;
   }
 
-  function onHello(msg: Hello): void {
+  function onHello(hello: Hello): void {
+    let msg = hello;
     clearTimeout(helloTimer);
-    const auth = authenticate(msg, deps.store.agents, deps.enrollSecrets());
+    const auth = authenticate(msg, deps.store.agents, deps.secrets);
+    // The stored record is the truth for the site (a site secret overrides the agent's claim).
+    const site = deps.store.agents.get(msg.agentId)?.site ?? undefined;
+    if (site !== (msg.site ?? undefined)) msg = { ...msg, site };
     const agentLog = log.child({ agentId: msg.agentId, hostname: msg.host.hostname });
     session.agentId = msg.agentId;
     session.hello = msg;
@@ -86,11 +93,14 @@ export function startSession(ws: WebSocket, remote: string, deps: SessionDeps): 
       throw new AppError('hello_required', `the first frame must be "hello", got "${msg.type}"`);
     }
     if (msg.type === 'events') {
+      const t0 = performance.now();
       const hello = session.hello;
-      const result = deps.store.violations.ingest({ agentId: session.agentId, hostname: hello.host.hostname, site: hello.site ?? null }, msg.events);
+      const agent = { agentId: session.agentId, hostname: hello.host.hostname, site: hello.site ?? null };
+      const result = deps.store.violations.ingest(agent, msg.events);
       send(ws, { type: 'ack', batch: msg.batch });
+      deps.metrics?.ingested(result.stored, result.duplicates, (performance.now() - t0) / 1000);
       deps.store.agents.touch(session.agentId);
-      if (result.touched.length) deps.onIngest(session.agentId, result.touched);
+      if (result.stored) deps.onIngest(agent, result);
       return;
     }
     deps.store.agents.saveStatus(session.agentId, msg);
@@ -102,10 +112,12 @@ export function startSession(ws: WebSocket, remote: string, deps: SessionDeps): 
       handle(parseFrame(data, isBinary));
     } catch (err) {
       if (err instanceof AppError) {
+        deps.metrics?.rejected(err.code);
         log.warn({ code: err.code, agentId: session.agentId }, err.message);
         fail(ws, err);
       } else {
         // A store failure: do not ack; the agent keeps the batch and resends it.
+        deps.metrics?.rejected('internal');
         log.error({ err, agentId: session.agentId }, 'failed to handle a frame');
         fail(ws, new AppError('internal', `the server could not store this message (${describe(err).slice(0, 80)}); it will be retried`));
       }

@@ -16,6 +16,7 @@ export function createPolicyService(dir: string, log: Logger) {
   let watchers: FSWatcher[] = [];
   let timer: NodeJS.Timeout | undefined;
   const listeners: Array<() => void> = [];
+  const errorListeners: Array<() => void> = [];
 
   function reload(): boolean {
     try {
@@ -32,6 +33,7 @@ export function createPolicyService(dir: string, log: Logger) {
     } catch (err) {
       const message = describe(err);
       if (message !== lastError) log.error({ code: 'bad_policy' }, `policy not reloaded, last good policy stays in force: ${message}`);
+      for (const l of errorListeners) l();
       lastError = message;
       return false;
     }
@@ -44,6 +46,9 @@ export function createPolicyService(dir: string, log: Logger) {
     reload,
     onChange(fn: () => void): void {
       listeners.push(fn);
+    },
+    onError(fn: () => void): void {
+      errorListeners.push(fn);
     },
     /** Watches the folder (and its catalog/) and reloads 300 ms after the last change. */
     watch(): void {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { openDb, type Db } from './db.js';
 import { createAgentStore } from './agents.js';
 import { createApiTokenStore } from './tokens.js';
+import { createSecretStore } from './secrets.js';
 import { createViolationStore } from './violations.js';
 
 export function createStore(dataDir: string, now: () => number = Date.now) {
@@ -11,6 +12,7 @@ export function createStore(dataDir: string, now: () => number = Date.now) {
     agents: createAgentStore(db, now),
     violations: createViolationStore(db, now),
     apiTokens: createApiTokenStore(db, now),
+    secrets: createSecretStore(db, now),
     close: (): void => void db.close(),
   };
 }

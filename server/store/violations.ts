@@ -53,6 +53,8 @@ export interface IngestResult {
   duplicates: number;
   /** Violations opened or changed by this batch (for the live feed). */
   touched: string[];
+  /** The events newly stored (for SIEM forwarding). */
+  events: Event[];
 }
 
 export function createViolationStore(db: Db, now: () => number = Date.now) {
@@ -98,7 +100,7 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
   /** Stores a batch in one transaction; the caller acks only after this returns. */
   const ingest = db.transaction((agent: { agentId: string; hostname: string; site: string | null }, events: Event[]): IngestResult => {
     const received = now();
-    const result: IngestResult = { stored: 0, duplicates: 0, touched: [] };
+    const result: IngestResult = { stored: 0, duplicates: 0, touched: [], events: [] };
     for (const e of events) {
       const info = insertEvent.run(agent.agentId, e.id, e.violationId, e.kind, Date.parse(e.at), JSON.stringify(e), received);
       if (info.changes === 0) {
@@ -106,6 +108,7 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
         continue;
       }
       result.stored++;
+      result.events.push(e);
       fold(agent, e);
       if (!result.touched.includes(e.violationId)) result.touched.push(e.violationId);
     }

@@ -3,10 +3,14 @@
  * (CONTRACTS section 5). Pass names to run only some: `npm run bench -- detect`.
  */
 import { benchDetect } from './detect.js';
+import { benchAgentMemory, benchIdle, benchPoll } from './agent.js';
 import { writeResults, type BenchResults } from './results.js';
 
 const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   detect: benchDetect,
+  poll: benchPoll,
+  'agent-memory': benchAgentMemory,
+  idle: benchIdle,
 };
 
 const only = process.argv.slice(2);

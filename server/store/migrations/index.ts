@@ -3,6 +3,7 @@
  * migration that has shipped: add the next number.
  */
 import * as m001 from './001_initial.js';
+import * as m002 from './002_secrets.js';
 
 export interface Migration {
   version: number;
@@ -10,4 +11,7 @@ export interface Migration {
   sql: string;
 }
 
-export const migrations: Migration[] = [{ version: 1, ...m001 }];
+export const migrations: Migration[] = [
+  { version: 1, ...m001 },
+  { version: 2, ...m002 },
+];

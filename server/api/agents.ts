@@ -1,0 +1,49 @@
+/**
+ * The fleet: every enrolled agent with online state, and whether it is silent during
+ * consult hours (offline, or no heartbeat for 3 minutes, while its policy says it should
+ * be watching): a stopped agent is the first sign of tampering.
+ */
+import { AppError } from '../../shared/errors.js';
+import { isWithinConsultHours } from '../../shared/hours.js';
+import type { EffectivePolicy } from '../../shared/policy.js';
+import type { Gateway } from '../gateway/index.js';
+import type { AgentRow, AgentStore } from '../store/agents.js';
+import { sendJson } from './http.js';
+import type { Route } from './router.js';
+
+const SILENT_AFTER_MS = 3 * 60_000;
+
+export function agentView(a: AgentRow, online: boolean, policy: EffectivePolicy, now: Date) {
+  const fresh = a.last_seen !== null && now.getTime() - a.last_seen < SILENT_AFTER_MS;
+  const shouldWatch = isWithinConsultHours(policy, now);
+  return {
+    agentId: a.agent_id, hostname: a.hostname, platform: a.platform, site: a.site, group: a.grp, agentVersion: a.agent_version,
+    policyVersion: a.policy_version, online,
+    lastSeen: a.last_seen === null ? null : new Date(a.last_seen).toISOString(),
+    monitoring: a.monitoring === null ? null : a.monitoring === 1,
+    silent: shouldWatch && (!online || !fresh),
+    revoked: a.token_hash === null,
+    health: a.health ? (JSON.parse(a.health) as Record<string, unknown>) : null,
+  };
+}
+
+export function agentRoutes(agents: AgentStore, gateway: Gateway, policyFor: (a: { site?: string | null; group?: string | null }) => EffectivePolicy): Route[] {
+  return [
+    {
+      method: 'GET', path: '/api/agents', roles: ['lead', 'admin'],
+      handle: ({ res }) => {
+        const now = new Date();
+        sendJson(res, 200, { items: agents.list().map((a) => agentView(a, gateway.isOnline(a.agent_id), policyFor({ site: a.site, group: a.grp }), now)) });
+      },
+    },
+    {
+      method: 'POST', path: '/api/agents/:id/revoke', roles: ['admin'],
+      handle: ({ res, params }) => {
+        if (!agents.get(params.id!)) throw new AppError('not_found', `no agent ${params.id}`);
+        agents.revokeToken(params.id!);
+        gateway.disconnect(params.id!, 'token revoked by an administrator');
+        sendJson(res, 200, { agentId: params.id, revoked: true });
+      },
+    },
+  ];
+}

@@ -1,0 +1,101 @@
+/**
+ * A small router: method + path pattern + required roles -> handler. Authentication and
+ * the error shape live here, once. Routes come from the modules beside this file.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AppError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import type { Role } from '../store/tokens.js';
+import { sendError } from './http.js';
+
+export interface Principal {
+  kind: 'token' | 'session';
+  id: string;
+  name: string | null;
+  role: Role;
+}
+
+export interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  params: Record<string, string>;
+  principal: Principal | null;
+  body(): Promise<unknown>;
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string; // "/api/agents/:id/revoke"
+  roles: Role[] | null; // null: no credentials needed
+  handle(ctx: Ctx): void | Promise<void>;
+}
+
+const MAX_BODY = 64 * 1024;
+
+function compile(path: string): { re: RegExp; names: string[] } {
+  const names: string[] = [];
+  const re = path.replace(/:[a-zA-Z]+/g, (m) => {
+    names.push(m.slice(1));
+    return '([^/]+)';
+  });
+  return { re: new RegExp(`^${re}$`), names };
+}
+
+function readBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new AppError('bad_request', `request body over ${MAX_BODY} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (size === 0) return resolve({});
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        reject(new AppError('bad_request', 'request body is not valid JSON'));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+export function createRouter(routes: Route[], authenticate: (req: IncomingMessage) => Principal | null, log: Logger) {
+  const compiled = routes.map((r) => ({ route: r, ...compile(r.path) }));
+  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    try {
+      const matches = compiled.map((c) => ({ c, m: c.re.exec(url.pathname) })).filter((x) => x.m !== null);
+      if (matches.length === 0) throw new AppError('not_found', `no route ${url.pathname}; see README "HTTP API"`);
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
+      const hit = matches.find((x) => x.c.route.method === method);
+      if (!hit) throw new AppError('bad_request', `${req.method} is not allowed on ${url.pathname}`);
+      const params: Record<string, string> = {};
+      hit.c.names.forEach((n, i) => (params[n] = decodeURIComponent(hit.m![i + 1]!)));
+      const route = hit.c.route;
+      const principal = authenticate(req);
+      if (route.roles) {
+        if (!principal) throw new AppError('unauthorized', 'this route needs "Authorization: Bearer TOKEN" or a dashboard login; create a token with `consultguard-server token create --role lead`');
+        if (!route.roles.includes(principal.role)) throw new AppError('forbidden', `this route needs the ${route.roles.join(' or ')} role; you have ${principal.role}`);
+      }
+      await route.handle({ req, res, url, params, principal, body: () => readBody(req) });
+    } catch (err) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof AppError) sendError(res, err);
+      else {
+        log.error({ err, path: url.pathname }, 'request failed');
+        sendError(res, new AppError('internal', 'internal error; the server log has the details'));
+      }
+    }
+  };
+}
