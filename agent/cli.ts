@@ -6,10 +6,6 @@ import { runCli, untilSignal } from '../shared/cli.js';
 import { join } from 'node:path';
 import { createLogger, rotatingFile } from '../shared/log.js';
 import { AGENT_OPTIONS, AgentConfig, defaultConfigFile, defaultLogDir, defaultStateDir } from './config.js';
-import { runStatus } from './commands/status.js';
-import { startAgent } from './main.js';
-import { runScan } from './commands/scan.js';
-import { runRecord } from './commands/record.js';
 
 const PROGRAM = 'consultguard-agent';
 const COMMANDS = 'run, status, scan, record';
@@ -25,6 +21,8 @@ async function main(argv: string[]): Promise<number | void> {
       const toStderr = config.logFile === '-' || (config.logFile === undefined && process.stderr.isTTY);
       const destination = toStderr ? undefined : await rotatingFile(config.logFile ?? join(defaultLogDir(), 'agent'));
       const log = createLogger({ name: PROGRAM, level: config.logLevel, destination });
+      // Commands load their own modules: `run` (the service) carries only what it uses.
+      const { startAgent } = await import('./main.js');
       const agent = startAgent(config, log);
       const sig = await untilSignal();
       log.info({ signal: sig }, 'stopping');
@@ -34,6 +32,7 @@ async function main(argv: string[]): Promise<number | void> {
     case 'scan': {
       const { values } = parseCommandLine(rest, [], { snapshot: 'string', live: 'boolean', policies: 'string' });
       if (values.help) return void process.stdout.write(`usage: ${PROGRAM} scan --snapshot FILE [--policies DIR] | ${PROGRAM} scan --live [--policies DIR]\n`);
+      const { runScan } = await import('./commands/scan.js');
       await runScan(values as { snapshot?: string; live?: boolean; policies?: string }, process.stdout);
       return;
     }
@@ -41,11 +40,13 @@ async function main(argv: string[]): Promise<number | void> {
       const { values } = parseCommandLine(rest, [], { state: 'string', json: 'boolean' });
       if (values.help) return void process.stdout.write(`usage: ${PROGRAM} status [--state DIR] [--json]\n`);
       const stateDir = (values.state as string | undefined) ?? process.env.CONSULTGUARD_STATE_DIR ?? defaultStateDir();
+      const { runStatus } = await import('./commands/status.js');
       return runStatus(stateDir, Boolean(values.json), new Date(), process.stdout);
     }
     case 'record': {
       const { values } = parseCommandLine(rest, [], { out: 'string', count: 'string', interval: 'string' });
       if (values.help) return void process.stdout.write(`usage: ${PROGRAM} record --out FILE.jsonl [--count N] [--interval SECONDS]\n`);
+      const { runRecord } = await import('./commands/record.js');
       await runRecord(values as { out?: string; count?: string; interval?: string }, (line) => process.stderr.write(`${line}\n`));
       return;
     }

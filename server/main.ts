@@ -87,8 +87,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       live.close();
       forwarder.close();
       await gateway.close();
-      await new Promise<void>((ok) => server.close(() => ok()));
-      server.closeAllConnections();
+      const closed = new Promise<void>((ok) => server.close(() => ok()));
+      server.closeAllConnections(); // keep-alive and stream connections would hold close() open
+      await closed;
       store.close();
     },
   };

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { createRequire } from 'node:module';
 import type { z } from 'zod';
 import { AppError } from './errors.js';
 import { firstIssue } from './zod-errors.js';
@@ -21,6 +21,10 @@ export function displayPath(file: string): string {
   return rel.startsWith('..') ? file : rel;
 }
 
+// Loaded on first use: the agent's `run` with a JSON config never needs a YAML parser in memory.
+let yamlModule: typeof import('yaml') | undefined;
+const yaml = (): typeof import('yaml') => (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
+
 export function readLocated(file: string, code: 'bad_policy' | 'bad_config' = 'bad_policy'): LocatedDoc {
   let text: string;
   try {
@@ -28,6 +32,20 @@ export function readLocated(file: string, code: 'bad_policy' | 'bad_config' = 'b
   } catch (err) {
     throw new AppError(code, `${displayPath(file)}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
+  if (file.toLowerCase().endsWith('.json')) {
+    // Plain JSON parses without the YAML parser; only a failure needs line positions.
+    try {
+      const data: unknown = JSON.parse(text);
+      return { file, data, lineOf: (path) => readLocatedYaml(file, text, code).lineOf(path) };
+    } catch {
+      // fall through to the YAML parser for a located syntax error
+    }
+  }
+  return readLocatedYaml(file, text, code);
+}
+
+function readLocatedYaml(file: string, text: string, code: 'bad_policy' | 'bad_config'): LocatedDoc {
+  const { LineCounter, parseDocument, isNode } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   const parseError = doc.errors[0];

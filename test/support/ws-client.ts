@@ -39,7 +39,7 @@ export async function connectRaw(url: string): Promise<RawClient> {
         }
         await new Promise<void>((resolve, reject) => {
           waiters.push(resolve);
-          setTimeout(() => reject(new Error(`no ${type ?? 'message'} within 5 s; got ${JSON.stringify(messages)}`)), 5000).unref();
+          setTimeout(() => reject(new Error(`no ${type ?? 'message'} within 5 s; got types ${JSON.stringify(messages.map((m) => m.type))}, last ${JSON.stringify(messages.at(-1)).slice(0, 300)}`)), 5000).unref();
         });
       }
     },
