@@ -28,7 +28,7 @@ type Frame = { data: string | Buffer; afterHello: boolean };
 
 function mutate(value: unknown, r: () => number, depth = 0): unknown {
   if (depth > 3 || r() < 0.2) {
-    const pool = [null, -1, 1e309, 'x'.repeat(Math.floor(r() * 3000)), [], {}, true, '__proto__', { constructor: { prototype: { polluted: 1 } } }, 2 ** 53 + 1, '\u0000\ud800', NaN];
+    const pool = [null, -1, Infinity, 'x'.repeat(Math.floor(r() * 3000)), [], {}, true, '__proto__', { constructor: { prototype: { polluted: 1 } } }, 2 ** 53 + 1, '\u0000\ud800', NaN];
     return pool[Math.floor(r() * pool.length)];
   }
   if (Array.isArray(value)) return value.map((v) => (r() < 0.3 ? mutate(v, r, depth + 1) : v));
