@@ -4,6 +4,7 @@
  */
 import { benchDetect } from './detect.js';
 import { benchAgentMemory, benchIdle, benchPoll } from './agent.js';
+import { benchConnections, benchFeed, benchIngest } from './server.js';
 import { writeResults, type BenchResults } from './results.js';
 
 const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
@@ -11,6 +12,9 @@ const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   poll: benchPoll,
   'agent-memory': benchAgentMemory,
   idle: benchIdle,
+  ingest: benchIngest,
+  connections: benchConnections,
+  feed: benchFeed,
 };
 
 const only = process.argv.slice(2);
