@@ -45,7 +45,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
   const outbox = createOutbox({ dir: join(config.stateDir, 'outbox'), ...config.outbox });
   const saved = state.loadOpen();
   const lifecycle = createLifecycle({ endAfterMissedPolls: 2, open: saved.open });
-  lifecycle.replay(outbox.pendingAfter(saved.seq).map((q) => q.event));
+  lifecycle.replay(outbox.pendingAfter(saved.seq).flatMap((q) => (q.event ? [q.event] : [])));
   const health = { pollMs: 0, polls: 0, collectErrors: 0, lastError: null as string | null };
 
   let policy: EffectivePolicy | null = null;

@@ -4,7 +4,7 @@
  * agent packages for Windows and macOS from a Linux build.
  *
  * Layout: `DIR/seg-<first seq>.log`, append-only, one record per line:
- *   <crc32 of json, 8 hex> <json {"seq":N,"event":{...}}>\n
+ *   <crc32 of json, 8 hex> <json {"seq":N,"event":{...}} or {"seq":N,"nudge":{...}}>\n
  * and `DIR/acked`, the highest acknowledged seq (replaced atomically). On open every
  * segment is read; a record whose CRC does not match (a torn write from a crash or power
  * loss) is skipped and counted, never fatal. Segments wholly acked are deleted.
@@ -12,7 +12,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { Event } from '../shared/protocol.js';
+import { Event, NudgeOutcome } from '../shared/protocol.js';
 
 export interface OutboxOptions {
   dir: string;
@@ -23,11 +23,8 @@ export interface OutboxOptions {
   fsync?: boolean;
 }
 
-export interface QueuedEvent {
-  seq: number;
-  event: Event;
-  bytes: number;
-}
+/** One queued record: a violation event or a nudge outcome, sent in that order. */
+export type QueuedEvent = { seq: number; bytes: number } & ({ event: Event; nudge?: undefined } | { nudge: NudgeOutcome; event?: undefined });
 
 export interface OutboxStats {
   depth: number;
@@ -119,35 +116,43 @@ export function createOutbox(opts: OutboxOptions) {
     }
   }
 
+  function appendRecords(items: Array<{ event: Event } | { nudge: NudgeOutcome }>): void {
+    if (items.length === 0) return;
+    const lines: string[] = [];
+    const recs: QueuedEvent[] = [];
+    for (const item of items) {
+      const seq = ++lastSeq;
+      const json = JSON.stringify({ seq, ...item });
+      const line = `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
+      lines.push(line);
+      recs.push({ seq, ...item, bytes: Buffer.byteLength(line) } as QueuedEvent);
+    }
+    if (fd === null || current === null || current.size >= segmentBytes) openSegment(recs[0]!.seq);
+    const data = lines.join('');
+    try {
+      writeSync(fd!, data);
+      if (doSync) fsyncSync(fd!);
+    } catch (err) {
+      lastSeq -= recs.length;
+      throw err;
+    }
+    current!.size += Buffer.byteLength(data);
+    current!.maxSeq = lastSeq;
+    for (const r of recs) {
+      makeRoom(r.bytes);
+      pending.push(r);
+      pendingBytes += r.bytes;
+    }
+  }
+
   return {
     /** Appends events durably; returns once they are on disk. Throws if the disk refuses (e.g. ENOSPC). */
     append(events: Event[]): void {
-      if (events.length === 0) return;
-      const lines: string[] = [];
-      const recs: QueuedEvent[] = [];
-      for (const event of events) {
-        const seq = ++lastSeq;
-        const json = JSON.stringify({ seq, event });
-        const line = `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
-        lines.push(line);
-        recs.push({ seq, event, bytes: Buffer.byteLength(line) });
-      }
-      if (fd === null || current === null || current.size >= segmentBytes) openSegment(recs[0]!.seq);
-      const data = lines.join('');
-      try {
-        writeSync(fd!, data);
-        if (doSync) fsyncSync(fd!);
-      } catch (err) {
-        lastSeq -= recs.length;
-        throw err;
-      }
-      current!.size += Buffer.byteLength(data);
-      current!.maxSeq = lastSeq;
-      for (const r of recs) {
-        makeRoom(r.bytes);
-        pending.push(r);
-        pendingBytes += r.bytes;
-      }
+      appendRecords(events.map((event) => ({ event })));
+    },
+    /** Appends nudge outcomes, durably, in the same sequence as events. */
+    appendNudges(nudges: NudgeOutcome[]): void {
+      appendRecords(nudges.map((nudge) => ({ nudge })));
     },
     /** Unacknowledged events with a seq above `seq` (for crash recovery). */
     pendingAfter(seq: number): QueuedEvent[] {
@@ -188,13 +193,17 @@ function parseRecord(line: string): QueuedEvent | null {
   const json = line.slice(9);
   if (crc32(json).toString(16).padStart(8, '0') !== line.slice(0, 8)) return null;
   try {
-    const obj = JSON.parse(json) as { seq?: unknown; event?: unknown };
+    const obj = JSON.parse(json) as { seq?: unknown; event?: unknown; nudge?: unknown };
     if (typeof obj.seq !== 'number') return null;
-    // An event that no longer fits the protocol (e.g. written by an older agent) would be
+    const bytes = Buffer.byteLength(line) + 1;
+    // A record that no longer fits the protocol (e.g. written by an older agent) would be
     // refused by the server forever; skip it here instead of blocking the queue.
+    if (obj.nudge !== undefined) {
+      const nudge = NudgeOutcome.safeParse(obj.nudge);
+      return nudge.success ? { seq: obj.seq, nudge: nudge.data, bytes } : null;
+    }
     const event = Event.safeParse(obj.event);
-    if (!event.success) return null;
-    return { seq: obj.seq, event: event.data, bytes: Buffer.byteLength(line) + 1 };
+    return event.success ? { seq: obj.seq, event: event.data, bytes } : null;
   } catch {
     return null;
   }

@@ -103,11 +103,18 @@ export function createTransport(opts: TransportOptions) {
   function pump(): void {
     if (!ready || !ws || inFlight !== null) return;
     if (ws.bufferedAmount > MAX_FRAME_BYTES) return; // the socket is backed up; the ack will pump again
-    const batch = opts.outbox.peek(batchSize);
-    if (batch.length === 0) return;
+    const queued = opts.outbox.peek(batchSize);
+    if (queued.length === 0) return;
+    // One frame carries one kind: the run of events (or of nudge outcomes) at the head.
+    const nudges = queued[0]!.nudge !== undefined;
+    let end = 1;
+    while (end < queued.length && (queued[end]!.nudge !== undefined) === nudges) end++;
+    const run = queued.slice(0, end);
     // The batch number is the last seq in it: it increases per agent, across restarts.
-    inFlight = batch[batch.length - 1]!.seq;
-    ws.send(JSON.stringify({ type: 'events', batch: inFlight, events: batch.map((q) => q.event) }));
+    inFlight = run[run.length - 1]!.seq;
+    ws.send(JSON.stringify(nudges
+      ? { type: 'nudges', batch: inFlight, nudges: run.map((q) => q.nudge) }
+      : { type: 'events', batch: inFlight, events: run.map((q) => q.event) }));
   }
 
   function onMessage(data: WebSocket.RawData): void {

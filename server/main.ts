@@ -50,6 +50,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     pingIntervalMs: config.pingIntervalMs,
     rate: config.rate,
     metrics,
+    onNudges: (agentId, ids) => live.publish(ids.map((id) => store.violations.get(agentId, id)).filter((v) => v !== null)),
     // Push what this batch opened or changed to dashboards, right after the ack.
     onIngest: (agent, result) => {
       live.publish(result.touched.map((id) => store.violations.get(agent.agentId, id)).filter((v) => v !== null));

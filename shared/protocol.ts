@@ -35,6 +35,24 @@ export const Event = z.object({
 });
 export type Event = z.infer<typeof Event>;
 
+/**
+ * What happened to a nudge (added in v1, additive): reported so security leads see whether
+ * nudges work. `shown` when the notification appeared, `clicked` when the clinician opened
+ * the approved app from it, `dismissed` when closed without it, `suppressed` when policy
+ * (quiet period, hourly cap, monitor mode) held it back, `app-closed` in enforce mode,
+ * `failed` when no helper could show it (e.g. nobody logged in).
+ */
+export const NudgeOutcome = z.object({
+  id: Uuid,
+  violationId: Uuid,
+  app: z.string().min(1).max(64),
+  user: z.string().max(256).optional(),
+  outcome: z.enum(['shown', 'clicked', 'dismissed', 'suppressed', 'app-closed', 'failed']),
+  at: IsoTime,
+  detail: z.string().max(512).optional(),
+});
+export type NudgeOutcome = z.infer<typeof NudgeOutcome>;
+
 export const Hello = z.object({
   type: z.literal('hello'),
   protocol: z.literal(PROTOCOL_VERSION),
@@ -59,6 +77,13 @@ export const Events = z.object({
 });
 export type Events = z.infer<typeof Events>;
 
+export const Nudges = z.object({
+  type: z.literal('nudges'),
+  batch: z.number().int().nonnegative(),
+  nudges: z.array(NudgeOutcome).min(1).max(1000),
+});
+export type Nudges = z.infer<typeof Nudges>;
+
 export const Status = z.object({
   type: z.literal('status'),
   at: IsoTime,
@@ -68,7 +93,7 @@ export const Status = z.object({
 });
 export type Status = z.infer<typeof Status>;
 
-export const AgentMessage = z.discriminatedUnion('type', [Hello, Events, Status]);
+export const AgentMessage = z.discriminatedUnion('type', [Hello, Events, Nudges, Status]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 
 export const Welcome = z.object({

@@ -50,7 +50,7 @@ export function feedPage(store: ViolationStore, q: FeedQuery) {
   return { items: page.items, next: page.next ? encodeCursor(page.next) : null };
 }
 
-const CSV_COLUMNS: Array<keyof Violation> = ['id', 'agentId', 'hostname', 'site', 'user', 'app', 'state', 'via', 'startedAt', 'endedAt', 'durationSec', 'evidence'];
+const CSV_COLUMNS: Array<keyof Violation> = ['id', 'agentId', 'hostname', 'site', 'user', 'app', 'state', 'via', 'startedAt', 'endedAt', 'durationSec', 'nudged', 'nudgeClicked', 'evidence'];
 const CSV_MAX_ROWS = 1_000_000;
 
 export function violationRoutes(store: ViolationStore, live: LiveFeed): Route[] {

@@ -24,6 +24,7 @@ export interface SessionDeps {
   onReady: (s: AgentSession) => void;
   onClosed: (s: AgentSession) => void;
   onIngest: (agent: { agentId: string; hostname: string; site: string | null }, result: IngestResult) => void;
+  onNudges?: (agentId: string, violationIds: string[]) => void;
   metrics?: { ingested(stored: number, duplicates: number, seconds: number): void; rejected(code: string): void };
 }
 
@@ -101,6 +102,12 @@ export function startSession(ws: WebSocket, remote: string, deps: SessionDeps): 
       deps.metrics?.ingested(result.stored, result.duplicates, (performance.now() - t0) / 1000);
       deps.store.agents.touch(session.agentId);
       if (result.stored) deps.onIngest(agent, result);
+      return;
+    }
+    if (msg.type === 'nudges') {
+      const result = deps.store.violations.ingestNudges(session.agentId, msg.nudges);
+      send(ws, { type: 'ack', batch: msg.batch });
+      if (result.stored) deps.onNudges?.(session.agentId, result.touched);
       return;
     }
     deps.store.agents.saveStatus(session.agentId, msg);

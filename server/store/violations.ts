@@ -3,7 +3,7 @@
  * (an agent resending a batch whose ack it never saw) is acknowledged and ignored. Stored
  * events are folded into their violation: first seen, highest state, merged evidence, end.
  */
-import type { Event } from '../../shared/protocol.js';
+import type { Event, NudgeOutcome } from '../../shared/protocol.js';
 import { maxState, mergeVia, type AppState, type Via } from '../../shared/snapshot.js';
 import type { Db } from './db.js';
 
@@ -22,6 +22,9 @@ export interface Violation {
   endedAt: string | null;
   durationSec: number;
   evidence: string[];
+  /** Whether the clinician was shown a nudge for it, and opened the approved app from it. */
+  nudged: boolean;
+  nudgeClicked: boolean;
 }
 
 export interface ViolationFilter {
@@ -46,6 +49,8 @@ interface Row {
   started_at: number;
   ended_at: number | null;
   evidence: string;
+  nudge_shown_at: number | null;
+  nudge_clicked_at: number | null;
 }
 
 export interface IngestResult {
@@ -124,6 +129,8 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
       endedAt: r.ended_at === null ? null : new Date(r.ended_at).toISOString(),
       durationSec: Math.max(0, Math.round((end - r.started_at) / 1000)),
       evidence: JSON.parse(r.evidence) as string[],
+      nudged: r.nudge_shown_at !== null,
+      nudgeClicked: r.nudge_clicked_at !== null,
     };
   }
 
@@ -150,12 +157,34 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
     return { items: page.map(toViolation), next: more && last ? { startedAt: last.started_at, seq: last.seq } : null };
   }
 
+  const insertNudge = db.prepare(
+    'INSERT OR IGNORE INTO nudges (agent_id, id, violation_id, app, user, outcome, at, detail, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const markShown = db.prepare('UPDATE violations SET nudge_shown_at = COALESCE(nudge_shown_at, ?), updated_at = ? WHERE agent_id = ? AND id = ?');
+  const markClicked = db.prepare('UPDATE violations SET nudge_shown_at = COALESCE(nudge_shown_at, ?), nudge_clicked_at = COALESCE(nudge_clicked_at, ?), updated_at = ? WHERE agent_id = ? AND id = ?');
+
+  /** Stores nudge outcomes once each and marks their violations; the caller acks after. */
+  const ingestNudges = db.transaction((agentId: string, nudges: NudgeOutcome[]): { stored: number; touched: string[] } => {
+    const received = now();
+    const touched: string[] = [];
+    let stored = 0;
+    for (const n of nudges) {
+      const at = Date.parse(n.at);
+      if (insertNudge.run(agentId, n.id, n.violationId, n.app, n.user ?? null, n.outcome, at, n.detail ?? null, received).changes === 0) continue;
+      stored++;
+      if (n.outcome === 'shown') markShown.run(at, received, agentId, n.violationId);
+      if (n.outcome === 'clicked') markClicked.run(at, at, received, agentId, n.violationId);
+      if (!touched.includes(n.violationId)) touched.push(n.violationId);
+    }
+    return { stored, touched };
+  });
+
   function get(agentId: string, id: string): Violation | null {
     const row = getViolation.get(agentId, id);
     return row ? toViolation(row) : null;
   }
 
-  return { ingest, list, get };
+  return { ingest, ingestNudges, list, get };
 }
 
 export type ViolationStore = ReturnType<typeof createViolationStore>;

@@ -17,11 +17,11 @@ describe('outbox', () => {
     a.append([ev(3)]);
     a.close();
     const b = createOutbox(opts(dir));
-    expect(b.peek(10).map((q) => q.event.evidence[0])).toEqual(['n=1', 'n=2', 'n=3']);
+    expect(b.peek(10).map((q) => q.event!.evidence[0])).toEqual(['n=1', 'n=2', 'n=3']);
     b.ack(b.peek(2)[1]!.seq);
     b.close();
     const c = createOutbox(opts(dir));
-    expect(c.peek(10).map((q) => q.event.evidence[0])).toEqual(['n=3']);
+    expect(c.peek(10).map((q) => q.event!.evidence[0])).toEqual(['n=3']);
     expect(c.stats()).toMatchObject({ depth: 1, torn: 0 });
   });
 
@@ -47,12 +47,12 @@ describe('outbox', () => {
     writeFileSync(seg, lines.join('\n'));
     appendFileSync(seg, '1234abcd {"seq":4,"event":{"id":"'); // power cut mid-write
     const b = createOutbox(opts(dir));
-    expect(b.peek(10).map((q) => q.event.evidence[0])).toEqual(['n=1', 'n=3']);
+    expect(b.peek(10).map((q) => q.event!.evidence[0])).toEqual(['n=1', 'n=3']);
     expect(b.stats().torn).toBe(2);
     b.append([ev(5)]);
     b.close();
     const c = createOutbox(opts(dir));
-    expect(c.peek(10).map((q) => q.event.evidence[0])).toEqual(['n=1', 'n=3', 'n=5']);
+    expect(c.peek(10).map((q) => q.event!.evidence[0])).toEqual(['n=1', 'n=3', 'n=5']);
   });
 
   it('deletes segments once everything in them is acked', () => {
@@ -69,7 +69,7 @@ describe('outbox', () => {
     const dir = tempDir();
     const a = createOutbox({ dir, maxEvents: 3, maxBytes: 1024 * 1024 });
     a.append([ev(1), ev(2), ev(3), ev(4), ev(5)]);
-    expect(a.peek(10).map((q) => q.event.evidence[0])).toEqual(['n=3', 'n=4', 'n=5']);
+    expect(a.peek(10).map((q) => q.event!.evidence[0])).toEqual(['n=3', 'n=4', 'n=5']);
     expect(a.stats().dropped).toBe(2);
   });
 });

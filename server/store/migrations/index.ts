@@ -4,6 +4,8 @@
  */
 import * as m001 from './001_initial.js';
 import * as m002 from './002_secrets.js';
+import * as m003 from './003_nudges.js';
+import * as m004 from './004_feed_indexes.js';
 
 export interface Migration {
   version: number;
@@ -14,4 +16,6 @@ export interface Migration {
 export const migrations: Migration[] = [
   { version: 1, ...m001 },
   { version: 2, ...m002 },
+  { version: 3, ...m003 },
+  { version: 4, ...m004 },
 ];
