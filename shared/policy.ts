@@ -43,6 +43,12 @@ export const ApprovedApp = z.object({
   url: z.string().url(),
   /** Catalog ids that are approved here: never reported. */
   apps: z.array(AppId).default([]),
+  /**
+   * How the nudge opens the approved app on each OS, when not by its URL: a Windows app
+   * (e.g. an AppUserModelID or an .exe path), a macOS bundle id or app name, a Linux
+   * .desktop id or command. Missing: the URL opens in the default browser.
+   */
+  open: z.object({ win32: z.string().min(1).optional(), darwin: z.string().min(1).optional(), linux: z.string().min(1).optional() }).default({}),
 });
 
 export const NudgeSettings = z.object({
@@ -50,8 +56,14 @@ export const NudgeSettings = z.object({
   message: z
     .string()
     .default('{app} is not approved for consults at this clinic. Open {approved} to continue the consult securely.'),
+  /** A reminder this long after the first nudge if the call is still live (0: none). */
   reminderMinutes: z.number().int().min(0).default(0),
+  /** No second nudge for the same app and user within this many minutes. */
+  quietMinutes: z.number().int().min(0).default(30),
   maxPerHour: z.number().int().min(0).default(2),
+  /** enforce mode: seconds between the nudge and closing the app. */
+  enforceGraceSeconds: z.number().int().min(10).default(120),
+  /** What ConsultGuard monitors and why (shown to clinicians). */
   aboutUrl: z.string().url().optional(),
 });
 
