@@ -8,7 +8,7 @@ import { createLogger, rotatingFile } from '../shared/log.js';
 import { AGENT_OPTIONS, AgentConfig, defaultConfigFile, defaultLogDir, defaultStateDir } from './config.js';
 
 const PROGRAM = 'consultguard-agent';
-const COMMANDS = 'run, status, scan, record';
+const COMMANDS = 'run, status, scan, record, nudge-helper';
 
 async function main(argv: string[]): Promise<number | void> {
   const [command, ...rest] = argv;
@@ -48,6 +48,14 @@ async function main(argv: string[]): Promise<number | void> {
       if (values.help) return void process.stdout.write(`usage: ${PROGRAM} record --out FILE.jsonl [--count N] [--interval SECONDS]\n`);
       const { runRecord } = await import('./commands/record.js');
       await runRecord(values as { out?: string; count?: string; interval?: string }, (line) => process.stderr.write(`${line}\n`));
+      return;
+    }
+    case 'nudge-helper': {
+      const { values } = parseCommandLine(rest, [], { dir: 'string', 'log-level': 'string' });
+      if (values.help) return void process.stdout.write(`usage: ${PROGRAM} nudge-helper [--dir DIR] [--log-level L]\nruns in a user's desktop session (start it at login); DIR defaults to the service's nudge folder\n`);
+      const log = createLogger({ name: `${PROGRAM} nudge-helper`, level: (values['log-level'] as string | undefined) ?? process.env.CONSULTGUARD_LOG_LEVEL ?? 'info' });
+      const { runNudgeHelper } = await import('./commands/nudge-helper.js');
+      await runNudgeHelper({ dir: values.dir as string | undefined }, log, untilSignal());
       return;
     }
     case undefined:

@@ -12,6 +12,7 @@ import type { AgentConfig } from './config.js';
 import { defaultCollectors, takeSnapshot, type Collectors } from './collect/snapshot.js';
 import { compileCatalog, detect, type CompiledCatalog } from './detect/index.js';
 import { createLifecycle } from './lifecycle.js';
+import { createNudger } from './nudge/nudger.js';
 import { createOutbox } from './outbox.js';
 import { createSchedule } from './schedule.js';
 import { createAgentState } from './state.js';
@@ -68,6 +69,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     }
     state.saveOpen(lifecycle.open(), outbox.stats().lastSeq);
     transport.flush();
+    nudger.onEvents(events);
     const o = outbox.stats();
     writeLocalStatus({ at: now().toISOString(), monitoring: schedule.monitoring(), policyVersion: policy?.version ?? null, health: { ...health, outboxDepth: o.depth, dropped: o.dropped } });
   }
@@ -152,6 +154,9 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     backoff: config.reconnect,
   });
 
+  // Nudges to the clinician's session helper; outcomes queue behind the events.
+  const nudger = createNudger({ stateDir: config.stateDir, outbox, transport, policy: () => policy, log: log.child({ module: 'nudge' }), now });
+
   function sendStatus(): void {
     const o = outbox.stats();
     const mem = process.memoryUsage();
@@ -191,6 +196,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
       clearTimeout(pollTimer);
       clearInterval(statusTimer);
       schedule.stop();
+      nudger.stop();
       // Open violations stay open across a restart (saved in the state folder).
       state.saveOpen(lifecycle.open(), outbox.stats().lastSeq);
       await transport.stop();

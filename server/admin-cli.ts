@@ -22,7 +22,41 @@ function withStore<T>(values: Record<string, unknown>, fn: (store: Store) => T):
   }
 }
 
+/** The password from stdin: piped (one line), or typed at a prompt without echo. */
+async function readPassword(): Promise<string> {
+  if (!process.stdin.isTTY) {
+    let text = '';
+    for await (const chunk of process.stdin) text += String(chunk);
+    return text.split(/\r?\n/)[0] ?? '';
+  }
+  process.stderr.write('Password: ');
+  const stdin = process.stdin;
+  stdin.setRawMode(true);
+  stdin.resume();
+  let pw = '';
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      for (const ch of d.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          stdin.setRawMode(false);
+          stdin.pause();
+          stdin.off('data', onData);
+          process.stderr.write('\n');
+          return resolve(pw);
+        }
+        if (ch === '\u0003') {
+          stdin.setRawMode(false);
+          return reject(new AppError('bad_option', 'cancelled'));
+        }
+        pw = ch === '\u007f' ? pw.slice(0, -1) : pw + ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
 export const ADMIN_USAGE = `commands:
+  user add --role lead|admin NAME                 create or reset a dashboard login (password from stdin or prompt)
   token create --role lead|admin [--name TEXT]   print a new API token
   secret create [--site NAME]                    print a new enrolment secret (per site)
   secret list                                    list enrolment secrets (never their values)
@@ -40,6 +74,18 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
       const role = values.role;
       if (role !== 'lead' && role !== 'admin') throw new AppError('bad_option', `--role: expected lead or admin, got ${role === undefined ? 'nothing' : `"${String(role)}"`}`);
       withStore(values, (s) => out(s.apiTokens.create(role, (values.name as string | undefined) ?? null).token));
+      return true;
+    }
+    case 'user add': {
+      const { values, positionals } = parseCommandLine(rest, DATA_ONLY, { role: 'string' });
+      const role = values.role;
+      const name = positionals[0];
+      if (role !== 'lead' && role !== 'admin') throw new AppError('bad_option', `--role: expected lead or admin, got ${role === undefined ? 'nothing' : `"${String(role)}"`}`);
+      if (!name || !/^[A-Za-z0-9._@-]{1,64}$/.test(name)) throw new AppError('bad_option', 'user add: expected a user NAME of letters, digits, . _ @ - (at most 64)');
+      const password = await readPassword();
+      if (password.length < 12) throw new AppError('bad_option', 'password: at least 12 characters, please');
+      withStore(values, (s) => s.users.add(name, role, password));
+      out(`user ${name} (${role}) saved`);
       return true;
     }
     case 'secret create': {

@@ -4,6 +4,7 @@
  * enrolled to it. Prints the dashboard URL, an API token and the enrolment secret.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runCli, untilSignal } from '../shared/cli.js';
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
   const port = Number(process.env.CONSULTGUARD_PORT ?? 8470);
   const secret = resolveEnrollSecrets(process.env.CONSULTGUARD_ENROLL_SECRET, dataDir)[0]!;
   const token = demoToken(dataDir);
+  const login = demoLogin(dataDir);
 
   const log = createLogger({ name: 'consultguard-server', level });
   const config = ServerConfig.parse({ port, dataDir, policiesDir: join(packageRoot(), 'policies', 'demo'), enrollSecret: secret, logLevel: level });
@@ -45,7 +47,8 @@ async function main(): Promise<void> {
     [
       '',
       'ConsultGuard demo is running.',
-      `  Dashboard:        ${server.url}/#token=${token}`,
+      `  Dashboard:        ${server.url}/`,
+      `  Login:            ${login.name} / ${login.password}`,
       `  API token (lead): ${token}`,
       `  Enrolment secret: ${secret}`,
       `  Data:             ${dataDir}`,
@@ -66,6 +69,24 @@ async function main(): Promise<void> {
     await exited;
   }
   await server.close();
+}
+
+/** A demo admin login, kept in the data folder (mode 0600) so it stays the same across restarts. */
+function demoLogin(dataDir: string): { name: string; password: string } {
+  const file = join(dataDir, 'demo-login');
+  const store = createStore(dataDir);
+  try {
+    if (existsSync(file)) {
+      const [name, password] = readFileSync(file, 'utf8').trim().split('\n');
+      if (name && password && store.users.exists(name)) return { name, password };
+    }
+    const login = { name: 'admin', password: randomBytes(12).toString('base64url') };
+    store.users.add(login.name, 'admin', login.password);
+    writeFileSync(file, `${login.name}\n${login.password}\n`, { mode: 0o600 });
+    return login;
+  } finally {
+    store.close();
+  }
 }
 
 /** One lead token for the demo, kept in the data folder so the printed URL stays valid. */

@@ -62,9 +62,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   policies.onError(() => metrics.policyError());
   policies.watch();
 
-  const api = createApi({ store, gateway, policies, metrics, live, log });
-  const handler = (req: Parameters<typeof api>[0], res: Parameters<typeof api>[1]) => void api(req, res);
   const tls = loadTls(config);
+  const api = createApi({ store, gateway, policies, metrics, live, log, secure: tls !== null });
+  const handler = (req: Parameters<typeof api>[0], res: Parameters<typeof api>[1]) => void api(req, res);
   const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;

@@ -24,6 +24,7 @@ export type ErrorCode =
   // HTTP API
   | 'not_found'
   | 'forbidden'
+  | 'csrf'
   | 'bad_request'
   | 'internal'
   // storage

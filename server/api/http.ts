@@ -7,6 +7,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   bad_option: 400,
   unauthorized: 401,
   forbidden: 403,
+  csrf: 403,
   not_found: 404,
   rate_limited: 429,
   store_unavailable: 503,

@@ -8,7 +8,8 @@ import type { Gateway } from '../gateway/index.js';
 import type { Metrics } from '../metrics.js';
 import type { PolicyService } from '../policy/index.js';
 import type { Store } from '../store/index.js';
-import { dashboardPage } from '../web/page.js';
+import { staticRoutes } from '../web/static-files.js';
+import { sessionPrincipal, sessionRoutes } from './session.js';
 import { adminRoutes } from './admin.js';
 import { agentRoutes } from './agents.js';
 import { bearer, sendJson, sendText } from './http.js';
@@ -23,9 +24,13 @@ export interface ApiDeps {
   metrics: Metrics;
   live: LiveFeed;
   log: Logger;
+  /** Serving over TLS: cookies get the Secure flag. */
+  secure: boolean;
 }
 
 export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const audit = (p: Principal | null, action: string, detail: Record<string, unknown> = {}) =>
+    deps.store.audit.record(p ? `${p.kind === 'token' ? 'token:' : ''}${p.name ?? p.id}` : 'anonymous', action, detail);
   const routes: Route[] = [
     {
       method: 'GET', path: '/healthz', roles: null,
@@ -38,21 +43,24 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
       method: 'GET', path: '/metrics', roles: null,
       handle: async ({ res }) => sendText(res, 200, deps.metrics.registry.contentType, await deps.metrics.registry.metrics()),
     },
-    ...violationRoutes(deps.store.violations, deps.live),
+    ...sessionRoutes(deps.store, deps.secure),
+    ...violationRoutes(deps.store.violations, deps.live, audit),
+    {
+      method: 'GET', path: '/api/audit', roles: ['admin'],
+      handle: ({ res, url }) => {
+        const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get('limit') ?? 200) || 200));
+        const before = url.searchParams.get('before');
+        sendJson(res, 200, { items: deps.store.audit.list(limit, before ? Number(before) : undefined) });
+      },
+    },
     ...agentRoutes(deps.store.agents, deps.gateway, deps.policies.policyFor),
     ...adminRoutes(deps.store),
-    {
-      method: 'GET', path: '/', roles: null,
-      handle: ({ res }) => sendText(res, 200, 'text/html; charset=utf-8', dashboardPage(), {
-        'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-        'x-frame-options': 'DENY',
-      }),
-    },
+    ...staticRoutes(),
   ];
 
   function authenticate(req: IncomingMessage): Principal | null {
     const token = bearer(req);
-    if (!token) return null;
+    if (!token) return sessionPrincipal(deps.store, req);
     const found = deps.store.apiTokens.verify(token);
     return found ? { kind: 'token', id: found.id, name: found.name, role: found.role } : null;
   }

@@ -13,6 +13,8 @@ export interface Principal {
   id: string;
   name: string | null;
   role: Role;
+  /** Sessions only: state-changing requests must echo it in x-csrf-token. */
+  csrfToken?: string;
 }
 
 export interface Ctx {
@@ -75,12 +77,19 @@ export function createRouter(routes: Route[], authenticate: (req: IncomingMessag
       const matches = compiled.map((c) => ({ c, m: c.re.exec(url.pathname) })).filter((x) => x.m !== null);
       if (matches.length === 0) throw new AppError('not_found', `no route ${url.pathname}; see README "HTTP API"`);
       const method = req.method === 'HEAD' ? 'GET' : req.method;
-      const hit = matches.find((x) => x.c.route.method === method);
+      // A literal path beats a pattern (/api/violations/stream over /api/violations/:id).
+      const hit = matches.filter((x) => x.c.route.method === method).sort((a, b) => a.c.names.length - b.c.names.length)[0];
       if (!hit) throw new AppError('bad_request', `${req.method} is not allowed on ${url.pathname}`);
       const params: Record<string, string> = {};
       hit.c.names.forEach((n, i) => (params[n] = decodeURIComponent(hit.m![i + 1]!)));
       const route = hit.c.route;
       const principal = authenticate(req);
+      // A cookie is sent by the browser whoever made the page: state changes on a session
+      // need the CSRF token too (bearer tokens are not ambient, so they are exempt).
+      if (principal?.kind === 'session' && method !== 'GET' && !(route.path === '/api/session' && method === 'POST')) {
+        const sent = req.headers['x-csrf-token'];
+        if (typeof sent !== 'string' || sent !== principal.csrfToken) throw new AppError('csrf', 'missing or wrong x-csrf-token header; reload the dashboard');
+      }
       if (route.roles) {
         if (!principal) throw new AppError('unauthorized', 'this route needs "Authorization: Bearer TOKEN" or a dashboard login; create a token with `consultguard-server token create --role lead`');
         if (!route.roles.includes(principal.role)) throw new AppError('forbidden', `this route needs the ${route.roles.join(' or ')} role; you have ${principal.role}`);

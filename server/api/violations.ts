@@ -7,7 +7,7 @@ import type { Violation, ViolationFilter, ViolationStore } from '../store/violat
 import { csvLine } from './csv.js';
 import { sendJson } from './http.js';
 import type { LiveFeed } from './live.js';
-import type { Route } from './router.js';
+import type { Principal, Route } from './router.js';
 
 const Time = z
   .string()
@@ -21,6 +21,9 @@ export const FeedQuery = z.object({
   state: AppState.optional(),
   since: Time.optional(),
   until: Time.optional(),
+  hostname: z.string().max(255).optional(),
+  user: z.string().max(256).optional(),
+  q: z.string().max(100).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().max(200).optional(),
 });
@@ -34,6 +37,10 @@ export function parseFeedQuery(params: URLSearchParams): FeedQuery {
   return result.data;
 }
 
+export function toFilter(q: FeedQuery): ViolationFilter {
+  return { app: q.app, agent: q.agent, site: q.site, state: q.state, since: q.since, until: q.until, hostname: q.hostname, user: q.user, q: q.q };
+}
+
 export function encodeCursor(c: { startedAt: number; seq: number }): string {
   return Buffer.from(`${c.startedAt}.${c.seq}`).toString('base64url');
 }
@@ -45,25 +52,75 @@ export function decodeCursor(text: string): { startedAt: number; seq: number } {
 }
 
 export function feedPage(store: ViolationStore, q: FeedQuery) {
-  const filter: ViolationFilter = { app: q.app, agent: q.agent, site: q.site, state: q.state, since: q.since, until: q.until };
-  const page = store.list(filter, q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
+  const page = store.list(toFilter(q), q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
   return { items: page.items, next: page.next ? encodeCursor(page.next) : null };
 }
 
 const CSV_COLUMNS: Array<keyof Violation> = ['id', 'agentId', 'hostname', 'site', 'user', 'app', 'state', 'via', 'startedAt', 'endedAt', 'durationSec', 'nudged', 'nudgeClicked', 'evidence'];
 const CSV_MAX_ROWS = 1_000_000;
 
-export function violationRoutes(store: ViolationStore, live: LiveFeed): Route[] {
+const Ack = z.object({ status: z.enum(['acknowledged', 'resolved']), note: z.string().max(2000).default('') });
+const TrendQuery = z.object({ since: Time, until: Time });
+
+export type Audit = (principal: Principal | null, action: string, detail?: Record<string, unknown>) => void;
+
+export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit): Route[] {
+  let filterCache: { at: number; value: ReturnType<ViolationStore['filterValues']> } | null = null;
   return [
     {
       method: 'GET', path: '/api/violations', roles: ['lead', 'admin'],
-      handle: ({ res, url }) => sendJson(res, 200, feedPage(store, parseFeedQuery(url.searchParams))),
+      handle: ({ res, url, principal }) => {
+        const q = parseFeedQuery(url.searchParams);
+        // Sessions (people) are audited per feed view; API tokens (SIEM polling) are not, or the log drowns.
+        if (principal?.kind === 'session' && !q.cursor) audit(principal, 'view-feed', { filter: Object.fromEntries(url.searchParams) });
+        sendJson(res, 200, feedPage(store, q));
+      },
+    },
+    {
+      method: 'GET', path: '/api/violations/:id', roles: ['lead', 'admin'],
+      handle: ({ res, params, principal }) => {
+        const d = store.detail(params.id!);
+        if (!d) throw new AppError('not_found', `no violation ${params.id}`);
+        audit(principal, 'view-violation', { id: params.id });
+        sendJson(res, 200, d);
+      },
+    },
+    {
+      method: 'POST', path: '/api/violations/:id/ack', roles: ['lead', 'admin'],
+      handle: async ({ res, params, principal, body }) => {
+        const parsed = Ack.safeParse(await body());
+        if (!parsed.success) throw new AppError('bad_request', `body ${firstIssue(parsed.error).line}`);
+        const v = store.acknowledge(params.id!, parsed.data.status, principal?.name ?? principal?.id ?? '?', parsed.data.note);
+        if (!v) throw new AppError('not_found', `no violation ${params.id}`);
+        audit(principal, parsed.data.status === 'resolved' ? 'resolve' : 'acknowledge', { id: params.id, note: parsed.data.note });
+        live.publish([v]);
+        sendJson(res, 200, { violation: v });
+      },
+    },
+    {
+      method: 'GET', path: '/api/trends', roles: ['lead', 'admin'],
+      handle: ({ res, url, principal }) => {
+        const raw = Object.fromEntries(url.searchParams);
+        const parsed = TrendQuery.safeParse({ since: raw.since ?? new Date(Date.now() - 30 * 86_400_000).toISOString(), until: raw.until ?? new Date(Date.now() + 60_000).toISOString() });
+        if (!parsed.success) throw new AppError('bad_request', `query ${firstIssue(parsed.error).line}`);
+        audit(principal, 'view-trends', raw);
+        sendJson(res, 200, store.trends(parsed.data.since, parsed.data.until));
+      },
+    },
+    {
+      method: 'GET', path: '/api/filters', roles: ['lead', 'admin'],
+      handle: ({ res }) => {
+        // A GROUP BY over every violation: cached for a minute.
+        if (!filterCache || Date.now() - filterCache.at > 60_000) filterCache = { at: Date.now(), value: store.filterValues() };
+        sendJson(res, 200, filterCache.value);
+      },
     },
     {
       method: 'GET', path: '/api/violations.csv', roles: ['lead', 'admin'],
-      handle: ({ res, url }) => {
+      handle: ({ res, url, principal }) => {
         const q = parseFeedQuery(url.searchParams);
-        const filter: ViolationFilter = { app: q.app, agent: q.agent, site: q.site, state: q.state, since: q.since, until: q.until };
+        const filter = toFilter(q);
+        audit(principal, 'export-csv', { filter: Object.fromEntries(url.searchParams) });
         res.writeHead(200, {
           'content-type': 'text/csv; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
           'content-disposition': `attachment; filename="consultguard-violations-${new Date().toISOString().slice(0, 10)}.csv"`,

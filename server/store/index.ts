@@ -3,6 +3,8 @@ import { openDb, type Db } from './db.js';
 import { createAgentStore } from './agents.js';
 import { createApiTokenStore } from './tokens.js';
 import { createSecretStore } from './secrets.js';
+import { createUserStore } from './users.js';
+import { createAuditStore } from './audit.js';
 import { createViolationStore } from './violations.js';
 
 export function createStore(dataDir: string, now: () => number = Date.now) {
@@ -13,6 +15,8 @@ export function createStore(dataDir: string, now: () => number = Date.now) {
     violations: createViolationStore(db, now),
     apiTokens: createApiTokenStore(db, now),
     secrets: createSecretStore(db, now),
+    users: createUserStore(db, now),
+    audit: createAuditStore(db, now),
     close: (): void => void db.close(),
   };
 }

@@ -25,6 +25,7 @@ export interface Violation {
   /** Whether the clinician was shown a nudge for it, and opened the approved app from it. */
   nudged: boolean;
   nudgeClicked: boolean;
+  ack: { status: 'acknowledged' | 'resolved'; by: string; at: string; note: string } | null;
 }
 
 export interface ViolationFilter {
@@ -34,6 +35,10 @@ export interface ViolationFilter {
   state?: AppState;
   since?: number;
   until?: number;
+  hostname?: string;
+  user?: string;
+  /** Free text: matched against workstation, user, app and site. */
+  q?: string;
 }
 
 interface Row {
@@ -51,6 +56,10 @@ interface Row {
   evidence: string;
   nudge_shown_at: number | null;
   nudge_clicked_at: number | null;
+  ack_status: string | null;
+  ack_by: string | null;
+  ack_at: number | null;
+  ack_note: string | null;
 }
 
 export interface IngestResult {
@@ -131,6 +140,9 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
       evidence: JSON.parse(r.evidence) as string[],
       nudged: r.nudge_shown_at !== null,
       nudgeClicked: r.nudge_clicked_at !== null,
+      ack: r.ack_status === null
+        ? null
+        : { status: r.ack_status as 'acknowledged' | 'resolved', by: r.ack_by ?? '', at: new Date(r.ack_at ?? 0).toISOString(), note: r.ack_note ?? '' },
     };
   }
 
@@ -148,6 +160,13 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
     if (filter.state) add('state = @state', { state: filter.state });
     if (filter.since !== undefined) add('started_at >= @since', { since: filter.since });
     if (filter.until !== undefined) add('started_at < @until', { until: filter.until });
+    if (filter.hostname) add('hostname = @hostname', { hostname: filter.hostname });
+    if (filter.user) add('user = @user', { user: filter.user });
+    if (filter.q) {
+      // LIKE with escaped wildcards; bounded in practice by the time range the dashboard sends.
+      const like = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      add("(hostname LIKE @q ESCAPE '\\' OR user LIKE @q ESCAPE '\\' OR app LIKE @q ESCAPE '\\' OR site LIKE @q ESCAPE '\\')", { q: like });
+    }
     if (cursor) add('(started_at, seq) < (@cStart, @cSeq)', { cStart: cursor.startedAt, cSeq: cursor.seq });
     const sql = `SELECT * FROM violations ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, seq DESC LIMIT @limit`;
     const rows = db.prepare<Record<string, unknown>, Row>(sql).all(args);
@@ -184,7 +203,68 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
     return row ? toViolation(row) : null;
   }
 
-  return { ingest, ingestNudges, list, get };
+  const byId = db.prepare<[string], Row>('SELECT * FROM violations WHERE id = ? LIMIT 1');
+
+  /** A violation by id, with its timeline (events, nudges, acknowledgement), oldest first. */
+  function detail(id: string) {
+    const row = byId.get(id);
+    if (!row) return null;
+    const events = db.prepare<[string, string], { kind: string; at: number; body: string }>('SELECT kind, at, body FROM events WHERE agent_id = ? AND violation_id = ? ORDER BY at').all(row.agent_id, id);
+    const nudges = db.prepare<[string, string], { outcome: string; at: number; detail: string | null }>('SELECT outcome, at, detail FROM nudges WHERE agent_id = ? AND violation_id = ? ORDER BY at').all(row.agent_id, id);
+    const timeline: Array<{ at: string; kind: string; state?: string; evidence?: string[]; by?: string; note?: string }> = [];
+    for (const e of events) {
+      const body = JSON.parse(e.body) as Event;
+      timeline.push({ at: new Date(e.at).toISOString(), kind: e.kind, state: body.state, evidence: body.evidence });
+    }
+    const NUDGE_KIND: Record<string, string> = { shown: 'nudge-shown', clicked: 'nudge-clicked', dismissed: 'nudge-dismissed', suppressed: 'nudge-suppressed', 'app-closed': 'app-closed', failed: 'nudge-failed' };
+    for (const n of nudges) timeline.push({ at: new Date(n.at).toISOString(), kind: NUDGE_KIND[n.outcome] ?? n.outcome, ...(n.detail ? { note: n.detail } : {}) });
+    if (row.ack_status && row.ack_at) timeline.push({ at: new Date(row.ack_at).toISOString(), kind: row.ack_status, by: row.ack_by ?? '', note: row.ack_note ?? '' });
+    timeline.sort((a, b) => a.at.localeCompare(b.at));
+    return { violation: toViolation(row), timeline };
+  }
+
+  function acknowledge(id: string, status: 'acknowledged' | 'resolved', by: string, note: string): Violation | null {
+    const row = byId.get(id);
+    if (!row) return null;
+    db.prepare('UPDATE violations SET ack_status = ?, ack_by = ?, ack_at = ?, ack_note = ?, updated_at = ? WHERE seq = ?').run(status, by, now(), note, now(), row.seq);
+    return toViolation(byId.get(id)!);
+  }
+
+  /** Per-day counts by app, in-call minutes, top sites and workstations, nudge click-through. */
+  function trends(since: number, until: number) {
+    const dayRows = db.prepare<[number, number], { day: string; app: string; n: number; incall: number }>(
+      `SELECT strftime('%Y-%m-%d', started_at / 1000, 'unixepoch') AS day, app, count(*) AS n,
+         sum(CASE WHEN state = 'in-call' THEN (coalesce(ended_at, @now) - started_at) ELSE 0 END) / 60000.0 AS incall
+       FROM violations WHERE started_at >= ? AND started_at < ? GROUP BY day, app ORDER BY day`.replace('@now', String(now())),
+    ).all(since, until);
+    const days = new Map<string, { day: string; byApp: Record<string, number>; inCallMinutes: number }>();
+    for (const r of dayRows) {
+      const d = days.get(r.day) ?? { day: r.day, byApp: {}, inCallMinutes: 0 };
+      d.byApp[r.app] = r.n;
+      d.inCallMinutes = Math.round((d.inCallMinutes + r.incall) * 10) / 10;
+      days.set(r.day, d);
+    }
+    const top = (col: 'site' | 'hostname') => db.prepare<[number, number], { key: string | null; count: number }>(
+      `SELECT ${col} AS key, count(*) AS count FROM violations WHERE started_at >= ? AND started_at < ? GROUP BY ${col} ORDER BY count DESC LIMIT 10`,
+    ).all(since, until);
+    const n = db.prepare<[number, number], { violations: number; shown: number; clicked: number }>(
+      'SELECT count(*) AS violations, count(nudge_shown_at) AS shown, count(nudge_clicked_at) AS clicked FROM violations WHERE started_at >= ? AND started_at < ?',
+    ).get(since, until)!;
+    return {
+      days: [...days.values()],
+      topSites: top('site').map((r) => ({ site: r.key ?? '(no site)', count: r.count })),
+      topWorkstations: top('hostname').map((r) => ({ hostname: r.key ?? '', count: r.count })),
+      nudges: n,
+    };
+  }
+
+  /** Distinct values for the dashboard's filter lists (most frequent first where capped). */
+  function filterValues() {
+    const distinct = (col: string, limit: number) => db.prepare<[], { v: string }>(`SELECT ${col} AS v FROM violations WHERE ${col} IS NOT NULL GROUP BY ${col} ORDER BY count(*) DESC LIMIT ${limit}`).all().map((r) => r.v).sort();
+    return { apps: distinct('app', 100), sites: distinct('site', 500), hostnames: distinct('hostname', 500), users: distinct('user', 500) };
+  }
+
+  return { ingest, ingestNudges, list, get, detail, acknowledge, trends, filterValues };
 }
 
 export type ViolationStore = ReturnType<typeof createViolationStore>;

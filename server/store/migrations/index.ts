@@ -6,6 +6,7 @@ import * as m001 from './001_initial.js';
 import * as m002 from './002_secrets.js';
 import * as m003 from './003_nudges.js';
 import * as m004 from './004_feed_indexes.js';
+import * as m005 from './005_dashboard.js';
 
 export interface Migration {
   version: number;
@@ -18,4 +19,5 @@ export const migrations: Migration[] = [
   { version: 2, ...m002 },
   { version: 3, ...m003 },
   { version: 4, ...m004 },
+  { version: 5, ...m005 },
 ];

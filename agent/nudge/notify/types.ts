@@ -1,0 +1,23 @@
+/** What every OS notifier turns its native output into, and the command it runs. */
+import type { NudgeRequest } from '../ipc-protocol.js';
+
+export type NotifyEvent =
+  | { kind: 'shown' }
+  /** `open`: the clinician chose the approved app; `about`: "Why am I seeing this?". */
+  | { kind: 'action'; action: 'open' | 'about' }
+  | { kind: 'closed'; detail: string }
+  | { kind: 'failed'; detail: string };
+
+export interface NotifierCommand {
+  cmd: string;
+  args: string[];
+  /** One line of the command's stdout -> an event (null: nothing to report). */
+  parse(line: string): NotifyEvent | null;
+  /** The command prints nothing when the notification appears: report `shown` once it started. */
+  shownOnSpawn: boolean;
+}
+
+export type BuildCommand = (request: NudgeRequest) => NotifierCommand;
+
+export const ABOUT_LABEL = 'Why am I seeing this?';
+export const openLabel = (request: NudgeRequest): string => `Open ${request.approved.name}`;

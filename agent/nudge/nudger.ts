@@ -1,0 +1,133 @@
+/**
+ * The agent's nudge loop: the events just written go through the rules; nudges go to the
+ * owning user's helper; every outcome (shown, clicked, dismissed, suppressed, app-closed,
+ * failed) is queued in the outbox behind the events and flushed to the server.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../../shared/log.js';
+import type { EffectivePolicy } from '../../shared/policy.js';
+import type { Event, NudgeOutcome } from '../../shared/protocol.js';
+import type { Outbox } from '../outbox.js';
+import type { Transport } from '../transport.js';
+import { closeProcesses, type CloseResult } from './enforce.js';
+import { detailOf } from './errors.js';
+import { deliverNudge } from './ipc-client.js';
+import type { HelperOutcome, NudgeRequest } from './ipc-protocol.js';
+import { renderNudge } from './message.js';
+import { agentNudgeRoot } from './rendezvous.js';
+import { createNudgeRules, type Action, type Tracked } from './rules.js';
+import { createUserResolver } from './users.js';
+
+export type Deliver = (user: string, request: NudgeRequest, onOutcome: (o: HelperOutcome) => void, signal: AbortSignal) => Promise<void>;
+
+export interface NudgerOptions {
+  stateDir: string;
+  outbox: Pick<Outbox, 'appendNudges'>;
+  transport: Pick<Transport, 'flush'>;
+  policy: () => EffectivePolicy | null;
+  log: Logger;
+  now?: () => Date;
+  platform?: NodeJS.Platform;
+  deliver?: Deliver;
+  close?: (pids: number[]) => Promise<CloseResult>;
+}
+
+export function createNudger(opts: NudgerOptions) {
+  const now = opts.now ?? (() => new Date());
+  const platform = opts.platform ?? process.platform;
+  const rules = createNudgeRules(now);
+  const root = agentNudgeRoot(opts.stateDir);
+  const resolveUser = createUserResolver();
+  const deliver: Deliver = opts.deliver ?? ((user, request, onOutcome, signal) => deliverNudge({ root, user, request, onOutcome, resolveUser, signal, platform }));
+  const close = opts.close ?? ((pids: number[]) => closeProcesses(pids, { platform }));
+  const inFlight = new Set<AbortController>();
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  function report(v: Tracked, outcome: NudgeOutcome['outcome'], detail?: string): void {
+    const record: NudgeOutcome = { id: randomUUID(), violationId: v.violationId, app: v.app, outcome, at: now().toISOString() };
+    if (v.user) record.user = v.user;
+    if (detail) record.detail = detail.slice(0, 512);
+    try {
+      opts.outbox.appendNudges([record]);
+      opts.transport.flush();
+    } catch (err) {
+      opts.log.error({ err, outcome }, 'cannot write a nudge outcome to the outbox; free disk space in the state folder');
+    }
+  }
+
+  async function nudge(v: Tracked, reminder: boolean, policy: EffectivePolicy): Promise<void> {
+    if (!v.user) {
+      rules.failed(v.violationId);
+      return report(v, 'failed', 'unknown_user: the process owner is not known, so there is no session to nudge');
+    }
+    const request = renderNudge(policy, { id: randomUUID(), app: v.app, reminder, platform });
+    const abort = new AbortController();
+    inFlight.add(abort);
+    let shown = false;
+    try {
+      await deliver(v.user, request, (o) => {
+        if (o.outcome === 'shown') {
+          shown = true;
+          const current = opts.policy();
+          if (current) rules.shown(v.violationId, current);
+          schedule();
+        }
+        report(v, o.outcome, o.detail);
+      }, abort.signal);
+    } catch (err) {
+      if (stopped) return;
+      opts.log.warn({ app: v.app, user: v.user, detail: detailOf(err) }, 'nudge not delivered');
+      if (!shown) {
+        if (!reminder) rules.failed(v.violationId);
+        report(v, 'failed', detailOf(err));
+      }
+    } finally {
+      inFlight.delete(abort);
+    }
+  }
+
+  async function closeApp(v: Tracked): Promise<void> {
+    const result = await close(v.pids);
+    opts.log.info({ app: v.app, user: v.user, ...result }, 'enforce mode: closed the app after the nudge and grace period');
+    if (result.closed.length > 0) report(v, 'app-closed', `closed pid(s) ${result.closed.join(', ')}${result.survivors.length ? `; still running: ${result.survivors.join(', ')}` : ''}`);
+    else if (result.survivors.length > 0) report(v, 'failed', `enforce: could not close pid(s) ${result.survivors.join(', ')}`);
+  }
+
+  function act(actions: Action[], policy: EffectivePolicy): void {
+    for (const a of actions) {
+      if (a.kind === 'suppress') report(a.violation, 'suppressed', a.reason);
+      else if (a.kind === 'nudge') void nudge(a.violation, a.reminder, policy);
+      else void closeApp(a.violation);
+    }
+    schedule();
+  }
+
+  function schedule(): void {
+    clearTimeout(timer);
+    const policy = opts.policy();
+    if (stopped || !policy) return;
+    const next = rules.nextDueAt(policy);
+    if (next === null) return;
+    timer = setTimeout(() => {
+      const current = opts.policy();
+      if (current && !stopped) act(rules.due(current), current);
+    }, Math.max(0, next - now().getTime()));
+  }
+
+  return {
+    /** Called with the events just written to the outbox, in order. */
+    onEvents(events: Event[]): void {
+      const policy = opts.policy();
+      if (!policy || stopped) return;
+      act(events.flatMap((e) => rules.onEvent(e, policy)), policy);
+    },
+    stop(): void {
+      stopped = true;
+      clearTimeout(timer);
+      for (const a of inFlight) a.abort();
+    },
+  };
+}
+
+export type Nudger = ReturnType<typeof createNudger>;

@@ -1,0 +1,47 @@
+/**
+ * The helper's part of one nudge: show it with this OS's notifier, open what the
+ * clinician chose, and report shown, then clicked / dismissed / failed.
+ */
+import type { Logger } from '../../shared/log.js';
+import type { NudgeRequest } from './ipc-protocol.js';
+import type { Report } from './ipc-server.js';
+import { launch, openCommand, type Launch } from './open.js';
+import { runNotifier } from './notify/run.js';
+import type { NotifierCommand, NotifyEvent } from './notify/types.js';
+
+export interface PresentDeps {
+  platform: NodeJS.Platform;
+  notifier: (request: NudgeRequest) => NotifierCommand;
+  launch?: (l: Launch) => Promise<string | null>;
+  log: Logger;
+}
+
+export function createPresenter(deps: PresentDeps) {
+  const start = deps.launch ?? launch;
+  return async function present(request: NudgeRequest, report: Report): Promise<void> {
+    const handle = async (event: NotifyEvent): Promise<void> => {
+      switch (event.kind) {
+        case 'shown':
+          return report('shown');
+        case 'action': {
+          if (event.action === 'about' && request.aboutUrl) {
+            const problem = await start(openCommand(deps.platform, request.aboutUrl));
+            return report('dismissed', problem ? `asked why, but ${problem}` : 'opened "Why am I seeing this?"');
+          }
+          const problem = await start(openCommand(deps.platform, request.approved.url, request.approved.open));
+          if (problem) deps.log.warn({ problem }, `could not open ${request.approved.name}`);
+          return report('clicked', problem ? `chose ${request.approved.name}, but ${problem}` : `opened ${request.approved.name}`);
+        }
+        case 'closed':
+          return report('dismissed', event.detail);
+        case 'failed':
+          deps.log.warn({ detail: event.detail }, 'could not show a nudge');
+          return report('failed', event.detail);
+      }
+    };
+    // Events are handled in order: `shown` is always reported before the final outcome.
+    let chain = Promise.resolve();
+    await runNotifier(deps.notifier(request), (event) => void (chain = chain.then(() => handle(event))), (request.timeoutSec + 15) * 1000);
+    await chain;
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * The agent as one ESM file, so an installer ships no node_modules: esbuild bundles
+ * agent/cli.ts and everything it imports into `agent.mjs`.
+ */
+import { readFileSync } from 'node:fs';
+import { build, type Plugin } from 'esbuild';
+
+// CommonJS dependencies (pino, ws, systeminformation, ...) call `require`; an ESM bundle
+// has none, so give it one that resolves beside the bundle.
+const BANNER = "import { createRequire as __cgCreateRequire } from 'node:module'; const require = __cgCreateRequire(import.meta.url);";
+
+/**
+ * `createRequire(import.meta.url)('yaml')` (a lazy load in shared/yaml-file.ts) is a call
+ * esbuild cannot follow, so the bundle would look for node_modules/yaml at run time and
+ * find none. Rewriting it to `require('yaml')` lets esbuild bundle the module while it is
+ * still loaded lazily.
+ */
+const inlineCreateRequire: Plugin = {
+  name: 'inline-create-require',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, (args) => {
+      if (args.path.includes('node_modules')) return undefined;
+      const text = readFileSync(args.path, 'utf8');
+      if (!text.includes('createRequire(import.meta.url)(')) return undefined;
+      return { contents: text.replace(/createRequire\(import\.meta\.url\)\(\s*(['"][^'"]+['"])\s*\)/g, 'require($1)'), loader: 'ts' };
+    });
+  },
+};
+
+export async function bundleAgent(entry: string, outfile: string): Promise<void> {
+  const result = await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    banner: { js: BANNER },
+    plugins: [inlineCreateRequire],
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  if (result.warnings.length > 0) {
+    // Warnings here are usually a require() esbuild could not resolve: a crash at run time on a workstation.
+    const first = result.warnings[0];
+    throw new Error(`esbuild warned while bundling ${entry}: ${first?.text ?? ''} (${first?.location?.file ?? ''}:${first?.location?.line ?? ''})`);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * consultguard-agent-<version>-x64.msi: per-machine, 64-bit, service "ConsultGuardAgent",
+ * nudge helper in every session through the HKLM Run key. Built with wixl, then patched
+ * with msibuild where wixl 0.101 cannot say what the MSI needs (see wxs.ts).
+ */
+import { join } from 'node:path';
+import { copyTree, copyFile, writeFile } from '../files.js';
+import { run } from '../exec.js';
+import type { Runtime } from '../runtimes.js';
+import { signFile, type SignOptions } from './sign.js';
+import type { PackageInput } from '../package-input.js';
+import { CLEAN_DIR_PROPERTY, PUBLIC_PROPERTIES, renderWxs, SERVICE_EXE } from './wxs.js';
+
+export interface MsiInput extends PackageInput {
+  repoRoot: string;
+  sign?: SignOptions;
+}
+
+export const msiName = (version: string): string => `consultguard-agent-${version}-x64.msi`;
+
+// Custom action type bits (MSI SDK): 2 exe + 16 source is an installed file,
+// 1024 deferred, 2048 no impersonation, 8192 hide target (keeps the command line, and so
+// the enrolment secret, out of verbose logs).
+const HIDE_TARGET = 8192;
+
+export async function compileServiceHost(repoRoot: string, out: string): Promise<void> {
+  await run('x86_64-w64-mingw32-gcc', [
+    '-municode', '-mwindows', '-O2', '-s', '-Wall',
+    '-o', out, ...['service-host.c', 'install-actions.c'].map((f) => join(repoRoot, 'installers', 'windows', f)),
+    '-lshell32', '-ladvapi32',
+  ]);
+}
+
+export async function buildMsi(input: MsiInput): Promise<string> {
+  const root = join(input.workDir, 'ConsultGuard');
+  copyTree(input.appDir, join(root, 'app'));
+  copyFile(input.runtime.binary, join(root, 'node', 'node.exe'));
+  const serviceExe = join(root, SERVICE_EXE);
+  await compileServiceHost(input.repoRoot, serviceExe);
+  if (input.sign) await signFile(serviceExe, input.sign);
+
+  const wxs = join(input.workDir, 'agent.wxs');
+  writeFile(wxs, renderWxs({ root, base: input.workDir, version: input.version, settings: input.settings }));
+  const built = join(input.workDir, 'unsigned.msi');
+  await run('wixl', ['-a', 'x64', '-o', built, wxs], { cwd: input.workDir });
+  await patchMsi(built);
+
+  const out = join(input.outDir, msiName(input.version));
+  if (input.sign) await signFile(built, input.sign, out);
+  else copyFile(built, out);
+  return out;
+}
+
+async function patchMsi(msi: string): Promise<void> {
+  const sql = (q: string) => run('msibuild', [msi, '-q', q]);
+  // Without SecureCustomProperties an elevated (UAC) msiexec drops SERVER_URL & co. given on
+  // its command line. wixl writes the row for MajorUpgrade's own properties; add ours to it.
+  const { stdout } = await run('msiinfo', ['export', msi, 'Property']);
+  const row = stdout.split(/\r?\n/).find((l) => l.startsWith('SecureCustomProperties\t'));
+  const existing = row ? (row.split('\t')[1] ?? '').split(';').filter(Boolean) : [];
+  const secure = [...new Set([...existing, ...PUBLIC_PROPERTIES])].join(';');
+  await sql(row
+    ? `UPDATE Property SET Value='${secure}' WHERE Property='SecureCustomProperties'`
+    : `INSERT INTO Property (Property, Value) VALUES ('SecureCustomProperties', '${secure}')`);
+  await sql(`INSERT INTO Property (Property, Value) VALUES ('MsiHiddenProperties', 'ENROLL_SECRET')`);
+
+  const { stdout: ca } = await run('msiinfo', ['export', msi, 'CustomAction']);
+  const type = Number(ca.split(/\r?\n/).find((l) => l.startsWith('WriteConfig\t'))?.split('\t')[1]);
+  if (!Number.isInteger(type)) throw new Error('wixl wrote no WriteConfig custom action; check installers/windows/wxs.ts');
+  await sql(`UPDATE CustomAction SET Type=${type | HIDE_TARGET} WHERE Action='WriteConfig'`);
+
+  // The generated config goes with a real uninstall (wixl has no RemoveFile element). The
+  // folder comes from a property only a real uninstall sets (wxs.ts), so the old product's
+  // removal inside a major upgrade finds it empty and leaves agent.json for the new version.
+  // The agent's state and logs are deleted by the PurgeData action (RemoveFile cannot
+  // recurse). InstallMode 2 = on remove; the row without FileName removes the then-empty
+  // %ProgramData%\ConsultGuard folder (msibuild's SQL has no NULL literal, so it is left out).
+  await sql(`INSERT INTO RemoveFile (FileKey, Component_, FileName, DirProperty, InstallMode) VALUES ('cg_rm_config', 'c_registry', 'agent.json', '${CLEAN_DIR_PROPERTY}', 2)`);
+  await sql(`INSERT INTO RemoveFile (FileKey, Component_, DirProperty, InstallMode) VALUES ('cg_rm_data_dir', 'c_registry', '${CLEAN_DIR_PROPERTY}', 2)`);
+}
