@@ -34,6 +34,8 @@ export function sendError(res: ServerResponse, err: AppError): void {
   const status = STATUS[err.code] ?? 500;
   const headers: Record<string, string> = {};
   if (status === 401) headers['www-authenticate'] = 'Bearer realm="consultguard"';
+  // The only HTTP 429 is the login lock-out, which lasts 15 minutes at most.
+  if (status === 429) headers['retry-after'] = '900';
   const text = JSON.stringify({ error: errorBody(err) });
   res.writeHead(status, { ...SECURITY_HEADERS, ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);

@@ -1,0 +1,258 @@
+/**
+ * The dashboard end to end: a real server (port 0, temp SQLite), a real test agent on the
+ * WebSocket, and Debian's Chromium driving the built pages. Screenshots of every page go
+ * to test-results/ (1366x768) for a person to look at.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createStore } from '../../server/store/index.js';
+import { hasChromium, launchChromium, NO_CHROMIUM, screenshot, VIEWPORT, watchErrors } from '../support/browser.js';
+import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
+import { connectRaw, eventFrame, helloFrame, makeEvent, type RawClient } from '../support/ws-client.js';
+
+if (!hasChromium) console.warn(NO_CHROMIUM);
+
+const USER = 'sam.lead';
+const PASSWORD = 'correct horse battery staple';
+const LIVE = { violationId: randomUUID(), hostname: 'FRONT-DESK-02', evidence: 'process FaceTime (pid 811)' };
+
+let server: TestServer;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let errors: string[];
+let agent: RawClient;
+let batch = 0;
+
+async function enrol(hostname: string, site: string): Promise<RawClient> {
+  const c = await connectRaw(server.wsUrl);
+  c.send(helloFrame({ enrollSecret: TEST_SECRET, site, host: { hostname, platform: 'win32', osVersion: '10.0.22631', agentVersion: '0.1.0' } }));
+  expect((await c.next()).type).toBe('welcome');
+  return c;
+}
+
+async function report(c: RawClient, events: Array<Record<string, unknown>>): Promise<void> {
+  batch += 1;
+  c.send(eventFrame(batch, events));
+  await c.next('ack');
+}
+
+async function login(p: Page, password = PASSWORD, user = USER): Promise<void> {
+  await p.getByLabel('Username').fill(user);
+  await p.getByLabel('Password').fill(password);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** Form controls without a label, and table headers without a scope: both should be none. */
+function a11yGaps(p: Page): Promise<string[]> {
+  return p.evaluate(() => {
+    const d = (globalThis as any).document;
+    const gaps: string[] = [];
+    for (const el of d.querySelectorAll('input, select, textarea')) {
+      if (el.type !== 'hidden' && el.labels.length === 0 && !el.getAttribute('aria-label')) gaps.push(`unlabelled ${el.tagName} #${el.id}`);
+    }
+    for (const th of d.querySelectorAll('table th')) if (!th.getAttribute('scope')) gaps.push(`th without scope: ${th.textContent}`);
+    return gaps;
+  });
+}
+
+function feedRows(p: Page) {
+  return p.locator('#violations-table tbody tr[data-id]');
+}
+
+describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
+  beforeAll(async () => {
+    const dataDir = tempDir('cg-e2e-');
+    const store = createStore(dataDir);
+    store.users.add(USER, 'lead', PASSWORD);
+    store.close();
+    server = await startTestServer({ dataDir });
+    browser = await launchChromium();
+
+    // History before the page opens: two apps, both states, and a second workstation
+    // that goes quiet (offline during consult hours: "silent" on the fleet page).
+    agent = await enrol('NORTH-PC-01', 'north');
+    agent.send({ type: 'status', at: new Date().toISOString(), monitoring: true, policyVersion: 'demo-1' });
+    const t = (minAgo: number) => new Date(Date.now() - minAgo * 60_000).toISOString();
+    const zoomCall = randomUUID();
+    await report(agent, [
+      makeEvent({ app: 'zoom', state: 'running', at: t(50), evidence: ['process Zoom.exe (pid 4120)'] }),
+      makeEvent({ violationId: zoomCall, app: 'zoom', state: 'in-call', at: t(40), evidence: ['process Zoom.exe', 'udp 8801 -> 170.114.10.1 (zoom media)'] }),
+      makeEvent({ violationId: zoomCall, kind: 'ended', app: 'zoom', state: 'in-call', at: t(25), evidence: [] }),
+      makeEvent({ app: 'whatsapp', state: 'in-call', at: t(30), user: 'CLINIC\\n.okafor', evidence: ['process WhatsApp.exe'] }),
+    ]);
+    const quiet = await enrol('SOUTH-PC-07', 'south');
+    quiet.close();
+    await quiet.closed;
+
+    context = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true, reducedMotion: 'reduce' });
+    page = await context.newPage();
+    page.setDefaultTimeout(8000); // fail fast: a missing row should not eat the whole suite's time
+    errors = watchErrors(page);
+  });
+
+  afterAll(async () => {
+    agent?.close();
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('refuses a wrong password with a visible message', async () => {
+    await page.goto(`${server.url}/login`);
+    await login(page, 'not the password');
+    await expect.poll(() => page.locator('#login-error').textContent()).toMatch(/Wrong username or password/);
+    expect(await page.locator('#login-error').getAttribute('role')).toBe('alert');
+    await screenshot(page, 'e2e-login-wrong-password');
+  });
+
+  it('says so when sign-in is locked after repeated failures', async () => {
+    for (let i = 0; i < 5; i++) {
+      await fetch(`${server.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'mallory', password: `guess-${i}` }) });
+    }
+    await page.goto(`${server.url}/login`);
+    await login(page, 'one more guess', 'mallory');
+    await expect.poll(() => page.locator('#login-error').textContent()).toMatch(/Too many failed sign-in attempts/);
+  });
+
+  it('sends an unauthenticated page load to the login page, and back to it after login', async () => {
+    await page.goto(`${server.url}/violations?state=in-call`);
+    await page.waitForURL(/\/login\?next=/);
+    expect(new URL(page.url()).searchParams.get('next')).toBe('/violations?state=in-call');
+    await screenshot(page, 'e2e-login');
+    await login(page);
+    await page.waitForURL(`${server.url}/violations?state=in-call`);
+    await expect.poll(() => feedRows(page).count()).toBe(2);
+    await expect.poll(() => page.locator('.who').textContent()).toContain(USER);
+  });
+
+  it('shows a violation reported by an agent live, without a reload', async () => {
+    await page.goto(`${server.url}/violations`);
+    await expect.poll(() => feedRows(page).count()).toBe(3);
+    await page.locator('.live-status.live-live').waitFor();
+    await page.evaluate(() => ((globalThis as unknown as Record<string, unknown>).notReloaded = true));
+
+    await report(agent, [makeEvent({ violationId: LIVE.violationId, app: 'facetime', state: 'in-call', user: 'CLINIC\\dr.lee', evidence: [LIVE.evidence] })]);
+    const row = page.locator(`#violations-table tbody tr[data-id="${LIVE.violationId}"]`);
+    await row.waitFor({ timeout: 5000 });
+    expect(await page.evaluate(() => (globalThis as unknown as Record<string, unknown>).notReloaded)).toBe(true);
+    expect(await row.textContent()).toMatch(/facetime.*In call.*CLINIC\\dr\.lee.*NORTH-PC-01.*north/);
+    expect(await row.textContent()).toContain('ongoing');
+    await expect.poll(() => page.locator('#feed-announcer').textContent()).toMatch(/New violation: facetime/);
+    // Newest first: the live row is on top.
+    expect(await feedRows(page).first().getAttribute('data-id')).toBe(LIVE.violationId);
+
+    // The agent reports the clinician was nudged and opened the approved app.
+    batch += 1;
+    agent.send({ type: 'nudges', batch, nudges: ['shown', 'clicked'].map((outcome, i) => ({ id: randomUUID(), violationId: LIVE.violationId, app: 'facetime', outcome, at: new Date(Date.now() + i).toISOString() })) });
+    await agent.next('ack');
+    await expect.poll(() => row.textContent()).toContain('Shown, clicked');
+    await screenshot(page, 'e2e-violations-live');
+  });
+
+  it('filters by app and state; the filters live in the URL and survive a reload', async () => {
+    await page.getByLabel('App').selectOption('zoom');
+    await page.waitForURL(/app=zoom/);
+    await expect.poll(async () => (await feedRows(page).locator('th').allTextContents()).map((s) => s.split(',')[0])).toEqual(['zoom', 'zoom']);
+    await page.getByLabel('State').selectOption('in-call');
+    await page.waitForURL(/state=in-call/);
+    await expect.poll(() => feedRows(page).count()).toBe(1);
+    await page.reload();
+    await expect.poll(() => feedRows(page).count()).toBe(1);
+    expect(await page.getByLabel('App').inputValue()).toBe('zoom');
+    expect(await page.getByLabel('State').inputValue()).toBe('in-call');
+    expect(await a11yGaps(page)).toEqual([]);
+    await screenshot(page, 'e2e-violations-filtered');
+  });
+
+  it('exports the current filter as CSV', async () => {
+    await page.getByLabel('State').selectOption('');
+    await expect.poll(() => feedRows(page).count()).toBe(2);
+    const href = await page.locator('#export-csv').getAttribute('href');
+    expect(href).toMatch(/^\/api\/violations\.csv\?.*app=zoom/);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#export-csv').click()]);
+    const lines = readFileSync(await download.path(), 'utf8').trim().split(/\r?\n/);
+    const header = lines[0]!.split(',');
+    expect(header).toEqual(expect.arrayContaining(['id', 'hostname', 'app', 'state']));
+    const appCol = header.indexOf('app');
+    expect(lines.slice(1).map((l) => l.split(',')[appCol])).toEqual(['zoom', 'zoom']);
+  });
+
+  it('opens a violation with its evidence and timeline, and acknowledges it with a note', async () => {
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.waitForURL(`${server.url}/violations`);
+    // By keyboard: the row's link takes focus and Enter opens the detail.
+    await page.locator(`tr[data-id="${LIVE.violationId}"] a`).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${server.url}/violations/${LIVE.violationId}`);
+    await page.locator('#evidence').waitFor();
+    expect(await page.locator('h1').textContent()).toBe('facetime on NORTH-PC-01');
+    expect(await page.locator('#evidence').textContent()).toContain(LIVE.evidence);
+    const timeline = page.locator('#timeline');
+    expect(await timeline.textContent()).toMatch(/Started[\s\S]*Nudge shown[\s\S]*Nudge clicked/);
+    expect(await a11yGaps(page)).toEqual([]);
+    await screenshot(page, 'e2e-violation-detail', true);
+
+    await page.getByLabel('Resolve').check();
+    await page.getByLabel('Note', { exact: true }).fill('Spoke with Dr Lee <b>; consult moved to the approved app.');
+    await page.getByRole('button', { name: 'Save review' }).click();
+    await expect.poll(() => page.locator('.notice-ok').textContent()).toContain('resolved');
+    await expect.poll(() => timeline.textContent()).toMatch(/Resolved by sam\.lead[\s\S]*Spoke with Dr Lee <b>; consult moved/);
+    // Server strings are text: the note's "<b>" is shown, not parsed.
+    expect(await timeline.locator('b').count()).toBe(0);
+    await screenshot(page, 'e2e-violation-resolved', true);
+
+    const stored = await server.fetchJson(`/api/violations/${LIVE.violationId}`);
+    expect(stored.body.violation.ack).toMatchObject({ status: 'resolved', by: USER });
+
+    await page.getByRole('link', { name: '← All violations' }).click();
+    await expect.poll(() => page.locator(`tr[data-id="${LIVE.violationId}"]`).textContent()).toContain('Resolved');
+  });
+
+  it('shows the fleet with the silent agent standing out', async () => {
+    await page.getByRole('link', { name: 'Fleet' }).click();
+    await page.waitForURL(`${server.url}/fleet`);
+    const silent = page.locator('#fleet-table tr.row-silent');
+    await silent.first().waitFor();
+    expect(await silent.textContent()).toMatch(/SOUTH-PC-07.*in consult hours/);
+    expect(await page.locator('#fleet-table').textContent()).toMatch(/NORTH-PC-01.*Online.*In consult hours/);
+    expect(await page.getByRole('alert').textContent()).toMatch(/1 agent is silent during consult hours/);
+    await screenshot(page, 'e2e-fleet');
+  });
+
+  it('shows trends with charts and top lists', async () => {
+    await page.getByRole('link', { name: 'Trends' }).click();
+    await page.locator('#chart-by-app canvas').waitFor();
+    await page.locator('#chart-in-call canvas').waitFor();
+    expect(await page.locator('#stat-total').textContent()).toBe('4');
+    expect(await page.locator('#top-workstations').textContent()).toContain('NORTH-PC-01');
+    expect(await page.locator('#top-sites').textContent()).toContain('north');
+    expect(await a11yGaps(page)).toEqual([]);
+    await screenshot(page, 'e2e-trends', true);
+  });
+
+  it('prints a summary report for a date range', async () => {
+    const today = new Date();
+    const day = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, '0')}-${String(today.getDate()).padStart(2, '0')}`;
+    await page.goto(`${server.url}/report?since=${day}&until=${day}`);
+    await page.locator('#report').waitFor();
+    expect(await page.locator('#report-totals').textContent()).toMatch(/Violations\s*4/);
+    expect(await page.locator('#report-by-app').textContent()).toMatch(/zoom\s*2/);
+    expect(await page.locator('#report-generated').textContent()).toContain(`by ${USER}`);
+    await screenshot(page, 'e2e-report', true);
+    await page.emulateMedia({ media: 'print' });
+    expect(await page.locator('.topbar').isVisible()).toBe(false);
+    await screenshot(page, 'e2e-report-print', true);
+    await page.emulateMedia({ media: 'screen' });
+  });
+
+  it('logs out, and the pages need a login again', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL(/\/login$/);
+    expect(await page.getByRole('status').textContent()).toContain('signed out');
+    await page.goto(`${server.url}/fleet`);
+    await page.waitForURL(/\/login\?next=%2Ffleet/);
+    expect(errors).toEqual([]);
+  });
+});
