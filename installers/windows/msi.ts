@@ -6,7 +6,6 @@
 import { join } from 'node:path';
 import { copyTree, copyFile, writeFile } from '../files.js';
 import { run } from '../exec.js';
-import type { Runtime } from '../runtimes.js';
 import { signFile, type SignOptions } from './sign.js';
 import type { PackageInput } from '../package-input.js';
 import { CLEAN_DIR_PROPERTY, PUBLIC_PROPERTIES, renderWxs, SERVICE_EXE } from './wxs.js';
