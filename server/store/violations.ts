@@ -4,29 +4,13 @@
  * events are folded into their violation: first seen, highest state, merged evidence, end.
  */
 import type { Event, NudgeOutcome } from '../../shared/protocol.js';
+import type { TimelineEntry, TimelineKind, Violation } from '../../shared/api-types.js';
 import { maxState, mergeVia, type AppState, type Via } from '../../shared/snapshot.js';
 import type { Db } from './db.js';
 
 const MAX_EVIDENCE = 32;
 
-export interface Violation {
-  id: string;
-  agentId: string;
-  hostname: string;
-  site: string | null;
-  user: string | null;
-  app: string;
-  state: AppState;
-  via: Via;
-  startedAt: string;
-  endedAt: string | null;
-  durationSec: number;
-  evidence: string[];
-  /** Whether the clinician was shown a nudge for it, and opened the approved app from it. */
-  nudged: boolean;
-  nudgeClicked: boolean;
-  ack: { status: 'acknowledged' | 'resolved'; by: string; at: string; note: string } | null;
-}
+export type { Violation } from '../../shared/api-types.js';
 
 export interface ViolationFilter {
   app?: string;
@@ -211,14 +195,14 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
     if (!row) return null;
     const events = db.prepare<[string, string], { kind: string; at: number; body: string }>('SELECT kind, at, body FROM events WHERE agent_id = ? AND violation_id = ? ORDER BY at').all(row.agent_id, id);
     const nudges = db.prepare<[string, string], { outcome: string; at: number; detail: string | null }>('SELECT outcome, at, detail FROM nudges WHERE agent_id = ? AND violation_id = ? ORDER BY at').all(row.agent_id, id);
-    const timeline: Array<{ at: string; kind: string; state?: string; evidence?: string[]; by?: string; note?: string }> = [];
+    const timeline: TimelineEntry[] = [];
     for (const e of events) {
       const body = JSON.parse(e.body) as Event;
-      timeline.push({ at: new Date(e.at).toISOString(), kind: e.kind, state: body.state, evidence: body.evidence });
+      timeline.push({ at: new Date(e.at).toISOString(), kind: e.kind as TimelineKind, state: body.state, evidence: body.evidence });
     }
-    const NUDGE_KIND: Record<string, string> = { shown: 'nudge-shown', clicked: 'nudge-clicked', dismissed: 'nudge-dismissed', suppressed: 'nudge-suppressed', 'app-closed': 'app-closed', failed: 'nudge-failed' };
-    for (const n of nudges) timeline.push({ at: new Date(n.at).toISOString(), kind: NUDGE_KIND[n.outcome] ?? n.outcome, ...(n.detail ? { note: n.detail } : {}) });
-    if (row.ack_status && row.ack_at) timeline.push({ at: new Date(row.ack_at).toISOString(), kind: row.ack_status, by: row.ack_by ?? '', note: row.ack_note ?? '' });
+    const NUDGE_KIND: Record<string, TimelineKind> = { shown: 'nudge-shown', clicked: 'nudge-clicked', dismissed: 'nudge-dismissed', suppressed: 'nudge-suppressed', 'app-closed': 'app-closed', failed: 'nudge-failed' };
+    for (const n of nudges) timeline.push({ at: new Date(n.at).toISOString(), kind: NUDGE_KIND[n.outcome] ?? 'nudge-failed', ...(n.detail ? { note: n.detail } : {}) });
+    if (row.ack_status && row.ack_at) timeline.push({ at: new Date(row.ack_at).toISOString(), kind: row.ack_status as TimelineKind, by: row.ack_by ?? '', note: row.ack_note ?? '' });
     timeline.sort((a, b) => a.at.localeCompare(b.at));
     return { violation: toViolation(row), timeline };
   }

@@ -1,6 +1,5 @@
 /** The API's JSON shapes as the dashboard reads them (the server's zod schemas are the source of truth). */
-export type AppState = 'running' | 'in-call';
-export type AckStatus = 'acknowledged' | 'resolved';
+export type { ApiAppState as AppState, AckStatus } from '../../../shared/api-types.js';
 export type Role = 'lead' | 'admin';
 
 export interface User {
@@ -13,44 +12,8 @@ export interface Session {
   csrfToken: string;
 }
 
-export interface Ack {
-  status: AckStatus;
-  by: string;
-  at: string;
-  note: string;
-}
-
-export interface Violation {
-  id: string;
-  agentId: string;
-  hostname: string;
-  site: string | null;
-  user: string | null;
-  app: string;
-  state: AppState;
-  via: string;
-  startedAt: string;
-  endedAt: string | null;
-  durationSec: number;
-  evidence: string[];
-  nudged: boolean;
-  nudgeClicked: boolean;
-  ack: Ack | null;
-}
-
-export type TimelineKind =
-  | 'started' | 'updated' | 'ended'
-  | 'nudge-shown' | 'nudge-clicked' | 'nudge-dismissed' | 'nudge-suppressed' | 'app-closed' | 'nudge-failed'
-  | 'acknowledged' | 'resolved';
-
-export interface TimelineEntry {
-  at: string;
-  kind: TimelineKind;
-  state?: AppState;
-  evidence?: string[];
-  by?: string;
-  note?: string;
-}
+export type { Ack, Violation, TimelineKind, TimelineEntry } from '../../../shared/api-types.js';
+import type { TimelineEntry, Violation } from '../../../shared/api-types.js';
 
 export interface ViolationDetail {
   violation: Violation;
