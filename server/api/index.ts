@@ -44,7 +44,8 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
       handle: async ({ res }) => sendText(res, 200, deps.metrics.registry.contentType, await deps.metrics.registry.metrics()),
     },
     ...sessionRoutes(deps.store, deps.secure),
-    ...violationRoutes(deps.store.violations, deps.live, audit),
+    // Trend days are the clinic's days: the default policy's time zone.
+    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone),
     {
       method: 'GET', path: '/api/audit', roles: ['admin'],
       handle: ({ res, url }) => {

@@ -64,7 +64,7 @@ const TrendQuery = z.object({ since: Time, until: Time });
 
 export type Audit = (principal: Principal | null, action: string, detail?: Record<string, unknown>) => void;
 
-export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit): Route[] {
+export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit, timezone: () => string): Route[] {
   let filterCache: { at: number; value: ReturnType<ViolationStore['filterValues']> } | null = null;
   return [
     {
@@ -104,7 +104,7 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
         const parsed = TrendQuery.safeParse({ since: raw.since ?? new Date(Date.now() - 30 * 86_400_000).toISOString(), until: raw.until ?? new Date(Date.now() + 60_000).toISOString() });
         if (!parsed.success) throw new AppError('bad_request', `query ${firstIssue(parsed.error).line}`);
         audit(principal, 'view-trends', raw);
-        sendJson(res, 200, store.trends(parsed.data.since, parsed.data.until));
+        sendJson(res, 200, store.trends(parsed.data.since, parsed.data.until, timezone()));
       },
     },
     {

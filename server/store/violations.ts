@@ -5,6 +5,7 @@
  */
 import type { Event, NudgeOutcome } from '../../shared/protocol.js';
 import type { TimelineEntry, TimelineKind, Violation } from '../../shared/api-types.js';
+import { localTime } from '../../shared/hours.js';
 import { maxState, mergeVia, type AppState, type Via } from '../../shared/snapshot.js';
 import type { Db } from './db.js';
 
@@ -214,20 +215,27 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
     return toViolation(byId.get(id)!);
   }
 
-  /** Per-day counts by app, in-call minutes, top sites and workstations, nudge click-through. */
-  function trends(since: number, until: number) {
-    const dayRows = db.prepare<[number, number], { day: string; app: string; n: number; incall: number }>(
-      `SELECT strftime('%Y-%m-%d', started_at / 1000, 'unixepoch') AS day, app, count(*) AS n,
-         sum(CASE WHEN state = 'in-call' THEN (coalesce(ended_at, @now) - started_at) ELSE 0 END) / 60000.0 AS incall
-       FROM violations WHERE started_at >= ? AND started_at < ? GROUP BY day, app ORDER BY day`.replace('@now', String(now())),
-    ).all(since, until);
+  /**
+   * Per-day counts by app and in-call minutes, with days in the clinic's time zone: SQL
+   * groups into 15-minute buckets (exact for every real UTC offset, half hours included)
+   * and each bucket is mapped to its local date here.
+   */
+  function trends(since: number, until: number, timezone: string) {
+    const BUCKET = 900_000;
+    const dayRows = db.prepare<[number, number, number], { bucket: number; app: string; n: number; incall: number }>(
+      `SELECT started_at / ${BUCKET} AS bucket, app, count(*) AS n,
+         sum(CASE WHEN state = 'in-call' THEN (coalesce(ended_at, ?) - started_at) ELSE 0 END) / 60000.0 AS incall
+       FROM violations WHERE started_at >= ? AND started_at < ? GROUP BY bucket, app`,
+    ).all(now(), since, until);
     const days = new Map<string, { day: string; byApp: Record<string, number>; inCallMinutes: number }>();
     for (const r of dayRows) {
-      const d = days.get(r.day) ?? { day: r.day, byApp: {}, inCallMinutes: 0 };
-      d.byApp[r.app] = r.n;
-      d.inCallMinutes = Math.round((d.inCallMinutes + r.incall) * 10) / 10;
-      days.set(r.day, d);
+      const day = localTime(timezone, new Date(r.bucket * BUCKET)).date;
+      const d = days.get(day) ?? { day, byApp: {}, inCallMinutes: 0 };
+      d.byApp[r.app] = (d.byApp[r.app] ?? 0) + r.n;
+      d.inCallMinutes += r.incall;
+      days.set(day, d);
     }
+    for (const d of days.values()) d.inCallMinutes = Math.round(d.inCallMinutes * 10) / 10;
     const top = (col: 'site' | 'hostname') => db.prepare<[number, number], { key: string | null; count: number }>(
       `SELECT ${col} AS key, count(*) AS count FROM violations WHERE started_at >= ? AND started_at < ? GROUP BY ${col} ORDER BY count DESC LIMIT 10`,
     ).all(since, until);
@@ -235,7 +243,8 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
       'SELECT count(*) AS violations, count(nudge_shown_at) AS shown, count(nudge_clicked_at) AS clicked FROM violations WHERE started_at >= ? AND started_at < ?',
     ).get(since, until)!;
     return {
-      days: [...days.values()],
+      days: [...days.values()].sort((a, b) => a.day.localeCompare(b.day)),
+      timezone,
       topSites: top('site').map((r) => ({ site: r.key ?? '(no site)', count: r.count })),
       topWorkstations: top('hostname').map((r) => ({ hostname: r.key ?? '', count: r.count })),
       nudges: n,

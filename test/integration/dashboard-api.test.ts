@@ -78,3 +78,29 @@ describe('dashboard sessions', () => {
     expect(JSON.stringify(audit)).not.toContain('a long lead password');
   });
 });
+
+describe('trends', () => {
+  it('counts days in the clinic time zone, not UTC', async () => {
+    const { mkdirSync, writeFileSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { packageRoot } = await import('../../shared/paths.js');
+    const { tempDir } = await import('../support/server.js');
+    const dir = tempDir('cg-pol-');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'p.yaml'), readFileSync(join(packageRoot(), 'policies', 'demo', 'default.yaml'), 'utf8').replace('timezone: UTC', 'timezone: Australia/Adelaide'));
+    server = await startTestServer({ policiesDir: dir });
+    const c = await connectRaw(server.wsUrl);
+    c.send(helloFrame({ enrollSecret: TEST_SECRET }));
+    await c.next('welcome');
+    // 13:20Z on 22 Nov is 23:50 in Adelaide (UTC+10:30); 13:40Z is 00:10 on 23 Nov there.
+    c.send(eventFrame(1, [makeEvent({ at: '2026-11-22T13:20:00.000Z' }), makeEvent({ at: '2026-11-22T13:40:00.000Z', app: 'whatsapp' })]));
+    await c.next('ack');
+    c.close();
+    const t = (await server.fetchJson('/api/trends?since=2026-11-20T00:00:00Z&until=2026-11-25T00:00:00Z')).body;
+    expect(t.timezone).toBe('Australia/Adelaide');
+    expect(t.days).toEqual([
+      { day: '2026-11-22', byApp: { zoom: 1 }, inCallMinutes: 0 },
+      { day: '2026-11-23', byApp: { whatsapp: 1 }, inCallMinutes: 0 },
+    ]);
+  });
+});
