@@ -203,7 +203,8 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
     }
     const NUDGE_KIND: Record<string, TimelineKind> = { shown: 'nudge-shown', clicked: 'nudge-clicked', dismissed: 'nudge-dismissed', suppressed: 'nudge-suppressed', 'app-closed': 'app-closed', failed: 'nudge-failed' };
     for (const n of nudges) timeline.push({ at: new Date(n.at).toISOString(), kind: NUDGE_KIND[n.outcome] ?? 'nudge-failed', ...(n.detail ? { note: n.detail } : {}) });
-    if (row.ack_status && row.ack_at) timeline.push({ at: new Date(row.ack_at).toISOString(), kind: row.ack_status as TimelineKind, by: row.ack_by ?? '', note: row.ack_note ?? '' });
+    const reviews = db.prepare<[string, string], { status: string; by: string; at: number; note: string }>('SELECT status, by, at, note FROM reviews WHERE agent_id = ? AND violation_id = ? ORDER BY at, seq').all(row.agent_id, id);
+    for (const r of reviews) timeline.push({ at: new Date(r.at).toISOString(), kind: r.status as TimelineKind, by: r.by, note: r.note });
     timeline.sort((a, b) => a.at.localeCompare(b.at));
     return { violation: toViolation(row), timeline };
   }
@@ -211,7 +212,11 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
   function acknowledge(id: string, status: 'acknowledged' | 'resolved', by: string, note: string): Violation | null {
     const row = byId.get(id);
     if (!row) return null;
-    db.prepare('UPDATE violations SET ack_status = ?, ack_by = ?, ack_at = ?, ack_note = ?, updated_at = ? WHERE seq = ?').run(status, by, now(), note, now(), row.seq);
+    const t = now();
+    db.transaction(() => {
+      db.prepare('UPDATE violations SET ack_status = ?, ack_by = ?, ack_at = ?, ack_note = ?, updated_at = ? WHERE seq = ?').run(status, by, t, note, t, row.seq);
+      db.prepare('INSERT INTO reviews (agent_id, violation_id, status, by, at, note) VALUES (?, ?, ?, ?, ?, ?)').run(row.agent_id, id, status, by, t, note);
+    })();
     return toViolation(byId.get(id)!);
   }
 

@@ -46,12 +46,17 @@ describe('dashboard sessions', () => {
     const forged = await ack({});
     expect(forged.status).toBe(403);
     expect(((await forged.json()) as any).error.code).toBe('csrf');
+    const first = await fetch(`${server.url}/api/violations/${e.violationId}/ack`, {
+      method: 'POST', headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': body.csrfToken }, body: JSON.stringify({ status: 'acknowledged', note: 'looking into it' }),
+    });
+    expect(first.status).toBe(200);
     const ok = await ack({ 'x-csrf-token': body.csrfToken });
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as any).violation.ack).toMatchObject({ status: 'resolved', by: 'dr.audit', note: 'spoke to clinician' });
 
     const detail = (await (await fetch(`${server.url}/api/violations/${e.violationId}`, { headers: { cookie } })).json()) as any;
-    expect(detail.timeline.map((t: { kind: string }) => t.kind)).toEqual(['started', 'resolved']);
+    expect(detail.timeline.map((t: { kind: string }) => t.kind)).toEqual(['started', 'acknowledged', 'resolved']);
+    expect(detail.timeline[1]).toMatchObject({ by: 'dr.audit', note: 'looking into it' });
 
     const out = await fetch(`${server.url}/api/session`, { method: 'DELETE', headers: { cookie, 'x-csrf-token': body.csrfToken } });
     expect(out.status).toBe(204);

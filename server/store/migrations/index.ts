@@ -7,6 +7,7 @@ import * as m002 from './002_secrets.js';
 import * as m003 from './003_nudges.js';
 import * as m004 from './004_feed_indexes.js';
 import * as m005 from './005_dashboard.js';
+import * as m006 from './006_reviews.js';
 
 export interface Migration {
   version: number;
@@ -20,4 +21,5 @@ export const migrations: Migration[] = [
   { version: 3, ...m003 },
   { version: 4, ...m004 },
   { version: 5, ...m005 },
+  { version: 6, ...m006 },
 ];
