@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { describe } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { EffectivePolicy } from '../shared/policy.js';
+import type { Platform } from '../shared/snapshot.js';
 import type { AgentConfig } from './config.js';
 import { defaultCollectors, takeSnapshot, type Collectors } from './collect/snapshot.js';
-import { compileCatalog, detect, type CompiledCatalog } from './detect/index.js';
+import { compileCatalog, detect, knowsName, type CompiledCatalog } from './detect/index.js';
 import { createLifecycle } from './lifecycle.js';
 import { createNudger } from './nudge/nudger.js';
 import { createOutbox } from './outbox.js';
@@ -82,7 +83,8 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
       // Only flows to some app's published ranges are kept: least data, and the owner
       // lookup is skipped entirely when there are none.
       const interesting = (address: string) => catalog.prefixes.lookup(address) !== null;
-      const snapshot = await withTimeout(takeSnapshot(collectors, now(), interesting), config.collectTimeoutMs, 'collecting processes and connections');
+      const wanted = (name: string) => knowsName(catalog, process.platform as Platform, name);
+      const snapshot = await withTimeout(takeSnapshot(collectors, now(), interesting, wanted), config.collectTimeoutMs, 'collecting processes and connections');
       if (!schedule.monitoring() || stopped) return; // hours ended while collecting
       record(lifecycle.observe(detect(snapshot, catalog), now()));
       if (errorStreak) log.info('polling works again');

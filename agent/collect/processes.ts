@@ -8,6 +8,10 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { ProcessInfo } from '../../shared/snapshot.js';
 import { createProcProcessCollector } from './proc-processes.js';
+import { createWindowsDetails } from './windows-details.js';
+
+/** Which process names deserve the costly details (path, command line, owner) where they are not free. */
+export type NameFilter = (name: string) => boolean;
 
 /** uid -> user name, from /etc/passwd where there is one (Linux), refreshed on a miss at most once a minute. */
 export function createUserNames() {
@@ -36,15 +40,16 @@ export function createUserNames() {
 export function createProcessCollector(platform: NodeJS.Platform = process.platform) {
   const userName = createUserNames();
   if (platform === 'linux') return createProcProcessCollector(userName);
-  return createPsListCollector(userName);
+  return createPsListCollector(userName, platform);
 }
 
-export function createPsListCollector(userName = createUserNames()) {
-  return async function collectProcesses(): Promise<ProcessInfo[]> {
+export function createPsListCollector(userName = createUserNames(), platform: NodeJS.Platform = process.platform) {
+  const windowsDetails = platform === 'win32' ? createWindowsDetails() : null;
+  return async function collectProcesses(wanted?: NameFilter): Promise<ProcessInfo[]> {
     // Loaded only where it is used (Windows, macOS).
     const { default: psList } = await import('ps-list');
     const list = await psList();
-    return list.map((p) => {
+    const out = list.map((p) => {
       const info: ProcessInfo = { pid: p.pid, ppid: p.ppid, name: p.name };
       const ext = p as { path?: string; cmd?: string; uid?: number };
       if (ext.path) info.path = ext.path;
@@ -53,5 +58,16 @@ export function createPsListCollector(userName = createUserNames()) {
       if (user) info.user = user;
       return info;
     });
+    if (windowsDetails) {
+      // fastlist gives names only: fill in the few processes that could matter.
+      const want = out.filter((p) => !wanted || wanted(p.name));
+      try {
+        const details = await windowsDetails(want);
+        for (const p of want) Object.assign(p, details.get(p.pid));
+      } catch {
+        // No details (PowerShell blocked by policy?): names still match, paths are unverified.
+      }
+    }
+    return out;
   };
 }

@@ -5,10 +5,10 @@
 import { hostname } from 'node:os';
 import type { Platform, ProcessInfo, Snapshot, Connection } from '../../shared/snapshot.js';
 import { createConnectionCollector, type Interesting } from './connections.js';
-import { createProcessCollector } from './processes.js';
+import { createProcessCollector, type NameFilter } from './processes.js';
 
 export interface Collectors {
-  processes: () => Promise<ProcessInfo[]>;
+  processes: (wanted?: NameFilter) => Promise<ProcessInfo[]>;
   connections: (interesting?: Interesting) => Promise<Connection[]>;
 }
 
@@ -16,7 +16,7 @@ export function defaultCollectors(): Collectors {
   return { processes: createProcessCollector(), connections: createConnectionCollector() };
 }
 
-export async function takeSnapshot(collectors: Collectors, at: Date, interesting?: Interesting): Promise<Snapshot> {
-  const [processes, connections] = await Promise.all([collectors.processes(), collectors.connections(interesting)]);
+export async function takeSnapshot(collectors: Collectors, at: Date, interesting?: Interesting, wanted?: NameFilter): Promise<Snapshot> {
+  const [processes, connections] = await Promise.all([collectors.processes(wanted), collectors.connections(interesting)]);
   return { v: 1, platform: process.platform as Platform, hostname: hostname(), takenAt: at.toISOString(), processes, connections };
 }

@@ -7,10 +7,10 @@ import { resolve } from 'node:path';
 import { AppError } from '../../shared/errors.js';
 import { builtinPoliciesDir } from '../../shared/paths.js';
 import { loadPolicies, policyFor } from '../../shared/policy-load.js';
-import { Snapshot, type ScanResult } from '../../shared/snapshot.js';
+import { Snapshot, type Platform, type ScanResult } from '../../shared/snapshot.js';
 import { firstIssue } from '../../shared/zod-errors.js';
 import { defaultCollectors, takeSnapshot } from '../collect/snapshot.js';
-import { compileCatalog, detect, type CompiledCatalog } from '../detect/index.js';
+import { compileCatalog, detect, knowsName, type CompiledCatalog } from '../detect/index.js';
 
 export function parseSnapshot(text: string, where: string): Snapshot {
   let json: unknown;
@@ -45,7 +45,7 @@ export async function runScan(opts: { snapshot?: string; live?: boolean; policie
   if (!opts.snapshot === !opts.live) throw new AppError('bad_option', 'scan needs exactly one of --snapshot FILE or --live');
   const compiled = compileForScan(opts.policies);
   if (opts.live) {
-    const snapshot = await takeSnapshot(defaultCollectors(), new Date(), (a) => compiled.prefixes.lookup(a) !== null);
+    const snapshot = await takeSnapshot(defaultCollectors(), new Date(), (a) => compiled.prefixes.lookup(a) !== null, (n) => knowsName(compiled, process.platform as Platform, n));
     out.write(`${JSON.stringify({ v: 1, detections: detect(snapshot, compiled) })}\n`);
     return;
   }

@@ -118,3 +118,9 @@ export function compileCatalog(catalog: Catalog, exclude: Iterable<string> = [])
   for (const b of catalog.browsers) for (const n of b.names) out.browsers.set(ruleKey(b.os, n), b.name);
   return out;
 }
+
+/** Whether a process name could matter on this OS (a catalog app or a browser): worth its details. */
+export function knowsName(catalog: CompiledCatalog, os: Platform, name: string): boolean {
+  const key = ruleKey(os, name);
+  return catalog.rules.has(key) || catalog.browsers.has(key);
+}
