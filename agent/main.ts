@@ -71,8 +71,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     state.saveOpen(lifecycle.open(), outbox.stats().lastSeq);
     transport.flush();
     nudger.onEvents(events);
-    const o = outbox.stats();
-    writeLocalStatus({ at: now().toISOString(), monitoring: schedule.monitoring(), policyVersion: policy?.version ?? null, health: { ...health, outboxDepth: o.depth, dropped: o.dropped } });
+    writeLocalStatus(currentStatus());
   }
 
   async function poll(): Promise<void> {
@@ -159,7 +158,8 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
   // Nudges to the clinician's session helper; outcomes queue behind the events.
   const nudger = createNudger({ stateDir: config.stateDir, outbox, transport, policy: () => policy, log: log.child({ module: 'nudge' }), now });
 
-  function sendStatus(): void {
+  /** The heartbeat's figures; the same object feeds the server and the local status file. */
+  function currentStatus() {
     const o = outbox.stats();
     const mem = process.memoryUsage();
     const cpu = process.cpuUsage();
@@ -168,7 +168,11 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
       outboxDepth: o.depth, outboxBytes: o.bytes, dropped: o.dropped, torn: o.torn,
       rssMb: Math.round(mem.rss / 1048576), cpuUserMs: Math.round(cpu.user / 1000), cpuSystemMs: Math.round(cpu.system / 1000),
     };
-    const status = { at: now().toISOString(), monitoring: schedule.monitoring(), policyVersion: policy?.version ?? null, health: healthFigures };
+    return { at: now().toISOString(), monitoring: schedule.monitoring(), policyVersion: policy?.version ?? null, health: healthFigures };
+  }
+
+  function sendStatus(): void {
+    const status = currentStatus();
     transport.sendStatus(status);
     writeLocalStatus(status);
   }

@@ -33,6 +33,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const secrets = resolveEnrollSecrets(config.enrollSecret, resolve(config.dataDir));
 
   const live = createLiveFeed();
+  /** Sends what a batch opened or changed to dashboards, right after its ack. */
+  const publish = (agentId: string, ids: string[]) => live.publish(ids.map((id) => store.violations.get(agentId, id)).filter((v) => v !== null));
   const forwarder = createForwarder({ file: config.forwardFile, syslog: config.forwardSyslog }, log.child({ module: 'forward' }));
   const stopRetention = startRetention(store.db, config.retentionDays, log.child({ module: 'retention' }));
   let gatewayRef: { onlineCount(): number; connectionCount(): number } | null = null;
@@ -50,10 +52,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     pingIntervalMs: config.pingIntervalMs,
     rate: config.rate,
     metrics,
-    onNudges: (agentId, ids) => live.publish(ids.map((id) => store.violations.get(agentId, id)).filter((v) => v !== null)),
+    onNudges: publish,
     // Push what this batch opened or changed to dashboards, right after the ack.
     onIngest: (agent, result) => {
-      live.publish(result.touched.map((id) => store.violations.get(agent.agentId, id)).filter((v) => v !== null));
+      publish(agent.agentId, result.touched);
       if (forwarder.enabled) forwarder.forward(result.events.map((event) => ({ ...agent, event })));
     },
   });

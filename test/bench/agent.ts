@@ -15,19 +15,7 @@ import { builtinPoliciesDir, packageRoot } from '../../shared/paths.js';
 import { loadPolicies } from '../../shared/policy-load.js';
 import { startTestServer, tempDir, TEST_SECRET } from '../support/server.js';
 import { median, round, type BenchResults } from './results.js';
-
-const CLK_TCK = 100;
-
-function procCpuMs(pid: number | 'self'): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
+import { procCpuMs, rssKb } from './proc.js';
 
 /**
  * The most direct way: every process's stat, cmdline, exe and owner, and the socket
@@ -158,7 +146,7 @@ export async function benchAgentMemory(): Promise<BenchResults> {
       apps.push(spawn(join(work, 'opt', 'zoom', 'zoom'), ['1'], { stdio: 'ignore' }));
       await new Promise((r) => setTimeout(r, 2000));
     }
-    const rss = rssMb(agent.pid!);
+    const rss = rssKb(agent.pid!) / 1024;
     const { body } = await server.fetchJson('/api/violations?limit=1000');
     return {
       'agent.rss_mb': {

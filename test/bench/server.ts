@@ -8,7 +8,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDb } from '../../server/store/db.js';
 import { createApiTokenStore } from '../../server/store/tokens.js';
@@ -16,14 +15,9 @@ import { packageRoot } from '../../shared/paths.js';
 import { freePort, startServerProcess } from '../support/server-process.js';
 import { tempDir } from '../support/server.js';
 import { median, percentile, round, type BenchResults } from './results.js';
+import { procCpuMs, rssKb } from './proc.js';
 
 const LOADGEN = join(packageRoot(), 'build', 'test', 'bench', 'loadgen.js');
-function cpuMs(pid: number): number {
-  const st = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
-const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1] ?? NaN);
 
 function runLoadgen(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -84,9 +78,9 @@ export async function benchIngest(): Promise<BenchResults> {
   const seconds = 10;
   let serverCpuPct = 0;
   const result = await withServer(async (port, server) => {
-    const c0 = cpuMs(server.pid!);
+    const c0 = procCpuMs(server.pid!);
     const r = JSON.parse(await runLoadgen(['ingest', `ws://127.0.0.1:${port}/agent`, '500', String(seconds), String(batch)])) as { events: number; seconds: number };
-    serverCpuPct = Math.round(((cpuMs(server.pid!) - c0) / (r.seconds * 1000)) * 100);
+    serverCpuPct = Math.round(((procCpuMs(server.pid!) - c0) / (r.seconds * 1000)) * 100);
     return r;
   });
   const rate = result.events / result.seconds;
