@@ -28,6 +28,19 @@ export const Connection = z.object({
 });
 export type Connection = z.infer<typeof Connection>;
 
+/**
+ * A capture device in use at the moment of the snapshot (CONTRACTS section 2, added in v1):
+ * the holder is named by pid where the OS tells it, else by executable path or Windows
+ * package family name. Only "in use" is ever read: never audio or video.
+ */
+export const DeviceUse = z.object({
+  kind: z.enum(['camera', 'microphone']),
+  pid: z.number().int().nonnegative().optional(),
+  path: z.string().optional(),
+  package: z.string().optional(),
+});
+export type DeviceUse = z.infer<typeof DeviceUse>;
+
 export const Snapshot = z.object({
   v: z.literal(1),
   platform: Platform,
@@ -35,6 +48,8 @@ export const Snapshot = z.object({
   takenAt: z.string(),
   processes: z.array(ProcessInfo),
   connections: z.array(Connection).default([]),
+  /** Missing means "not known on this machine", not "none in use". */
+  devices: z.array(DeviceUse).optional(),
 });
 export type Snapshot = z.infer<typeof Snapshot>;
 
