@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname, release } from 'node:os';
 import WebSocket from 'ws';
 import { AppError } from '../shared/errors.js';
+import { isLoopbackHost } from '../shared/net.js';
 import type { Logger } from '../shared/log.js';
 import type { EffectivePolicy } from '../shared/policy.js';
 import { AGENT_PATH, CloseCode, MAX_FRAME_BYTES, PROTOCOL_VERSION, ServerMessage, type Status } from '../shared/protocol.js';
@@ -35,8 +36,6 @@ export interface TransportOptions {
   pingIntervalMs?: number;
 }
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
-
 /** Validates the server URL and returns the agent endpoint URL. */
 export function agentEndpoint(serverUrl: string, insecure: boolean): string {
   let url: URL;
@@ -48,13 +47,16 @@ export function agentEndpoint(serverUrl: string, insecure: boolean): string {
   if (url.protocol === 'http:') url.protocol = 'ws:';
   if (url.protocol === 'https:') url.protocol = 'wss:';
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new AppError('bad_option', `--server: expected a wss:// URL, got ${url.protocol}`);
-  const loopback = LOOPBACK.has(url.hostname) || url.hostname.startsWith('127.');
-  if (url.protocol === 'ws:' && !loopback && !insecure) {
+  // The URL parser has already normalised IPv4 shorthands (127.1, 0x7f.1) to dotted quads.
+  if (url.protocol === 'ws:' && !isLoopbackHost(url.hostname) && !insecure) {
     throw new AppError('bad_option', `--server: plain ws:// to ${url.hostname} would send events unencrypted; use wss:// (or --insecure on a trusted test network)`);
   }
   if (url.pathname === '/' || url.pathname === '') url.pathname = AGENT_PATH;
   return url.toString();
 }
+
+/** The longest a quota refusal may hold the agent back (the server's window is an hour). */
+const MAX_RETRY_AFTER_MS = 3_600_000;
 
 export function createTransport(opts: TransportOptions) {
   const log = opts.log;
@@ -76,6 +78,9 @@ export function createTransport(opts: TransportOptions) {
   let pingTimer: NodeJS.Timeout | undefined;
   let failing = false;
   let connectedSince: number | null = null;
+  /** From the server's last `error` frame on this connection (quota: when to come back). */
+  let retryAfterMs = 0;
+  let lastRefusal: string | null = null;
 
   function hello() {
     const token = opts.token();
@@ -84,20 +89,24 @@ export function createTransport(opts: TransportOptions) {
       type: 'hello' as const,
       protocol: PROTOCOL_VERSION,
       agentId: opts.agentId,
-      ...(token ? { token } : {}),
-      ...(opts.enrollSecret ? { enrollSecret: opts.enrollSecret } : {}),
+      // The token alone once the agent has one: the secret (shared by the whole roll-out)
+      // goes on the wire only to enrol, and the server never falls back to it for a known id.
+      ...(token ? { token } : opts.enrollSecret ? { enrollSecret: opts.enrollSecret } : {}),
       host: { hostname: osHostname(), platform: process.platform as Platform, osVersion: release(), agentVersion: opts.agentVersion },
       ...(opts.site ? { site: opts.site } : {}),
       ...(opts.group ? { group: opts.group } : {}),
     };
   }
 
-  function scheduleReconnect(): void {
+  function scheduleReconnect(notBeforeMs = 0): void {
     if (stopped) return;
     const cap = Math.min(backoff.maxMs, backoff.minMs * 2 ** attempt);
     const delay = Math.round(backoff.minMs / 2 + Math.random() * (cap - backoff.minMs / 2));
     attempt++;
-    reconnectTimer = setTimeout(connect, delay);
+    // Over quota the server says when it takes data again; coming back sooner only gets
+    // refused again (the unacked batch stays in the outbox meanwhile). Jitter spreads agents.
+    const wait = notBeforeMs > delay ? notBeforeMs + Math.round(Math.random() * Math.min(notBeforeMs / 10, 30_000)) : delay;
+    reconnectTimer = setTimeout(connect, wait);
   }
 
   function pump(): void {
@@ -147,7 +156,9 @@ export function createTransport(opts: TransportOptions) {
         opts.onPolicy(msg.policy);
         break;
       case 'error':
-        log.warn({ code: msg.code }, `server refused: ${msg.message}`);
+        if (msg.retryAfterSec !== undefined) retryAfterMs = Math.min(MAX_RETRY_AFTER_MS, msg.retryAfterSec * 1000);
+        lastRefusal = msg.code;
+        log.warn({ code: msg.code, retryAfterSec: msg.retryAfterSec }, `server refused: ${msg.message}`);
         break;
     }
   }
@@ -158,6 +169,8 @@ export function createTransport(opts: TransportOptions) {
     ws = socket;
     let alive = true;
     socket.on('open', () => {
+      retryAfterMs = 0;
+      lastRefusal = null;
       socket.send(JSON.stringify(hello()));
       clearInterval(pingTimer);
       pingTimer = setInterval(() => {
@@ -180,11 +193,17 @@ export function createTransport(opts: TransportOptions) {
       inFlight = null;
       connectedSince = null;
       if (code === CloseCode.unauthorized && usedToken) {
-        log.warn('the server no longer accepts this agent\'s token; re-enrolling with the enrolment secret');
+        // Revoked (or the server's store was replaced): the token is dead. Trying the secret
+        // next enrols only if the server does not know this id; a revoked id stays refused
+        // until an administrator runs `consultguard-server agent forget ID`.
+        log.warn({ agentId: opts.agentId }, 'the server no longer accepts this agent\'s token; trying the enrolment secret (a revoked agent needs "consultguard-server agent forget ID" first)');
         opts.setToken(null);
         if (!opts.enrollSecret) log.error('no enrolment secret configured; set CONSULTGUARD_ENROLL_SECRET to re-enrol');
+      } else if (code === CloseCode.unauthorized && (lastRefusal === 'unauthorized' || lastRefusal === 'enrolment_limit')) {
+        if (!failing) log.error({ agentId: opts.agentId, code: lastRefusal }, 'enrolment refused; ask an administrator (an id already known or revoked needs "consultguard-server agent forget ID"; a full secret needs a new one)');
+        failing = true;
       }
-      scheduleReconnect();
+      scheduleReconnect(retryAfterMs);
     });
   }
 

@@ -2,6 +2,7 @@
  * `consultguard-server` admin commands that work on the store directly (the server may be
  * running: SQLite in WAL mode takes a second writer, and backup is online).
  */
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { parseCommandLine, resolveConfig, type OptionSpec } from '../shared/config.js';
 import { AppError } from '../shared/errors.js';
@@ -61,7 +62,8 @@ export const ADMIN_USAGE = `commands:
   secret create [--site NAME]                    print a new enrolment secret (per site)
   secret list                                    list enrolment secrets (never their values)
   secret revoke ID                               stop a secret from enrolling new agents
-  agent revoke AGENT_ID                          revoke an agent's token (it must re-enrol)
+  agent revoke AGENT_ID                          revoke an agent's token (it stays refused until forgotten)
+  agent forget AGENT_ID                          forget a (revoked) agent's identity so it may enrol again
   backup FILE                                    online copy of the store to FILE
 every command takes --data DIR (default ./data)`;
 
@@ -110,6 +112,8 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
       out(`${cmd} ${id} revoked`);
       return true;
     }
+    case 'agent forget':
+      return agentForget(rest, out);
     default:
       break;
   }
@@ -129,4 +133,35 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
   }
   if (cmd === 'token' || cmd === 'secret' || cmd === 'agent') throw new AppError('bad_option', `unknown command "${key}"; run --help for the commands`);
   return false;
+}
+
+/**
+ * `agent forget ID`: deletes the agent's identity (its violations stay) so the id may enrol
+ * again with a secret; a connected agent is closed by the server's sweep within a second.
+ * Audited with the operating-system user who ran it.
+ */
+function agentForget(argv: string[], out: Out): boolean {
+  const { values, positionals } = parseCommandLine(argv, DATA_ONLY);
+  const id = positionals[0];
+  if (!id) throw new AppError('bad_option', 'agent forget: expected the agent id (see GET /api/agents)');
+  const done = withStore(values, (s) => {
+    const row = s.agents.get(id);
+    if (!row) return false;
+    s.db.transaction(() => {
+      s.agents.forget(id);
+      s.audit.record(cliActor(), 'agent-forget', { agentId: id, hostname: row.hostname, wasRevoked: row.revoked_at !== null });
+    })();
+    return true;
+  });
+  if (!done) throw new AppError('bad_option', `agent forget: no agent ${id}`);
+  out(`agent ${id} forgotten; it may enrol again with an enrolment secret`);
+  return true;
+}
+
+function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
 }

@@ -13,6 +13,10 @@ export const SERVER_OPTIONS: OptionSpec[] = [
   { key: 'tlsKey', flag: 'tls-key', env: 'CONSULTGUARD_TLS_KEY', type: 'string', describe: 'PEM private key for --tls-cert' },
   { key: 'retentionDays', flag: 'retention-days', env: 'CONSULTGUARD_RETENTION_DAYS', type: 'number', describe: 'delete violations ended more than N days ago (default 365)' },
   { key: 'forwardFile', flag: 'forward-file', env: 'CONSULTGUARD_FORWARD_FILE', type: 'string', describe: 'also write every event as a JSON line to this file (SIEM)' },
+  { key: 'enrollLimit', flag: 'enroll-limit', env: 'CONSULTGUARD_ENROLL_LIMIT', type: 'number', describe: 'most agents one enrolment secret may enrol (default 10000)' },
+  { key: 'quotaEventsPerHour', flag: 'quota-events-per-hour', env: 'CONSULTGUARD_QUOTA_EVENTS_PER_HOUR', type: 'number', describe: 'events (and nudge outcomes) one agent may store per hour (default 5000)' },
+  { key: 'quotaBytesPerHour', flag: 'quota-bytes-per-hour', env: 'CONSULTGUARD_QUOTA_BYTES_PER_HOUR', type: 'number', describe: 'bytes of event frames one agent may send per hour (default 16777216, 16 MiB)' },
+  { key: 'clockSkewSec', flag: 'clock-skew-sec', env: 'CONSULTGUARD_CLOCK_SKEW_SEC', type: 'number', describe: 'how far ahead of server time an event may be dated; later ones get the time of receipt (default 300)' },
   { key: 'forwardSyslog', flag: 'forward-syslog', env: 'CONSULTGUARD_FORWARD_SYSLOG', type: 'string', describe: 'also send every event as RFC 5424 syslog: udp://HOST:PORT or tcp://HOST:PORT' },
 ];
 
@@ -42,6 +46,13 @@ export const ServerConfig = z.object({
   helloTimeoutMs: z.number().int().min(100).default(10_000),
   pingIntervalMs: z.number().int().min(100).default(30_000),
   rate: z.object({ perSecond: z.number().positive(), burst: z.number().positive() }).default({ perSecond: 50, burst: 200 }),
+  // Abuse limits (README "Security"): sized for a real clinic workstation with days of backlog.
+  enrollLimit: z.number().int().min(1).default(10_000),
+  quotaEventsPerHour: z.number().int().min(1).default(5000),
+  quotaBytesPerHour: z.number().int().min(1024).default(16 * 1024 * 1024),
+  /** The quota's window; one hour, shorter only in tests (no command-line flag). */
+  quotaWindowMs: z.number().int().min(100).default(3_600_000),
+  clockSkewSec: z.number().int().min(0).max(86_400).default(300),
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;
 export type ServerConfigInput = z.input<typeof ServerConfig>;

@@ -45,7 +45,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   const gateway = createGateway({
     store,
-    secrets: { configured: secrets, lookup: (s) => store.secrets.find(s) },
+    secrets: { configured: secrets, lookup: (s) => store.secrets.find(s), enrollLimit: config.enrollLimit },
+    quota: { eventsPerWindow: config.quotaEventsPerHour, bytesPerWindow: config.quotaBytesPerHour, windowMs: config.quotaWindowMs },
+    // Past times are good back to the retention window: an agent offline for days delivers.
+    clock: { futureMs: config.clockSkewSec * 1000, pastMs: config.retentionDays * 86_400_000 },
     policyFor: policies.policyFor,
     log: log.child({ module: 'gateway' }),
     helloTimeoutMs: config.helloTimeoutMs,

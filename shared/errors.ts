@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'hello_timeout'
   | 'unauthorized'
   | 'rate_limited'
+  | 'quota_exceeded'
+  | 'enrolment_limit'
   // HTTP API
   | 'not_found'
   | 'forbidden'

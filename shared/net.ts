@@ -59,3 +59,22 @@ export function parseCidr(text: string): Cidr | null {
   const mask = bits === 0 ? 0n : ((1n << BigInt(bits)) - 1n) << BigInt(128 - bits);
   return { base: base & mask, bits };
 }
+
+/**
+ * Whether a URL host names this machine's loopback interface: `localhost`, 127.0.0.0/8,
+ * ::1, and IPv4-mapped ::ffff:127.x. The host is parsed as an address; a name that merely
+ * starts with "127." (`127.attacker.example`) is a DNS name anyone can point anywhere, so
+ * it is not loopback. Subdomains of `.localhost` are not trusted either: not every resolver
+ * (glibc without systemd-resolved, Windows, macOS) keeps them on loopback.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/\.$/, '');
+  if (h === 'localhost') return true;
+  const bare = h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+  if (!isIPv4(bare) && !isIPv6(bare)) return false;
+  const ip = parseIp(bare);
+  if (ip === null) return false;
+  if (ip === 1n) return true; // ::1
+  const mapped127 = 0xffff7f000000n; // ::ffff:127.0.0.0/104
+  return (ip >> 24n) === (mapped127 >> 24n);
+}

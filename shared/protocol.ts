@@ -10,8 +10,13 @@ export const PROTOCOL_VERSION = 1;
 export const MAX_FRAME_BYTES = 1024 * 1024;
 export const AGENT_PATH = '/agent';
 
-/** WebSocket close codes the server uses (section 3). */
+/**
+ * WebSocket close codes the server uses (section 3). `replaced` is the normal close (1000,
+ * reason "replaced") of an agent's older connection when the same agent, with its own
+ * token, connects again: one live connection per agent.
+ */
 export const CloseCode = {
+  replaced: 1000,
   badMessage: 4400,
   unauthorized: 4401,
   helloTimeout: 4408,
@@ -105,7 +110,9 @@ export const Welcome = z.object({
 });
 export const Ack = z.object({ type: z.literal('ack'), batch: z.number().int() });
 export const PolicyPush = z.object({ type: z.literal('policy'), policy: EffectivePolicy });
-export const ErrorMessage = z.object({ type: z.literal('error'), code: z.string(), message: z.string() });
+/** `retryAfterSec` (additive): with `quota_exceeded`, when the agent may send again. */
+export const ErrorMessage = z.object({ type: z.literal('error'), code: z.string(), message: z.string(), retryAfterSec: z.number().nonnegative().optional() });
+export type ErrorMessage = z.infer<typeof ErrorMessage>;
 
 export const ServerMessage = z.discriminatedUnion('type', [Welcome, Ack, PolicyPush, ErrorMessage]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

@@ -9,7 +9,7 @@ import type { EffectivePolicy } from '../../shared/policy.js';
 import type { Gateway } from '../gateway/index.js';
 import type { AgentRow, AgentStore } from '../store/agents.js';
 import { sendJson } from './http.js';
-import type { Route } from './router.js';
+import type { Principal, Route } from './router.js';
 
 const SILENT_AFTER_MS = 3 * 60_000;
 
@@ -22,12 +22,14 @@ export function agentView(a: AgentRow, online: boolean, policy: EffectivePolicy,
     lastSeen: a.last_seen === null ? null : new Date(a.last_seen).toISOString(),
     monitoring: a.monitoring === null ? null : a.monitoring === 1,
     silent: shouldWatch && (!online || !fresh),
-    revoked: a.token_hash === null,
+    revoked: a.revoked_at !== null || a.token_hash === null,
     health: a.health ? (JSON.parse(a.health) as Record<string, unknown>) : null,
   };
 }
 
-export function agentRoutes(agents: AgentStore, gateway: Gateway, policyFor: (a: { site?: string | null; group?: string | null }) => EffectivePolicy): Route[] {
+type Audit = (p: Principal | null, action: string, detail?: Record<string, unknown>) => void;
+
+export function agentRoutes(agents: AgentStore, gateway: Gateway, policyFor: (a: { site?: string | null; group?: string | null }) => EffectivePolicy, audit?: Audit): Route[] {
   return [
     {
       method: 'GET', path: '/api/agents', roles: ['lead', 'admin'],
@@ -43,6 +45,19 @@ export function agentRoutes(agents: AgentStore, gateway: Gateway, policyFor: (a:
         agents.revokeToken(params.id!);
         gateway.disconnect(params.id!, 'token revoked by an administrator');
         sendJson(res, 200, { agentId: params.id, revoked: true });
+      },
+    },
+    {
+      // Deletes the identity (violations stay) so the id may enrol again with a secret.
+      method: 'POST', path: '/api/agents/:id/forget', roles: ['admin'],
+      handle: ({ res, params, principal }) => {
+        const id = params.id!;
+        const row = agents.get(id);
+        if (!row) throw new AppError('not_found', `no agent ${id}; see GET /api/agents`);
+        agents.forget(id);
+        audit?.(principal, 'agent-forget', { agentId: id, hostname: row.hostname, wasRevoked: row.revoked_at !== null });
+        gateway.disconnect(id, 'this agent was forgotten by an administrator; it may enrol again with the enrolment secret');
+        sendJson(res, 200, { agentId: id, forgotten: true });
       },
     },
   ];

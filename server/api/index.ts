@@ -54,7 +54,7 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
         sendJson(res, 200, { items: deps.store.audit.list(limit, before ? Number(before) : undefined) });
       },
     },
-    ...agentRoutes(deps.store.agents, deps.gateway, deps.policies.policyFor),
+    ...agentRoutes(deps.store.agents, deps.gateway, deps.policies.policyFor, audit),
     ...adminRoutes(deps.store),
     ...staticRoutes(),
   ];

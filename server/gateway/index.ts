@@ -1,16 +1,21 @@
 /**
- * The `/agent` WebSocket endpoint: upgrade, liveness pings, and the registry of
- * connected agents (for online status and policy pushes).
+ * The `/agent` WebSocket endpoint: upgrade, liveness pings, the registry of connected
+ * agents (for online status and policy pushes), and the revocation sweep.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { AGENT_PATH, MAX_FRAME_BYTES } from '../../shared/protocol.js';
+import { AppError } from '../../shared/errors.js';
+import { AGENT_PATH, CloseCode, MAX_FRAME_BYTES } from '../../shared/protocol.js';
 import type { EffectivePolicy } from '../../shared/policy.js';
+import { createQuotas, type QuotaOptions } from './quota.js';
 import { startSession, type AgentSession, type SessionDeps } from './session.js';
 
-export interface GatewayDeps extends Omit<SessionDeps, 'onReady' | 'onClosed'> {
+export interface GatewayDeps extends Omit<SessionDeps, 'onReady' | 'onClosed' | 'quotas'> {
   pingIntervalMs: number;
+  quota: QuotaOptions;
+  /** How often to look for revokes made by another process (the CLI); default 1 s. */
+  sweepIntervalMs?: number;
 }
 
 export function createGateway(deps: GatewayDeps) {
@@ -20,12 +25,16 @@ export function createGateway(deps: GatewayDeps) {
   const online = new Map<string, AgentSession>();
   const sockets = new Set<WebSocket>();
   const alive = new WeakSet<WebSocket>();
+  const quotas = createQuotas(deps.quota);
 
   const sessionDeps: SessionDeps = {
     ...deps,
+    quotas,
     onReady(s) {
       const previous = s.agentId ? online.get(s.agentId) : undefined;
-      if (previous && previous !== s) previous.ws.close(4000, 'replaced by a newer connection');
+      // Only the agent's own token gets here, so this is the same agent again (a half-open
+      // old link, or a restart): keep the newest connection, close the older normally.
+      if (previous && previous !== s) previous.ws.close(CloseCode.replaced, 'replaced');
       if (s.agentId) online.set(s.agentId, s);
     },
     onClosed(s) {
@@ -35,6 +44,32 @@ export function createGateway(deps: GatewayDeps) {
       }
     },
   };
+
+  const revokedMessage = 'this agent\'s token was revoked by an administrator; it may enrol again only after "consultguard-server agent forget ID"';
+  /**
+   * Closes online agents whose token is gone. SQLite's `data_version` changes only when
+   * another connection (the admin CLI) commits, so the sweep costs one pragma per tick and
+   * walks the online agents (one primary-key lookup each) only after such a commit.
+   */
+  let seenVersion = deps.store.db.pragma('data_version', { simple: true }) as number;
+  let sweeps = 0;
+  function sweep(): void {
+    if (++sweeps % 60 === 0) quotas.prune();
+    const version = deps.store.db.pragma('data_version', { simple: true }) as number;
+    if (version === seenVersion) return;
+    seenVersion = version;
+    for (const s of [...online.values()]) {
+      if (!s.stillAuthorised()) s.end(new AppError('unauthorized', revokedMessage));
+    }
+  }
+  const sweeper = setInterval(() => {
+    try {
+      sweep();
+    } catch (err) {
+      deps.log.warn({ err }, 'revocation sweep failed; retrying');
+    }
+  }, deps.sweepIntervalMs ?? 1000);
+  sweeper.unref();
 
   const pinger = setInterval(() => {
     for (const ws of sockets) {
@@ -71,12 +106,9 @@ export function createGateway(deps: GatewayDeps) {
       });
     },
     isOnline: (agentId: string): boolean => online.has(agentId),
-    /** Closes an agent's connection as unauthorised (its token was revoked). */
-    disconnect(agentId: string, reason: string): void {
-      const s = online.get(agentId);
-      if (!s) return;
-      s.ws.send(JSON.stringify({ type: 'error', code: 'unauthorized', message: reason }));
-      s.ws.close(4401, 'unauthorized');
+    /** Closes an agent's connection as unauthorised (its token was revoked or forgotten). */
+    disconnect(agentId: string, reason = revokedMessage): void {
+      online.get(agentId)?.end(new AppError('unauthorized', reason));
     },
     onlineCount: (): number => online.size,
     connectionCount: (): number => sockets.size,
@@ -87,6 +119,7 @@ export function createGateway(deps: GatewayDeps) {
     /** Closes every agent socket and resolves once all are gone (before the store closes). */
     async close(): Promise<void> {
       clearInterval(pinger);
+      clearInterval(sweeper);
       const gone = [...sockets].map((ws) => new Promise<void>((resolve) => {
         if (ws.readyState === ws.CLOSED) return resolve();
         ws.once('close', () => resolve());

@@ -8,6 +8,7 @@ import * as m003 from './003_nudges.js';
 import * as m004 from './004_feed_indexes.js';
 import * as m005 from './005_dashboard.js';
 import * as m006 from './006_reviews.js';
+import * as m007 from './007_agent_identity.js';
 
 export interface Migration {
   version: number;
@@ -22,4 +23,5 @@ export const migrations: Migration[] = [
   { version: 4, ...m004 },
   { version: 5, ...m005 },
   { version: 6, ...m006 },
+  { version: 7, ...m007 },
 ];
