@@ -53,6 +53,8 @@ export const ServerConfig = z.object({
   /** The quota's window; one hour, shorter only in tests (no command-line flag). */
   quotaWindowMs: z.number().int().min(100).default(3_600_000),
   clockSkewSec: z.number().int().min(0).max(86_400).default(300),
+  /** How often the gateway looks for revokes made by another process (the CLI). */
+  revocationSweepMs: z.number().int().min(50).default(1000),
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;
 export type ServerConfigInput = z.input<typeof ServerConfig>;

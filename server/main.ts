@@ -53,6 +53,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     log: log.child({ module: 'gateway' }),
     helloTimeoutMs: config.helloTimeoutMs,
     pingIntervalMs: config.pingIntervalMs,
+    sweepIntervalMs: config.revocationSweepMs,
     rate: config.rate,
     metrics,
     onNudges: publish,

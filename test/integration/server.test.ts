@@ -41,7 +41,9 @@ async function enrol(s: TestServer, over: Record<string, unknown> = {}) {
 }
 
 describe('auth matrix', () => {
-  it('refuses a token revoked from the CLI with 4401, and the agent can re-enrol with the secret', async () => {
+  // Contract change (issue 11, CONTRACTS section 3 "Enrolment"): a revoked id no longer
+  // re-enrols with the secret; it takes `agent forget` first.
+  it('refuses a token revoked from the CLI with 4401, and the agent re-enrols with the secret only after agent forget', async () => {
     server = await startTestServer();
     const { c, hello, first } = await enrol(server);
     c.close();
@@ -51,6 +53,10 @@ describe('auth matrix', () => {
     again.send(helloFrame({ agentId: hello.agentId, token: first.token }));
     expect(await again.next('error')).toMatchObject({ code: 'unauthorized' });
     expect((await again.closed).code).toBe(4401);
+    const refused = await enrol(server, { agentId: hello.agentId });
+    expect(refused.first).toMatchObject({ type: 'error', code: 'unauthorized', message: expect.stringMatching(/revoked.*agent forget/) });
+    expect((await refused.c.closed).code).toBe(4401);
+    expect((await runCli('server', ['agent', 'forget', hello.agentId, '--data', server.dataDir])).code).toBe(0);
     const back = await enrol(server, { agentId: hello.agentId });
     expect(back.first.type).toBe('welcome');
     expect(back.first.token).not.toBe(first.token);
