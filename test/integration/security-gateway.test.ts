@@ -13,7 +13,7 @@ import { agentEndpoint, createTransport } from '../../agent/transport.js';
 import { silentLogger } from '../../shared/log.js';
 import { isLoopbackHost } from '../../shared/net.js';
 import { storedEvents } from '../support/agent.js';
-import { runCli } from '../support/processes.js';
+import { runCli, startAgentProcess } from '../support/processes.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 import { connectRaw, eventFrame, helloFrame, makeEvent, type RawClient } from '../support/ws-client.js';
 
@@ -217,9 +217,14 @@ describe('look-alike loopback', () => {
 
   it('the agent CLI refuses ws://127.attacker.example with exit 2 and names the option', async () => {
     const dir = tempDir();
-    const r = await runCli('agent', ['run', '--server', 'ws://127.attacker.example:8470', '--enroll-secret', TEST_SECRET, '--state', dir]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--server: plain ws:\/\/ to 127\.attacker\.example/);
+    const agent = startAgentProcess(['run', '--server', 'ws://127.attacker.example:8470', '--enroll-secret', TEST_SECRET, '--state', dir]);
+    try {
+      await vi.waitFor(() => expect(agent.child.exitCode).not.toBeNull(), { timeout: 10_000, interval: 50 });
+      expect(agent.child.exitCode).toBe(2);
+      expect(agent.output()).toMatch(/--server: plain ws:\/\/ to 127\.attacker\.example/);
+    } finally {
+      await agent.stop('SIGKILL'); // on the old code it would run on, sending over plain ws://
+    }
   });
 });
 
