@@ -7,6 +7,7 @@ import { AppError } from '../../shared/errors.js';
 import { isWithinConsultHours } from '../../shared/hours.js';
 import type { EffectivePolicy } from '../../shared/policy.js';
 import type { Gateway } from '../gateway/index.js';
+import { policyForAgent } from '../gateway/pinning.js';
 import type { AgentRow, AgentStore } from '../store/agents.js';
 import { sendJson } from './http.js';
 import type { Principal, Route } from './router.js';
@@ -35,7 +36,7 @@ export function agentRoutes(agents: AgentStore, gateway: Gateway, policyFor: (a:
       method: 'GET', path: '/api/agents', roles: ['lead', 'admin'],
       handle: ({ res }) => {
         const now = new Date();
-        sendJson(res, 200, { items: agents.list().map((a) => agentView(a, gateway.isOnline(a.agent_id), policyFor({ site: a.site, group: a.grp }), now)) });
+        sendJson(res, 200, { items: agents.list().map((a) => agentView(a, gateway.isOnline(a.agent_id), policyForAgent(policyFor, { site: a.site, group: a.grp, sitePinned: a.site_pinned === 1 }), now)) });
       },
     },
     {

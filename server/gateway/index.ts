@@ -8,6 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { AppError } from '../../shared/errors.js';
 import { AGENT_PATH, CloseCode, MAX_FRAME_BYTES } from '../../shared/protocol.js';
 import type { EffectivePolicy } from '../../shared/policy.js';
+import { policyForAgent } from './pinning.js';
 import { createQuotas, type QuotaOptions } from './quota.js';
 import { startSession, type AgentSession, type SessionDeps } from './session.js';
 
@@ -114,7 +115,7 @@ export function createGateway(deps: GatewayDeps) {
     connectionCount: (): number => sockets.size,
     /** Sends each connected agent its policy if its version changed. */
     pushPolicies(policyFor: (agent: { site?: string | null; group?: string | null }) => EffectivePolicy): void {
-      for (const s of online.values()) s.pushPolicy(policyFor({ site: s.hello?.site, group: s.hello?.group }));
+      for (const s of online.values()) s.pushPolicy(policyForAgent(policyFor, { site: s.hello?.site, group: s.hello?.group, sitePinned: s.sitePinned }));
     },
     /** Closes every agent socket and resolves once all are gone (before the store closes). */
     async close(): Promise<void> {

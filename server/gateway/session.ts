@@ -19,6 +19,7 @@ import type { IngestResult } from '../store/violations.js';
 import { authenticate, type SecretCheck } from './auth.js';
 import { checkTimes, type ClockLimits } from './clock.js';
 import { fail, parseFrame, send } from './frames.js';
+import { policyForAgent } from './pinning.js';
 import type { Quotas } from './quota.js';
 
 export interface SessionMetrics {
@@ -51,6 +52,8 @@ export interface AgentSession {
   hello: Hello | null;
   /** The hash of the token this connection authenticated with (null before hello). */
   tokenHash: string | null;
+  /** The site came from a per-site secret (it decides the policy; see pinning.ts). */
+  sitePinned: boolean;
   policyVersion: string | null;
   pushPolicy(policy: EffectivePolicy): void;
   /** Whether the store still holds this connection's token for its agent. */
@@ -71,6 +74,7 @@ export function startSession(ws: WebSocket, remote: string, deps: SessionDeps): 
     agentId: null,
     hello: null,
     tokenHash: null,
+    sitePinned: false,
     policyVersion: null,
     pushPolicy(policy) {
       if (!session.agentId || policy.version === session.policyVersion) return;
@@ -111,7 +115,8 @@ export function startSession(ws: WebSocket, remote: string, deps: SessionDeps): 
     session.agentId = msg.agentId;
     session.hello = msg;
     session.tokenHash = auth.tokenHash;
-    const policy = deps.policyFor({ site: msg.site, group: msg.group });
+    session.sitePinned = row?.site_pinned === 1;
+    const policy = policyForAgent(deps.policyFor, { site: msg.site, group: msg.group, sitePinned: session.sitePinned });
     session.policyVersion = policy.version;
     send(ws, { type: 'welcome', agentId: msg.agentId, token: auth.token, policy, serverTime: new Date().toISOString() });
     agentLog.info({ enrolled: auth.enrolled, policy: policy.version }, auth.enrolled ? 'agent enrolled' : 'agent connected');

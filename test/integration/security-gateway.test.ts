@@ -4,6 +4,7 @@
  * as a real child process. Each test fails on the code before the fix.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -12,6 +13,7 @@ import { createOutbox } from '../../agent/outbox.js';
 import { agentEndpoint, createTransport } from '../../agent/transport.js';
 import { silentLogger } from '../../shared/log.js';
 import { isLoopbackHost } from '../../shared/net.js';
+import { packageRoot } from '../../shared/paths.js';
 import { storedEvents } from '../support/agent.js';
 import { runCli, startAgentProcess } from '../support/processes.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
@@ -172,6 +174,25 @@ describe('site pinning', () => {
       const v = (await server.fetchJson(`/api/violations?agent=${hello.agentId}`)).body.items.find((x: { id: string }) => x.id === e.violationId);
       expect(v.site).toBe('north');
     }
+  });
+
+  it('gives a pinned agent its site\'s policy even when it claims a group whose policy is listed first', async () => {
+    const dir = tempDir('cg-pol-');
+    const demo = readFileSync(join(packageRoot(), 'policies', 'demo', 'default.yaml'), 'utf8');
+    writeFileSync(join(dir, 'default.yaml'), demo);
+    writeFileSync(join(dir, 'a-lenient.yaml'), demo.replace('name: demo', 'name: lenient').replace('default: true', 'default: false\nassign: { groups: [lenient] }').replace('mode: nudge', 'mode: monitor'));
+    writeFileSync(join(dir, 'b-north.yaml'), demo.replace('name: demo', 'name: north').replace('default: true', 'default: false\nassign: { sites: [north] }'));
+    server = await startTestServer({ policiesDir: dir });
+    const admin = await adminToken(server);
+    const secret = (await post(server, '/api/enroll-secrets', admin, { site: 'north' })).body.secret as string;
+    const { c, hello, first } = await enrol(server, { enrollSecret: secret, group: 'lenient' });
+    expect(first.policy.name).toBe('north');
+    c.close();
+    const again = await reconnect(server, hello.agentId, first.token, { site: 'elsewhere', group: 'lenient' });
+    expect(again.first.policy.name).toBe('north');
+    // Without a pinned site the group claim still picks its policy, as documented.
+    const free = await enrol(server, { group: 'lenient' });
+    expect(free.first.policy.name).toBe('lenient');
   });
 
   it('lets an agent enrolled with a site-less secret follow its own --site (not pinned, as documented)', async () => {
