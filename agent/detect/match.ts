@@ -21,7 +21,7 @@
  * - A peer-to-peer flow beside a vendor's relay flow adds to that call (see peers.ts).
  * - Where a range is shared by several apps of a vendor, `candidates` lists them all.
  */
-import type { Detection, ProcessInfo, Snapshot } from '../../shared/snapshot.js';
+import type { Detection, Snapshot } from '../../shared/snapshot.js';
 import { ruleKey, type CompiledApp, type CompiledCatalog } from './compile.js';
 import { matchDevices } from './devices.js';
 import { addMedia, browserOf, claim, endpoint, groupOf, hitFor, newScene, note, toDetection, type Hit, type Scene } from './hit.js';
