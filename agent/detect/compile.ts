@@ -58,6 +58,8 @@ export interface CompiledCatalog {
   /** Address prefix to the apps (one family) that publish it. */
   prefixes: PrefixTable<CompiledApp[]>;
   apps: Map<string, CompiledApp>;
+  /** Every app's join and web-client patterns in one expression: a browser command line is tested once, not per app. */
+  launchRe: RegExp | null;
 }
 
 export const ruleKey = (os: Platform, name: string): string => `${os}\u0000${name.toLowerCase()}`;
@@ -118,7 +120,7 @@ function compileRule(app: CompiledApp, rule: ProcessRule, name: string): Compile
 /** Compiles the apps to watch; `exclude` (approved apps) are left out entirely. */
 export function compileCatalog(catalog: Catalog, exclude: Iterable<string> = []): CompiledCatalog {
   const skip = new Set(exclude);
-  const out: CompiledCatalog = { rules: new Map(), browsers: new Map(), packages: new Map(), prefixes: new PrefixTable(), apps: new Map() };
+  const out: CompiledCatalog = { rules: new Map(), browsers: new Map(), packages: new Map(), prefixes: new PrefixTable(), apps: new Map(), launchRe: null };
   catalog.apps.forEach((raw, order) => {
     if (skip.has(raw.id)) return;
     const app = compileApp(raw, order);
@@ -140,6 +142,10 @@ export function compileCatalog(catalog: Catalog, exclude: Iterable<string> = [])
       out.prefixes.add(range.cidr, [app], (a, b) => (a.some((x) => x.id === b[0]?.id) ? a : [...a, ...b]));
     }
   });
+  const launch = catalog.apps
+    .filter((a) => !skip.has(a.id))
+    .flatMap((a) => [...a.joinCommandLines, ...a.webApps].map((j) => `(?:${j.pattern})`));
+  out.launchRe = launch.length ? new RegExp(launch.join('|'), 'i') : null;
   for (const b of catalog.browsers) for (const n of b.names) out.browsers.set(ruleKey(b.os, n), { id: b.id, name: b.name });
   return out;
 }

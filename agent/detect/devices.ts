@@ -18,7 +18,7 @@
  * - Held by anything else (the approved app, work Teams, the Camera app, dictation): nothing.
  */
 import type { DeviceUse, ProcessInfo } from '../../shared/snapshot.js';
-import { ruleKey, storeParts, type CompiledApp, type CompiledRule } from './compile.js';
+import { ruleKey, type CompiledApp, type CompiledRule } from './compile.js';
 import { browserOf, claim, groupOf, hitFor, note, type Scene } from './hit.js';
 import { fits, normPath } from './rules.js';
 
@@ -27,6 +27,13 @@ function devicePath(path: string): string {
   return normPath(!path.includes('\\') && !path.includes('/') && path.includes('#') ? path.replaceAll('#', '/') : path);
 }
 
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Processes named by the device record. Paths are compared only for processes whose path has
+ * the same length (normalising case and separators keeps the length), so a device named by
+ * path costs a length check per process, not a string copy.
+ */
 function holdersOf(scene: Scene, d: DeviceUse): ProcessInfo[] {
   if (d.pid !== undefined) {
     const p = scene.byPid.get(d.pid);
@@ -35,11 +42,14 @@ function holdersOf(scene: Scene, d: DeviceUse): ProcessInfo[] {
   const procs = scene.snapshot.processes;
   if (d.path) {
     const want = devicePath(d.path);
-    return procs.filter((p) => p.path !== undefined && normPath(p.path) === want);
+    return procs.filter((p) => p.path !== undefined && p.path.length === want.length && normPath(p.path) === want);
   }
-  const parts = storeParts(d.package);
-  if (parts) return procs.filter((p) => p.path !== undefined && normPath(p.path).includes(parts.prefix) && normPath(p.path).includes(parts.publisher));
-  return [];
+  const family = d.package?.toLowerCase();
+  const cut = family?.lastIndexOf('_') ?? -1;
+  if (!family || cut <= 0) return [];
+  // C:\Program Files\WindowsApps\<name>_<version>_<arch>__<publisher>\...
+  const re = new RegExp(`[\\\\/]windowsapps[\\\\/]${escapeRe(family.slice(0, cut))}_[^\\\\/]*__${escapeRe(family.slice(cut + 1))}[\\\\/]`, 'i');
+  return procs.filter((p) => p.path !== undefined && re.test(p.path));
 }
 
 /** Counts the device for the app of `rule`, unless the rule says this kind does not tell a call. */

@@ -4,7 +4,7 @@
  * and how a Hit becomes a detection. Pure data and arithmetic, no I/O.
  */
 import type { Connection, Detection, ProcessInfo, Snapshot } from '../../shared/snapshot.js';
-import { ruleKey, type CompiledApp, type CompiledBrowser, type CompiledCatalog, type CompiledRule } from './compile.js';
+import { type CompiledApp, type CompiledBrowser, type CompiledCatalog, type CompiledRule } from './compile.js';
 
 const MAX_EVIDENCE = 12;
 
@@ -53,6 +53,8 @@ export interface Scene {
   snapshot: Snapshot;
   catalog: CompiledCatalog;
   byPid: Map<number, ProcessInfo>;
+  /** pid -> the browser it is part of, looked up once per process. */
+  browsers: Map<number, CompiledBrowser>;
   owner: Map<number, Owned>;
   hits: Map<string, Hit>;
   /** Process group (an app, a browser of one user, or a lone process) -> apps whose call media it carries. */
@@ -62,7 +64,7 @@ export interface Scene {
 }
 
 export function newScene(snapshot: Snapshot, catalog: CompiledCatalog): Scene {
-  return { snapshot, catalog, byPid: new Map(), owner: new Map(), hits: new Map(), media: new Map(), launches: new Map() };
+  return { snapshot, catalog, byPid: new Map(), browsers: new Map(), owner: new Map(), hits: new Map(), media: new Map(), launches: new Map() };
 }
 
 export function hitFor(scene: Scene, app: CompiledApp): Hit {
@@ -93,7 +95,7 @@ export function endpoint(c: Connection): string {
 }
 
 export function browserOf(scene: Scene, proc: ProcessInfo): CompiledBrowser | undefined {
-  return scene.catalog.browsers.get(ruleKey(scene.snapshot.platform, proc.name));
+  return scene.browsers.get(proc.pid);
 }
 
 /**

@@ -12,8 +12,10 @@
 import { claim, groupOf, browserOf, hitFor, note, type Scene } from './hit.js';
 
 export function matchLaunches(scene: Scene): void {
+  const any = scene.catalog.launchRe;
+  if (!any) return;
   for (const proc of scene.snapshot.processes) {
-    if (!proc.cmd || scene.owner.has(proc.pid)) continue;
+    if (!proc.cmd || scene.owner.has(proc.pid) || !any.test(proc.cmd)) continue;
     const browser = browserOf(scene, proc);
     if (!browser) continue;
     for (const app of scene.catalog.apps.values()) {

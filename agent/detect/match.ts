@@ -49,7 +49,10 @@ export function detect(snapshot: Snapshot, catalog: CompiledCatalog): Detection[
 function matchProcesses(scene: Scene): void {
   for (const proc of scene.snapshot.processes) {
     scene.byPid.set(proc.pid, proc);
-    const rules = scene.catalog.rules.get(ruleKey(scene.snapshot.platform, proc.name));
+    const key = ruleKey(scene.snapshot.platform, proc.name);
+    const browser = scene.catalog.browsers.get(key);
+    if (browser) scene.browsers.set(proc.pid, browser);
+    const rules = scene.catalog.rules.get(key);
     if (!rules) continue;
     for (const rule of rules) {
       const fit = fits(rule, proc);
