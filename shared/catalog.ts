@@ -44,8 +44,6 @@ export const ProcessRule = z.object({
   pathContains: z.array(z.string().min(1)).optional(),
   bundleId: z.string().optional(),
   storePackage: z.string().optional(),
-  /** Every fragment must be on the command line (case-insensitive); a process without a command line does not fit. */
-  cmdAll: z.array(z.string().min(1)).optional(),
   /**
    * Which capture devices held by this process mean a call: `any` (default), `camera` (the microphone alone is
    * ambiguous, e.g. avconferenced also carries iPhone phone calls relayed through a Mac), or `none`.

@@ -33,8 +33,6 @@ export interface CompiledRule {
   pathNeedles: string[] | null;
   /** `/windowsapps/<name>_` and `__<publisher>` fragments of a Store package family name. */
   store: { prefix: string; publisher: string } | null;
-  /** Lowercase fragments that must all be on the command line; null when the rule does not look at it. */
-  cmdAll: string[] | null;
   deviceCall: 'any' | 'camera' | 'none';
   label: string;
 }
@@ -111,7 +109,6 @@ function compileRule(app: CompiledApp, rule: ProcessRule, name: string): Compile
     role: rule.role,
     pathNeedles: rule.pathContains?.map((p) => p.replaceAll('\\', '/').toLowerCase()) ?? null,
     store: storeParts(rule.storePackage),
-    cmdAll: rule.cmdAll?.map((c) => c.toLowerCase()) ?? null,
     deviceCall: rule.deviceCall,
     label: name,
   };

@@ -102,7 +102,6 @@ function byCatalog(scene: Scene, d: DeviceUse): void {
     const path = devicePath(d.path);
     const base = path.slice(path.lastIndexOf('/') + 1);
     for (const rule of scene.catalog.rules.get(ruleKey(scene.snapshot.platform, base)) ?? []) {
-      if (rule.cmdAll) continue; // needs a command line the device record does not have
       const fit = fits(rule, { path });
       if (!fit.ok || (!fit.verified && (rule.pathNeedles || rule.store))) continue;
       countFor(scene, rule.app, rule, d, `${d.kind} in use by ${d.path}`, null);

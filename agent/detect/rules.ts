@@ -9,16 +9,10 @@ export function normPath(p: string): string {
   return p.replaceAll('\\', '/').toLowerCase();
 }
 
-/** Does the process fit the rule beyond its name? Returns whether it was positively verified (path or command line). */
-export function fits(rule: CompiledRule, proc: Pick<ProcessInfo, 'path' | 'cmd'>): { ok: boolean; verified: boolean } {
-  let verified = false;
-  if (rule.cmdAll) {
-    const cmd = proc.cmd?.toLowerCase();
-    if (!cmd || !rule.cmdAll.every((c) => cmd.includes(c))) return { ok: false, verified: false };
-    verified = true;
-  }
-  if (!rule.pathNeedles && !rule.store) return { ok: true, verified };
-  if (!proc.path) return { ok: true, verified }; // path unknown (e.g. Windows fastlist): trust the name
+/** Does the process fit the rule beyond its name? Returns whether its path was positively verified. */
+export function fits(rule: CompiledRule, proc: Pick<ProcessInfo, 'path'>): { ok: boolean; verified: boolean } {
+  if (!rule.pathNeedles && !rule.store) return { ok: true, verified: false };
+  if (!proc.path) return { ok: true, verified: false }; // path unknown (e.g. Windows fastlist): trust the name
   const path = normPath(proc.path);
   if (rule.pathNeedles?.some((n) => path.includes(n))) return { ok: true, verified: true };
   if (rule.store && path.includes(rule.store.prefix) && path.includes(rule.store.publisher)) return { ok: true, verified: true };
