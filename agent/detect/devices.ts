@@ -66,7 +66,7 @@ function countFor(scene: Scene, app: CompiledApp, rule: CompiledRule, d: DeviceU
   hit.deviceCalls++;
   hit.deviceOwn = true;
   if (proc) claim(hit, proc);
-  note(hit, label);
+  note(hit, label, true);
   return true;
 }
 
@@ -82,7 +82,7 @@ function attribute(scene: Scene, d: DeviceUse, proc: ProcessInfo): boolean {
     const hit = hitFor(scene, media[0]);
     hit.deviceCalls++;
     claim(hit, proc);
-    note(hit, `${label} while it talks to ${media[0].network}'s network`);
+    note(hit, `${label} while it talks to ${media[0].network}'s network`, true);
     return true;
   }
   const launch = browserOf(scene, proc) ? scene.launches.get(group)?.[0] : undefined;
@@ -90,7 +90,7 @@ function attribute(scene: Scene, d: DeviceUse, proc: ProcessInfo): boolean {
     const hit = hitFor(scene, launch.app);
     hit.deviceCalls++;
     claim(hit, proc);
-    note(hit, `${label}, a browser ${launch.what}`);
+    note(hit, `${label}, a browser ${launch.what}`, true);
     return true;
   }
   return false;

@@ -80,8 +80,13 @@ export function hitFor(scene: Scene, app: CompiledApp): Hit {
   return h;
 }
 
-export function note(hit: Hit, line: string): void {
-  if (hit.evidence.length < MAX_EVIDENCE && !hit.evidence.includes(line)) hit.evidence.push(line);
+/** Adds an evidence line; `first` puts it ahead of the rest (what in-call rests on must survive the cap). */
+export function note(hit: Hit, line: string, first = false): void {
+  if (hit.evidence.includes(line)) return;
+  if (first) {
+    hit.evidence.unshift(line);
+    if (hit.evidence.length > MAX_EVIDENCE) hit.evidence.pop();
+  } else if (hit.evidence.length < MAX_EVIDENCE) hit.evidence.push(line);
 }
 
 /** Adds a process to the detection: its pid, and its user when none is known yet. */

@@ -124,3 +124,12 @@ describe('catalog facts the matcher relies on', () => {
     for (const id of ['zoom', 'facetime', 'whatsapp', 'messenger', 'skype', 'teams-free', 'telegram', 'signal', 'discord', 'viber', 'google-meet']) expect(ids).toContain(id);
   });
 });
+
+describe('evidence order', () => {
+  it('keeps the device line first even when flows fill the evidence cap', () => {
+    const conns = Array.from({ length: 20 }, (_, i) => ({ pid: 4120, protocol: 'tcp', remoteAddress: `170.114.10.${i + 1}`, remotePort: 443 }));
+    const [d] = detect(snap('win32', [ZOOM], conns, [{ kind: 'camera', pid: 4120 }]), compiled);
+    expect(d!.evidence[0]).toBe('camera in use by Zoom.exe (pid 4120)');
+    expect(d!.evidence.length).toBeLessThanOrEqual(12);
+  });
+});
