@@ -12,13 +12,29 @@ export const AppId = z
 
 const SourceKey = z.string().min(1);
 
+/** A regular expression as text, checked at load so a typo names its field instead of failing at match time. */
+const RegexText = z.string().min(1).refine((s) => {
+  try {
+    new RegExp(s, 'i');
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: 'expected a valid regular expression' });
+
 export const Source = z.object({
   url: z.string().url(),
   title: z.string().optional(),
   checked: z.union([z.string(), z.date()]).transform((v) => (typeof v === 'string' ? v : v.toISOString().slice(0, 10))),
 });
 
-export const ProcessRole = z.enum(['main', 'call', 'background']);
+/**
+ * `main`: the app is open. `call`: a call or screen share is live. `background`: updaters and daemons, never a
+ * detection alone. `host`: a process the app shares with software outside the catalog (the new Microsoft Teams
+ * runs work and personal accounts in one ms-teams.exe): never a detection alone, and a camera it holds is not
+ * counted as this app's call; only a join link of the app on its command line counts.
+ */
+export const ProcessRole = z.enum(['main', 'call', 'background', 'host']);
 export type ProcessRole = z.infer<typeof ProcessRole>;
 
 export const ProcessRule = z.object({
@@ -28,6 +44,11 @@ export const ProcessRule = z.object({
   pathContains: z.array(z.string().min(1)).optional(),
   bundleId: z.string().optional(),
   storePackage: z.string().optional(),
+  /**
+   * Which capture devices held by this process mean a call: `any` (default), `camera` (the microphone alone is
+   * ambiguous, e.g. avconferenced also carries iPhone phone calls relayed through a Mac), or `none`.
+   */
+  deviceCall: z.enum(['any', 'camera', 'none']).default('any'),
   source: SourceKey.optional(),
 });
 export type ProcessRule = z.infer<typeof ProcessRule>;
@@ -55,9 +76,23 @@ export const CatalogApp = z.object({
   sources: z.record(z.string(), Source).default({}),
   processes: z.array(ProcessRule).default([]),
   joinCommandLines: z.array(z.object({ pattern: z.string().min(1), source: SourceKey.optional() })).default([]),
+  /**
+   * The app's web client on a browser's command line (`--app=https://web.whatsapp.com/`, a tab opened on it): the
+   * app is open in that browser (running); a camera or microphone held by that browser then makes it in-call.
+   */
+  webApps: z
+    .array(z.object({ pattern: RegexText, label: z.string().min(1), source: SourceKey.optional() }))
+    .default([]),
   network: z
     .object({
       family: z.string().optional(),
+      /** Whose network the ranges are, for evidence ("talks to Meta's network"); defaults to the app name. */
+      owner: z.string().optional(),
+      /**
+       * The ranges are the vendor's own network (not a shared cloud or CDN): any UDP flow to them except port 443
+       * (QUIC, i.e. plain web traffic) is call media, whatever the port.
+       */
+      ownNetwork: z.boolean().default(false),
       /** When a flow fits several apps of one family, the lowest rank is the best guess (default 100). */
       guessRank: z.number().int().min(0).max(1000).optional(),
       /**

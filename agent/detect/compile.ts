@@ -12,7 +12,12 @@ export interface CompiledApp {
   id: string;
   name: string;
   family: string;
+  /** Whose network the ranges are, for evidence ("Meta"). */
+  network: string;
+  /** Any UDP to the ranges but port 443 is call media (the vendor's own network). */
+  ownNetwork: boolean;
   joinRe: RegExp | null;
+  webApps: Array<{ re: RegExp; label: string }>;
   media: FlowMatcher;
   signalling: FlowMatcher;
   /** Catalog position; ties between apps sharing a range go to the lowest guessRank, then order. */
@@ -28,7 +33,13 @@ export interface CompiledRule {
   pathNeedles: string[] | null;
   /** `/windowsapps/<name>_` and `__<publisher>` fragments of a Store package family name. */
   store: { prefix: string; publisher: string } | null;
+  deviceCall: 'any' | 'camera' | 'none';
   label: string;
+}
+
+export interface CompiledBrowser {
+  id: string;
+  name: string;
 }
 
 export interface FlowMatcher {
@@ -39,10 +50,14 @@ export interface FlowMatcher {
 
 export interface CompiledCatalog {
   rules: Map<string, CompiledRule[]>;
-  browsers: Map<string, string>;
+  browsers: Map<string, CompiledBrowser>;
+  /** Lowercase Windows package family name -> the rules naming it (a device held "by package"). */
+  packages: Map<string, CompiledRule[]>;
   /** Address prefix to the apps (one family) that publish it. */
   prefixes: PrefixTable<CompiledApp[]>;
   apps: Map<string, CompiledApp>;
+  /** Every app's join and web-client patterns in one expression: a browser command line is tested once, not per app. */
+  launchRe: RegExp | null;
 }
 
 export const ruleKey = (os: Platform, name: string): string => `${os}\u0000${name.toLowerCase()}`;
@@ -63,7 +78,7 @@ function flowMatcher(rules: FlowRule[]): FlowMatcher {
   return fn;
 }
 
-function storeParts(family: string | undefined): CompiledRule['store'] {
+export function storeParts(family: string | undefined): CompiledRule['store'] {
   if (!family) return null;
   const cut = family.lastIndexOf('_');
   if (cut <= 0) return null;
@@ -76,7 +91,10 @@ function compileApp(app: CatalogApp, order: number): CompiledApp {
     id: app.id,
     name: app.name,
     family: app.network?.family ?? app.id,
+    network: app.network?.owner ?? app.name,
+    ownNetwork: app.network?.ownNetwork ?? false,
     joinRe: patterns.length ? new RegExp(patterns.join('|'), 'i') : null,
+    webApps: app.webApps.map((w) => ({ re: new RegExp(w.pattern, 'i'), label: w.label })),
     media: flowMatcher(app.network?.media ?? []),
     signalling: flowMatcher(app.network?.signalling ?? []),
     order,
@@ -91,6 +109,7 @@ function compileRule(app: CompiledApp, rule: ProcessRule, name: string): Compile
     role: rule.role,
     pathNeedles: rule.pathContains?.map((p) => p.replaceAll('\\', '/').toLowerCase()) ?? null,
     store: storeParts(rule.storePackage),
+    deviceCall: rule.deviceCall,
     label: name,
   };
 }
@@ -98,7 +117,7 @@ function compileRule(app: CompiledApp, rule: ProcessRule, name: string): Compile
 /** Compiles the apps to watch; `exclude` (approved apps) are left out entirely. */
 export function compileCatalog(catalog: Catalog, exclude: Iterable<string> = []): CompiledCatalog {
   const skip = new Set(exclude);
-  const out: CompiledCatalog = { rules: new Map(), browsers: new Map(), prefixes: new PrefixTable(), apps: new Map() };
+  const out: CompiledCatalog = { rules: new Map(), browsers: new Map(), packages: new Map(), prefixes: new PrefixTable(), apps: new Map(), launchRe: null };
   catalog.apps.forEach((raw, order) => {
     if (skip.has(raw.id)) return;
     const app = compileApp(raw, order);
@@ -107,16 +126,30 @@ export function compileCatalog(catalog: Catalog, exclude: Iterable<string> = [])
       for (const name of rule.names) {
         const key = ruleKey(rule.os, name);
         const list = out.rules.get(key) ?? [];
-        list.push(compileRule(app, rule, name));
+        const compiled = compileRule(app, rule, name);
+        list.push(compiled);
         out.rules.set(key, list);
+        if (rule.storePackage) {
+          const pkg = rule.storePackage.toLowerCase();
+          out.packages.set(pkg, [...(out.packages.get(pkg) ?? []), compiled]);
+        }
       }
     }
     for (const range of raw.network?.ranges ?? []) {
       out.prefixes.add(range.cidr, [app], (a, b) => (a.some((x) => x.id === b[0]?.id) ? a : [...a, ...b]));
     }
   });
-  for (const b of catalog.browsers) for (const n of b.names) out.browsers.set(ruleKey(b.os, n), b.name);
+  const launch = catalog.apps
+    .filter((a) => !skip.has(a.id))
+    .flatMap((a) => [...a.joinCommandLines, ...a.webApps].map((j) => `(?:${j.pattern})`));
+  out.launchRe = launch.length ? new RegExp(launch.join('|'), 'i') : null;
+  for (const b of catalog.browsers) for (const n of b.names) out.browsers.set(ruleKey(b.os, n), { id: b.id, name: b.name });
   return out;
+}
+
+/** The display name of a catalog app ("Zoom", "WhatsApp"), or the id itself when the catalog does not know it. */
+export function appName(catalog: CompiledCatalog, id: string): string {
+  return catalog.apps.get(id)?.name ?? id;
 }
 
 /** Whether a process name could matter on this OS (a catalog app or a browser): worth its details. */

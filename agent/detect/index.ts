@@ -1,2 +1,2 @@
-export { compileCatalog, knowsName, type CompiledCatalog } from './compile.js';
+export { appName, compileCatalog, knowsName, type CompiledCatalog } from './compile.js';
 export { detect } from './match.js';

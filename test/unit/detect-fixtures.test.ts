@@ -54,6 +54,8 @@ interface Lookalike {
   resembles: string;
   why: string;
   connections?: Array<{ protocol: 'tcp' | 'udp'; remoteAddress: string; remotePort: number }>;
+  /** Capture devices the look-alike holds (by its pid). */
+  devices?: Array<'camera' | 'microphone'>;
 }
 
 const lookalikes = parse(readFileSync(join(packageRoot(), 'test', 'fixtures', 'lookalikes.yaml'), 'utf8')) as Lookalike[];
@@ -66,6 +68,7 @@ describe('look-alikes are never reported', () => {
       v: 1, platform: l.os, hostname: 'LOOKALIKE', takenAt: '2026-11-23T09:15:00+11:00',
       processes: [{ pid: 100, ppid: 1, name: l.name, path: l.path, cmd: l.cmd, user: 'x' }],
       connections: (l.connections ?? []).map((c) => ({ pid: 100, localAddress: '10.2.0.15', localPort: 50000, state: '', ...c })),
+      ...(l.devices ? { devices: l.devices.map((kind) => ({ kind, pid: 100 })) } : {}),
     });
     expect(detect(snapshot, compiled), l.why).toEqual([]);
   });
