@@ -3,6 +3,7 @@
  * Every /api route needs a bearer token (or a dashboard session).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Gauge } from 'prom-client';
 import type { Logger } from '../../shared/log.js';
 import type { Gateway } from '../gateway/index.js';
 import type { Metrics } from '../metrics.js';
@@ -14,7 +15,7 @@ import { adminRoutes } from './admin.js';
 import { agentRoutes } from './agents.js';
 import { bearer, sendJson, sendText } from './http.js';
 import type { LiveFeed } from './live.js';
-import { createRouter, type Principal, type Route } from './router.js';
+import { actorOf, createRouter, type Principal, type Route } from './router.js';
 import { violationRoutes } from './violations.js';
 
 export interface ApiDeps {
@@ -29,8 +30,14 @@ export interface ApiDeps {
 }
 
 export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const audit = (p: Principal | null, action: string, detail: Record<string, unknown> = {}) =>
-    deps.store.audit.record(p ? `${p.kind === 'token' ? 'token:' : ''}${p.name ?? p.id}` : 'anonymous', action, detail);
+  const audit = (p: Principal | null, action: string, detail: Record<string, unknown> = {}) => deps.store.audit.record(actorOf(p), action, detail);
+  // A live stream re-checks the credential it was opened with (logout, reset, disable, revoke).
+  const credentialLive = (p: Principal | null) => (): boolean => {
+    if (p?.kind === 'session') return p.sessionKey !== undefined && deps.store.users.sessionLive(p.sessionKey);
+    if (p?.kind === 'token') return deps.store.apiTokens.live(p.id);
+    return false;
+  };
+  registerApiMetrics(deps);
   const routes: Route[] = [
     {
       method: 'GET', path: '/healthz', roles: null,
@@ -43,9 +50,9 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
       method: 'GET', path: '/metrics', roles: null,
       handle: async ({ res }) => sendText(res, 200, deps.metrics.registry.contentType, await deps.metrics.registry.metrics()),
     },
-    ...sessionRoutes(deps.store, deps.secure),
+    ...sessionRoutes(deps.store, deps.live, deps.secure),
     // Trend days are the clinic's days: the default policy's time zone.
-    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone),
+    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive),
     {
       method: 'GET', path: '/api/audit', roles: ['admin'],
       handle: ({ res, url }) => {
@@ -55,7 +62,7 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
       },
     },
     ...agentRoutes(deps.store.agents, deps.gateway, deps.policies.policyFor),
-    ...adminRoutes(deps.store),
+    ...adminRoutes(deps.store, deps.live),
     ...staticRoutes(),
   ];
 
@@ -67,4 +74,16 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
   }
 
   return createRouter(routes, authenticate, deps.log.child({ module: 'api' }));
+}
+
+/** Counts for the login hashing queue and the live streams, beside the server's own metrics. */
+function registerApiMetrics(deps: ApiDeps): void {
+  const registers = [deps.metrics.registry];
+  const kdf = () => deps.store.users.hasher.stats();
+  new Gauge({ name: 'consultguard_login_hashes_active', help: 'Password checks running now (capped)', registers, collect() { this.set(kdf().active); } });
+  new Gauge({ name: 'consultguard_login_hashes_active_max', help: 'Most password checks that ran at once since start', registers, collect() { this.set(kdf().peak); } });
+  new Gauge({ name: 'consultguard_login_hashes_queued', help: 'Password checks waiting for a slot', registers, collect() { this.set(kdf().queued); } });
+  new Gauge({ name: 'consultguard_login_hashes_refused', help: 'Logins refused because the password-check queue was full, since start', registers, collect() { this.set(kdf().refused); } });
+  new Gauge({ name: 'consultguard_live_streams', help: 'Open live-feed (SSE) streams', registers, collect() { this.set(deps.live.size()); } });
+  new Gauge({ name: 'consultguard_live_streams_dropped', help: 'Live-feed streams dropped for falling behind, since start', registers, collect() { this.set(deps.live.dropped()); } });
 }

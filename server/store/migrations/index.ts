@@ -8,6 +8,8 @@ import * as m003 from './003_nudges.js';
 import * as m004 from './004_feed_indexes.js';
 import * as m005 from './005_dashboard.js';
 import * as m006 from './006_reviews.js';
+// 007 is the gateway's (agent identity); its import goes here.
+import * as m008 from './008_login_limits.js';
 
 export interface Migration {
   version: number;
@@ -22,4 +24,6 @@ export const migrations: Migration[] = [
   { version: 4, ...m004 },
   { version: 5, ...m005 },
   { version: 6, ...m006 },
+  // { version: 7, ...m007 },
+  { version: 8, ...m008 },
 ];

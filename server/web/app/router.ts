@@ -13,7 +13,7 @@ export type RouteName = 'login' | 'violations' | 'violation' | 'fleet' | 'trends
 const ROUTES: Array<{ name: RouteName; re: RegExp; keys: string[] }> = [
   { name: 'login', re: /^\/login\/?$/, keys: [] },
   { name: 'violations', re: /^\/(?:violations\/?)?$/, keys: [] },
-  { name: 'violation', re: /^\/violations\/([^/]+)\/?$/, keys: ['id'] },
+  { name: 'violation', re: /^\/violations\/([^/]+)\/([^/]+)\/?$/, keys: ['agentId', 'id'] },
   { name: 'fleet', re: /^\/fleet\/?$/, keys: [] },
   { name: 'trends', re: /^\/trends\/?$/, keys: [] },
   { name: 'report', re: /^\/report\/?$/, keys: [] },

@@ -79,7 +79,7 @@ function ackForm(v: Violation, onDone: (v: Violation, status: AckStatus) => void
     submit.disabled = true;
     msg.className = 'form-msg';
     msg.textContent = 'Saving…';
-    api.ack(v.id, chosen, note.value.trim()).then(
+    api.ack(v.agentId, v.id, chosen, note.value.trim()).then(
       (r) => onDone(r.violation, chosen),
       (err: unknown) => {
         submit.disabled = false;
@@ -95,6 +95,7 @@ function ackForm(v: Violation, onDone: (v: Violation, status: AckStatus) => void
 
 export const detailView: View = (ctx) => {
   const id = ctx.params.id ?? '';
+  const agentId = ctx.params.agentId ?? '';
   ctx.title('Violation');
   const back = sessionStorage.getItem(LAST_LIST_KEY) ?? '/violations';
   const heading = pageHeading('Violation');
@@ -151,7 +152,7 @@ export const detailView: View = (ctx) => {
 
   async function load(keepForm: boolean): Promise<void> {
     try {
-      render(await api.violation(id, ctx.signal), keepForm);
+      render(await api.violation(agentId, id, ctx.signal), keepForm);
     } catch (err) {
       if (isAbort(err)) return;
       if (err instanceof ApiError && err.status === 404) {
@@ -166,7 +167,7 @@ export const detailView: View = (ctx) => {
   // Changes while the page is open (the call ends, a nudge is clicked) show up here too,
   // without touching a note being typed.
   subscribeViolations((v) => {
-    if (v.id === id && current) void load(true);
+    if (v.id === id && v.agentId === agentId && current) void load(true);
   }, () => undefined, ctx.signal);
   every(1000, () => {
     if (current && !current.violation.endedAt && durationEl) durationEl.textContent = fmtDuration(liveDurationSec(current.violation));
