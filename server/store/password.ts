@@ -89,7 +89,10 @@ export function createPasswordHasher(limits: KdfLimits = KDF_LIMITS) {
     hash,
     /** `stored` null: the user does not exist; the same work is done against a dummy hash. */
     async verify(password: string, stored: string | null): Promise<boolean> {
-      if (stored === null) dummy ??= hash(randomBytes(12).toString('base64'));
+      if (stored === null && dummy === null) {
+        dummy = hash(randomBytes(12).toString('base64'));
+        dummy.catch(() => (dummy = null)); // refused (queue full): the next one tries again
+      }
       const d = decode(stored ?? (await dummy!));
       if (!d) return false;
       const actual = await slot(() => scryptAsync(password, d.salt, d.key.length, d.opts));
