@@ -24,13 +24,15 @@ let context: BrowserContext;
 let page: Page;
 let errors: string[];
 let agent: RawClient;
+let agentId: string;
 let batch = 0;
 
-async function enrol(hostname: string, site: string): Promise<RawClient> {
+async function enrol(hostname: string, site: string): Promise<RawClient & { agentId: string }> {
   const c = await connectRaw(server.wsUrl);
-  c.send(helloFrame({ enrollSecret: TEST_SECRET, site, host: { hostname, platform: 'win32', osVersion: '10.0.22631', agentVersion: '0.1.0' } }));
+  const hello = helloFrame({ enrollSecret: TEST_SECRET, site, host: { hostname, platform: 'win32', osVersion: '10.0.22631', agentVersion: '0.1.0' } });
+  c.send(hello);
   expect((await c.next()).type).toBe('welcome');
-  return c;
+  return Object.assign(c, { agentId: hello.agentId });
 }
 
 async function report(c: RawClient, events: Array<Record<string, unknown>>): Promise<void> {
@@ -73,7 +75,9 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
 
     // History before the page opens: two apps, both states, and a second workstation
     // that goes quiet (offline during consult hours: "silent" on the fleet page).
-    agent = await enrol('NORTH-PC-01', 'north');
+    const north = await enrol('NORTH-PC-01', 'north');
+    agent = north;
+    agentId = north.agentId;
     agent.send({ type: 'status', at: new Date().toISOString(), monitoring: true, policyVersion: 'demo-1' });
     const t = (minAgo: number) => new Date(Date.now() - minAgo * 60_000).toISOString();
     const zoomCall = randomUUID();
@@ -185,7 +189,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     // By keyboard: the row's link takes focus and Enter opens the detail.
     await page.locator(`tr[data-id="${LIVE.violationId}"] a`).focus();
     await page.keyboard.press('Enter');
-    await page.waitForURL(`${server.url}/violations/${LIVE.violationId}`);
+    // Addressed by agent and id: violationIds are unique per agent only.
+    await page.waitForURL(`${server.url}/violations/${agentId}/${LIVE.violationId}`);
     await page.locator('#evidence').waitFor();
     expect(await page.locator('h1').textContent()).toBe('facetime on NORTH-PC-01');
     expect(await page.locator('#evidence').textContent()).toContain(LIVE.evidence);
@@ -203,7 +208,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     expect(await timeline.locator('b').count()).toBe(0);
     await screenshot(page, 'e2e-violation-resolved', true);
 
-    const stored = await server.fetchJson(`/api/violations/${LIVE.violationId}`);
+    const stored = await server.fetchJson(`/api/violations/${agentId}/${LIVE.violationId}`);
     expect(stored.body.violation.ack).toMatchObject({ status: 'resolved', by: USER });
 
     await page.getByRole('link', { name: '← All violations' }).click();
