@@ -30,6 +30,7 @@ export async function streamLines(res: ServerResponse, page: () => string[] | nu
   let closed = false;
   const onClose = () => (closed = true);
   res.on('close', onClose);
+  res.on('error', onClose); // a reset socket ends the export quietly
   try {
     for (let lines = page(); lines !== null; lines = page()) {
       for (const line of lines) {
@@ -46,6 +47,7 @@ export async function streamLines(res: ServerResponse, page: () => string[] | nu
     return 'done';
   } finally {
     res.off('close', onClose);
+    res.off('error', onClose);
   }
 }
 

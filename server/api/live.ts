@@ -42,6 +42,7 @@ export function createLiveFeed(opts: LiveOptions = {}) {
     } else c.res.end();
   };
   const send = (c: Client, text: string) => {
+    if (c.res.destroyed || c.res.writableEnded) return void clients.delete(c); // gone; its 'close' is on its way
     c.res.write(text);
     if (c.res.writableLength > maxBufferedBytes) drop(c, 'slow');
   };
@@ -69,6 +70,7 @@ export function createLiveFeed(opts: LiveOptions = {}) {
       const c: Client = { res, valid };
       clients.add(c);
       res.on('close', () => clients.delete(c));
+      res.on('error', () => clients.delete(c)); // a reset socket: nothing to tell the client
       send(c, 'retry: 2000\n\n');
     },
     publish(violations: Violation[]): void {
