@@ -34,8 +34,14 @@ export function tightenDbFiles(file: string): void {
 
 /** The server's data folder: created 0700, or tightened to 0700 (it is ours alone). */
 export function prepareDataDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: DATA_DIR_MODE });
-  if (process.platform !== 'win32') chmodSync(dir, DATA_DIR_MODE);
+  try {
+    mkdirSync(dir, { recursive: true, mode: DATA_DIR_MODE });
+    if (process.platform !== 'win32') chmodSync(dir, DATA_DIR_MODE);
+  } catch (err) {
+    // Refuse rather than run with a store others may read: the fix is the folder's owner.
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new AppError('store_unavailable', `cannot make the data folder ${dir} private (mode 0700): ${code}; run the server as the folder's owner, or chown it to the service account`, { cause: err });
+  }
 }
 
 function prepareFiles(file: string): void {

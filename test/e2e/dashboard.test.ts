@@ -106,7 +106,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
   it('refuses a wrong password with a visible message', async () => {
     await page.goto(`${server.url}/login`);
     await login(page, 'not the password');
-    await expect.poll(() => page.locator('#login-error').textContent()).toMatch(/Wrong username or password/);
+    // A password check is a real scrypt (~100 ms, much more on a loaded machine): wait like a person would.
+    await expect.poll(() => page.locator('#login-error').textContent(), { timeout: 8000 }).toMatch(/Wrong username or password/);
     expect(await page.locator('#login-error').getAttribute('role')).toBe('alert');
     await screenshot(page, 'e2e-login-wrong-password');
   });
@@ -117,7 +118,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     }
     await page.goto(`${server.url}/login`);
     await login(page, 'one more guess', 'mallory');
-    await expect.poll(() => page.locator('#login-error').textContent()).toMatch(/Too many failed sign-in attempts/);
+    await expect.poll(() => page.locator('#login-error').textContent(), { timeout: 8000 }).toMatch(/Too many failed sign-in attempts/);
   });
 
   it('sends an unauthenticated page load to the login page, and back to it after login', async () => {
@@ -259,5 +260,31 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     await page.goto(`${server.url}/fleet`);
     await page.waitForURL(/\/login\?next=%2Ffleet/);
     expect(errors).toEqual([]);
+  });
+
+  it('tells apart two agents that reported the same violationId: each row opens its own violation', async () => {
+    // After the logout above: sign in again (the login page keeps ?next=).
+    await login(page);
+    await page.waitForURL(`${server.url}/fleet`);
+    const twin = await enrol('EAST-PC-03', 'east');
+    try {
+      await page.goto(`${server.url}/violations`);
+      await page.locator('.live-status.live-live').waitFor();
+      await report(twin, [makeEvent({ violationId: LIVE.violationId, app: 'whatsapp', state: 'running', evidence: ['process WhatsApp.exe'] })]);
+      const same = page.locator(`#violations-table tbody tr[data-id="${LIVE.violationId}"]`);
+      await expect.poll(() => same.count()).toBe(2); // pushed live as a second row, not merged into the first
+      const twinRow = page.locator(`tr[data-id="${LIVE.violationId}"][data-agent="${twin.agentId}"]`);
+      expect(await twinRow.textContent()).toMatch(/whatsapp.*EAST-PC-03/);
+      await twinRow.locator('a').click();
+      await page.waitForURL(`${server.url}/violations/${twin.agentId}/${LIVE.violationId}`);
+      await page.locator('#evidence').waitFor();
+      expect(await page.locator('h1').textContent()).toBe('whatsapp on EAST-PC-03');
+      // The first agent's violation with this id was resolved; this one was not.
+      expect(await page.locator('.ack-panel').textContent()).toContain('Nobody has reviewed this violation yet.');
+      expect(await page.locator('#timeline').textContent()).not.toMatch(/Resolved/);
+      expect(errors).toEqual([]);
+    } finally {
+      twin.close();
+    }
   });
 });
