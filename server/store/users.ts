@@ -53,7 +53,8 @@ export function createUserStore(db: Db, now: () => number = Date.now, opts: { ha
   const getSession = db.prepare<[string], { user_name: string; csrf_token: string; last_seen: number; expires_at: number; role: Role; disabled_at: number | null }>(
     'SELECT s.user_name, s.csrf_token, s.last_seen, s.expires_at, u.role, u.disabled_at FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.id_hash = ?',
   );
-  const endSessions = db.prepare('DELETE FROM sessions WHERE user_name = ?');
+  // By the stored spelling: user names match case-insensitively, session rows byte for byte.
+  const endSessions = db.prepare('DELETE FROM sessions WHERE user_name IN (SELECT name FROM users WHERE name = ?)');
   // Attempts being checked right now count as failures until they finish: twelve parallel
   // guesses must not all pass a check made before any of them failed.
   const inFlight = new Map<string, number>();

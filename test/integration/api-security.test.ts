@@ -125,11 +125,11 @@ describe('sessions end', () => {
     expect((await runCli('server', ['user', 'list', '--data', s.dataDir])).stdout).toMatch(/lead1 {2}role=lead .*disabled=/);
   }, 20_000);
 
-  it('disabling through the API works the same', async () => {
+  it('disabling through the API works the same (user names match in any case)', async () => {
     const { s, admin } = await withUsers();
     server = s;
     const l = await login(s, 'lead1', PASSWORD);
-    expect((await call(s, 'POST', '/api/users/lead1/disable', { token: admin })).status).toBe(200);
+    expect((await call(s, 'POST', '/api/users/LEAD1/disable', { token: admin })).status).toBe(200);
     expect((await call(s, 'GET', '/api/violations', { cookie: l.cookie })).status).toBe(401);
     expect((await login(s, 'lead1', PASSWORD)).status).toBe(401);
     const users = (await (await call(s, 'GET', '/api/users', { token: admin })).json()) as any;
