@@ -90,7 +90,7 @@ describe('sessions end', () => {
     server = s;
     const l = await login(s, 'lead1', PASSWORD);
     const stream = await openStream(s, { cookie: l.cookie });
-    const reset = await call(s, 'POST', '/api/users/lead1/reset', { token: admin }, { password: NEW_PASSWORD });
+    const reset = await call(s, 'POST', '/api/users/LEAD1/reset', { token: admin }, { password: NEW_PASSWORD }); // names match in any case
     expect(reset.status).toBe(200);
     await vi.waitFor(() => expect(stream.ended).toBe(true));
     expect((await call(s, 'GET', '/api/violations', { cookie: l.cookie })).status).toBe(401);
