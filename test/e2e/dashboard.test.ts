@@ -266,6 +266,9 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     // After the logout above: sign in again (the login page keeps ?next=).
     await login(page);
     await page.waitForURL(`${server.url}/fleet`);
+    // A link from before (by id alone) still lands on the violation while only one agent has that id.
+    await page.goto(`${server.url}/violations/${LIVE.violationId}`);
+    await page.waitForURL(`${server.url}/violations/${agentId}/${LIVE.violationId}`);
     const twin = await enrol('EAST-PC-03', 'east');
     try {
       await page.goto(`${server.url}/violations`);
@@ -283,6 +286,11 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
       expect(await page.locator('.ack-panel').textContent()).toContain('Nobody has reviewed this violation yet.');
       expect(await page.locator('#timeline').textContent()).not.toMatch(/Resolved/);
       expect(errors).toEqual([]);
+      // Now the old link is ambiguous: the page says so instead of picking one (the
+      // browser logs that 400, as it logs any failed fetch).
+      await page.goto(`${server.url}/violations/${LIVE.violationId}`);
+      await expect.poll(() => page.locator('.detail').textContent()).toMatch(/More than one workstation/);
+      expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
     } finally {
       twin.close();
     }

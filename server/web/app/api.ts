@@ -92,6 +92,8 @@ export const api = {
   violation: (agentId: string, id: string, signal?: AbortSignal) => request<ViolationDetail>('GET', violationPath(agentId, id, '/api'), { signal }),
   ack: (agentId: string, id: string, status: AckStatus, note: string) =>
     request<{ violation: Violation }>('POST', `${violationPath(agentId, id, '/api')}/ack`, { body: { status, note } }),
+  /** By id alone (an old link): the server redirects when one agent has it, 400 when several do. */
+  violationById: (id: string, signal?: AbortSignal) => request<ViolationDetail>('GET', `/api/violations/${encodeURIComponent(id)}`, { signal }),
   agents: (signal?: AbortSignal) => request<{ items: Agent[] }>('GET', '/api/agents', { signal }),
   trends: (q: URLSearchParams, signal?: AbortSignal) => request<Trends>('GET', withQuery('/api/trends', q), { signal }),
   filters: (signal?: AbortSignal) => request<FilterValues>('GET', '/api/filters', { signal }),
