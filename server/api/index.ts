@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Gauge } from 'prom-client';
+import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Gateway } from '../gateway/index.js';
 import type { Metrics } from '../metrics.js';
@@ -58,6 +59,7 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
       handle: ({ res, url }) => {
         const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get('limit') ?? 200) || 200));
         const before = url.searchParams.get('before');
+        if (before !== null && !/^\d{1,15}$/.test(before)) throw new AppError('bad_request', 'query before: expected the seq of an audit entry (a whole number) from a previous page');
         sendJson(res, 200, { items: deps.store.audit.list(limit, before ? Number(before) : undefined) });
       },
     },
