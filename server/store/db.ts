@@ -9,8 +9,8 @@
  * read-only flag, and access comes from the folder's ACL (%ProgramData% is admin-writable,
  * user-readable: the installer is expected to restrict the data folder there).
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { AppError } from '../../shared/errors.js';
 import { migrations } from './migrations/index.js';
@@ -34,6 +34,11 @@ export function tightenDbFiles(file: string): void {
 
 /** The server's data folder: created 0700, or tightened to 0700 (it is ours alone). */
 export function prepareDataDir(dir: string): void {
+  // A shared folder (/tmp and the like carry the sticky bit) must not be made 0700 under
+  // everyone else's feet: the store needs a folder of its own.
+  if (process.platform !== 'win32' && existsSync(dir) && (statSync(dir).mode & 0o1000) !== 0) {
+    throw new AppError('store_unavailable', `the data folder ${dir} is a shared folder (sticky bit, like /tmp); give the store a folder of its own, e.g. --data ${join(dir, 'consultguard')}`);
+  }
   try {
     mkdirSync(dir, { recursive: true, mode: DATA_DIR_MODE });
     if (process.platform !== 'win32') chmodSync(dir, DATA_DIR_MODE);

@@ -374,5 +374,12 @@ describe('store files', () => {
     createStore(fresh).close();
     expect(mode(fresh)).toBe(0o700);
     expect(mode(join(fresh, 'consultguard.db'))).toBe(0o600);
+
+    // A shared folder such as /tmp (world-writable, sticky) is refused, not made private
+    // under everyone's feet. Shown on a folder of the test's own with /tmp's mode.
+    const shared = tempDir('cg-shared-');
+    chmodSync(shared, 0o1777);
+    expect(() => createStore(shared)).toThrow(/shared folder/);
+    expect(statSync(shared).mode & 0o7777).toBe(0o1777);
   });
 });
