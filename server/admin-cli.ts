@@ -2,11 +2,12 @@
  * `consultguard-server` admin commands that work on the store directly (the server may be
  * running: SQLite in WAL mode takes a second writer, and backup is online).
  */
-import { userInfo } from 'node:os';
+import { chmodSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseCommandLine, resolveConfig, type OptionSpec } from '../shared/config.js';
 import { AppError } from '../shared/errors.js';
 import { ServerConfig, SERVER_OPTIONS } from './config.js';
+import { cliActor } from './store/audit.js';
 import { createStore, type Store } from './store/index.js';
 
 const DATA_ONLY: OptionSpec[] = SERVER_OPTIONS.filter((o) => o.key === 'dataDir');
@@ -56,9 +57,25 @@ async function readPassword(): Promise<string> {
   });
 }
 
+function userName(cmd: string, name: string | undefined): string {
+  if (!name || !/^[A-Za-z0-9._@-]{1,64}$/.test(name)) throw new AppError('bad_option', `${cmd}: expected a user NAME of letters, digits, . _ @ - (at most 64)`);
+  return name;
+}
+
+async function newPassword(): Promise<string> {
+  const password = await readPassword();
+  if (password.length < 12) throw new AppError('bad_option', 'password: at least 12 characters, please');
+  return password;
+}
+
 export const ADMIN_USAGE = `commands:
   user add --role lead|admin NAME                 create or reset a dashboard login (password from stdin or prompt)
+  user reset NAME                                 new password (stdin or prompt); the user's sessions end
+  user disable NAME                               no more logins; the user's sessions end (user add re-enables)
+  user list                                       dashboard logins with role and state
   token create --role lead|admin [--name TEXT]   print a new API token
+  token list                                     API tokens (id, name, role, dates; never the token)
+  token revoke ID                                the token stops working at its next request
   secret create [--site NAME]                    print a new enrolment secret (per site)
   secret list                                    list enrolment secrets (never their values)
   secret revoke ID                               stop a secret from enrolling new agents
@@ -75,24 +92,83 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
       const { values } = parseCommandLine(rest, DATA_ONLY, { role: 'string', name: 'string' });
       const role = values.role;
       if (role !== 'lead' && role !== 'admin') throw new AppError('bad_option', `--role: expected lead or admin, got ${role === undefined ? 'nothing' : `"${String(role)}"`}`);
-      withStore(values, (s) => out(s.apiTokens.create(role, (values.name as string | undefined) ?? null).token));
+      const name = (values.name as string | undefined) ?? null;
+      withStore(values, (s) => {
+        const created = s.apiTokens.create(role, name);
+        s.audit.record(cliActor(), 'token-create', { id: created.id, role, name });
+        out(created.token);
+      });
+      return true;
+    }
+    case 'token list': {
+      const { values } = parseCommandLine(rest, DATA_ONLY);
+      withStore(values, (s) => {
+        for (const t of s.apiTokens.list()) out(`${t.id}  role=${t.role}  name=${t.name ?? '-'}  created=${new Date(t.created_at).toISOString()}${t.revoked_at ? `  revoked=${new Date(t.revoked_at).toISOString()}` : ''}`);
+      });
+      return true;
+    }
+    case 'token revoke': {
+      const { values, positionals } = parseCommandLine(rest, DATA_ONLY);
+      const id = positionals[0];
+      if (!id) throw new AppError('bad_option', 'token revoke: expected the token id (see "token list")');
+      withStore(values, (s) => {
+        if (!s.apiTokens.revoke(id)) throw new AppError('bad_option', `token revoke: no live token ${id} (see "token list")`);
+        s.audit.record(cliActor(), 'token-revoke', { id });
+      });
+      out(`token ${id} revoked`);
       return true;
     }
     case 'user add': {
       const { values, positionals } = parseCommandLine(rest, DATA_ONLY, { role: 'string' });
       const role = values.role;
-      const name = positionals[0];
+      const name = userName(key, positionals[0]);
       if (role !== 'lead' && role !== 'admin') throw new AppError('bad_option', `--role: expected lead or admin, got ${role === undefined ? 'nothing' : `"${String(role)}"`}`);
-      if (!name || !/^[A-Za-z0-9._@-]{1,64}$/.test(name)) throw new AppError('bad_option', 'user add: expected a user NAME of letters, digits, . _ @ - (at most 64)');
-      const password = await readPassword();
-      if (password.length < 12) throw new AppError('bad_option', 'password: at least 12 characters, please');
-      withStore(values, (s) => s.users.add(name, role, password));
+      const password = await newPassword();
+      withStore(values, (s) => {
+        const existed = s.users.exists(name);
+        s.users.add(name, role, password);
+        s.audit.record(cliActor(), existed ? 'user-reset' : 'user-add', { name, role });
+      });
       out(`user ${name} (${role}) saved`);
+      return true;
+    }
+    case 'user reset': {
+      const { values, positionals } = parseCommandLine(rest, DATA_ONLY);
+      const name = userName(key, positionals[0]);
+      const password = await newPassword();
+      withStore(values, (s) => {
+        if (!s.users.reset(name, password)) throw new AppError('bad_option', `user reset: no user ${name} (see "user list")`);
+        s.audit.record(cliActor(), 'user-reset', { name });
+      });
+      out(`user ${name}: password reset, sessions ended`);
+      return true;
+    }
+    case 'user disable': {
+      const { values, positionals } = parseCommandLine(rest, DATA_ONLY);
+      const name = userName(key, positionals[0]);
+      withStore(values, (s) => {
+        if (!s.users.disable(name)) throw new AppError('bad_option', `user disable: no enabled user ${name} (see "user list")`);
+        s.audit.record(cliActor(), 'user-disable', { name });
+      });
+      out(`user ${name} disabled, sessions ended`);
+      return true;
+    }
+    case 'user list': {
+      const { values } = parseCommandLine(rest, DATA_ONLY);
+      withStore(values, (s) => {
+        for (const u of s.users.list()) out(`${u.name}  role=${u.role}  created=${new Date(u.created_at).toISOString()}${u.disabled_at ? `  disabled=${new Date(u.disabled_at).toISOString()}` : ''}`);
+      });
       return true;
     }
     case 'secret create': {
       const { values } = parseCommandLine(rest, DATA_ONLY, { site: 'string' });
-      withStore(values, (s) => out(s.secrets.create((values.site as string | undefined) ?? null).secret));
+      withStore(values, (s) => {
+        const site = (values.site as string | undefined) ?? null;
+        const created = s.secrets.create(site);
+        // The secret itself never goes into the audit: only which one was made, for which site.
+        s.audit.record(cliActor(), 'secret-create', { id: created.id, site });
+        out(created.secret);
+      });
       return true;
     }
     case 'secret list': {
@@ -107,7 +183,11 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
       const { values, positionals } = parseCommandLine(rest, DATA_ONLY);
       const id = positionals[0];
       if (!id) throw new AppError('bad_option', `${key}: expected the ${cmd === 'secret' ? 'secret id (see "secret list")' : 'agent id (see GET /api/agents)'}`);
-      const done = withStore(values, (s) => (cmd === 'secret' ? s.secrets.revoke(id) : s.agents.revokeToken(id)));
+      const done = withStore(values, (s) => {
+        const ok = cmd === 'secret' ? s.secrets.revoke(id) : s.agents.revokeToken(id);
+        if (ok) s.audit.record(cliActor(), cmd === 'secret' ? 'secret-revoke' : 'agent-revoke', cmd === 'secret' ? { id } : { agentId: id });
+        return ok;
+      });
       if (!done) throw new AppError('bad_option', `${key}: no ${cmd} ${id}`);
       out(`${cmd} ${id} revoked`);
       return true;
@@ -125,13 +205,15 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
     const store = createStore(resolve(config.dataDir));
     try {
       await store.db.backup(resolve(file));
+      // A copy of the store holds what the store holds: readable by its owner only (see store/db.ts).
+      if (process.platform !== 'win32') chmodSync(resolve(file), 0o600);
     } finally {
       store.close();
     }
     out(`backup written to ${resolve(file)}`);
     return true;
   }
-  if (cmd === 'token' || cmd === 'secret' || cmd === 'agent') throw new AppError('bad_option', `unknown command "${key}"; run --help for the commands`);
+  if (cmd === 'token' || cmd === 'user' || cmd === 'secret' || cmd === 'agent') throw new AppError('bad_option', `unknown command "${key}"; run --help for the commands`);
   return false;
 }
 
@@ -156,12 +238,4 @@ function agentForget(argv: string[], out: Out): boolean {
   if (!done) throw new AppError('bad_option', `agent forget: no agent ${id}`);
   out(`agent ${id} forgotten; it may enrol again with an enrolment secret`);
   return true;
-}
-
-function cliActor(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli';
-  }
 }

@@ -41,9 +41,10 @@ export function agentRoutes(agents: AgentStore, gateway: Gateway, policyFor: (a:
     },
     {
       method: 'POST', path: '/api/agents/:id/revoke', roles: ['admin'],
-      handle: ({ res, params }) => {
+      handle: ({ res, params, principal }) => {
         if (!agents.get(params.id!)) throw new AppError('not_found', `no agent ${params.id}`);
         agents.revokeToken(params.id!);
+        audit?.(principal, 'agent-revoke', { agentId: params.id });
         gateway.disconnect(params.id!, 'token revoked by an administrator');
         sendJson(res, 200, { agentId: params.id, revoked: true });
       },

@@ -3,6 +3,8 @@
  * Every /api route needs a bearer token (or a dashboard session).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Gauge } from 'prom-client';
+import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Gateway } from '../gateway/index.js';
 import type { Metrics } from '../metrics.js';
@@ -14,7 +16,7 @@ import { adminRoutes } from './admin.js';
 import { agentRoutes } from './agents.js';
 import { bearer, sendJson, sendText } from './http.js';
 import type { LiveFeed } from './live.js';
-import { createRouter, type Principal, type Route } from './router.js';
+import { actorOf, createRouter, type Principal, type Route } from './router.js';
 import { violationRoutes } from './violations.js';
 
 export interface ApiDeps {
@@ -29,8 +31,14 @@ export interface ApiDeps {
 }
 
 export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const audit = (p: Principal | null, action: string, detail: Record<string, unknown> = {}) =>
-    deps.store.audit.record(p ? `${p.kind === 'token' ? 'token:' : ''}${p.name ?? p.id}` : 'anonymous', action, detail);
+  const audit = (p: Principal | null, action: string, detail: Record<string, unknown> = {}) => deps.store.audit.record(actorOf(p), action, detail);
+  // A live stream re-checks the credential it was opened with (logout, reset, disable, revoke).
+  const credentialLive = (p: Principal | null) => (): boolean => {
+    if (p?.kind === 'session') return p.sessionKey !== undefined && deps.store.users.sessionLive(p.sessionKey);
+    if (p?.kind === 'token') return deps.store.apiTokens.live(p.id);
+    return false;
+  };
+  registerApiMetrics(deps);
   const routes: Route[] = [
     {
       method: 'GET', path: '/healthz', roles: null,
@@ -43,19 +51,20 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
       method: 'GET', path: '/metrics', roles: null,
       handle: async ({ res }) => sendText(res, 200, deps.metrics.registry.contentType, await deps.metrics.registry.metrics()),
     },
-    ...sessionRoutes(deps.store, deps.secure),
+    ...sessionRoutes(deps.store, deps.live, deps.secure),
     // Trend days are the clinic's days: the default policy's time zone.
-    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone),
+    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive),
     {
       method: 'GET', path: '/api/audit', roles: ['admin'],
       handle: ({ res, url }) => {
         const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get('limit') ?? 200) || 200));
         const before = url.searchParams.get('before');
+        if (before !== null && !/^\d{1,15}$/.test(before)) throw new AppError('bad_request', 'query before: expected the seq of an audit entry (a whole number) from a previous page');
         sendJson(res, 200, { items: deps.store.audit.list(limit, before ? Number(before) : undefined) });
       },
     },
     ...agentRoutes(deps.store.agents, deps.gateway, deps.policies.policyFor, audit),
-    ...adminRoutes(deps.store),
+    ...adminRoutes(deps.store, deps.live),
     ...staticRoutes(),
   ];
 
@@ -67,4 +76,16 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
   }
 
   return createRouter(routes, authenticate, deps.log.child({ module: 'api' }));
+}
+
+/** Counts for the login hashing queue and the live streams, beside the server's own metrics. */
+function registerApiMetrics(deps: ApiDeps): void {
+  const registers = [deps.metrics.registry];
+  const kdf = () => deps.store.users.hasher.stats();
+  new Gauge({ name: 'consultguard_login_hashes_active', help: 'Password checks running now (capped)', registers, collect() { this.set(kdf().active); } });
+  new Gauge({ name: 'consultguard_login_hashes_active_max', help: 'Most password checks that ran at once since start', registers, collect() { this.set(kdf().peak); } });
+  new Gauge({ name: 'consultguard_login_hashes_queued', help: 'Password checks waiting for a slot', registers, collect() { this.set(kdf().queued); } });
+  new Gauge({ name: 'consultguard_login_hashes_refused', help: 'Logins refused because the password-check queue was full, since start', registers, collect() { this.set(kdf().refused); } });
+  new Gauge({ name: 'consultguard_live_streams', help: 'Open live-feed (SSE) streams', registers, collect() { this.set(deps.live.size()); } });
+  new Gauge({ name: 'consultguard_live_streams_dropped', help: 'Live-feed streams dropped for falling behind, since start', registers, collect() { this.set(deps.live.dropped()); } });
 }

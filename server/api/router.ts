@@ -15,6 +15,14 @@ export interface Principal {
   role: Role;
   /** Sessions only: state-changing requests must echo it in x-csrf-token. */
   csrfToken?: string;
+  /** Sessions only: the hash of the session id (names the session without being it). */
+  sessionKey?: string;
+}
+
+/** How a principal appears in the audit log (see store/audit.ts); null: no credentials. */
+export function actorOf(p: Principal | null): string {
+  if (!p) return 'anonymous';
+  return p.kind === 'token' ? `token:${p.name ?? p.id}` : (p.name ?? p.id);
 }
 
 export interface Ctx {
@@ -72,16 +80,19 @@ function readBody(req: IncomingMessage): Promise<unknown> {
 export function createRouter(routes: Route[], authenticate: (req: IncomingMessage) => Principal | null, log: Logger) {
   const compiled = routes.map((r) => ({ route: r, ...compile(r.path) }));
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let path = '?';
     try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      path = url.pathname;
+      decodeParam('path', url.pathname); // a malformed %-escape anywhere is a 400, routed or not
       const matches = compiled.map((c) => ({ c, m: c.re.exec(url.pathname) })).filter((x) => x.m !== null);
-      if (matches.length === 0) throw new AppError('not_found', `no route ${url.pathname}; see README "HTTP API"`);
+      if (matches.length === 0) throw new AppError('not_found', `no route ${url.pathname.slice(0, 200)}; see README "HTTP API"`);
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       // A literal path beats a pattern (/api/violations/stream over /api/violations/:id).
       const hit = matches.filter((x) => x.c.route.method === method).sort((a, b) => a.c.names.length - b.c.names.length)[0];
-      if (!hit) throw new AppError('bad_request', `${req.method} is not allowed on ${url.pathname}`);
+      if (!hit) throw new AppError('bad_request', `${req.method} is not allowed on ${url.pathname.slice(0, 200)}`);
       const params: Record<string, string> = {};
-      hit.c.names.forEach((n, i) => (params[n] = decodeURIComponent(hit.m![i + 1]!)));
+      hit.c.names.forEach((n, i) => (params[n] = decodeParam(n, hit.m![i + 1]!)));
       const route = hit.c.route;
       const principal = authenticate(req);
       // A cookie is sent by the browser whoever made the page: state changes on a session
@@ -97,14 +108,22 @@ export function createRouter(routes: Route[], authenticate: (req: IncomingMessag
       await route.handle({ req, res, url, params, principal, body: () => readBody(req) });
     } catch (err) {
       if (res.headersSent) {
+        // A stream that failed half-way (CSV, SSE): cut it, so the client sees it incomplete.
+        log.warn({ err, path }, 'request failed after the reply started');
         res.destroy();
         return;
       }
-      if (err instanceof AppError) sendError(res, err);
-      else {
-        log.error({ err, path: url.pathname }, 'request failed');
-        sendError(res, new AppError('internal', 'internal error; the server log has the details'));
-      }
+      const e = sendError(res, err);
+      if (e.unexpected) log.error({ err, path, code: e.code }, 'request failed');
     }
   };
+}
+
+/** A path parameter, percent-decoded; a malformed escape (`%E0%A4%A`) is the client's error. */
+function decodeParam(name: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new AppError('bad_request', `${name === 'path' ? 'path' : `path (${name})`}: malformed %-escape; percent-encode it as UTF-8 (e.g. with encodeURIComponent)`);
+  }
 }

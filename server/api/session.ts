@@ -1,15 +1,17 @@
 /**
  * Dashboard login. The session cookie is HttpOnly, SameSite=Strict, Secure under TLS, and
  * path-wide; every state-changing request made with it must also carry the session's CSRF
- * token in `x-csrf-token` (checked in the router). Logins and failures go to the audit log.
+ * token in `x-csrf-token` (checked in the router). Logins and failures go to the audit log,
+ * with the client address; the login limits are in store/users.ts.
  */
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
 import type { Store } from '../store/index.js';
-import { SESSION } from '../store/users.js';
-import { sendJson } from './http.js';
-import type { Principal, Route } from './router.js';
+import { SESSION, type LoginRefusal } from '../store/users.js';
+import { clientAddress, RetryLater, sendJson } from './http.js';
+import type { LiveFeed } from './live.js';
+import { actorOf, type Principal, type Route } from './router.js';
 
 export const SESSION_COOKIE = 'cg_session';
 
@@ -27,7 +29,19 @@ function cookie(value: string, maxAgeSec: number, secure: boolean): string {
 
 const Login = z.object({ username: z.string().min(1).max(128), password: z.string().min(1).max(1024) });
 
-export function sessionRoutes(store: Store, secure: boolean): Route[] {
+const REFUSED: Record<LoginRefusal['reason'], { action: string; error: (retry: number) => AppError }> = {
+  wrong: { action: 'login-failed', error: () => new AppError('unauthorized', 'wrong user name or password') },
+  locked: { action: 'login-locked', error: (r) => new RetryLater('rate_limited', `too many failed logins for this user from this address; try again in ${minutes(r)} or ask an administrator`, r) },
+  'address-limited': { action: 'login-address-limited', error: (r) => new RetryLater('rate_limited', `too many failed logins from this address; try again in ${minutes(r)}`, r) },
+  'user-limited': { action: 'login-user-limited', error: (r) => new RetryLater('rate_limited', `too many failed logins for this user; try again in ${minutes(r)} from an address you signed in from before, or ask an administrator`, r) },
+};
+
+function minutes(sec: number): string {
+  const m = Math.ceil(sec / 60);
+  return m <= 1 ? 'a minute' : `${m} minutes`;
+}
+
+export function sessionRoutes(store: Store, live: LiveFeed, secure: boolean): Route[] {
   return [
     {
       method: 'POST', path: '/api/session', roles: null,
@@ -35,13 +49,15 @@ export function sessionRoutes(store: Store, secure: boolean): Route[] {
         const parsed = Login.safeParse(await body());
         if (!parsed.success) throw new AppError('bad_request', 'body must be {"username": "...", "password": "..."}');
         const { username, password } = parsed.data;
-        const result = store.users.login(username, password);
+        const ip = clientAddress(req);
+        // May throw KdfBusy (429, Retry-After: 1) when too many logins are being checked.
+        const result = await store.users.login(username, password, ip);
         if (!result.ok) {
-          store.audit.record(username, result.reason === 'locked' ? 'login-locked' : 'login-failed', { ip: req.socket.remoteAddress });
-          if (result.reason === 'locked') throw new AppError('rate_limited', 'too many failed logins for this user; try again in 15 minutes or ask an administrator');
-          throw new AppError('unauthorized', 'wrong user name or password');
+          const refusal = REFUSED[result.reason];
+          store.audit.record(username, refusal.action, { ip });
+          throw refusal.error(result.retryAfterSec);
         }
-        store.audit.record(result.user.name, 'login', { ip: req.socket.remoteAddress });
+        store.audit.record(result.user.name, 'login', { ip });
         res.setHeader('set-cookie', cookie(result.sessionId, SESSION.maxMs / 1000, secure));
         sendJson(res, 200, { user: { name: result.user.name, role: result.user.role }, csrfToken: result.user.csrfToken });
       },
@@ -60,7 +76,9 @@ export function sessionRoutes(store: Store, secure: boolean): Route[] {
       handle: ({ res, req, principal }) => {
         const id = readCookie(req, SESSION_COOKIE);
         if (id) store.users.logout(id);
-        store.audit.record(principal!.name ?? '?', 'logout');
+        // The session's open live streams end with it, not at their next reconnect.
+        live.revalidate();
+        store.audit.record(actorOf(principal), 'logout');
         res.writeHead(204, { 'set-cookie': cookie('', 0, secure), 'cache-control': 'no-store' });
         res.end();
       },
@@ -72,5 +90,5 @@ export function sessionRoutes(store: Store, secure: boolean): Route[] {
 export function sessionPrincipal(store: Store, req: IncomingMessage): (Principal & { csrfToken: string }) | null {
   const id = readCookie(req, SESSION_COOKIE);
   const user = id ? store.users.session(id) : undefined;
-  return user ? { kind: 'session', id: user.name, name: user.name, role: user.role, csrfToken: user.csrfToken } : null;
+  return user ? { kind: 'session', id: user.name, name: user.name, role: user.role, csrfToken: user.csrfToken, sessionKey: user.sessionKey } : null;
 }

@@ -4,7 +4,7 @@ import { AppError } from '../../shared/errors.js';
 import { AppState } from '../../shared/snapshot.js';
 import { firstIssue } from '../../shared/zod-errors.js';
 import type { Violation, ViolationFilter, ViolationStore } from '../store/violations.js';
-import { csvLine } from './csv.js';
+import { csvLine, streamLines } from './csv.js';
 import { sendJson } from './http.js';
 import type { LiveFeed } from './live.js';
 import type { Principal, Route } from './router.js';
@@ -58,13 +58,18 @@ export function feedPage(store: ViolationStore, q: FeedQuery) {
 
 const CSV_COLUMNS: Array<keyof Violation> = ['id', 'agentId', 'hostname', 'site', 'user', 'app', 'state', 'via', 'startedAt', 'endedAt', 'durationSec', 'nudged', 'nudgeClicked', 'evidence'];
 const CSV_MAX_ROWS = 1_000_000;
+const CSV_PAGE = 500;
 
 const Ack = z.object({ status: z.enum(['acknowledged', 'resolved']), note: z.string().max(2000).default('') });
 const TrendQuery = z.object({ since: Time, until: Time });
 
 export type Audit = (principal: Principal | null, action: string, detail?: Record<string, unknown>) => void;
+/** Whether the credential behind a request is still valid (a live stream re-checks it). */
+export type CredentialCheck = (principal: Principal | null) => () => boolean;
 
-export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit, timezone: () => string): Route[] {
+const violationPath = (agentId: string, id: string) => `/api/violations/${encodeURIComponent(agentId)}/${encodeURIComponent(id)}`;
+
+export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit, timezone: () => string, credentialLive: CredentialCheck): Route[] {
   let filterCache: { at: number; value: ReturnType<ViolationStore['filterValues']> } | null = null;
   return [
     {
@@ -77,22 +82,36 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
       },
     },
     {
-      method: 'GET', path: '/api/violations/:id', roles: ['lead', 'admin'],
+      // A violation is addressed by agent AND id: violationIds are made by each agent and
+      // are unique per agent only.
+      method: 'GET', path: '/api/violations/:agentId/:id', roles: ['lead', 'admin'],
       handle: ({ res, params, principal }) => {
-        const d = store.detail(params.id!);
-        if (!d) throw new AppError('not_found', `no violation ${params.id}`);
-        audit(principal, 'view-violation', { id: params.id });
+        const d = store.detail(params.agentId!, params.id!);
+        if (!d) throw new AppError('not_found', `no violation ${params.id} from agent ${params.agentId}`);
+        audit(principal, 'view-violation', { agentId: params.agentId, id: params.id });
         sendJson(res, 200, d);
       },
     },
     {
-      method: 'POST', path: '/api/violations/:id/ack', roles: ['lead', 'admin'],
+      // The old single-id address: never guessed at. One match is redirected to its full
+      // address; several are refused with the way to tell them apart.
+      method: 'GET', path: '/api/violations/:id', roles: ['lead', 'admin'],
+      handle: ({ res, params }) => {
+        const agents = store.agentsWithId(params.id!);
+        if (agents.length === 0) throw new AppError('not_found', `no violation ${params.id}`);
+        if (agents.length > 1) throw new AppError('bad_request', `violation id ${params.id} is used by ${agents.length} agents; address it as /api/violations/AGENT_ID/${params.id}`);
+        res.writeHead(308, { location: violationPath(agents[0]!, params.id!), 'cache-control': 'no-store' });
+        res.end();
+      },
+    },
+    {
+      method: 'POST', path: '/api/violations/:agentId/:id/ack', roles: ['lead', 'admin'],
       handle: async ({ res, params, principal, body }) => {
         const parsed = Ack.safeParse(await body());
         if (!parsed.success) throw new AppError('bad_request', `body ${firstIssue(parsed.error).line}`);
-        const v = store.acknowledge(params.id!, parsed.data.status, principal?.name ?? principal?.id ?? '?', parsed.data.note);
-        if (!v) throw new AppError('not_found', `no violation ${params.id}`);
-        audit(principal, parsed.data.status === 'resolved' ? 'resolve' : 'acknowledge', { id: params.id, note: parsed.data.note });
+        const v = store.acknowledge(params.agentId!, params.id!, parsed.data.status, principal?.name ?? principal?.id ?? '?', parsed.data.note);
+        if (!v) throw new AppError('not_found', `no violation ${params.id} from agent ${params.agentId}`);
+        audit(principal, parsed.data.status === 'resolved' ? 'resolve' : 'acknowledge', { agentId: params.agentId, id: params.id, note: parsed.data.note });
         live.publish([v]);
         sendJson(res, 200, { violation: v });
       },
@@ -117,7 +136,7 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
     },
     {
       method: 'GET', path: '/api/violations.csv', roles: ['lead', 'admin'],
-      handle: ({ res, url, principal }) => {
+      handle: async ({ res, url, principal }) => {
         const q = parseFeedQuery(url.searchParams);
         const filter = toFilter(q);
         audit(principal, 'export-csv', { filter: Object.fromEntries(url.searchParams) });
@@ -125,22 +144,29 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
           'content-type': 'text/csv; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
           'content-disposition': `attachment; filename="consultguard-violations-${new Date().toISOString().slice(0, 10)}.csv"`,
         });
-        res.write(csvLine(CSV_COLUMNS));
-        // Page through with the keyset cursor so memory stays flat for any export size.
+        // Keyset pages of CSV_PAGE rows: memory stays flat for any export size, and the
+        // reply waits for the client (see streamLines).
         let cursor: { startedAt: number; seq: number } | undefined;
         let rows = 0;
-        do {
-          const page = store.list(filter, 1000, cursor);
-          for (const v of page.items) res.write(csvLine(CSV_COLUMNS.map((c) => v[c])));
+        let first = true;
+        let last = false;
+        await streamLines(res, () => {
+          if (first) {
+            first = false;
+            return [csvLine(CSV_COLUMNS)];
+          }
+          if (last || rows >= CSV_MAX_ROWS) return null;
+          const page = store.list(filter, Math.min(CSV_PAGE, CSV_MAX_ROWS - rows), cursor);
           rows += page.items.length;
           cursor = page.next ?? undefined;
-        } while (cursor && rows < CSV_MAX_ROWS);
-        res.end();
+          last = !cursor;
+          return page.items.map((v) => csvLine(CSV_COLUMNS.map((c) => v[c])));
+        });
       },
     },
     {
       method: 'GET', path: '/api/violations/stream', roles: ['lead', 'admin'],
-      handle: ({ res }) => live.subscribe(res),
+      handle: ({ res, principal }) => live.subscribe(res, credentialLive(principal)),
     },
   ];
 }

@@ -1,5 +1,26 @@
-/** The audit log: who logged in, viewed, exported or acknowledged what, and when. */
+/**
+ * The audit log: who logged in, viewed, exported or acknowledged what, and every admin
+ * action (tokens, users, secrets, agents), from the API or the CLI, and when.
+ *
+ * Actors are written one way everywhere: a dashboard user by name, an API token as
+ * `token:<name or id>`, an admin command as `cli:<OS user>`, and `anonymous` for a request
+ * with no credentials. `record` is the one entry point; it never throws into the caller's
+ * work on a detail that will not serialise.
+ */
+import { userInfo } from 'node:os';
 import type { Db } from './db.js';
+
+/** The actor for an admin command run from a shell: the OS account that ran it. */
+export function cliActor(): string {
+  let name: string | undefined;
+  try {
+    name = userInfo().username;
+  } catch {
+    // No passwd entry (a container's arbitrary uid): fall back to the environment.
+    name = process.env.USER ?? process.env.USERNAME ?? process.env.LOGNAME;
+  }
+  return `cli:${name || `uid-${process.getuid?.() ?? '?'}`}`;
+}
 
 export function createAuditStore(db: Db, now: () => number = Date.now) {
   const insert = db.prepare('INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)');

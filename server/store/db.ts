@@ -1,21 +1,69 @@
 /**
  * Opens the SQLite store and brings its schema up to date.
+ *
+ * File modes: the data folder is 0700 and the database files (the db, its -wal and -shm)
+ * 0600, tightened at every open when they already existed with looser modes: they hold
+ * password hashes, the audit log and every violation, for no local user but the service.
+ * SQLite creates -wal and -shm with the main file's mode, so creating that one 0600 first
+ * covers them. On Linux and macOS these are POSIX modes; on Windows chmod only toggles the
+ * read-only flag, and access comes from the folder's ACL (%ProgramData% is admin-writable,
+ * user-readable: the installer is expected to restrict the data folder there).
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { AppError } from '../../shared/errors.js';
 import { migrations } from './migrations/index.js';
 
 export type Db = Database.Database;
 
+export const DATA_DIR_MODE = 0o700;
+export const DB_FILE_MODE = 0o600;
+
+/** The database and its companions, 0600; missing ones are skipped (SQLite makes them later). */
+export function tightenDbFiles(file: string): void {
+  if (process.platform === 'win32') return;
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    try {
+      chmodSync(f, DB_FILE_MODE);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
+/** The server's data folder: created 0700, or tightened to 0700 (it is ours alone). */
+export function prepareDataDir(dir: string): void {
+  // A shared folder (/tmp and the like carry the sticky bit) must not be made 0700 under
+  // everyone else's feet: the store needs a folder of its own.
+  if (process.platform !== 'win32' && existsSync(dir) && (statSync(dir).mode & 0o1000) !== 0) {
+    throw new AppError('store_unavailable', `the data folder ${dir} is a shared folder (sticky bit, like /tmp); give the store a folder of its own, e.g. --data ${join(dir, 'consultguard')}`);
+  }
+  try {
+    mkdirSync(dir, { recursive: true, mode: DATA_DIR_MODE });
+    if (process.platform !== 'win32') chmodSync(dir, DATA_DIR_MODE);
+  } catch (err) {
+    // Refuse rather than run with a store others may read: the fix is the folder's owner.
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new AppError('store_unavailable', `cannot make the data folder ${dir} private (mode 0700): ${code}; run the server as the folder's owner, or chown it to the service account`, { cause: err });
+  }
+}
+
+function prepareFiles(file: string): void {
+  // Not chmod: a database opened outside the data folder (a benchmark in /tmp) leaves that folder alone.
+  mkdirSync(dirname(file), { recursive: true, mode: DATA_DIR_MODE });
+  // Create the main file 0600 before SQLite does (it would use 0644 under the usual umask).
+  if (!existsSync(file)) closeSync(openSync(file, 'a', DB_FILE_MODE));
+  tightenDbFiles(file);
+}
+
 export function openDb(file: string): Db {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   let db: Db;
   try {
+    if (file !== ':memory:') prepareFiles(file);
     db = new Database(file);
   } catch (err) {
-    throw new AppError('store_unavailable', `cannot open the store at ${file}: ${(err as Error).message}; check the --data folder exists and is writable`, { cause: err });
+    throw new AppError('store_unavailable', `cannot open the store at ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; check the --data folder exists and is writable`, { cause: err });
   }
   // WAL: readers (API, dashboard) never block the writer (ingest), and a commit is one
   // sequential append.
@@ -31,6 +79,8 @@ export function openDb(file: string): Db {
   db.pragma('temp_store = MEMORY');
   db.pragma('cache_size = -65536');
   migrate(db);
+  // The -wal and -shm now exist: a pre-existing pair with loose modes is tightened too.
+  if (file !== ':memory:') tightenDbFiles(file);
   return db;
 }
 

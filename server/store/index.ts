@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { openDb, type Db } from './db.js';
+import { openDb, prepareDataDir, type Db } from './db.js';
 import { createAgentStore } from './agents.js';
 import { createApiTokenStore } from './tokens.js';
 import { createSecretStore } from './secrets.js';
@@ -8,6 +8,7 @@ import { createAuditStore } from './audit.js';
 import { createViolationStore } from './violations.js';
 
 export function createStore(dataDir: string, now: () => number = Date.now) {
+  prepareDataDir(dataDir);
   const db: Db = openDb(join(dataDir, 'consultguard.db'));
   return {
     db,

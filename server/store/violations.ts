@@ -188,14 +188,15 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
     return row ? toViolation(row) : null;
   }
 
-  const byId = db.prepare<[string], Row>('SELECT * FROM violations WHERE id = ? LIMIT 1');
-
-  /** A violation by id, with its timeline (events, nudges, acknowledgement), oldest first. */
-  function detail(id: string) {
-    const row = byId.get(id);
+  /**
+   * A violation by agent and id, with its timeline (events, nudges, reviews), oldest
+   * first. Both parts: a violationId is only unique per agent (agents make their own).
+   */
+  function detail(agentId: string, id: string) {
+    const row = getViolation.get(agentId, id);
     if (!row) return null;
-    const events = db.prepare<[string, string], { kind: string; at: number; body: string }>('SELECT kind, at, body FROM events WHERE agent_id = ? AND violation_id = ? ORDER BY at').all(row.agent_id, id);
-    const nudges = db.prepare<[string, string], { outcome: string; at: number; detail: string | null }>('SELECT outcome, at, detail FROM nudges WHERE agent_id = ? AND violation_id = ? ORDER BY at').all(row.agent_id, id);
+    const events = db.prepare<[string, string], { kind: string; at: number; body: string }>('SELECT kind, at, body FROM events WHERE agent_id = ? AND violation_id = ? ORDER BY at').all(agentId, id);
+    const nudges = db.prepare<[string, string], { outcome: string; at: number; detail: string | null }>('SELECT outcome, at, detail FROM nudges WHERE agent_id = ? AND violation_id = ? ORDER BY at').all(agentId, id);
     const timeline: TimelineEntry[] = [];
     for (const e of events) {
       const body = JSON.parse(e.body) as Event;
@@ -203,22 +204,27 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
     }
     const NUDGE_KIND: Record<string, TimelineKind> = { shown: 'nudge-shown', clicked: 'nudge-clicked', dismissed: 'nudge-dismissed', suppressed: 'nudge-suppressed', 'app-closed': 'app-closed', failed: 'nudge-failed' };
     for (const n of nudges) timeline.push({ at: new Date(n.at).toISOString(), kind: NUDGE_KIND[n.outcome] ?? 'nudge-failed', ...(n.detail ? { note: n.detail } : {}) });
-    const reviews = db.prepare<[string, string], { status: string; by: string; at: number; note: string }>('SELECT status, by, at, note FROM reviews WHERE agent_id = ? AND violation_id = ? ORDER BY at, seq').all(row.agent_id, id);
+    const reviews = db.prepare<[string, string], { status: string; by: string; at: number; note: string }>('SELECT status, by, at, note FROM reviews WHERE agent_id = ? AND violation_id = ? ORDER BY at, seq').all(agentId, id);
     for (const r of reviews) timeline.push({ at: new Date(r.at).toISOString(), kind: r.status as TimelineKind, by: r.by, note: r.note });
     timeline.sort((a, b) => a.at.localeCompare(b.at));
     return { violation: toViolation(row), timeline };
   }
 
-  function acknowledge(id: string, status: 'acknowledged' | 'resolved', by: string, note: string): Violation | null {
-    const row = byId.get(id);
-    if (!row) return null;
+  /** Acknowledges or resolves one agent's violation (never another agent's with the same id). */
+  function acknowledge(agentId: string, id: string, status: 'acknowledged' | 'resolved', by: string, note: string): Violation | null {
     const t = now();
-    db.transaction(() => {
+    const done = db.transaction(() => {
+      const row = getViolation.get(agentId, id);
+      if (!row) return false;
       db.prepare('UPDATE violations SET ack_status = ?, ack_by = ?, ack_at = ?, ack_note = ?, updated_at = ? WHERE seq = ?').run(status, by, t, note, t, row.seq);
-      db.prepare('INSERT INTO reviews (agent_id, violation_id, status, by, at, note) VALUES (?, ?, ?, ?, ?, ?)').run(row.agent_id, id, status, by, t, note);
+      db.prepare('INSERT INTO reviews (agent_id, violation_id, status, by, at, note) VALUES (?, ?, ?, ?, ?, ?)').run(agentId, id, status, by, t, note);
+      return true;
     })();
-    return toViolation(byId.get(id)!);
+    return done ? get(agentId, id) : null;
   }
+
+  /** The agents holding a violation with this id (for a helpful answer to an old single-id address). */
+  const agentsWithId = (id: string): string[] => db.prepare<[string], { agent_id: string }>('SELECT agent_id FROM violations WHERE id = ? LIMIT 10').all(id).map((r) => r.agent_id);
 
   /**
    * Per-day counts by app and in-call minutes, with days in the clinic's time zone: SQL
@@ -262,7 +268,7 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
     return { apps: distinct('app', 100), sites: distinct('site', 500), hostnames: distinct('hostname', 500), users: distinct('user', 500) };
   }
 
-  return { ingest, ingestNudges, list, get, detail, acknowledge, trends, filterValues };
+  return { ingest, ingestNudges, list, get, detail, acknowledge, agentsWithId, trends, filterValues };
 }
 
 export type ViolationStore = ReturnType<typeof createViolationStore>;

@@ -22,7 +22,7 @@ export function staticRoutes(): Route[] {
   const read = (file: string): Buffer => {
     let b = cache.get(file);
     if (!b) {
-      if (!existsSync(file)) throw new AppError('not_found', `no file ${file.slice(dir.length)}; run npm run build`);
+      if (!existsSync(file)) throw new AppError('not_found', 'no such page or asset; if this is a fresh checkout, run npm run build');
       b = readFileSync(file);
       cache.set(file, b);
     }
@@ -31,7 +31,7 @@ export function staticRoutes(): Route[] {
   const page = (): Route['handle'] => ({ res }) => sendText(res, 200, 'text/html; charset=utf-8', read(join(dir, 'index.html')), PAGE_HEADERS);
   return [
     // The app routes client-side; each entry URL serves the same shell.
-    ...['/', '/login', '/violations', '/fleet', '/trends', '/report', '/violations/:id'].map((path): Route => ({ method: 'GET', path, roles: null, handle: page() })),
+    ...['/', '/login', '/violations', '/fleet', '/trends', '/report', '/violations/:id', '/violations/:agentId/:id'].map((path): Route => ({ method: 'GET', path, roles: null, handle: page() })),
     {
       method: 'GET', path: '/assets/:file', roles: null,
       handle: ({ res, params }) => {

@@ -24,13 +24,15 @@ let context: BrowserContext;
 let page: Page;
 let errors: string[];
 let agent: RawClient;
+let agentId: string;
 let batch = 0;
 
-async function enrol(hostname: string, site: string): Promise<RawClient> {
+async function enrol(hostname: string, site: string): Promise<RawClient & { agentId: string }> {
   const c = await connectRaw(server.wsUrl);
-  c.send(helloFrame({ enrollSecret: TEST_SECRET, site, host: { hostname, platform: 'win32', osVersion: '10.0.22631', agentVersion: '0.1.0' } }));
+  const hello = helloFrame({ enrollSecret: TEST_SECRET, site, host: { hostname, platform: 'win32', osVersion: '10.0.22631', agentVersion: '0.1.0' } });
+  c.send(hello);
   expect((await c.next()).type).toBe('welcome');
-  return c;
+  return Object.assign(c, { agentId: hello.agentId });
 }
 
 async function report(c: RawClient, events: Array<Record<string, unknown>>): Promise<void> {
@@ -73,7 +75,9 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
 
     // History before the page opens: two apps, both states, and a second workstation
     // that goes quiet (offline during consult hours: "silent" on the fleet page).
-    agent = await enrol('NORTH-PC-01', 'north');
+    const north = await enrol('NORTH-PC-01', 'north');
+    agent = north;
+    agentId = north.agentId;
     agent.send({ type: 'status', at: new Date().toISOString(), monitoring: true, policyVersion: 'demo-1' });
     const t = (minAgo: number) => new Date(Date.now() - minAgo * 60_000).toISOString();
     const zoomCall = randomUUID();
@@ -102,7 +106,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
   it('refuses a wrong password with a visible message', async () => {
     await page.goto(`${server.url}/login`);
     await login(page, 'not the password');
-    await expect.poll(() => page.locator('#login-error').textContent()).toMatch(/Wrong username or password/);
+    // A password check is a real scrypt (~100 ms, much more on a loaded machine): wait like a person would.
+    await expect.poll(() => page.locator('#login-error').textContent(), { timeout: 8000 }).toMatch(/Wrong username or password/);
     expect(await page.locator('#login-error').getAttribute('role')).toBe('alert');
     await screenshot(page, 'e2e-login-wrong-password');
   });
@@ -113,7 +118,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     }
     await page.goto(`${server.url}/login`);
     await login(page, 'one more guess', 'mallory');
-    await expect.poll(() => page.locator('#login-error').textContent()).toMatch(/Too many failed sign-in attempts/);
+    await expect.poll(() => page.locator('#login-error').textContent(), { timeout: 8000 }).toMatch(/Too many failed sign-in attempts/);
   });
 
   it('sends an unauthenticated page load to the login page, and back to it after login', async () => {
@@ -185,7 +190,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     // By keyboard: the row's link takes focus and Enter opens the detail.
     await page.locator(`tr[data-id="${LIVE.violationId}"] a`).focus();
     await page.keyboard.press('Enter');
-    await page.waitForURL(`${server.url}/violations/${LIVE.violationId}`);
+    // Addressed by agent and id: violationIds are unique per agent only.
+    await page.waitForURL(`${server.url}/violations/${agentId}/${LIVE.violationId}`);
     await page.locator('#evidence').waitFor();
     expect(await page.locator('h1').textContent()).toBe('facetime on NORTH-PC-01');
     expect(await page.locator('#evidence').textContent()).toContain(LIVE.evidence);
@@ -203,7 +209,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     expect(await timeline.locator('b').count()).toBe(0);
     await screenshot(page, 'e2e-violation-resolved', true);
 
-    const stored = await server.fetchJson(`/api/violations/${LIVE.violationId}`);
+    const stored = await server.fetchJson(`/api/violations/${agentId}/${LIVE.violationId}`);
     expect(stored.body.violation.ack).toMatchObject({ status: 'resolved', by: USER });
 
     await page.getByRole('link', { name: '← All violations' }).click();
@@ -254,5 +260,39 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     await page.goto(`${server.url}/fleet`);
     await page.waitForURL(/\/login\?next=%2Ffleet/);
     expect(errors).toEqual([]);
+  });
+
+  it('tells apart two agents that reported the same violationId: each row opens its own violation', async () => {
+    // After the logout above: sign in again (the login page keeps ?next=).
+    await login(page);
+    await page.waitForURL(`${server.url}/fleet`);
+    // A link from before (by id alone) still lands on the violation while only one agent has that id.
+    await page.goto(`${server.url}/violations/${LIVE.violationId}`);
+    await page.waitForURL(`${server.url}/violations/${agentId}/${LIVE.violationId}`);
+    const twin = await enrol('EAST-PC-03', 'east');
+    try {
+      await page.goto(`${server.url}/violations`);
+      await page.locator('.live-status.live-live').waitFor();
+      await report(twin, [makeEvent({ violationId: LIVE.violationId, app: 'whatsapp', state: 'running', evidence: ['process WhatsApp.exe'] })]);
+      const same = page.locator(`#violations-table tbody tr[data-id="${LIVE.violationId}"]`);
+      await expect.poll(() => same.count()).toBe(2); // pushed live as a second row, not merged into the first
+      const twinRow = page.locator(`tr[data-id="${LIVE.violationId}"][data-agent="${twin.agentId}"]`);
+      expect(await twinRow.textContent()).toMatch(/whatsapp.*EAST-PC-03/);
+      await twinRow.locator('a').click();
+      await page.waitForURL(`${server.url}/violations/${twin.agentId}/${LIVE.violationId}`);
+      await page.locator('#evidence').waitFor();
+      expect(await page.locator('h1').textContent()).toBe('whatsapp on EAST-PC-03');
+      // The first agent's violation with this id was resolved; this one was not.
+      expect(await page.locator('.ack-panel').textContent()).toContain('Nobody has reviewed this violation yet.');
+      expect(await page.locator('#timeline').textContent()).not.toMatch(/Resolved/);
+      expect(errors).toEqual([]);
+      // Now the old link is ambiguous: the page says so instead of picking one (the
+      // browser logs that 400, as it logs any failed fetch).
+      await page.goto(`${server.url}/violations/${LIVE.violationId}`);
+      await expect.poll(() => page.locator('.detail').textContent()).toMatch(/More than one workstation/);
+      expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([]);
+    } finally {
+      twin.close();
+    }
   });
 });

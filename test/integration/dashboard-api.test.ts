@@ -33,20 +33,22 @@ describe('dashboard sessions', () => {
     expect(feed.status).toBe(200);
 
     const c = await connectRaw(server.wsUrl);
-    c.send(helloFrame({ enrollSecret: TEST_SECRET }));
+    const hello = helloFrame({ enrollSecret: TEST_SECRET });
+    c.send(hello);
     await c.next('welcome');
     const e = makeEvent();
     c.send(eventFrame(1, [e]));
     await c.next('ack');
     c.close();
 
-    const ack = (headers: Record<string, string>) => fetch(`${server!.url}/api/violations/${e.violationId}/ack`, {
+    const path = `/api/violations/${hello.agentId}/${e.violationId}`;
+    const ack = (headers: Record<string, string>) => fetch(`${server!.url}${path}/ack`, {
       method: 'POST', headers: { cookie, 'content-type': 'application/json', ...headers }, body: JSON.stringify({ status: 'resolved', note: 'spoke to clinician' }),
     });
     const forged = await ack({});
     expect(forged.status).toBe(403);
     expect(((await forged.json()) as any).error.code).toBe('csrf');
-    const first = await fetch(`${server.url}/api/violations/${e.violationId}/ack`, {
+    const first = await fetch(`${server.url}${path}/ack`, {
       method: 'POST', headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': body.csrfToken }, body: JSON.stringify({ status: 'acknowledged', note: 'looking into it' }),
     });
     expect(first.status).toBe(200);
@@ -54,7 +56,7 @@ describe('dashboard sessions', () => {
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as any).violation.ack).toMatchObject({ status: 'resolved', by: 'dr.audit', note: 'spoke to clinician' });
 
-    const detail = (await (await fetch(`${server.url}/api/violations/${e.violationId}`, { headers: { cookie } })).json()) as any;
+    const detail = (await (await fetch(`${server.url}${path}`, { headers: { cookie } })).json()) as any;
     expect(detail.timeline.map((t: { kind: string }) => t.kind)).toEqual(['started', 'acknowledged', 'resolved']);
     expect(detail.timeline[1]).toMatchObject({ by: 'dr.audit', note: 'looking into it' });
 

@@ -198,7 +198,7 @@ describe('operations', () => {
     await c.next('ack');
     c.close();
     const db = new Database(join(server.dataDir, 'consultguard.db'));
-    expect(pruneOnce(db, 30)).toBe(1);
+    expect(await pruneOnce(db, 30)).toBe(1);
     expect((db.prepare('SELECT count(*) n FROM events WHERE violation_id = ?').get(old) as { n: number }).n).toBe(0);
     db.close();
     expect((await server.fetchJson('/api/violations')).body.items).toHaveLength(2);

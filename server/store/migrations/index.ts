@@ -9,6 +9,7 @@ import * as m004 from './004_feed_indexes.js';
 import * as m005 from './005_dashboard.js';
 import * as m006 from './006_reviews.js';
 import * as m007 from './007_agent_identity.js';
+import * as m008 from './008_login_limits.js';
 
 export interface Migration {
   version: number;
@@ -24,4 +25,5 @@ export const migrations: Migration[] = [
   { version: 5, ...m005 },
   { version: 6, ...m006 },
   { version: 7, ...m007 },
+  { version: 8, ...m008 },
 ];

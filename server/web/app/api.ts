@@ -71,6 +71,11 @@ async function request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, opts:
   return body as T;
 }
 
+/** The address of one violation: `/violations/AGENT/ID` (the page) or `/api/violations/AGENT/ID`. */
+export function violationPath(agentId: string, id: string, prefix = ''): string {
+  return `${prefix}/violations/${encodeURIComponent(agentId)}/${encodeURIComponent(id)}`;
+}
+
 function withQuery(path: string, q: URLSearchParams): string {
   const s = q.toString();
   return s ? `${path}?${s}` : path;
@@ -83,9 +88,12 @@ export const api = {
   login: (username: string, password: string) => request<Session>('POST', '/api/session', { body: { username, password }, expect401: true }),
   logout: () => request<void>('DELETE', '/api/session', { expect401: true }),
   violations: (q: URLSearchParams, signal?: AbortSignal) => request<Page<Violation>>('GET', withQuery('/api/violations', q), { signal }),
-  violation: (id: string, signal?: AbortSignal) => request<ViolationDetail>('GET', `/api/violations/${encodeURIComponent(id)}`, { signal }),
-  ack: (id: string, status: AckStatus, note: string) =>
-    request<{ violation: Violation }>('POST', `/api/violations/${encodeURIComponent(id)}/ack`, { body: { status, note } }),
+  // A violation is addressed by agent and id: ids are only unique per agent.
+  violation: (agentId: string, id: string, signal?: AbortSignal) => request<ViolationDetail>('GET', violationPath(agentId, id, '/api'), { signal }),
+  ack: (agentId: string, id: string, status: AckStatus, note: string) =>
+    request<{ violation: Violation }>('POST', `${violationPath(agentId, id, '/api')}/ack`, { body: { status, note } }),
+  /** By id alone (an old link): the server redirects when one agent has it, 400 when several do. */
+  violationById: (id: string, signal?: AbortSignal) => request<ViolationDetail>('GET', `/api/violations/${encodeURIComponent(id)}`, { signal }),
   agents: (signal?: AbortSignal) => request<{ items: Agent[] }>('GET', '/api/agents', { signal }),
   trends: (q: URLSearchParams, signal?: AbortSignal) => request<Trends>('GET', withQuery('/api/trends', q), { signal }),
   filters: (signal?: AbortSignal) => request<FilterValues>('GET', '/api/filters', { signal }),

@@ -8,7 +8,7 @@ import { createShell, type Shell } from './components/shell.js';
 import { h } from './dom.js';
 import { match, navigate, safeNext, startRouter, type RouteName } from './router.js';
 import type { Session } from './types.js';
-import { detailView } from './views/detail.js';
+import { detailByIdView, detailView } from './views/detail.js';
 import { fleetView } from './views/fleet.js';
 import { loginView } from './views/login.js';
 import { reportView } from './views/report.js';
@@ -19,6 +19,7 @@ import { violationsView } from './views/violations.js';
 const VIEWS: Record<Exclude<RouteName, 'login'>, View> = {
   violations: violationsView,
   violation: detailView,
+  'violation-by-id': detailByIdView,
   fleet: fleetView,
   trends: trendsView,
   report: reportView,

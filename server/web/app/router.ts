@@ -8,12 +8,14 @@ export interface Match {
   params: Record<string, string>;
 }
 
-export type RouteName = 'login' | 'violations' | 'violation' | 'fleet' | 'trends' | 'report';
+export type RouteName = 'login' | 'violations' | 'violation' | 'violation-by-id' | 'fleet' | 'trends' | 'report';
 
 const ROUTES: Array<{ name: RouteName; re: RegExp; keys: string[] }> = [
   { name: 'login', re: /^\/login\/?$/, keys: [] },
   { name: 'violations', re: /^\/(?:violations\/?)?$/, keys: [] },
-  { name: 'violation', re: /^\/violations\/([^/]+)\/?$/, keys: ['id'] },
+  { name: 'violation', re: /^\/violations\/([^/]+)\/([^/]+)\/?$/, keys: ['agentId', 'id'] },
+  // Links from before violations were addressed by agent too: resolved when unambiguous.
+  { name: 'violation-by-id', re: /^\/violations\/([^/]+)\/?$/, keys: ['id'] },
   { name: 'fleet', re: /^\/fleet\/?$/, keys: [] },
   { name: 'trends', re: /^\/trends\/?$/, keys: [] },
   { name: 'report', re: /^\/report\/?$/, keys: [] },

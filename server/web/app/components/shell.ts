@@ -11,7 +11,7 @@ export interface Shell {
 }
 
 const NAV: Array<{ route: RouteName; href: string; label: string; also?: RouteName[] }> = [
-  { route: 'violations', href: '/violations', label: 'Violations', also: ['violation'] },
+  { route: 'violations', href: '/violations', label: 'Violations', also: ['violation', 'violation-by-id'] },
   { route: 'fleet', href: '/fleet', label: 'Fleet' },
   { route: 'trends', href: '/trends', label: 'Trends' },
   { route: 'report', href: '/report', label: 'Report' },

@@ -2,11 +2,12 @@
  * One violation: what was seen (evidence), what happened when (timeline, oldest first),
  * and the review: acknowledge or resolve it with a note that stays in the audit trail.
  */
-import { api, ApiError, errorText, isAbort } from '../api.js';
+import { api, ApiError, errorText, isAbort, violationPath } from '../api.js';
 import { ackBadge, nudgeText, ongoingTag, stateBadge } from '../components/badges.js';
 import { fill, h, nextId } from '../dom.js';
 import { fmtDateTime, fmtDuration, fmtFull, liveDurationSec, stateLabel, TIMELINE_LABELS } from '../format.js';
 import { subscribeViolations } from '../live.js';
+import { navigate } from '../router.js';
 import type { AckStatus, TimelineEntry, Violation, ViolationDetail } from '../types.js';
 import { every, errorBox, LAST_LIST_KEY, loadingText, pageHeading, type View } from './view.js';
 
@@ -79,7 +80,7 @@ function ackForm(v: Violation, onDone: (v: Violation, status: AckStatus) => void
     submit.disabled = true;
     msg.className = 'form-msg';
     msg.textContent = 'Saving…';
-    api.ack(v.id, chosen, note.value.trim()).then(
+    api.ack(v.agentId, v.id, chosen, note.value.trim()).then(
       (r) => onDone(r.violation, chosen),
       (err: unknown) => {
         submit.disabled = false;
@@ -93,8 +94,32 @@ function ackForm(v: Violation, onDone: (v: Violation, status: AckStatus) => void
   return form;
 }
 
+/** An old `/violations/ID` link: on to `/violations/AGENT/ID` when only one agent has that id. */
+export const detailByIdView: View = (ctx) => {
+  const id = ctx.params.id ?? '';
+  ctx.title('Violation');
+  const heading = pageHeading('Violation');
+  const body = h('div', { class: 'detail' }, loadingText('the violation'));
+  ctx.root.append(h('p', { class: 'crumbs' }, h('a', { href: '/violations' }, '← All violations')), heading, body);
+  api.violationById(id, ctx.signal).then(
+    (d) => navigate(violationPath(d.violation.agentId, id), { replace: true }),
+    (err: unknown) => {
+      if (isAbort(err)) return;
+      if (err instanceof ApiError && err.status === 404) {
+        fill(heading.querySelector('h1') ?? heading, 'Violation not found');
+        return fill(body, h('p', null, 'There is no violation with this id. It may have been removed by the retention policy.'));
+      }
+      if (err instanceof ApiError && err.status === 400) {
+        return fill(body, h('p', null, 'More than one workstation reported a violation with this id. Find the one you want in the ', h('a', { href: '/violations' }, 'violations feed'), '.'));
+      }
+      fill(body, errorBox(`Could not load the violation: ${errorText(err)}`));
+    },
+  );
+};
+
 export const detailView: View = (ctx) => {
   const id = ctx.params.id ?? '';
+  const agentId = ctx.params.agentId ?? '';
   ctx.title('Violation');
   const back = sessionStorage.getItem(LAST_LIST_KEY) ?? '/violations';
   const heading = pageHeading('Violation');
@@ -151,7 +176,7 @@ export const detailView: View = (ctx) => {
 
   async function load(keepForm: boolean): Promise<void> {
     try {
-      render(await api.violation(id, ctx.signal), keepForm);
+      render(await api.violation(agentId, id, ctx.signal), keepForm);
     } catch (err) {
       if (isAbort(err)) return;
       if (err instanceof ApiError && err.status === 404) {
@@ -166,7 +191,7 @@ export const detailView: View = (ctx) => {
   // Changes while the page is open (the call ends, a nudge is clicked) show up here too,
   // without touching a note being typed.
   subscribeViolations((v) => {
-    if (v.id === id && current) void load(true);
+    if (v.id === id && v.agentId === agentId && current) void load(true);
   }, () => undefined, ctx.signal);
   every(1000, () => {
     if (current && !current.violation.endedAt && durationEl) durationEl.textContent = fmtDuration(liveDurationSec(current.violation));

@@ -13,6 +13,8 @@ function failureText(err: unknown): string {
   if (!(err instanceof ApiError)) return 'Could not sign in; reload the page and try again.';
   if (err.status === 401) return 'Wrong username or password. Check both and try again.';
   if (err.status === 429 || err.code === 'rate_limited') {
+    // A short Retry-After is the server's busy signal (many sign-ins being checked), not a lock-out.
+    if (err.retryAfter !== null && err.retryAfter <= 5) return 'The server is busy checking other sign-ins. Try again in a few seconds.';
     const wait = err.retryAfter ? ` Try again in ${Math.max(1, Math.ceil(err.retryAfter / 60))} min.` : ' Wait a few minutes before trying again.';
     return `Too many failed sign-in attempts: sign-in is locked for now.${wait}`;
   }

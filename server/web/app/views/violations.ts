@@ -3,7 +3,7 @@
  * first, rows added and updated from the live stream without a reload, durations of
  * ongoing violations ticking, and a CSV export of exactly what is filtered.
  */
-import { api, errorText, isAbort } from '../api.js';
+import { api, errorText, isAbort, violationPath } from '../api.js';
 import { ackBadge, nudgeText, ongoingTag, stateBadge } from '../components/badges.js';
 import { h, fill, srOnly } from '../dom.js';
 import { fmtDateTime, fmtDuration, fmtWhen, liveDurationSec } from '../format.js';
@@ -12,6 +12,9 @@ import { subscribeViolations, type LiveStatus } from '../live.js';
 import { navigate, setQuery } from '../router.js';
 import type { Violation } from '../types.js';
 import { buildFilterForm } from './violations-filters.js';
+
+/** Rows are keyed by agent and id: two agents may report the same violationId. */
+const rowKey = (v: Violation): string => `${v.agentId}/${v.id}`;
 import { every, LAST_LIST_KEY, pageHeading, type View } from './view.js';
 
 const PAGE_SIZE = 50;
@@ -67,7 +70,7 @@ export const violationsView: View = (ctx) => {
 
   function renderRow(v: Violation, tr: HTMLTableRowElement): Row {
     const duration = h('span', null, fmtDuration(liveDurationSec(v)));
-    const link = h('a', { href: `/violations/${encodeURIComponent(v.id)}`, class: 'row-link' }, v.app, srOnly(`, ${v.hostname}, details`));
+    const link = h('a', { href: violationPath(v.agentId, v.id), class: 'row-link' }, v.app, srOnly(`, ${v.hostname}, details`));
     fill(tr,
       h('th', { scope: 'row' }, link),
       h('td', null, stateBadge(v.state)),
@@ -80,6 +83,7 @@ export const violationsView: View = (ctx) => {
       h('td', null, ackBadge(v.ack)),
     );
     tr.dataset.id = v.id;
+    tr.dataset.agent = v.agentId;
     tr.classList.toggle('row-ongoing', !v.endedAt);
     return { v, tr, duration };
   }
@@ -90,10 +94,10 @@ export const violationsView: View = (ctx) => {
     tr.addEventListener('click', (ev) => {
       if ((ev.target as Element).closest('a, button')) return;
       if (window.getSelection()?.toString()) return;
-      navigate(`/violations/${encodeURIComponent(v.id)}`);
+      navigate(violationPath(v.agentId, v.id));
     });
     const row = renderRow(v, tr);
-    rows.set(v.id, row);
+    rows.set(rowKey(v), row);
     return row;
   }
 
@@ -141,12 +145,12 @@ export const violationsView: View = (ctx) => {
     more.textContent = 'Loading…';
     api.violations(q, ctx.signal).then(
       (page) => {
-        const firstNew = page.items.find((v) => !rows.has(v.id));
-        for (const v of page.items) if (!rows.has(v.id)) tbody.append(makeRow(v).tr);
+        const firstNew = page.items.find((v) => !rows.has(rowKey(v)));
+        for (const v of page.items) if (!rows.has(rowKey(v))) tbody.append(makeRow(v).tr);
         next = page.next;
         updateSummary();
         // Keep keyboard users where the new rows start.
-        if (firstNew) rows.get(firstNew.id)?.tr.querySelector<HTMLElement>('a')?.focus();
+        if (firstNew) rows.get(rowKey(firstNew))?.tr.querySelector<HTMLElement>('a')?.focus();
       },
       (err: unknown) => {
         if (!isAbort(err)) summary.textContent = `Could not load more: ${errorText(err)}`;
@@ -174,14 +178,14 @@ export const violationsView: View = (ctx) => {
   ctx.signal.addEventListener('abort', () => clearTimeout(announceTimer));
 
   function onLive(v: Violation): void {
-    const existing = rows.get(v.id);
+    const existing = rows.get(rowKey(v));
     const fits = matchesFilters(v, filters);
     if (existing) {
       if (!fits) {
         existing.tr.remove();
-        rows.delete(v.id);
+        rows.delete(rowKey(v));
       } else {
-        rows.set(v.id, renderRow(v, existing.tr));
+        rows.set(rowKey(v), renderRow(v, existing.tr));
         flash(existing.tr, 'row-updated');
       }
       return updateSummary();
