@@ -4,7 +4,7 @@
  * gets a coded `error` frame and the contract's close code; other agents are unaffected.
  */
 import type { WebSocket } from 'ws';
-import { AppError, describe } from '../../shared/errors.js';
+import { AppError } from '../../shared/errors.js';
 import type { AgentMessage, Hello } from '../../shared/protocol.js';
 import type { Logger } from '../../shared/log.js';
 import type { EffectivePolicy } from '../../shared/policy.js';
@@ -126,7 +126,8 @@ export function startSession(ws: WebSocket, remote: string, deps: SessionDeps): 
         // A store failure: do not ack; the agent keeps the batch and resends it.
         deps.metrics?.rejected('internal');
         log.error({ err, agentId: session.agentId }, 'failed to handle a frame');
-        fail(ws, new AppError('internal', `the server could not store this message (${describe(err).slice(0, 80)}); it will be retried`));
+        // The exception text stays in the log: agents get our words only.
+        fail(ws, new AppError('internal', 'the server could not store this message; it will be retried (details in the server log)'));
       }
     }
   });
