@@ -44,4 +44,3 @@ export const ServerConfig = z.object({
   rate: z.object({ perSecond: z.number().positive(), burst: z.number().positive() }).default({ perSecond: 50, burst: 200 }),
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;
-export type ServerConfigInput = z.input<typeof ServerConfig>;

@@ -95,5 +95,3 @@ export function createTcpLink(opts: LinkOptions) {
     },
   };
 }
-
-export type TcpLink = ReturnType<typeof createTcpLink>;
