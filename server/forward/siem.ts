@@ -3,7 +3,8 @@
  * object per line to a file, and/or as RFC 5424 syslog messages over UDP or TCP.
  * Forwarding never blocks or fails ingest. Each target keeps its own failure streak
  * (logged once per streak, counted in /healthz and /metrics) and recovers by itself:
- * the file is retried on the next event, TCP reconnects with capped back-off.
+ * the file is retried on the next event (an event forwarded while it fails is not in the
+ * file, but is stored and in the API), TCP reconnects with capped back-off and queues.
  * UDP is fire-and-forget: only local send errors (no route, bad address) can show as
  * failing; a receiver that is down is invisible over UDP on every OS.
  */
@@ -51,22 +52,21 @@ function sdEscape(s: string): string {
 
 function fileTarget(path: string, log: Logger) {
   const streak = createStreak(log, `SIEM file ${path}`);
+  // The folder is (re)made on each try: a log rotation or cleanup may have removed it.
+  const attempt = (fn: () => void) => {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      fn();
+      streak.ok();
+    } catch (err) {
+      streak.fail(err, { path });
+    }
+  };
   // Checked at start, so /healthz is truthful before the first event.
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    closeSync(openSync(path, 'a'));
-    streak.ok();
-  } catch (err) {
-    streak.fail(err, { path });
-  }
+  attempt(() => closeSync(openSync(path, 'a')));
   return {
     write(json: string): void {
-      try {
-        appendFileSync(path, `${json}\n`);
-        streak.ok();
-      } catch (err) {
-        streak.fail(err, { path });
-      }
+      attempt(() => appendFileSync(path, `${json}\n`));
     },
     status: () => ({ ...streak.status(), path }),
   };

@@ -5,12 +5,13 @@
  * same SQLite calls on every OS, and Windows cannot delete an open store file at all.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { renameSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Health } from '../../shared/api-types.js';
-import { startTestServer, TEST_SECRET, type TestServer } from '../support/server.js';
+import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 import { connectRaw, eventFrame, helloFrame, makeEvent } from '../support/ws-client.js';
 
 let server: TestServer | undefined;
@@ -22,6 +23,13 @@ afterEach(async () => {
 async function health(s: TestServer) {
   const r = await s.fetchJson('/healthz', null);
   return { status: r.status, body: Health.parse(r.body) };
+}
+
+/** A real pino logger whose lines the test can read. */
+function capture() {
+  const lines: Array<{ level: number; msg: string }> = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) });
+  return { log, lines, count: (re: RegExp, level?: number) => lines.filter((l) => re.test(l.msg) && (level === undefined || l.level === level)).length };
 }
 
 async function metric(s: TestServer, series: string): Promise<number | undefined> {
@@ -45,7 +53,8 @@ describe('/healthz: store', () => {
   });
 
   it('answers 503 store_unavailable while the schema is damaged by another process, and recovers when it is repaired', async () => {
-    server = await startTestServer();
+    const logs = capture();
+    server = await startTestServer({ log: logs.log });
     const other = new Database(join(server.dataDir, 'consultguard.db'));
     try {
       other.exec('ALTER TABLE violations RENAME TO violations_moved');
@@ -58,9 +67,11 @@ describe('/healthz: store', () => {
       expect(JSON.stringify(down.body)).not.toMatch(/no such table/i);
       expect(await metric(server, 'consultguard_store_up')).toBe(0);
       expect(await metric(server, 'consultguard_store_check_failures_total{target="sqlite"}')).toBeGreaterThanOrEqual(2);
+      expect(logs.count(/^store failing/, 40)).toBe(1); // once per streak, however often it is asked
 
       other.exec('ALTER TABLE violations_moved RENAME TO violations');
       expect(await health(server)).toMatchObject({ status: 200, body: { ok: true, status: 'ok', store: { state: 'ok', streaks: 1 } } });
+      expect(logs.count(/^store recovered/, 30)).toBe(1);
     } finally {
       other.close();
     }
@@ -98,8 +109,9 @@ describe('/healthz: SIEM forwarding over TCP syslog', () => {
   it('shows the target failing while the receiver is down, then reconnects and delivers what waited', async () => {
     let rx = await receiver();
     const port = (rx.address() as { port: number }).port;
-    server = await startTestServer({ forwardSyslog: `tcp://127.0.0.1:${port}` } as never);
-    await vi.waitFor(async () => expect((await health(server!)).body.forward.syslog).toMatchObject({ state: 'ok', target: `tcp://127.0.0.1:${port}` }));
+    const logs = capture();
+    server = await startTestServer({ forwardSyslog: `tcp://127.0.0.1:${port}`, log: logs.log } as never);
+    await vi.waitFor(async () => expect((await health(server!)).body.forward.syslog).toMatchObject({ state: 'ok', target: `tcp://127.0.0.1:${port}` }), { timeout: 10_000 });
 
     const c = await connectRaw(server.wsUrl);
     c.send(helloFrame({ enrollSecret: TEST_SECRET }));
@@ -107,7 +119,7 @@ describe('/healthz: SIEM forwarding over TCP syslog', () => {
     const first = makeEvent();
     c.send(eventFrame(1, [first]));
     await c.next('ack');
-    await vi.waitFor(() => expect(received).toContain(first.id));
+    await vi.waitFor(() => expect(received).toContain(first.id), { timeout: 10_000 });
 
     await stop(rx);
     await vi.waitFor(async () => {
@@ -116,7 +128,10 @@ describe('/healthz: SIEM forwarding over TCP syslog', () => {
       expect(body).toMatchObject({ ok: true, status: 'degraded', forward: { syslog: { state: 'failing', lastError: 'ECONNREFUSED' } } });
     }, { timeout: 10_000 });
     expect(await metric(server, 'consultguard_forward_up{target="syslog"}')).toBe(0);
-    expect(await metric(server, 'consultguard_forward_failures_total{target="syslog"}')).toBeGreaterThanOrEqual(1);
+    // It keeps retrying (back-off 0.5 s, 1 s, 2 s ...) but says so once per streak.
+    await vi.waitFor(async () => expect((await health(server!)).body.forward.syslog!.failures).toBeGreaterThanOrEqual(2), { timeout: 10_000 });
+    expect(await metric(server, 'consultguard_forward_failures_total{target="syslog"}')).toBeGreaterThanOrEqual(2);
+    expect(logs.count(/syslog tcp:\/\/127\.0\.0\.1:\d+ failing/, 40)).toBe(1);
 
     const whileDown = makeEvent();
     c.send(eventFrame(2, [whileDown]));
@@ -125,11 +140,42 @@ describe('/healthz: SIEM forwarding over TCP syslog', () => {
 
     rx = await receiver(port);
     await vi.waitFor(async () => expect((await health(server!)).body).toMatchObject({ status: 'ok', forward: { syslog: { state: 'ok', queued: 0, streaks: 1 } } }), { timeout: 20_000 });
-    await vi.waitFor(() => expect(received).toContain(whileDown.id));
+    await vi.waitFor(() => expect(received).toContain(whileDown.id), { timeout: 10_000 });
     expect(await metric(server, 'consultguard_forward_up{target="syslog"}')).toBe(1);
+    expect(logs.count(/syslog tcp:\/\/127\.0\.0\.1:\d+ recovered/, 30)).toBe(1);
     c.close();
     await server.close();
     server = undefined;
     await stop(rx);
+  });
+});
+
+describe('/healthz: SIEM forwarding to a file', () => {
+  it('shows the file failing while its folder cannot be made, and recovers on the next event once it can', async () => {
+    const dir = tempDir();
+    const blocker = join(dir, 'siem');
+    writeFileSync(blocker, 'a file where the folder should be');
+    const target = join(blocker, 'events.jsonl');
+    const logs = capture();
+    server = await startTestServer({ forwardFile: target, log: logs.log });
+    expect((await health(server)).body).toMatchObject({ status: 'degraded', forward: { file: { state: 'failing', path: target } } });
+    expect(await metric(server, 'consultguard_forward_up{target="file"}')).toBe(0);
+
+    const c = await connectRaw(server.wsUrl);
+    c.send(helloFrame({ enrollSecret: TEST_SECRET }));
+    await c.next('welcome');
+    c.send(eventFrame(1, [makeEvent()]));
+    await c.next('ack'); // stored and acked although the SIEM copy failed
+    expect((await health(server)).body.forward.file).toMatchObject({ state: 'failing', failures: 2, streaks: 1 });
+    expect(logs.count(/SIEM file .* failing/, 40)).toBe(1);
+
+    rmSync(blocker);
+    const e = makeEvent();
+    c.send(eventFrame(2, [e]));
+    await c.next('ack');
+    expect((await health(server)).body).toMatchObject({ status: 'ok', forward: { file: { state: 'ok' } } });
+    expect(JSON.parse(readFileSync(target, 'utf8').trim())).toMatchObject({ id: e.id });
+    expect(logs.count(/SIEM file .* recovered/, 30)).toBe(1);
+    c.close();
   });
 });

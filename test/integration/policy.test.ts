@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSyn
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Health } from '../../shared/api-types.js';
+import { pino } from 'pino';
 import { AppError } from '../../shared/errors.js';
 import { packageRoot } from '../../shared/paths.js';
 import { loadPolicies } from '../../shared/policy-load.js';
@@ -107,10 +108,12 @@ describe('hot reload', () => {
     c.close();
   });
 
+  const logLines: string[] = [];
   async function demoServer() {
     const dir = tempDir('cg-pol-');
     copyFileSync(join(packageRoot(), 'policies', 'demo', 'default.yaml'), join(dir, 'demo.yaml'));
-    server = await startTestServer({ policiesDir: dir });
+    logLines.length = 0;
+    server = await startTestServer({ policiesDir: dir, log: pino({ level: 'info' }, { write: (l: string) => void logLines.push(l) }) });
     const c = await connectRaw(server.wsUrl);
     c.send(helloFrame({ enrollSecret: 'test-enrolment-secret-0123456789' }));
     const welcome = await c.next('welcome');
@@ -132,13 +135,16 @@ describe('hot reload', () => {
       expect(h.policy.policies[0]!.version).toBe(welcome.policy.version); // last good policy in force
     }, { timeout: 5000 });
     expect(await metric('consultguard_policy_watch_up')).toBe(0);
-    expect(await metric('consultguard_policy_watch_failures_total{target="policies"}')).toBeGreaterThanOrEqual(1);
+    // Re-arm tries (1 s, 2 s ...) count as failures; the log says it once per streak.
+    await vi.waitFor(async () => expect((await health()).policy.watch.failures).toBeGreaterThanOrEqual(2), { timeout: 10_000 });
+    expect(await metric('consultguard_policy_watch_failures_total{target="policies"}')).toBeGreaterThanOrEqual(2);
+    expect(logLines.filter((l) => /policy folder watch .* failing/.test(l))).toHaveLength(1);
 
     mkdirSync(dir);
     writeFileSync(join(dir, 'demo.yaml'), good.replace('pollSeconds: 2', 'pollSeconds: 3'));
     const pushed = await c.next('policy');
     expect(pushed.policy.agent.pollSeconds).toBe(3);
-    await vi.waitFor(async () => expect(await health()).toMatchObject({ status: 'ok', policy: { error: null, watch: { state: 'ok', streaks: 1 } } }));
+    await vi.waitFor(async () => expect(await health()).toMatchObject({ status: 'ok', policy: { error: null, watch: { state: 'ok', streaks: 1 } } }), { timeout: 10_000 });
     // The new folder is watched: a later edit arrives too.
     writeFileSync(join(dir, 'demo.yaml'), good.replace('pollSeconds: 2', 'pollSeconds: 4'));
     expect((await c.next('policy')).policy.agent.pollSeconds).toBe(4);
@@ -154,7 +160,8 @@ describe('hot reload', () => {
     renameSync(dir, `${dir}.old`);
     renameSync(staged, dir);
     expect((await c.next('policy')).policy.agent.pollSeconds).toBe(5);
-    await vi.waitFor(async () => expect((await health()).policy.watch).toMatchObject({ state: 'ok', streaks: 1 }));
+    // Re-watched after the first re-arm delay (1 s).
+    await vi.waitFor(async () => expect((await health()).policy.watch).toMatchObject({ state: 'ok', streaks: 1 }), { timeout: 10_000 });
     writeFileSync(join(dir, 'demo.yaml'), good.replace('pollSeconds: 2', 'pollSeconds: 6'));
     expect((await c.next('policy')).policy.agent.pollSeconds).toBe(6);
     c.close();
