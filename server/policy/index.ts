@@ -7,10 +7,13 @@
  * run swapping it), the OS runs out of watches (Linux inotify limit, ENOSPC), or a network
  * share drops. Each is logged once per streak and shown in /healthz and /metrics; the
  * service then re-arms with capped back-off until the folder is back, reloads it, and
- * watches the new folder. fs.watch is inotify on Linux, FSEvents/kqueue on macOS and
- * ReadDirectoryChangesW on Windows; on all three a deleted folder ends its watch, which
- * is why the folder's identity (device + inode; the file index on Windows) is rechecked
- * on every reload.
+ * watches the new folder. fs.watch is inotify on Linux, FSEvents on macOS and
+ * ReadDirectoryChangesW on Windows. A deleted folder ends its watch on all three (Linux and
+ * macOS send a last "rename" event, Windows an EPERM error); a folder moved away sends
+ * nothing at all on Windows, and a replacement under the same name is never watched by
+ * the old watch anywhere. So the folder's identity (device + inode; the file index on
+ * Windows) is rechecked on every reload and every /healthz. Shown here on Linux; the
+ * Windows and macOS paths are the same code reached through Node's documented events.
  */
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
