@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorReply, Health } from '../../shared/api-types.js';
 import { AppError } from '../../shared/errors.js';
+import { ErrorMessage } from '../../shared/protocol.js';
 import { packageRoot } from '../../shared/paths.js';
 import { createStore } from '../../server/store/index.js';
 import { runCli } from '../support/processes.js';
@@ -89,8 +90,8 @@ async function enrolled(server: TestServer = shared): Promise<RawClient> {
 }
 
 async function wsError(c: RawClient, code: string, close: number): Promise<void> {
-  const frame = await c.next('error');
-  expect(Object.keys(frame).sort()).toEqual(['code', 'message', 'type']);
+  // The wire schema, strict: the error frame carries nothing it does not declare.
+  const frame = ErrorMessage.strict().parse(await c.next('error'));
   expect(frame.code).toBe(code);
   expect(frame.message).not.toMatch(EXCEPTION_TEXT);
   expect((await c.closed).code).toBe(close);
