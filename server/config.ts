@@ -57,4 +57,3 @@ export const ServerConfig = z.object({
   revocationSweepMs: z.number().int().min(50).default(1000),
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;
-export type ServerConfigInput = z.input<typeof ServerConfig>;

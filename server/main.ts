@@ -20,6 +20,9 @@ import { createLiveFeed } from './api/live.js';
 import { createForwarder } from './forward/siem.js';
 import { startRetention } from './store/retention.js';
 import { AppError } from '../shared/errors.js';
+import { createHealth } from './health/index.js';
+import { registerHealthMetrics } from './health/metrics.js';
+import { createStoreProbe } from './health/store.js';
 
 export interface RunningServer {
   url: string;
@@ -64,12 +67,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
   });
   gatewayRef = gateway;
+  const healthDeps = { store: createStoreProbe(store.db, log.child({ module: 'health' })), policies, forwarder, agentsOnline: () => gateway.onlineCount() };
+  const health = createHealth(healthDeps);
+  registerHealthMetrics(metrics.registry, healthDeps);
   policies.onChange(() => gateway.pushPolicies(policies.policyFor));
   policies.onError(() => metrics.policyError());
   policies.watch();
 
   const tls = loadTls(config);
-  const api = createApi({ store, gateway, policies, metrics, live, log, secure: tls !== null });
+  const api = createApi({ store, gateway, policies, metrics, live, health, log, secure: tls !== null });
   const handler = (req: Parameters<typeof api>[0], res: Parameters<typeof api>[1]) => void api(req, res);
   const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
   server.headersTimeout = 10_000;

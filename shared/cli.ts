@@ -7,7 +7,7 @@ import { AppError } from './errors.js';
 
 const USAGE_CODES = new Set(['bad_option', 'bad_config', 'bad_policy', 'policy_not_found', 'bad_snapshot']);
 
-export function exitCodeFor(err: unknown): number {
+function exitCodeFor(err: unknown): number {
   return err instanceof AppError && USAGE_CODES.has(err.code) ? 2 : 1;
 }
 

@@ -18,7 +18,7 @@ const IsoDate = z
   .transform((v) => (typeof v === 'string' ? v : v.toISOString().slice(0, 10)))
   .refine((s) => /^\d{4}-\d{2}-\d{2}$/.test(s), { message: 'expected a date as YYYY-MM-DD' });
 
-export function isValidTimeZone(tz: string): boolean {
+function isValidTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;

@@ -16,7 +16,7 @@ import { readdirSync, statSync } from 'node:fs';
 
 export type DebInput = PackageInput;
 
-export const debName = (version: string): string => `consultguard-agent_${version}_amd64.deb`;
+const debName = (version: string): string => `consultguard-agent_${version}_amd64.deb`;
 
 function duKb(path: string): number {
   const st = statSync(path);

@@ -1,13 +1,13 @@
 /** The deb's systemd unit, autostart entry, control file and maintainer scripts. */
 
-export const PACKAGE = 'consultguard-agent';
+const PACKAGE = 'consultguard-agent';
 export const OPT = '/opt/consultguard';
 export const CONFIG_FILE = '/etc/consultguard/agent.json';
-export const UNIT = 'consultguard-agent.service';
+const UNIT = 'consultguard-agent.service';
 export const UNIT_PATH = `/lib/systemd/system/${UNIT}`;
 export const AUTOSTART_PATH = '/etc/xdg/autostart/consultguard-nudge-helper.desktop';
 export const NODE = `${OPT}/node/bin/node`;
-export const AGENT = `${OPT}/app/agent.mjs`;
+const AGENT = `${OPT}/app/agent.mjs`;
 
 /**
  * Runs as root because it must read every user's /proc/PID entries (exe, cmdline, fd

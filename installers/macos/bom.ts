@@ -35,7 +35,7 @@ export interface BomEntry {
 
 export const BOM_TYPE_CODE: Record<BomType, number> = { file: 1, dir: 2, link: 3 };
 export const BOM_MODE_BITS: Record<BomType, number> = { file: 0o100000, dir: 0o040000, link: 0o120000 };
-export const LEAF_CAPACITY = 256;
+const LEAF_CAPACITY = 256;
 const HEADER_SIZE = 512;
 
 class Blocks {

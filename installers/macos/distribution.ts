@@ -9,7 +9,7 @@ import { PKG_IDENTIFIER } from './scripts.js';
 /** The component package's folder name inside the product archive. */
 export const COMPONENT = 'consultguard-agent.pkg';
 /** node 22 supports macOS 11 and later. */
-export const MIN_MACOS = '11.0';
+const MIN_MACOS = '11.0';
 
 export interface PayloadSummary {
   numberOfFiles: number;

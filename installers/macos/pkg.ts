@@ -28,7 +28,7 @@ export interface PkgInput {
   settings: { serverUrl?: string; enrollSecret?: string; site?: string };
 }
 
-export const pkgName = (version: string): string => `consultguard-agent-${version}.pkg`;
+const pkgName = (version: string): string => `consultguard-agent-${version}.pkg`;
 
 export async function buildPkg(input: PkgInput): Promise<string> {
   const root = join(input.workDir, 'root');

@@ -3,6 +3,7 @@
  * consult hours (offline, or no heartbeat for 3 minutes, while its policy says it should
  * be watching): a stopped agent is the first sign of tampering.
  */
+import type { Agent } from '../../shared/api-types.js';
 import { AppError } from '../../shared/errors.js';
 import { isWithinConsultHours } from '../../shared/hours.js';
 import type { EffectivePolicy } from '../../shared/policy.js';
@@ -14,7 +15,7 @@ import type { Principal, Route } from './router.js';
 
 const SILENT_AFTER_MS = 3 * 60_000;
 
-export function agentView(a: AgentRow, online: boolean, policy: EffectivePolicy, now: Date) {
+export function agentView(a: AgentRow, online: boolean, policy: EffectivePolicy, now: Date): Agent {
   const fresh = a.last_seen !== null && now.getTime() - a.last_seen < SILENT_AFTER_MS;
   const shouldWatch = isWithinConsultHours(policy, now);
   return {

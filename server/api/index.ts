@@ -7,6 +7,7 @@ import { Gauge } from 'prom-client';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Gateway } from '../gateway/index.js';
+import type { HealthService } from '../health/index.js';
 import type { Metrics } from '../metrics.js';
 import type { PolicyService } from '../policy/index.js';
 import type { Store } from '../store/index.js';
@@ -25,6 +26,7 @@ export interface ApiDeps {
   policies: PolicyService;
   metrics: Metrics;
   live: LiveFeed;
+  health: HealthService;
   log: Logger;
   /** Serving over TLS: cookies get the Secure flag. */
   secure: boolean;
@@ -42,9 +44,10 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
   const routes: Route[] = [
     {
       method: 'GET', path: '/healthz', roles: null,
+      // The truth about each part (server/health/): 503 with store_unavailable when the store is not usable.
       handle: ({ res }) => {
-        const policyError = deps.policies.lastError();
-        sendJson(res, 200, { ok: true, store: 'open', agentsOnline: deps.gateway.onlineCount(), ...(policyError ? { policyError } : {}) });
+        const { httpStatus, body } = deps.health.report();
+        sendJson(res, httpStatus, body);
       },
     },
     {

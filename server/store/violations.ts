@@ -4,7 +4,7 @@
  * events are folded into their violation: first seen, highest state, merged evidence, end.
  */
 import type { Event, NudgeOutcome } from '../../shared/protocol.js';
-import type { TimelineEntry, TimelineKind, Violation } from '../../shared/api-types.js';
+import type { FilterValues, TimelineEntry, TimelineKind, Trends, Violation } from '../../shared/api-types.js';
 import { localTime } from '../../shared/hours.js';
 import { maxState, mergeVia, type AppState, type Via } from '../../shared/snapshot.js';
 import type { Db } from './db.js';
@@ -231,7 +231,7 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
    * groups into 15-minute buckets (exact for every real UTC offset, half hours included)
    * and each bucket is mapped to its local date here.
    */
-  function trends(since: number, until: number, timezone: string) {
+  function trends(since: number, until: number, timezone: string): Trends {
     const BUCKET = 900_000;
     const dayRows = db.prepare<[number, number, number], { bucket: number; app: string; n: number; incall: number }>(
       `SELECT started_at / ${BUCKET} AS bucket, app, count(*) AS n,
@@ -263,7 +263,7 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
   }
 
   /** Distinct values for the dashboard's filter lists (most frequent first where capped). */
-  function filterValues() {
+  function filterValues(): FilterValues {
     const distinct = (col: string, limit: number) => db.prepare<[], { v: string }>(`SELECT ${col} AS v FROM violations WHERE ${col} IS NOT NULL GROUP BY ${col} ORDER BY count(*) DESC LIMIT ${limit}`).all().map((r) => r.v).sort();
     return { apps: distinct('app', 100), sites: distinct('site', 500), hostnames: distinct('hostname', 500), users: distinct('user', 500) };
   }

@@ -1,5 +1,5 @@
 /**
- * Builds the dashboard: esbuild bundles the browser code (server/web/app, TypeScript, with
+ * Builds the dashboard (no side effects at import; `build-cli.ts` is the command): esbuild bundles the browser code (server/web/app, TypeScript, with
  * uPlot) into build/web/assets/app.js and copies the static files. No CDN at run time:
  * clinic networks are closed, so everything is served by the policy server itself.
  */
@@ -27,4 +27,3 @@ export async function buildDashboard(): Promise<void> {
   for (const f of readdirSync(staticDir)) copyFileSync(join(staticDir, f), join(out, f === 'index.html' ? f : join('assets', f)));
 }
 
-await buildDashboard();

@@ -26,7 +26,7 @@ export interface Built {
 export const BUILD_CLI = join(packageRoot(), 'build', 'installers', 'build.js');
 
 /** Tools a target needs that this machine lacks, and the apt-get line that adds them. */
-export function missingFor(tools: readonly string[]): { missing: string[]; install: string } {
+function missingFor(tools: readonly string[]): { missing: string[]; install: string } {
   const missing = tools.filter((t) => !hasTool(t));
   return { missing, install: `apt-get install ${[...new Set(missing.map((t) => TOOL_PACKAGES[t] ?? t))].join(' ')}` };
 }

@@ -1,7 +1,9 @@
 /** Policy files: clear errors naming file, line and field; bad edits keep the last good policy. */
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Health } from '../../shared/api-types.js';
+import { pino } from 'pino';
 import { AppError } from '../../shared/errors.js';
 import { packageRoot } from '../../shared/paths.js';
 import { loadPolicies } from '../../shared/policy-load.js';
@@ -103,6 +105,65 @@ describe('hot reload', () => {
     expect(pushed.policy.version).not.toBe(welcome.policy.version);
     const { body } = await server.fetchJson('/healthz', null);
     expect(body.policyError).toBeUndefined();
+    c.close();
+  });
+
+  const logLines: string[] = [];
+  async function demoServer() {
+    const dir = tempDir('cg-pol-');
+    copyFileSync(join(packageRoot(), 'policies', 'demo', 'default.yaml'), join(dir, 'demo.yaml'));
+    logLines.length = 0;
+    server = await startTestServer({ policiesDir: dir, log: pino({ level: 'info' }, { write: (l: string) => void logLines.push(l) }) });
+    const c = await connectRaw(server.wsUrl);
+    c.send(helloFrame({ enrollSecret: 'test-enrolment-secret-0123456789' }));
+    const welcome = await c.next('welcome');
+    return { dir, c, welcome, good: readFileSync(join(dir, 'demo.yaml'), 'utf8') };
+  }
+  const health = async () => Health.parse((await server!.fetchJson('/healthz', null)).body);
+  const metric = async (series: string) => {
+    const line = (await (await fetch(`${server!.url}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  };
+
+  it('reports a deleted policies folder as a failing watch, keeps the last policy, and re-watches the folder when it is back', async () => {
+    const { dir, c, welcome, good } = await demoServer();
+    expect((await health()).policy.watch.state).toBe('ok');
+    rmSync(dir, { recursive: true });
+    await vi.waitFor(async () => {
+      const h = await health();
+      expect(h).toMatchObject({ ok: true, status: 'degraded', policy: { watch: { state: 'failing', lastError: 'ENOENT' } } });
+      expect(h.policy.policies[0]!.version).toBe(welcome.policy.version); // last good policy in force
+    }, { timeout: 5000 });
+    expect(await metric('consultguard_policy_watch_up')).toBe(0);
+    // Re-arm tries (1 s, 2 s ...) count as failures; the log says it once per streak.
+    await vi.waitFor(async () => expect((await health()).policy.watch.failures).toBeGreaterThanOrEqual(2), { timeout: 10_000 });
+    expect(await metric('consultguard_policy_watch_failures_total{target="policies"}')).toBeGreaterThanOrEqual(2);
+    expect(logLines.filter((l) => /policy folder watch .* failing/.test(l))).toHaveLength(1);
+
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'demo.yaml'), good.replace('pollSeconds: 2', 'pollSeconds: 3'));
+    const pushed = await c.next('policy');
+    expect(pushed.policy.agent.pollSeconds).toBe(3);
+    await vi.waitFor(async () => expect(await health()).toMatchObject({ status: 'ok', policy: { error: null, watch: { state: 'ok', streaks: 1 } } }), { timeout: 10_000 });
+    // The new folder is watched: a later edit arrives too.
+    writeFileSync(join(dir, 'demo.yaml'), good.replace('pollSeconds: 2', 'pollSeconds: 4'));
+    expect((await c.next('policy')).policy.agent.pollSeconds).toBe(4);
+    expect(await metric('consultguard_policy_watch_up')).toBe(1);
+    c.close();
+  });
+
+  it('follows a policies folder swapped for a new one (config management replacing it by rename)', async () => {
+    const { dir, c, good } = await demoServer();
+    const staged = `${dir}.new`;
+    mkdirSync(staged);
+    writeFileSync(join(staged, 'demo.yaml'), good.replace('pollSeconds: 2', 'pollSeconds: 5'));
+    renameSync(dir, `${dir}.old`);
+    renameSync(staged, dir);
+    expect((await c.next('policy')).policy.agent.pollSeconds).toBe(5);
+    // Re-watched after the first re-arm delay (1 s).
+    await vi.waitFor(async () => expect((await health()).policy.watch).toMatchObject({ state: 'ok', streaks: 1 }), { timeout: 10_000 });
+    writeFileSync(join(dir, 'demo.yaml'), good.replace('pollSeconds: 2', 'pollSeconds: 6'));
+    expect((await c.next('policy')).policy.agent.pollSeconds).toBe(6);
     c.close();
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { packageRoot } from '../../shared/paths.js';
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM_PATH);
 export const NO_CHROMIUM = `end-to-end tests SKIPPED: no Chromium at ${CHROMIUM_PATH}; install it with \`apt-get install -y chromium\` (Debian) or set CHROMIUM_PATH`;
 
@@ -16,7 +16,7 @@ export const NO_CHROMIUM = `end-to-end tests SKIPPED: no Chromium at ${CHROMIUM_
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 export const VIEWPORT = { width: 1366, height: 768 };
-export const SCREENSHOT_DIR = join(packageRoot(), 'test-results');
+const SCREENSHOT_DIR = join(packageRoot(), 'test-results');
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, chromiumSandbox: false, args: FLAGS });

@@ -28,7 +28,7 @@ function onPath(name: string): boolean {
 }
 
 /** Debian packages still needed for the desktop suites (empty: all there). */
-export function missingDesktopPackages(): string[] {
+function missingDesktopPackages(): string[] {
   if (process.platform !== 'linux') return ['(Linux only)'];
   return [...new Set(Object.entries(TOOLS).filter(([bin]) => !onPath(bin)).map(([, pkg]) => pkg))];
 }

@@ -1,62 +1,19 @@
-/** The API's JSON shapes as the dashboard reads them (the server's zod schemas are the source of truth). */
-export type { ApiAppState as AppState, AckStatus } from '../../../shared/api-types.js';
-export type Role = 'lead' | 'admin';
+/**
+ * The API's JSON shapes as the dashboard reads them: types only, inferred from the zod
+ * schemas in shared/api-types.ts that the server's replies are tested against. `import
+ * type` / `export type` are erased by esbuild, so zod is not bundled into the dashboard.
+ */
+import type { SessionReply, Violation } from '../../../shared/api-types.js';
 
-export interface User {
-  name: string;
-  role: Role;
-}
+export type {
+  ApiAppState as AppState, AckStatus, Ack, Agent, FilterValues, Role, TimelineEntry, TimelineKind, TrendDay, Trends, Violation, ViolationDetail,
+} from '../../../shared/api-types.js';
 
-export interface Session {
-  user: User;
-  csrfToken: string;
-}
+export type Session = SessionReply;
+export type User = SessionReply['user'];
 
-export type { Ack, Violation, TimelineKind, TimelineEntry } from '../../../shared/api-types.js';
-import type { TimelineEntry, Violation } from '../../../shared/api-types.js';
-
-export interface ViolationDetail {
-  violation: Violation;
-  timeline: TimelineEntry[];
-}
-
-export interface Page<T> {
+/** A keyset page (GET /api/violations): pass `next` back as `cursor`. */
+export interface Page<T = Violation> {
   items: T[];
   next: string | null;
-}
-
-export interface Agent {
-  agentId: string;
-  hostname: string;
-  platform: string;
-  site: string | null;
-  group: string | null;
-  agentVersion: string | null;
-  policyVersion: string | null;
-  online: boolean;
-  lastSeen: string | null;
-  monitoring: boolean | null;
-  silent: boolean;
-  revoked: boolean;
-  health: Record<string, unknown> | null;
-}
-
-export interface TrendDay {
-  day: string;
-  byApp: Record<string, number>;
-  inCallMinutes: number;
-}
-
-export interface Trends {
-  days: TrendDay[];
-  topSites: Array<{ site: string | null; count: number }>;
-  topWorkstations: Array<{ hostname: string; count: number }>;
-  nudges: { violations: number; shown: number; clicked: number };
-}
-
-export interface FilterValues {
-  apps: string[];
-  sites: string[];
-  hostnames: string[];
-  users: string[];
 }
