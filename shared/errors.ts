@@ -2,7 +2,8 @@
  * One error type for the whole project. Every failure that a user, an agent or an API
  * client can see carries a stable string `code` (documented in README "Error codes");
  * `message` says what was wrong and what to do. Raw exception text never reaches a
- * client: wire and HTTP shapes are built from `code` and `message` only.
+ * client: wire and HTTP shapes are built from `code` and `message` only. Every code, with
+ * where it appears and what to do, is listed in docs/errors.md.
  */
 export type ErrorCode =
   // configuration and command line
@@ -16,7 +17,6 @@ export type ErrorCode =
   // wire protocol
   | 'bad_json'
   | 'bad_message'
-  | 'frame_too_large'
   | 'hello_required'
   | 'hello_timeout'
   | 'unauthorized'
@@ -29,7 +29,15 @@ export type ErrorCode =
   | 'internal'
   // storage
   | 'store_unavailable'
-  | 'disk_full';
+  // agent: its own files (state folder, outbox)
+  | 'bad_state'
+  | 'disk_full'
+  // agent <-> nudge helper (agent/nudge, shared/ipc.ts); `unauthorized` and `bad_message` above too
+  | 'no_helper'
+  | 'untrusted_helper'
+  | 'helper_refused'
+  | 'unknown_user'
+  | 'timeout';
 
 export class AppError extends Error {
   override readonly name = 'AppError';

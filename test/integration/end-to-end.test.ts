@@ -21,7 +21,7 @@ describe.skipIf(process.platform !== 'linux')('end to end: process to stored vio
 
   it('reports a zoom process as a running violation with host and user, and ends it when the process stops', async () => {
     const work = tempDir();
-    const agent = startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(work, 'state')]);
+    const agent = startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(work, 'state'), '--nudge-dir', join(work, 'nudge')]);
     // Wait until the agent is enrolled and monitoring before the app starts.
     await vi.waitFor(async () => {
       const { body } = await server.fetchJson('/api/agents');
@@ -66,7 +66,7 @@ describe.skipIf(process.platform !== 'linux')('agent logs', () => {
   it('logs to a rotated file when not on a terminal, without secrets or tokens', async () => {
     const server = await startTestServer();
     const work = tempDir();
-    const agent = startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(work, 'state'), '--log-file', join(work, 'logs', 'agent')]);
+    const agent = startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(work, 'state'), '--nudge-dir', join(work, 'nudge'), '--log-file', join(work, 'logs', 'agent')]);
     await vi.waitFor(async () => expect((await server.fetchJson('/api/agents')).body.items[0]?.online).toBe(true), { timeout: 15_000 });
     expect(await agent.stop()).toBe(0);
     await server.close();

@@ -8,9 +8,10 @@ import { chmodSync, lchownSync, mkdirSync, readFileSync, statSync } from 'node:f
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NudgeError } from '../../agent/nudge/errors.js';
+import { AppError } from '../../shared/errors.js';
 import { deliverNudge } from '../../agent/nudge/ipc-client.js';
-import { encodeFrame, frameReader, newNonce, proof, type HelperOutcome, type NudgeRequest } from '../../agent/nudge/ipc-protocol.js';
+import { encodeFrame, frameReader, newNonce, proof } from '../../agent/nudge/ipc-protocol.js';
+import type { HelperOutcome, NudgeRequest } from '../../shared/ipc.js';
 import { startHelperServer, type HelperServer, type Report } from '../../agent/nudge/ipc-server.js';
 import { checkHelperSocket, helperDirState, prepareUserDir, readKey, userPaths } from '../../agent/nudge/rendezvous.js';
 import { silentLogger } from '../../shared/log.js';
@@ -85,7 +86,9 @@ describe('rendezvous permissions', () => {
     chmodSync(a.keyFile, 0o644);
     chmodSync(a.dir, 0o755);
     expect(readKey(a.keyFile, uid)).toBeNull();
-    expect(helperDirState(a, uid)).toEqual({ state: 'bad', problem: expect.stringContaining('mode 0755; expected this user') });
+    // The helper owns its folder and closes it again; the key it cannot trust means "wait".
+    expect(helperDirState(a, uid)).toEqual({ state: 'waiting' });
+    expect(mode(a.dir)).toBe(0o700);
     const b = prepareUserDir(root, { uid, gid }, isRoot);
     expect(b.key.equals(a.key)).toBe(false);
     expect(mode(b.keyFile)).toBe(0o600);
@@ -93,15 +96,28 @@ describe('rendezvous permissions', () => {
     expect(helperDirState(b, uid)).toEqual({ state: 'ready' });
   });
 
+  it.skipIf(!isRoot)('keeps the key beside the user\'s folder, and refuses a user\'s folder opened up to others', () => {
+    const root = join(tempDir(), 'nudge');
+    const other = { uid: 65534, gid: 65534 };
+    const a = prepareUserDir(root, other, true);
+    expect(a.keyFile).toBe(join(root, '65534.key'));
+    expect(statSync(a.dir).uid).toBe(65534);
+    expect(statSync(a.keyFile).uid).toBe(65534);
+    chmodSync(a.dir, 0o755);
+    expect(() => prepareUserDir(root, other, true)).toThrow(/mode 0755, not 0700/);
+  });
+
   it('the helper waits for a folder the agent has not made yet', () => {
     expect(helperDirState(userPaths(join(tempDir(), 'nudge'), uid), uid)).toEqual({ state: 'waiting' });
   });
 
-  it('the helper socket is 0600', async () => {
+  it('the helper socket is reachable only through the user\'s 0700 folder', async () => {
     const root = join(tempDir(), 'nudge');
     prepareUserDir(root, { uid, gid }, isRoot);
     const { paths } = await helperFor(root);
-    expect(mode(paths.socketFile)).toBe(0o600);
+    // 0666 so a root agent without CAP_DAC_OVERRIDE can connect; the folder keeps others out.
+    expect(mode(paths.socketFile)).toBe(0o666);
+    expect(mode(paths.dir)).toBe(0o700);
     expect(statSync(paths.socketFile).isSocket()).toBe(true);
   });
 });
@@ -129,7 +145,7 @@ describe('agent to helper', () => {
 
     const none = join(tempDir(), 'nudge');
     const err = await deliverNudge({ root: none, user: 'dr.lee', request: request(), onOutcome: () => undefined, resolveUser: async () => ({ uid, gid }), waitForHelperMs: 300 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(NudgeError);
+    expect(err).toBeInstanceOf(AppError);
     expect(err).toMatchObject({ code: 'no_helper', message: expect.stringContaining('"consultguard-agent nudge-helper" started at login') });
   });
 

@@ -1,0 +1,76 @@
+/**
+ * Issue 17 "no silent failures": the agent's identity is never silently replaced. Real
+ * agent processes against a real server: a corrupt identity.json is restored from its
+ * backup (same agent id, the server still knows one agent); with both files unusable the
+ * agent refuses to start with a `bad_state` message naming the file and what to do, and
+ * leaves the file as it found it. (Today's code minted a new id over the corrupt file.)
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { killAll, runCli, startAgentProcess } from '../support/processes.js';
+import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
+
+const WAIT = { timeout: 15_000, interval: 200 };
+let server: TestServer | undefined;
+afterEach(async () => {
+  await killAll();
+  await server?.close();
+  server = undefined;
+});
+
+function run(work: string, url: string) {
+  return startAgentProcess(['run', '--server', url, '--enroll-secret', TEST_SECRET, '--state', join(work, 'state')], { CONSULTGUARD_NUDGE_DIR: join(work, 'nudge') });
+}
+
+async function onlineAgents(s: TestServer): Promise<Array<{ agentId: string; online: boolean }>> {
+  return (await s.fetchJson('/api/agents')).body.items;
+}
+
+describe.skipIf(process.platform === 'win32')('agent identity file', () => {
+  it('restores a corrupt identity.json from its backup and keeps the same agent id and token', async () => {
+    server = await startTestServer();
+    const work = tempDir();
+    const first = run(work, server.url);
+    await vi.waitFor(async () => expect((await onlineAgents(server!))[0]?.online).toBe(true), WAIT);
+    await first.stop();
+    const identityFile = join(work, 'state', 'identity.json');
+    const before = JSON.parse(readFileSync(identityFile, 'utf8')) as { agentId: string; token: string };
+    expect(before.token).toBeTruthy();
+    expect(JSON.parse(readFileSync(`${identityFile}.bak`, 'utf8'))).toEqual(before);
+
+    writeFileSync(identityFile, '{"agentId": "not-a-uu'); // torn by a crash or a bad disk
+    const second = run(work, server.url);
+    await vi.waitFor(async () => {
+      const agents = await onlineAgents(server!);
+      expect(agents).toHaveLength(1);
+      expect(agents[0]).toMatchObject({ agentId: before.agentId, online: true });
+    }, WAIT);
+    expect(second.output()).toContain(`restored agent id ${before.agentId} from ${identityFile}.bak`);
+    expect(JSON.parse(readFileSync(identityFile, 'utf8'))).toEqual(before);
+    // The repair shows in the health figures `status` reads.
+    const status = await runCli('agent', ['status', '--state', join(work, 'state'), '--json']);
+    expect(JSON.parse(status.stdout).lastError).toContain('identity file');
+    await second.stop();
+  });
+
+  it('refuses to start, naming the file and what to do, when identity.json and its backup are both unusable', async () => {
+    server = await startTestServer();
+    const work = tempDir();
+    const first = run(work, server.url);
+    await vi.waitFor(async () => expect((await onlineAgents(server!))[0]?.online).toBe(true), WAIT);
+    await first.stop();
+    const identityFile = join(work, 'state', 'identity.json');
+    writeFileSync(identityFile, 'garbage');
+    writeFileSync(`${identityFile}.bak`, '');
+
+    const again = run(work, server.url);
+    const code = await new Promise<number | null>((resolve) => again.child.once('exit', (c) => resolve(c)));
+    expect(code).not.toBe(0);
+    expect(again.output()).toContain(`${identityFile} is unusable (it is not valid JSON) and its backup ${identityFile}.bak is unusable too (it is empty)`);
+    expect(again.output()).toContain('will not make up a new agent id');
+    expect(again.output()).toContain('agent forget');
+    expect(readFileSync(identityFile, 'utf8')).toBe('garbage'); // not overwritten
+    expect(await onlineAgents(server)).toHaveLength(1); // no second identity on the server
+  });
+});
