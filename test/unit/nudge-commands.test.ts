@@ -10,11 +10,9 @@ import { POWERSHELL_AUMID, toastScript, toastXml, win32NotifyCommand } from '../
 import { renderNudge } from '../../agent/nudge/message.js';
 import { openCommand } from '../../agent/nudge/open.js';
 import { taskkillArgs } from '../../agent/nudge/enforce.js';
-import { icaclsArgs, pipePath, prepareWindowsUserDir, userSlug, windowsUserPaths } from '../../agent/nudge/windows.js';
+import { icaclsArgs, pipePath, userSlug, windowsUserPaths } from '../../agent/nudge/windows.js';
 import { systemTool } from '../../agent/system-tools.js';
 import { cimIdentityScript, parseCimIdentity, parseProcStat, parsePsLine, sameProcess } from '../../agent/nudge/process-identity.js';
-import { join } from 'node:path';
-import { tempDir } from '../support/server.js';
 import { agentNudgeRoot, helperNudgeRoots } from '../../agent/nudge/rendezvous.js';
 import { systemNudgeRoot } from '../../shared/paths.js';
 import { NudgeRequest } from '../../shared/ipc.js';
@@ -184,9 +182,6 @@ describe('Windows IPC and enforce command lines', () => {
     expect(systemTool('ps', 'darwin')).toBe('/bin/ps');
     expect(systemTool('id', 'linux', {}, (p) => p === '/usr/bin/id')).toBe('/usr/bin/id');
     expect(systemTool('id', 'linux', {}, () => false)).toBe('/bin/id');
-    const calls: Array<[string, string[]]> = [];
-    prepareWindowsUserDir(join(tempDir(), 'nudge'), 'CLINIC\\dr.lee', (cmd, args) => void calls.push([cmd, args]));
-    expect(calls[0]?.[0]).toBe('C:\\Windows\\System32\\icacls.exe');
   });
 
   it('reads a process\'s start time and executable on each OS (enforce re-checks them before closing)', () => {
