@@ -7,7 +7,7 @@
  * real processes that do what the service does as root: prepare another user's nudge
  * folder, deliver a nudge to that user's real helper, and close that user's process.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -237,12 +237,9 @@ console.log(JSON.stringify({ ok: result.closed.includes(${pid}), seen, result })
     const dir = tempDir('cg-unit-');
     const file = join(dir, 'consultguard-agent.service');
     writeFileSync(file, unitFile());
-    let out: string;
-    try {
-      out = execFileSync('systemd-analyze', ['verify', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
-    } catch (err) {
-      out = `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`;
-    }
+    // Warnings (an unknown or misspelt key) go to stderr with exit status 0: read both.
+    const r = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8', timeout: 30_000 });
+    const out = `${r.stdout}${r.stderr}`;
     const problems = out.split('\n').filter((l) => l.trim() && !/is not executable|No such file or directory|Command .* not found|consultguard\/node\/bin\/node/.test(l));
     expect(problems).toEqual([]);
   });
