@@ -4,10 +4,10 @@
  * helper, a socket that does not belong to the user being nudged).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, lchownSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../shared/errors.js';
 import { deliverNudge } from '../../agent/nudge/ipc-client.js';
 import { encodeFrame, frameReader, newNonce, proof } from '../../agent/nudge/ipc-protocol.js';
@@ -138,7 +138,9 @@ describe('agent to helper', () => {
   it('waits for a helper that starts after the agent (e.g. at login), then fails clearly when there is none', async () => {
     const root = join(tempDir(), 'nudge');
     const late = deliverNudge({ root, user: 'me', request: request(), onOutcome: () => undefined, resolveUser: async () => ({ uid, gid }), waitForHelperMs: 5000 });
-    await new Promise((r) => setTimeout(r, 400));
+    // The agent is waiting once it has prepared the folder and key and found no socket.
+    await vi.waitFor(() => expect(existsSync(userPaths(root, uid).keyFile)).toBe(true));
+    expect(existsSync(userPaths(root, uid).socketFile)).toBe(false);
     const { shown } = await helperFor(root);
     await late;
     expect(shown).toHaveLength(1);

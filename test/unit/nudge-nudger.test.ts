@@ -118,6 +118,18 @@ describe('nudger', () => {
       nudger.stop();
     });
 
+    it('checks the pids against what was recorded at detection, and reports pids that are no longer the app', async () => {
+      const close = vi.fn(async (targets: ProcessIdentity[]) => ({ closed: [] as number[], survivors: [] as number[], changed: targets.map((t) => t.pid) }));
+      const { nudger, outcomes } = harness(policyWith('enforce', { enforceGraceSeconds: 60 }), answering('dismissed'), close);
+      const e = started();
+      nudger.onEvents([e]);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(close).toHaveBeenCalledTimes(1);
+      expect(outcomes.map((o) => o.outcome)).toEqual(['shown', 'dismissed', 'failed']);
+      expect(outcomes[2]!.detail).toBe('enforce: pid(s) 4120, 4121 no longer the app the detector saw (reused or replaced); left alone');
+      nudger.stop();
+    });
+
     it('leaves the app alone when the clinician closed it within the grace period', async () => {
       const { nudger, close } = harness(policyWith('enforce', { enforceGraceSeconds: 60 }), answering('clicked'));
       const e = started();
