@@ -1,9 +1,8 @@
 /**
  * One error type for the whole project. Every failure that a user, an agent or an API
- * client can see carries a stable string `code` (documented in README "Error codes");
+ * client can see carries a stable string `code` (documented in docs/errors.md);
  * `message` says what was wrong and what to do. Raw exception text never reaches a
- * client: wire and HTTP shapes are built from `code` and `message` only. Every code, with
- * where it appears and what to do, is listed in docs/errors.md.
+ * client: wire and HTTP shapes are built from `code` and `message` only.
  */
 export type ErrorCode =
   // configuration and command line

@@ -185,6 +185,28 @@ describe('a stranger on the same machine', () => {
     expect(shown).toEqual([]);
   });
 
+  it('reports helper_refused when the helper holds another key (the key was replaced since it read it)', async () => {
+    const root = join(tempDir(), 'nudge');
+    const paths = prepareUserDir(root, { uid, gid }, isRoot);
+    const stale = randomBytes(32);
+    const server = await startHelperServer({ path: paths.socketFile, readKey: () => stale, log: silentLogger(), show: async () => undefined });
+    servers.push(server);
+    const err = await deliverNudge({ root, user: 'me', request: request(), onOutcome: () => undefined, resolveUser: async () => ({ uid, gid }) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({ code: 'helper_refused', message: expect.stringContaining('unauthorized') });
+  });
+
+  it('reports timeout when a helper accepts the connection but never completes the hello', async () => {
+    const root = join(tempDir(), 'nudge');
+    const paths = prepareUserDir(root, { uid, gid }, isRoot);
+    const mute = createServer((s) => s.on('error', () => undefined));
+    raw.push(mute);
+    await new Promise<void>((r) => mute.listen(paths.socketFile, r));
+    const err = await deliverNudge({ root, user: 'me', request: request(), onOutcome: () => undefined, resolveUser: async () => ({ uid, gid }), handshakeMs: 300 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'timeout', message: expect.stringContaining('did not complete the hello within 300 ms') });
+    mute.close();
+  });
+
   it('cannot fool the agent with a fake helper that does not hold the user\'s key', async () => {
     const root = join(tempDir(), 'nudge');
     const paths = prepareUserDir(root, { uid, gid }, isRoot);

@@ -1,14 +1,18 @@
 /**
- * Issue 17 "no silent failures": the agent's identity is never silently replaced. Real
+ * Issue 17 "no silent failures", on the agent's own files. The identity is never silently replaced. Real
  * agent processes against a real server: a corrupt identity.json is restored from its
  * backup (same agent id, the server still knows one agent); with both files unusable the
  * agent refuses to start with a `bad_state` message naming the file and what to do, and
  * leaves the file as it found it. (Today's code minted a new id over the corrupt file.)
+ * A full disk under the outbox is the coded `disk_full`, from the kernel's own ENOSPC.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createOutbox } from '../../agent/outbox.js';
+import type { Event } from '../../shared/protocol.js';
 import { killAll, runCli, startAgentProcess } from '../support/processes.js';
+import { makeEvent } from '../support/ws-client.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 
 const WAIT = { timeout: 15_000, interval: 200 };
@@ -72,5 +76,27 @@ describe.skipIf(process.platform === 'win32')('agent identity file', () => {
     expect(again.output()).toContain('agent forget');
     expect(readFileSync(identityFile, 'utf8')).toBe('garbage'); // not overwritten
     expect(await onlineAgents(server)).toHaveLength(1); // no second identity on the server
+  });
+});
+
+describe.skipIf(!existsSync('/dev/full'))('outbox on a full disk', () => {
+  it('raises disk_full naming the folder, and keeps the sequence so the next append after space returns is not a gap', () => {
+    const dir = join(tempDir(), 'outbox');
+    mkdirSync(dir);
+    const outbox = createOutbox({ dir, maxEvents: 1000, maxBytes: 1 << 20 });
+    // The first segment file (opened on the first append) is /dev/full: every write to it
+    // fails with the kernel's ENOSPC. Made after the open, which reads existing segments.
+    symlinkSync('/dev/full', join(dir, 'seg-0000000000000001.log'));
+    const err = (() => {
+      try {
+        outbox.append([makeEvent() as Event]);
+        return null;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toMatchObject({ name: 'AppError', code: 'disk_full', message: expect.stringContaining(`no space left for the outbox in ${dir}; free disk space there`) });
+    expect(outbox.stats()).toMatchObject({ depth: 0, lastSeq: 0 });
+    outbox.close();
   });
 });
