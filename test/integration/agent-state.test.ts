@@ -9,7 +9,10 @@
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Writable } from 'node:stream';
+import { createHealth } from '../../agent/health.js';
 import { createOutbox } from '../../agent/outbox.js';
+import { createLogger } from '../../shared/log.js';
 import type { Event } from '../../shared/protocol.js';
 import { killAll, runCli, startAgentProcess } from '../support/processes.js';
 import { makeEvent } from '../support/ws-client.js';
@@ -98,5 +101,25 @@ describe.skipIf(!existsSync('/dev/full'))('outbox on a full disk', () => {
     expect(err).toMatchObject({ name: 'AppError', code: 'disk_full', message: expect.stringContaining(`no space left for the outbox in ${dir}; free disk space there`) });
     expect(outbox.stats()).toMatchObject({ depth: 0, lastSeq: 0 });
     outbox.close();
+  });
+});
+
+describe('agent health', () => {
+  it('logs a failure once per streak, counts every one, keeps the last, and says when it works again', () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string }); done(); } });
+    const health = createHealth(createLogger({ name: 'test', level: 'info', destination: sink as never }));
+    for (let i = 0; i < 3; i++) health.failed('state', 'status file', new Error(`EACCES ${i}`), 'check the state folder');
+    health.failed('collect', 'poll', new Error('timeout'), 'retrying');
+    health.ok('status file');
+    health.ok('status file');
+    health.failed('state', 'status file', new Error('EACCES again'), 'check the state folder');
+    expect(health.figures()).toMatchObject({ stateErrors: 4, collectErrors: 1, lastError: 'status file: EACCES again' });
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [40, 'status file failed; check the state folder'],
+      [40, 'poll failed; retrying'],
+      [30, 'status file works again'],
+      [40, 'status file failed; check the state folder'],
+    ]);
   });
 });
