@@ -11,7 +11,7 @@
  */
 import { execFile } from 'node:child_process';
 import { systemTool } from '../system-tools.js';
-import { readProcessIdentity, sameProcess, type ProcessIdentity } from './process-identity.js';
+import { readProcessIdentities, sameProcess, type ProcessIdentity } from './process-identity.js';
 
 export interface CloseResult {
   closed: number[];
@@ -25,7 +25,7 @@ export interface CloseOptions {
   graceMs?: number;
   kill?: (pid: number, signal: NodeJS.Signals | 0) => void;
   run?: (cmd: string, args: string[]) => Promise<void>;
-  identify?: (pid: number) => Promise<ProcessIdentity | null>;
+  identify?: (pids: number[]) => Promise<Map<number, ProcessIdentity>>;
 }
 
 /** taskkill command lines for one pid: polite, then forced; /T takes the app's child processes too. */
@@ -42,7 +42,7 @@ export async function closeProcesses(recorded: ProcessIdentity[], opts: CloseOpt
   const platform = opts.platform ?? process.platform;
   const kill = opts.kill ?? ((pid, sig) => process.kill(pid, sig));
   const run = opts.run ?? runQuietly;
-  const identify = opts.identify ?? ((pid: number) => readProcessIdentity(pid, platform));
+  const identify = opts.identify ?? ((pids: number[]) => readProcessIdentities(pids, platform));
   const graceMs = opts.graceMs ?? 5000;
   const seen = new Set<number>();
   let targets = recorded.filter((r) => closable(r.pid) && !seen.has(r.pid) && seen.add(r.pid));
@@ -57,11 +57,12 @@ export async function closeProcesses(recorded: ProcessIdentity[], opts: CloseOpt
   };
   /** Keeps only the targets still alive and still the recorded process; the rest are gone or changed. */
   const stillTheApp = async () => {
+    const running = targets.filter((t) => alive(t.pid));
+    const now = running.length > 0 ? await identify(running.map((t) => t.pid)) : new Map<number, ProcessIdentity>();
     const keep: ProcessIdentity[] = [];
-    for (const t of targets) {
-      if (!alive(t.pid)) continue;
-      if (sameProcess(t, await identify(t.pid))) keep.push(t);
-      else changed.push(t.pid);
+    for (const t of running) {
+      if (sameProcess(t, now.get(t.pid) ?? null)) keep.push(t);
+      else if (alive(t.pid)) changed.push(t.pid); // still there, but another process
     }
     return keep;
   };

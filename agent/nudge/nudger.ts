@@ -10,7 +10,7 @@ import type { Event, NudgeOutcome } from '../../shared/protocol.js';
 import type { Outbox } from '../outbox.js';
 import type { Transport } from '../transport.js';
 import { closeProcesses, type CloseResult } from './enforce.js';
-import { readProcessIdentity, type ProcessIdentity } from './process-identity.js';
+import { readProcessIdentities, type ProcessIdentity } from './process-identity.js';
 import { detailOf } from './errors.js';
 import { deliverNudge } from './ipc-client.js';
 import type { HelperOutcome, NudgeRequest } from '../../shared/ipc.js';
@@ -31,8 +31,8 @@ export interface NudgerOptions {
   platform?: NodeJS.Platform;
   deliver?: Deliver;
   close?: (targets: ProcessIdentity[]) => Promise<CloseResult>;
-  /** Start time and executable of a pid (enforce mode records them when the app is detected). */
-  identify?: (pid: number) => Promise<ProcessIdentity | null>;
+  /** Start time and executable of pids (enforce mode records them when the app is detected). */
+  identify?: (pids: number[]) => Promise<Map<number, ProcessIdentity>>;
 }
 
 export function createNudger(opts: NudgerOptions) {
@@ -43,10 +43,10 @@ export function createNudger(opts: NudgerOptions) {
   const resolveUser = createUserResolver();
   const deliver: Deliver = opts.deliver ?? ((user, request, onOutcome, signal) => deliverNudge({ root, user, request, onOutcome, resolveUser, signal, platform }));
   const close = opts.close ?? ((targets: ProcessIdentity[]) => closeProcesses(targets, { platform }));
-  const identify = opts.identify ?? ((pid: number) => readProcessIdentity(pid, platform));
+  const identify = opts.identify ?? ((pids: number[]) => readProcessIdentities(pids, platform));
   /** Enforce mode: what each violation's pids were when its latest event was recorded (the detecting poll). */
   const seenAs = new Map<string, Promise<ProcessIdentity[]>>();
-  const identifyAll = async (pids: number[]) => (await Promise.all(pids.map(identify))).filter((p): p is ProcessIdentity => p !== null);
+  const identifyAll = async (pids: number[]) => [...(await identify(pids)).values()];
   const inFlight = new Set<AbortController>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;

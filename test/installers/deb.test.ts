@@ -182,8 +182,8 @@ try {
 
   const killScript = (pid: number) => `
 import { closeProcesses } from ${JSON.stringify(join(build, 'agent', 'nudge', 'enforce.js'))};
-import { readProcessIdentity } from ${JSON.stringify(join(build, 'agent', 'nudge', 'process-identity.js'))};
-const seen = await readProcessIdentity(${pid}, 'linux');
+import { readProcessIdentities } from ${JSON.stringify(join(build, 'agent', 'nudge', 'process-identity.js'))};
+const seen = (await readProcessIdentities([${pid}], 'linux')).get(${pid});
 const result = await closeProcesses(seen ? [seen] : [], { graceMs: 1000 });
 console.log(JSON.stringify({ ok: result.closed.includes(${pid}), seen, result }));`;
 

@@ -12,7 +12,7 @@ import { openCommand } from '../../agent/nudge/open.js';
 import { taskkillArgs } from '../../agent/nudge/enforce.js';
 import { icaclsArgs, pipePath, userSlug, windowsUserPaths } from '../../agent/nudge/windows.js';
 import { systemTool } from '../../agent/system-tools.js';
-import { cimIdentityScript, parseCimIdentity, parseProcStat, parsePsLine, sameProcess } from '../../agent/nudge/process-identity.js';
+import { cimIdentityScript, parseCimIdentities, parseProcStat, parsePsLine, readProcessIdentities, sameProcess } from '../../agent/nudge/process-identity.js';
 import { agentNudgeRoot, helperNudgeRoots } from '../../agent/nudge/rendezvous.js';
 import { systemNudgeRoot } from '../../shared/paths.js';
 import { NudgeRequest } from '../../shared/ipc.js';
@@ -188,19 +188,34 @@ describe('Windows IPC and enforce command lines', () => {
     // Linux /proc/PID/stat: the command name may hold spaces and parentheses.
     expect(parseProcStat('4120 (Zoom (beta) x) S 1 4120 4120 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 12 0 987654 1000 10 0 0')).toBe('987654');
     expect(parseProcStat('garbage')).toBeNull();
-    // macOS `ps -o lstart= -o comm= -p PID` (BSD ps format: 24-character date, then the full path).
-    expect(parsePsLine('Wed Dec  2 09:15:03 2026     /Applications/zoom.us.app/Contents/MacOS/zoom.us\n')).toEqual({ started: 'Wed Dec  2 09:15:03 2026', path: '/Applications/zoom.us.app/Contents/MacOS/zoom.us' });
+    // macOS `ps -o pid= -o lstart= -o comm= -p PIDS` (BSD ps: pid, a 24-character date, the full path).
+    expect(parsePsLine(' 4120 Wed Dec  2 09:15:03 2026     /Applications/zoom.us.app/Contents/MacOS/zoom.us\n'))
+      .toEqual({ pid: 4120, started: 'Wed Dec  2 09:15:03 2026', path: '/Applications/zoom.us.app/Contents/MacOS/zoom.us' });
     expect(parsePsLine('')).toBeNull();
-    // Windows: the CIM query's JSON; nothing for a pid that is gone.
-    expect(parseCimIdentity('{"started":"2026-12-02T09:15:03.1234560Z","path":"C:\\\\Users\\\\dr.lee\\\\AppData\\\\Roaming\\\\Zoom\\\\bin\\\\Zoom.exe"}\r\n'))
-      .toEqual({ started: '2026-12-02T09:15:03.1234560Z', path: 'C:\\Users\\dr.lee\\AppData\\Roaming\\Zoom\\bin\\Zoom.exe' });
-    expect(parseCimIdentity('')).toBeNull();
-    expect(cimIdentityScript(4120)).toContain("Get-CimInstance Win32_Process -Filter 'ProcessId=4120'");
+    // Windows: the CIM query's JSON (one object, or an array for several pids); nothing for pids that are gone.
+    expect(parseCimIdentities('{"pid":4120,"started":"2026-12-02T09:15:03.1234560Z","path":"C:\\\\Users\\\\dr.lee\\\\AppData\\\\Roaming\\\\Zoom\\\\bin\\\\Zoom.exe"}\r\n'))
+      .toEqual([{ pid: 4120, started: '2026-12-02T09:15:03.1234560Z', path: 'C:\\Users\\dr.lee\\AppData\\Roaming\\Zoom\\bin\\Zoom.exe' }]);
+    expect(parseCimIdentities('[{"pid":1,"started":"a","path":null},{"pid":2,"started":"b","path":"C:\\\\x.exe"}]')).toEqual([{ pid: 1, started: 'a', path: null }, { pid: 2, started: 'b', path: 'C:\\x.exe' }]);
+    expect(parseCimIdentities('')).toEqual([]);
+    expect(cimIdentityScript([4120, 4121])).toContain("Get-CimInstance Win32_Process -Filter 'ProcessId=4120 OR ProcessId=4121'");
     const seen = { pid: 7, started: '100', path: '/opt/zoom/zoom' };
     expect(sameProcess(seen, { ...seen })).toBe(true);
     expect(sameProcess(seen, { ...seen, started: '101' })).toBe(false);
     expect(sameProcess(seen, { ...seen, path: '/usr/bin/sleep' })).toBe(false);
     expect(sameProcess(seen, null)).toBe(false);
+  });
+
+  it('asks macOS and Windows once for all pids, with the tool by absolute path', async () => {
+    const calls: Array<[string, string[]]> = [];
+    const mac = await readProcessIdentities([4120, 4121, 4120], 'darwin', async (cmd, args) => {
+      calls.push([cmd, args]);
+      return ' 4120 Wed Dec  2 09:15:03 2026 /Applications/zoom.us.app/Contents/MacOS/zoom.us\n';
+    });
+    expect(calls).toEqual([['/bin/ps', ['-o', 'pid=', '-o', 'lstart=', '-o', 'comm=', '-p', '4120,4121']]]);
+    expect([...mac.keys()]).toEqual([4120]);
+    const win = await readProcessIdentities([7], 'win32', async (cmd) => (calls.push([cmd, []]), ''));
+    expect(win.size).toBe(0);
+    expect(calls[1]![0]).toMatch(/\\System32\\WindowsPowerShell\\v1\.0\\powershell\.exe$/);
   });
 
   it('closes politely then by force, with the app\'s child processes', () => {

@@ -9,7 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { closeProcesses } from '../../agent/nudge/enforce.js';
-import { readProcessIdentity, type ProcessIdentity } from '../../agent/nudge/process-identity.js';
+import { readProcessIdentities, type ProcessIdentity } from '../../agent/nudge/process-identity.js';
+
+const readProcessIdentity = async (pid: number) => (await readProcessIdentities([pid], 'linux')).get(pid) ?? null;
 import { nudgeError } from '../../agent/nudge/errors.js';
 import type { HelperOutcome, NudgeRequest } from '../../shared/ipc.js';
 import { createNudger, type Deliver } from '../../agent/nudge/nudger.js';
@@ -31,7 +33,7 @@ function started(app = 'zoom', user: string | null = 'dr.lee'): Event {
 }
 
 /** Stands in for the OS in the nudger tests: every pid is a process that started at "t0" from /opt/zoom/zoom. */
-const identify = async (pid: number): Promise<ProcessIdentity> => ({ pid, started: 't0', path: '/opt/zoom/zoom' });
+const identify = async (pids: number[]) => new Map(pids.map((pid): [number, ProcessIdentity] => [pid, { pid, started: 't0', path: '/opt/zoom/zoom' }]));
 
 function harness(policy: EffectivePolicy, deliver: Deliver, close = vi.fn(async (targets: ProcessIdentity[]) => ({ closed: targets.map((t) => t.pid), survivors: [] as number[], changed: [] as number[] }))) {
   const outcomes: NudgeOutcome[] = [];
@@ -194,7 +196,7 @@ describe.skipIf(process.platform !== 'linux')('closing processes (enforce)', () 
     proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const seen = await vi.waitFor(async () => {
       if (ready) expect(out).toContain(ready);
-      const id = await readProcessIdentity(proc.pid!, 'linux');
+      const id = await readProcessIdentity(proc.pid!);
       expect(id).not.toBeNull();
       return id!;
     });
@@ -205,7 +207,7 @@ describe.skipIf(process.platform !== 'linux')('closing processes (enforce)', () 
   it('ends a process politely, and by force one that ignores SIGTERM', async () => {
     const polite = await child('sleep', ['60']);
     const stubborn = await child('sh', ['-c', 'trap "" TERM; echo ready; while :; do sleep 1; done'], 'ready');
-    const self = await readProcessIdentity(process.pid, 'linux');
+    const self = await readProcessIdentity(process.pid);
     const result = await closeProcesses([polite.seen, stubborn.seen, self!, { pid: 1, started: '1', path: null }], { graceMs: 500 });
     expect(result).toEqual({ closed: [polite.proc.pid, stubborn.proc.pid], survivors: [], changed: [] });
     await gone(polite.proc);
@@ -233,7 +235,7 @@ describe.skipIf(process.platform !== 'linux')('closing processes (enforce)', () 
     expect(shell.seen.path).toMatch(/sh$|dash$|bash$/);
     // The same pid, the same start time, another program.
     proc.stdin!.write('\n');
-    await vi.waitFor(async () => expect((await readProcessIdentity(proc.pid!, 'linux'))?.path).toMatch(/sleep$/));
+    await vi.waitFor(async () => expect((await readProcessIdentity(proc.pid!))?.path).toMatch(/sleep$/));
     const result = await closeProcesses([shell.seen], { graceMs: 200 });
     expect(result).toEqual({ closed: [], survivors: [], changed: [proc.pid] });
     expect(proc.signalCode).toBeNull();
