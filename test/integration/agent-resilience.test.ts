@@ -4,7 +4,7 @@
  * nothing.
  */
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, onTestFailed, vi } from 'vitest';
 import { agentConfigFile, outboxText, storedEvents } from '../support/agent.js';
 import { killAll, startAgentProcess, startFakeApp, type AgentProcess } from '../support/processes.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
@@ -27,8 +27,14 @@ function seededRandom(seed: number): () => number {
 }
 const SEED = Number(process.env.CONSULTGUARD_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-/** Runs `body`; on failure, the error says which seed to replay. */
+/**
+ * Runs `body` with the seeded generator; on any failure (a timeout included) the seed to
+ * replay is printed and added to the error.
+ */
 async function withSeed(body: (random: () => number) => Promise<void>): Promise<void> {
+  onTestFailed(() => {
+    process.stderr.write(`agent-resilience: random seed ${SEED}; replay with CONSULTGUARD_TEST_SEED=${SEED}\n`);
+  });
   try {
     await body(seededRandom(SEED));
   } catch (err) {
@@ -36,6 +42,7 @@ async function withSeed(body: (random: () => number) => Promise<void>): Promise<
     throw err;
   }
 }
+
 let servers: TestServer[] = [];
 
 afterEach(async () => {
@@ -125,5 +132,5 @@ describe.skipIf(process.platform !== 'linux')('agent resilience', () => {
     }
     expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
     await a.stop();
-  }));
+  }), 60_000); // the wait below allows 40 s on a loaded machine
 });
