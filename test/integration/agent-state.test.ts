@@ -123,3 +123,17 @@ describe('agent health', () => {
     ]);
   });
 });
+
+describe('consultguard-agent status on damaged state files', () => {
+  it('parses each file with its schema and names the one it cannot use, instead of crashing on a cast', async () => {
+    const state = join(tempDir(), 'state');
+    mkdirSync(state);
+    writeFileSync(join(state, 'identity.json'), JSON.stringify({ agentId: '0b7f2a36-3c1e-4d1a-9d5e-5a3c2f1e0d9b', token: null }));
+    writeFileSync(join(state, 'status.json'), JSON.stringify({ pid: process.pid, open: 'not a list' }));
+    const r = await runCli('agent', ['status', '--state', state]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(3); // not running, as far as anyone can tell
+    expect(r.stdout).toContain('Agent id:        0b7f2a36-3c1e-4d1a-9d5e-5a3c2f1e0d9b (not enrolled yet)');
+    expect(r.stdout).toContain(`Unreadable:      ${join(state, 'status.json')}: at:`);
+  });
+});

@@ -47,6 +47,10 @@ describe.skipIf(process.platform !== 'linux')('end to end: process to stored vio
     expect(status.stdout).toMatch(/connected/);
     expect(status.stdout).toMatch(/Seen now: +Zoom \(running/);
     expect(status.stdout).toContain('Approved app:    Healthdirect Video Call');
+    // Where its users' helpers must meet it (the --nudge-dir given above), read from status.json by its schema.
+    expect(status.stdout).toContain(`Nudge folder:    ${join(work, 'nudge')}`);
+    const json = JSON.parse((await runCli('agent', ['status', '--state', join(work, 'state'), '--json'])).stdout);
+    expect(json).toMatchObject({ nudgeDir: join(work, 'nudge'), problems: [] });
 
     zoom.kill('SIGTERM');
     const ended = await vi.waitFor(async () => {
