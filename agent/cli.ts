@@ -52,7 +52,7 @@ async function main(argv: string[]): Promise<number | void> {
     }
     case 'nudge-helper': {
       const { values } = parseCommandLine(rest, [], { dir: 'string', 'log-level': 'string' });
-      if (values.help) return void process.stdout.write(`usage: ${PROGRAM} nudge-helper [--dir DIR] [--log-level L]\nruns in a user's desktop session (start it at login); DIR defaults to the service's nudge folder\n`);
+      if (values.help) return void process.stdout.write(`usage: ${PROGRAM} nudge-helper [--dir DIR] [--log-level L]\nruns in a user's desktop session (start it at login); DIR (or CONSULTGUARD_NUDGE_DIR) must match the agent's --nudge-dir; by default it watches the service's nudge folder and this user's own\n`);
       const log = createLogger({ name: `${PROGRAM} nudge-helper`, level: (values['log-level'] as string | undefined) ?? process.env.CONSULTGUARD_LOG_LEVEL ?? 'info' });
       const { runNudgeHelper } = await import('./commands/nudge-helper.js');
       await runNudgeHelper({ dir: values.dir as string | undefined }, log, untilSignal());

@@ -8,6 +8,7 @@ export const AGENT_OPTIONS: OptionSpec[] = [
   { key: 'serverUrl', flag: 'server', env: 'CONSULTGUARD_SERVER_URL', type: 'string', describe: 'server URL, wss://HOST:PORT' },
   { key: 'enrollSecret', flag: 'enroll-secret', env: 'CONSULTGUARD_ENROLL_SECRET', type: 'string', describe: 'enrolment secret (needed until the agent has its own token)' },
   { key: 'stateDir', flag: 'state', env: 'CONSULTGUARD_STATE_DIR', type: 'string', describe: 'folder for identity, policy cache and outbox' },
+  { key: 'nudgeDir', flag: 'nudge-dir', env: 'CONSULTGUARD_NUDGE_DIR', type: 'string', describe: 'folder where the agent meets the users\' nudge helpers (default: the per-OS folder, see README)' },
   { key: 'site', flag: 'site', env: 'CONSULTGUARD_SITE', type: 'string', describe: 'site name, used to pick the policy' },
   { key: 'group', flag: 'group', env: 'CONSULTGUARD_GROUP', type: 'string', describe: 'group name, used to pick the policy' },
   { key: 'insecure', flag: 'insecure', env: 'CONSULTGUARD_INSECURE', type: 'boolean', describe: 'allow plain ws:// to a non-loopback server (test networks only)' },
@@ -43,6 +44,8 @@ export const AgentConfig = z.object({
   serverUrl: z.string().min(1, 'expected the server URL'),
   enrollSecret: z.string().min(1).optional(),
   stateDir: z.string().min(1).default(defaultStateDir),
+  /** The nudge rendezvous root; unset: the per-OS rule of shared/paths.ts (not derived from stateDir). */
+  nudgeDir: z.string().min(1).optional(),
   site: z.string().max(128).optional(),
   group: z.string().max(128).optional(),
   insecure: z.boolean().default(false),

@@ -7,18 +7,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Event } from '../shared/protocol.js';
-import { mergeVia, type AppState, type Detection, type Via } from '../shared/snapshot.js';
+import type { OpenViolation } from '../shared/agent-state.js';
+import { mergeVia, type Detection } from '../shared/snapshot.js';
 
-export interface OpenViolation {
-  violationId: string;
-  app: string;
-  state: AppState;
-  via: Via;
-  user?: string;
-  pids: number[];
-  startedAt: string;
-  missed: number;
-}
+export type { OpenViolation } from '../shared/agent-state.js';
 
 export interface LifecycleOptions {
   endAfterMissedPolls: number;

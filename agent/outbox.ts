@@ -13,6 +13,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Event, NudgeOutcome } from '../shared/protocol.js';
+import { AppError } from '../shared/errors.js';
 
 export interface OutboxOptions {
   dir: string;
@@ -134,6 +135,8 @@ export function createOutbox(opts: OutboxOptions) {
       if (doSync) fsyncSync(fd!);
     } catch (err) {
       lastSeq -= recs.length;
+      // A full disk is the one write failure with a known remedy: say so with its code.
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new AppError('disk_full', `no space left for the outbox in ${opts.dir}; free disk space there; the agent keeps monitoring and records the end of what is still open once it can write`, { cause: err });
       throw err;
     }
     current!.size += Buffer.byteLength(data);

@@ -1,17 +1,24 @@
 /**
  * What the agent keeps between runs, in its state folder (owner-only permissions):
  * its id and token, the last policy (so it monitors correctly from boot while offline),
- * and the violations open right now (so a restart does not open duplicates).
+ * and the violations open right now (so a restart does not open duplicates). Every file
+ * is parsed with its schema from shared/agent-state.ts; nothing read from disk is cast.
+ *
+ * The identity is the one file that must never be silently replaced: a new agent id for
+ * a machine that already has one is a second identity on the server (and, since the
+ * server refuses the enrolment secret for an id it knows, one that cannot be undone
+ * without an admin). So identity.json has a backup copy, identity.json.bak, written
+ * atomically after every change; a missing or corrupt identity.json is restored from it,
+ * and when neither is usable the agent refuses to start (AppError `bad_state`) instead of
+ * minting a new id. A new id is made only when neither file exists (first start).
  */
 import { randomUUID } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { Identity, OpenViolations, type OpenViolation, type StatusFile } from '../shared/agent-state.js';
+import { AppError, describe } from '../shared/errors.js';
 import { EffectivePolicy } from '../shared/policy.js';
-import type { OpenViolation } from './lifecycle.js';
-
-const Identity = z.object({ agentId: z.string().uuid(), token: z.string().nullable().default(null) });
-type Identity = z.infer<typeof Identity>;
 
 /** Writes a file so that a crash leaves either the old or the new content, never half. */
 export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
@@ -26,12 +33,66 @@ export function writeFileAtomic(file: string, data: string, mode = 0o600): void 
   renameSync(tmp, file);
 }
 
-function readJson(file: string): unknown {
+/** A state file read and parsed: missing, usable, or there but unusable (with why). */
+export type Read<T> = { state: 'missing' } | { state: 'ok'; value: T } | { state: 'bad'; problem: string };
+
+export function readState<S extends z.ZodType>(file: string, schema: S): Read<z.infer<S>> {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    return undefined;
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+    return { state: 'bad', problem: `cannot read it (${(err as NodeJS.ErrnoException).code ?? describe(err)})` };
   }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { state: 'bad', problem: text.trim() === '' ? 'it is empty' : 'it is not valid JSON' };
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { state: 'bad', problem: `${issue?.path.join('.') || 'the file'}: ${issue?.message ?? 'invalid'}` };
+  }
+  return { state: 'ok', value: parsed.data as z.infer<S> };
+}
+
+const sameIdentity = (a: Identity, b: Identity) => a.agentId === b.agentId && a.token === b.token;
+
+/**
+ * Loads the identity, restoring it from the backup when needed. Returns the identity and,
+ * when something had to be repaired, a sentence saying what (for the log and health).
+ */
+export function loadIdentity(dir: string): { identity: Identity; repaired: string | null } {
+  const file = join(dir, 'identity.json');
+  const backup = `${file}.bak`;
+  const write = (id: Identity) => {
+    writeFileAtomic(file, JSON.stringify(id));
+    writeFileAtomic(backup, JSON.stringify(id));
+  };
+  const main = readState(file, Identity);
+  const bak = readState(backup, Identity);
+  if (main.state === 'ok') {
+    if (bak.state !== 'ok' || !sameIdentity(bak.value, main.value)) writeFileAtomic(backup, JSON.stringify(main.value));
+    return { identity: main.value, repaired: bak.state === 'bad' ? `${backup} was unusable (${bak.problem}); rewrote it from ${file}` : null };
+  }
+  if (main.state === 'missing' && bak.state === 'missing') {
+    const identity: Identity = { agentId: randomUUID(), token: null };
+    write(identity);
+    return { identity, repaired: null };
+  }
+  if (bak.state === 'ok') {
+    writeFileAtomic(file, JSON.stringify(bak.value));
+    const why = main.state === 'bad' ? `was unusable (${main.problem})` : 'was missing';
+    return { identity: bak.value, repaired: `${file} ${why}; restored agent id ${bak.value.agentId} from ${backup}` };
+  }
+  const mainWhy = main.state === 'bad' ? `${file} is unusable (${main.problem})` : `${file} is missing`;
+  const bakWhy = bak.state === 'bad' ? `its backup ${backup} is unusable too (${bak.problem})` : `there is no backup ${backup}`;
+  throw new AppError('bad_state',
+    `${mainWhy} and ${bakWhy}. The agent will not make up a new agent id for a machine that already has one. ` +
+    `To keep this machine's identity, restore ${file} from a copy; to enrol it as a new agent, delete both files, ` +
+    'have an admin run "consultguard-server agent forget OLD_ID" if the old id is known, and start the agent again.');
 }
 
 export function createAgentState(dir: string) {
@@ -46,36 +107,38 @@ export function createAgentState(dir: string) {
   const openFile = join(dir, 'open-violations.json');
   const statusFile = join(dir, 'status.json');
 
-  const parsed = Identity.safeParse(readJson(identityFile));
-  let identity: Identity = parsed.success ? parsed.data : { agentId: randomUUID(), token: null };
-  if (!parsed.success) writeFileAtomic(identityFile, JSON.stringify(identity));
+  const loaded = loadIdentity(dir);
+  let identity = loaded.identity;
 
   return {
     dir,
+    /** What had to be repaired in identity.json at start, if anything (logged and counted by the caller). */
+    identityRepaired: loaded.repaired,
     agentId: (): string => identity.agentId,
     token: (): string | null => identity.token,
     setToken(token: string | null): void {
       if (token === identity.token) return;
       identity = { ...identity, token };
+      // The main file first, then the backup: a crash between them leaves a usable main
+      // file, and the next start rewrites the backup from it.
       writeFileAtomic(identityFile, JSON.stringify(identity));
+      writeFileAtomic(`${identityFile}.bak`, JSON.stringify(identity));
     },
-    loadPolicy(): EffectivePolicy | null {
-      const r = EffectivePolicy.safeParse(readJson(policyFile));
-      return r.success ? r.data : null;
+    /** The cached policy: a boundary like the wire, so parsed here once. */
+    loadPolicy(): Read<EffectivePolicy> {
+      return readState(policyFile, EffectivePolicy);
     },
     savePolicy(policy: EffectivePolicy): void {
       writeFileAtomic(policyFile, JSON.stringify(policy));
     },
     /** The open violations and the last outbox seq they already reflect. */
-    loadOpen(): { seq: number; open: OpenViolation[] } {
-      const v = readJson(openFile) as { seq?: unknown; open?: unknown } | undefined;
-      return { seq: typeof v?.seq === 'number' ? v.seq : 0, open: Array.isArray(v?.open) ? (v.open as OpenViolation[]) : [] };
+    loadOpen(): Read<OpenViolations> {
+      return readState(openFile, OpenViolations);
     },
     saveOpen(open: OpenViolation[], seq: number): void {
-      writeFileAtomic(openFile, JSON.stringify({ seq, open }));
+      writeFileAtomic(openFile, JSON.stringify({ seq, open } satisfies OpenViolations));
     },
-    hasIdentity: (): boolean => existsSync(identityFile),
-    saveStatus(status: object): void {
+    saveStatus(status: StatusFile): void {
       writeFileAtomic(statusFile, JSON.stringify(status), 0o644);
     },
   };

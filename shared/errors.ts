@@ -1,6 +1,6 @@
 /**
  * One error type for the whole project. Every failure that a user, an agent or an API
- * client can see carries a stable string `code` (documented in README "Error codes");
+ * client can see carries a stable string `code` (documented in docs/errors.md);
  * `message` says what was wrong and what to do. Raw exception text never reaches a
  * client: wire and HTTP shapes are built from `code` and `message` only.
  */
@@ -16,7 +16,6 @@ export type ErrorCode =
   // wire protocol
   | 'bad_json'
   | 'bad_message'
-  | 'frame_too_large'
   | 'hello_required'
   | 'hello_timeout'
   | 'unauthorized'
@@ -31,7 +30,15 @@ export type ErrorCode =
   | 'internal'
   // storage
   | 'store_unavailable'
-  | 'disk_full';
+  // agent: its own files (state folder, outbox)
+  | 'bad_state'
+  | 'disk_full'
+  // agent <-> nudge helper (agent/nudge, shared/ipc.ts); `unauthorized` and `bad_message` above too
+  | 'no_helper'
+  | 'untrusted_helper'
+  | 'helper_refused'
+  | 'unknown_user'
+  | 'timeout';
 
 export class AppError extends Error {
   override readonly name = 'AppError';

@@ -2,28 +2,18 @@
  * `status`: what the agent on this machine is doing and what it watches, in plain words,
  * for the clinician and for IT. Reads the agent's state folder; needs no server.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Identity, StatusFile } from '../../shared/agent-state.js';
 import { isWithinConsultHours } from '../../shared/hours.js';
 import { EffectivePolicy } from '../../shared/policy.js';
+import { readState, type Read } from '../state.js';
 
-interface StatusFile {
-  at: string;
-  pid: number;
-  connected: boolean;
-  monitoring: boolean;
-  serverUrl: string;
-  policyVersion: string | null;
-  open: Array<{ app: string; state: string; startedAt: string }>;
-  health: Record<string, number | string | null>;
-}
-
-function readJson<T>(file: string): T | null {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch {
-    return null;
-  }
+/** A state file's value, or null with the reason kept for the report (a status command must not throw on a bad file). */
+function load<T>(file: string, read: Read<T>, problems: string[]): T | null {
+  if (read.state === 'ok') return read.value;
+  if (read.state === 'bad') problems.push(`${file}: ${read.problem}`);
+  return null;
 }
 
 function alive(pid: number): boolean {
@@ -38,10 +28,11 @@ function alive(pid: number): boolean {
 const DAY_NAMES: Record<string, string> = { mon: 'Mon', tue: 'Tue', wed: 'Wed', thu: 'Thu', fri: 'Fri', sat: 'Sat', sun: 'Sun' };
 
 export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJS.WritableStream): number {
-  const identity = readJson<{ agentId: string; token: string | null }>(join(stateDir, 'identity.json'));
-  const parsed = EffectivePolicy.safeParse(readJson(join(stateDir, 'policy.json')));
-  const policy = parsed.success ? parsed.data : null;
-  const status = readJson<StatusFile>(join(stateDir, 'status.json'));
+  const problems: string[] = [];
+  const file = (name: string) => join(stateDir, name);
+  const identity = load(file('identity.json'), readState(file('identity.json'), Identity), problems);
+  const policy = load(file('policy.json'), readState(file('policy.json'), EffectivePolicy), problems);
+  const status = load(file('status.json'), readState(file('status.json'), StatusFile), problems);
   const running = status !== null && alive(status.pid);
   const inside = policy ? isWithinConsultHours(policy, now) : false;
   const names = new Map(policy?.catalog.apps.map((a) => [a.id, a.name]) ?? []);
@@ -65,6 +56,8 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
     queuedEvents: status?.health.outboxDepth ?? null,
     dropped: status?.health.dropped ?? null,
     lastError: status?.health.lastError ?? null,
+    nudgeDir: status?.nudge?.root ?? null,
+    problems,
   };
   if (json) {
     out.write(`${JSON.stringify(summary, null, 2)}\n`);
@@ -92,6 +85,8 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
   if (summary.open.length) lines.push(`  Seen now:        ${summary.open.map((v) => `${names.get(v.app) ?? v.app} (${v.state}, since ${v.startedAt})`).join('; ')}`);
   if (summary.queuedEvents) lines.push(`  Queued events:   ${summary.queuedEvents}${summary.dropped ? ` (${summary.dropped} dropped: outbox full)` : ''}`);
   if (summary.lastError) lines.push(`  Last error:      ${summary.lastError}`);
+  if (summary.nudgeDir) lines.push(`  Nudge folder:    ${summary.nudgeDir} (helpers must watch it: nudge-helper --dir, or CONSULTGUARD_NUDGE_DIR)`);
+  for (const p of problems) lines.push(`  Unreadable:      ${p}`);
   lines.push('  What is collected: only during consult hours, the names of running programs and the');
   lines.push('  network destinations of known video apps are checked on this computer; only matches');
   lines.push('  (app, time, user, workstation) are sent to the clinic. Nothing is collected outside consult hours.');

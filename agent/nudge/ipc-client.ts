@@ -4,8 +4,10 @@
  * outcome the helper reports to `onOutcome` until the final one.
  */
 import { createConnection } from 'node:net';
-import { NudgeError } from './errors.js';
-import { AgentFrame, encodeFrame, frameReader, HelperFrame, IPC_VERSION, newNonce, proof, proofMatches, type HelperOutcome, type NudgeRequest } from './ipc-protocol.js';
+import { AppError, isAppError } from '../../shared/errors.js';
+import { nudgeError } from './errors.js';
+import { AgentFrame, HelperFrame, IPC_VERSION, type HelperOutcome, type NudgeRequest } from '../../shared/ipc.js';
+import { encodeFrame, frameReader, newNonce, proof, proofMatches } from './ipc-protocol.js';
 import { checkHelperSocket, prepareUserDir, type Owner } from './rendezvous.js';
 import { prepareWindowsUserDir } from './windows.js';
 
@@ -32,10 +34,10 @@ async function locate(opts: DeliverOptions): Promise<{ path: string; key: Buffer
     return { path: pipe, key, ready: () => true };
   }
   const owner = await opts.resolveUser(opts.user);
-  if (!owner) throw new NudgeError('unknown_user', `no local account "${opts.user}" (id -u failed)`);
+  if (!owner) throw nudgeError('unknown_user', `no local account "${opts.user}" (id -u failed)`);
   const self = process.geteuid?.() ?? -1;
   if (self !== 0 && owner.uid !== self) {
-    throw new NudgeError('no_helper', `the agent runs as uid ${self} and can nudge only its own user, not "${opts.user}"; run the agent service as root`);
+    throw nudgeError('no_helper', `the agent runs as uid ${self} and can nudge only its own user, not "${opts.user}"; run the agent service as root`);
   }
   const paths = prepareUserDir(opts.root, owner, self === 0);
   return { path: paths.socketFile, key: paths.key, ready: () => checkHelperSocket(paths, owner.uid) };
@@ -45,18 +47,18 @@ export async function deliverNudge(opts: DeliverOptions): Promise<void> {
   const target = await locate(opts);
   const deadline = Date.now() + (opts.waitForHelperMs ?? 10_000);
   for (;;) {
-    if (opts.signal?.aborted) throw new NudgeError('timeout', 'the agent is stopping');
-    let lastError: NudgeError;
+    if (opts.signal?.aborted) throw nudgeError('timeout', 'the agent is stopping');
+    let lastError: AppError;
     if (target.ready()) {
       try {
         return await converse(target.path, target.key, opts);
       } catch (err) {
         // Only a helper that is not there (yet) is worth waiting for; a refusal is final.
-        if (!(err instanceof NudgeError) || err.code !== 'no_helper') throw err;
+        if (!isAppError(err, 'no_helper')) throw err;
         lastError = err;
       }
     } else {
-      lastError = new NudgeError('no_helper', `no nudge helper is listening for "${opts.user}" at ${target.path}: is the user logged in, with "consultguard-agent nudge-helper" started at login?`);
+      lastError = nudgeError('no_helper', `no nudge helper is listening for "${opts.user}" at ${target.path}: is the user logged in, with "consultguard-agent nudge-helper" started at login?`);
     }
     if (Date.now() >= deadline) throw lastError;
     await sleep(250);
@@ -71,11 +73,11 @@ function converse(path: string, key: Buffer, opts: DeliverOptions): Promise<void
     let helperNonce = '';
     let phase: 'connecting' | 'challenge' | 'welcome' | 'outcomes' = 'connecting';
     let settled = false;
-    let timer = setTimeout(() => done(new NudgeError('timeout', `the helper at ${path} did not complete the hello within ${opts.handshakeMs ?? 5000} ms`)), opts.handshakeMs ?? 5000);
-    const onAbort = () => done(new NudgeError('timeout', 'the agent is stopping'));
+    let timer = setTimeout(() => done(nudgeError('timeout', `the helper at ${path} did not complete the hello within ${opts.handshakeMs ?? 5000} ms`)), opts.handshakeMs ?? 5000);
+    const onAbort = () => done(nudgeError('timeout', 'the agent is stopping'));
     opts.signal?.addEventListener('abort', onAbort);
 
-    function done(err?: NudgeError): void {
+    function done(err?: AppError): void {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -88,9 +90,9 @@ function converse(path: string, key: Buffer, opts: DeliverOptions): Promise<void
 
     function onFrame(value: unknown): void {
       const parsed = HelperFrame.safeParse(value);
-      if (!parsed.success) return done(new NudgeError('untrusted_helper', `the helper sent a frame that is not protocol v${IPC_VERSION}`));
+      if (!parsed.success) return done(nudgeError('untrusted_helper', `the helper sent a frame that is not protocol v${IPC_VERSION}`));
       const frame = parsed.data;
-      if (frame.type === 'error') return done(new NudgeError('helper_refused', `the helper refused: ${frame.code}: ${frame.message}`));
+      if (frame.type === 'error') return done(nudgeError('helper_refused', `the helper refused: ${frame.code}: ${frame.message}`));
       if (phase === 'challenge' && frame.type === 'challenge') {
         helperNonce = frame.nonce;
         phase = 'welcome';
@@ -98,12 +100,12 @@ function converse(path: string, key: Buffer, opts: DeliverOptions): Promise<void
       }
       if (phase === 'welcome' && frame.type === 'welcome') {
         if (!proofMatches(proof(key, 'helper', agentNonce, helperNonce), frame.proof)) {
-          return done(new NudgeError('untrusted_helper', `the process listening at ${path} cannot prove it holds the user's key; not sending it the nudge`));
+          return done(nudgeError('untrusted_helper', `the process listening at ${path} cannot prove it holds the user's key; not sending it the nudge`));
         }
         phase = 'outcomes';
         clearTimeout(timer);
         // The notification's own life plus slack: the helper always ends with a final outcome.
-        timer = setTimeout(() => done(new NudgeError('timeout', 'the helper gave no final outcome in time')), (request.timeoutSec + 30) * 1000);
+        timer = setTimeout(() => done(nudgeError('timeout', 'the helper gave no final outcome in time')), (request.timeoutSec + 30) * 1000);
         return void send(request);
       }
       if (phase === 'outcomes' && frame.type === 'outcome' && frame.id === request.id) {
@@ -111,16 +113,16 @@ function converse(path: string, key: Buffer, opts: DeliverOptions): Promise<void
         if (frame.outcome !== 'shown') done();
         return;
       }
-      done(new NudgeError('untrusted_helper', `unexpected "${frame.type}" from the helper while waiting for ${phase}`));
+      done(nudgeError('untrusted_helper', `unexpected "${frame.type}" from the helper while waiting for ${phase}`));
     }
 
     socket.on('connect', () => (phase = 'challenge'));
-    socket.on('data', frameReader(onFrame, (message) => done(new NudgeError('untrusted_helper', `bad frame from the helper: ${message}`))));
+    socket.on('data', frameReader(onFrame, (message) => done(nudgeError('untrusted_helper', `bad frame from the helper: ${message}`))));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       done(phase === 'connecting'
-        ? new NudgeError('no_helper', `cannot connect to the nudge helper at ${path} (${err.code ?? err.message}); it may be starting or not running`)
-        : new NudgeError('timeout', `the connection to the helper failed: ${err.message}`));
+        ? nudgeError('no_helper', `cannot connect to the nudge helper at ${path} (${err.code ?? err.message}); it may be starting or not running`)
+        : nudgeError('timeout', `the connection to the helper failed: ${err.message}`));
     });
-    socket.on('close', () => done(new NudgeError('timeout', `the helper closed the connection during ${phase}`)));
+    socket.on('close', () => done(nudgeError('timeout', `the helper closed the connection during ${phase}`)));
   });
 }

@@ -6,7 +6,8 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import type { Logger } from '../../shared/log.js';
-import { AgentFrame, encodeFrame, frameReader, type HelperFrame, type HelperOutcome, IPC_VERSION, newNonce, proof, proofMatches, type NudgeRequest } from './ipc-protocol.js';
+import { AgentFrame, IPC_VERSION, type HelperError, type HelperFrame, type HelperOutcome, type NudgeRequest } from '../../shared/ipc.js';
+import { encodeFrame, frameReader, newNonce, proof, proofMatches } from './ipc-protocol.js';
 
 export type Report = (outcome: HelperOutcome['outcome'], detail?: string) => void;
 
@@ -58,7 +59,11 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Help
     });
   });
   server.on('error', (err) => opts.log.error({ err }, 'nudge helper socket failed'));
-  if (posix) chmodSync(opts.path, 0o600);
+  // Connecting to a Unix socket needs write permission on it. The Linux service is root
+  // without CAP_DAC_OVERRIDE, so a 0600 socket of the user's would refuse it: the socket is
+  // 0666 and the folder around it (0700, this user's; checked by both sides) keeps every
+  // other user out. Anyone who does reach it must still prove the key (ipc-protocol.ts).
+  if (posix) chmodSync(opts.path, 0o666);
   return {
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
@@ -74,7 +79,7 @@ function serve(socket: Socket, opts: HelperServerOptions, sockets: Set<Socket>):
   const send = (frame: HelperFrame) => {
     if (!socket.destroyed) socket.write(encodeFrame(frame));
   };
-  const refuse = (code: 'unauthorized' | 'bad_message' | 'timeout', message: string) => {
+  const refuse = (code: HelperError['code'], message: string) => {
     send({ type: 'error', code, message });
     socket.end();
     // A caller that never closes its side must not hold the socket open.

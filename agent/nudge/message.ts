@@ -1,6 +1,6 @@
 /** The nudge the clinician reads, from the policy's templates ({app}, {approved}). */
 import type { EffectivePolicy } from '../../shared/policy.js';
-import type { NudgeRequest } from './ipc-protocol.js';
+import type { NudgeRequest } from '../../shared/ipc.js';
 
 /** How long a nudge stays up before it counts as dismissed (enforce mode: the grace period). */
 export const VISIBLE_SECONDS = 300;

@@ -10,18 +10,19 @@ import type { Event, NudgeOutcome } from '../../shared/protocol.js';
 import type { Outbox } from '../outbox.js';
 import type { Transport } from '../transport.js';
 import { closeProcesses, type CloseResult } from './enforce.js';
+import { readProcessIdentities, type ProcessIdentity } from './process-identity.js';
 import { detailOf } from './errors.js';
 import { deliverNudge } from './ipc-client.js';
-import type { HelperOutcome, NudgeRequest } from './ipc-protocol.js';
+import type { HelperOutcome, NudgeRequest } from '../../shared/ipc.js';
 import { renderNudge } from './message.js';
-import { agentNudgeRoot } from './rendezvous.js';
 import { createNudgeRules, type Action, type Tracked } from './rules.js';
 import { createUserResolver } from './users.js';
 
 export type Deliver = (user: string, request: NudgeRequest, onOutcome: (o: HelperOutcome) => void, signal: AbortSignal) => Promise<void>;
 
 export interface NudgerOptions {
-  stateDir: string;
+  /** The rendezvous root (agentNudgeRoot in rendezvous.ts). */
+  root: string;
   outbox: Pick<Outbox, 'appendNudges'>;
   transport: Pick<Transport, 'flush'>;
   policy: () => EffectivePolicy | null;
@@ -29,17 +30,23 @@ export interface NudgerOptions {
   now?: () => Date;
   platform?: NodeJS.Platform;
   deliver?: Deliver;
-  close?: (pids: number[]) => Promise<CloseResult>;
+  close?: (targets: ProcessIdentity[]) => Promise<CloseResult>;
+  /** Start time and executable of pids (enforce mode records them when the app is detected). */
+  identify?: (pids: number[]) => Promise<Map<number, ProcessIdentity>>;
 }
 
 export function createNudger(opts: NudgerOptions) {
   const now = opts.now ?? (() => new Date());
   const platform = opts.platform ?? process.platform;
   const rules = createNudgeRules(now);
-  const root = agentNudgeRoot(opts.stateDir);
+  const root = opts.root;
   const resolveUser = createUserResolver();
   const deliver: Deliver = opts.deliver ?? ((user, request, onOutcome, signal) => deliverNudge({ root, user, request, onOutcome, resolveUser, signal, platform }));
-  const close = opts.close ?? ((pids: number[]) => closeProcesses(pids, { platform }));
+  const close = opts.close ?? ((targets: ProcessIdentity[]) => closeProcesses(targets, { platform }));
+  const identify = opts.identify ?? ((pids: number[]) => readProcessIdentities(pids, platform));
+  /** Enforce mode: what each violation's pids were when its latest event was recorded (the detecting poll). */
+  const seenAs = new Map<string, Promise<ProcessIdentity[]>>();
+  const identifyAll = async (pids: number[]) => [...(await identify(pids)).values()];
   const inFlight = new Set<AbortController>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -88,7 +95,12 @@ export function createNudger(opts: NudgerOptions) {
   }
 
   async function closeApp(v: Tracked): Promise<void> {
-    const result = await close(v.pids);
+    // Normally recorded at detection. Missing only when enforce began, or the agent
+    // restarted, after the app was detected: then the still-open violation means the last
+    // poll (seconds ago) saw these pids, and that is what gets checked before each signal.
+    const recorded = await (seenAs.get(v.violationId) ?? identifyAll(v.pids));
+    const result = await close(recorded.filter((r) => v.pids.includes(r.pid)));
+    if (result.changed.length > 0) report(v, 'failed', `enforce: pid(s) ${result.changed.join(', ')} no longer the app the detector saw (reused or replaced); left alone`);
     opts.log.info({ app: v.app, user: v.user, ...result }, 'enforce mode: closed the app after the nudge and grace period');
     if (result.closed.length > 0) report(v, 'app-closed', `closed pid(s) ${result.closed.join(', ')}${result.survivors.length ? `; still running: ${result.survivors.join(', ')}` : ''}`);
     else if (result.survivors.length > 0) report(v, 'failed', `enforce: could not close pid(s) ${result.survivors.join(', ')}`);
@@ -120,6 +132,10 @@ export function createNudger(opts: NudgerOptions) {
     onEvents(events: Event[]): void {
       const policy = opts.policy();
       if (!policy || stopped) return;
+      for (const e of events) {
+        if (e.kind === 'ended') seenAs.delete(e.violationId);
+        else if (policy.mode === 'enforce') seenAs.set(e.violationId, identifyAll(e.pids));
+      }
       act(events.flatMap((e) => rules.onEvent(e, policy)), policy);
     },
     stop(): void {

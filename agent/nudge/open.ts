@@ -3,6 +3,7 @@
  * in the default browser, or `approved.open.<os>` when the policy names a launch target.
  */
 import { spawn } from 'node:child_process';
+import { systemTool } from '../system-tools.js';
 
 export interface Launch {
   cmd: string;
@@ -11,15 +12,15 @@ export interface Launch {
 
 export function openCommand(platform: NodeJS.Platform, url: string, target?: string): Launch {
   if (platform === 'win32') {
-    if (!target) return { cmd: 'explorer.exe', args: [url] };
+    if (!target) return { cmd: systemTool('explorer', platform), args: [url] };
     // An AppUserModelID ("Publisher.App_hash!App") opens through the shell's app folder.
-    if (target.includes('!')) return { cmd: 'explorer.exe', args: [`shell:AppsFolder\\${target}`] };
+    if (target.includes('!')) return { cmd: systemTool('explorer', platform), args: [`shell:AppsFolder\\${target}`] };
     return { cmd: target, args: [] };
   }
   if (platform === 'darwin') {
-    if (!target) return { cmd: 'open', args: [url] };
+    if (!target) return { cmd: systemTool('open', platform), args: [url] };
     // A bundle id (com.vendor.App) or an application name ("Healthdirect Video Call").
-    return /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(target) ? { cmd: 'open', args: ['-b', target] } : { cmd: 'open', args: ['-a', target] };
+    return /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(target) ? { cmd: systemTool('open', platform), args: ['-b', target] } : { cmd: systemTool('open', platform), args: ['-a', target] };
   }
   if (!target) return { cmd: 'xdg-open', args: [url] };
   if (target.endsWith('.desktop')) return { cmd: 'gtk-launch', args: [target.slice(0, -'.desktop'.length)] };

@@ -3,7 +3,7 @@
  * clinician chose, and report shown, then clicked / dismissed / failed.
  */
 import type { Logger } from '../../shared/log.js';
-import type { NudgeRequest } from './ipc-protocol.js';
+import type { NudgeRequest } from '../../shared/ipc.js';
 import type { Report } from './ipc-server.js';
 import { launch, openCommand, type Launch } from './open.js';
 import { runNotifier } from './notify/run.js';

@@ -3,34 +3,46 @@
  * permissions that make it private:
  *
  *   ROOT/              0711, the agent's user (root): users can pass through, not list or create
- *   ROOT/<uid>/        0700, owned by that user (chowned by the agent)
- *   ROOT/<uid>/key     0600, owned by that user: 32 random bytes (hex), written by the agent
- *   ROOT/<uid>/nudge.sock  the helper's Unix socket (0600)
+ *   ROOT/<uid>.key     0600, owned by that user: 32 random bytes (hex), written by the agent
+ *   ROOT/<uid>/        0700, owned by that user (made by the agent, then chowned)
+ *   ROOT/<uid>/nudge.sock  the helper's Unix socket
  *
  * Only that user and root can read the key, and each side proves it knows the key
- * (ipc-protocol.ts). The agent also checks, before connecting, that the folder and socket
- * belong to the user it means to nudge, so a stranger's fake helper is never spoken to.
- * ROOT defaults to the `nudge` folder beside the agent's state folder.
+ * (shared/ipc.ts, ipc-protocol.ts). The agent also checks, before connecting, that the
+ * folder and socket belong to the user it means to nudge, so a stranger's fake helper is
+ * never spoken to. Which ROOT both sides use is the rule in shared/paths.ts.
+ *
+ * Why the key sits beside the user's folder and not in it: the Linux service runs as root
+ * with a capability bounding set (installers/linux/templates.ts) that has CAP_CHOWN but not
+ * CAP_DAC_OVERRIDE or CAP_FOWNER, so it cannot create or chmod files inside a folder once
+ * that folder is the user's. It writes the key in ROOT (its own) and chowns it, and it
+ * sets the folder's mode before handing the folder over.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, closeSync, constants, fchownSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, statSync, writeSync, type Stats } from 'node:fs';
-import { dirname, join, posix, win32 } from 'node:path';
-import { NudgeError } from './errors.js';
+import { dirname, join } from 'node:path';
+import { NUDGE_DIR_ENV, systemNudgeRoot, userNudgeRoot } from '../../shared/paths.js';
+import { nudgeError } from './errors.js';
 
 export const KEY_FILE = 'key';
 export const SOCKET_FILE = 'nudge.sock';
 const KEY_HEX = /^[0-9a-f]{64}$/;
 
-/** The rendezvous root an agent with this state folder uses. */
-export function agentNudgeRoot(stateDir: string): string {
-  return join(dirname(stateDir), 'nudge');
+/** The rendezvous root the agent uses (shared/paths.ts has the rule), and how it was chosen. */
+export function agentNudgeRoot(option: string | undefined, opts: { platform?: NodeJS.Platform; env?: NodeJS.ProcessEnv; privileged?: boolean } = {}): { root: string; source: 'option' | 'default' } {
+  if (option) return { root: option, source: 'option' };
+  const platform = opts.platform ?? process.platform;
+  const privileged = opts.privileged ?? (platform === 'win32' || process.geteuid?.() === 0);
+  const user = privileged ? null : userNudgeRoot(platform, opts.env);
+  return { root: user ?? systemNudgeRoot(platform, opts.env), source: 'default' };
 }
 
-/** The root the installed service uses: the helper's default (it runs as the user, not as the service). */
-export function serviceNudgeRoot(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string {
-  if (platform === 'win32') return win32.join(env.ProgramData ?? 'C:\\ProgramData', 'ConsultGuard', 'nudge');
-  if (platform === 'darwin') return '/Library/Application Support/ConsultGuard/nudge';
-  return posix.join('/var/lib/consultguard', 'nudge');
+/** The roots a helper watches, in order: the one named by --dir / CONSULTGUARD_NUDGE_DIR, else the system and this user's folder. */
+export function helperNudgeRoots(option: string | undefined, platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string[] {
+  const named = option ?? (env[NUDGE_DIR_ENV] || undefined);
+  if (named) return [named];
+  const user = userNudgeRoot(platform, env);
+  return [systemNudgeRoot(platform, env), ...(user ? [user] : [])];
 }
 
 export interface UserPaths {
@@ -41,7 +53,7 @@ export interface UserPaths {
 
 export function userPaths(root: string, uid: number): UserPaths {
   const dir = join(root, String(uid));
-  return { dir, keyFile: join(dir, KEY_FILE), socketFile: join(dir, SOCKET_FILE) };
+  return { dir, keyFile: join(root, `${uid}.${KEY_FILE}`), socketFile: join(dir, SOCKET_FILE) };
 }
 
 const isPrivate = (st: Stats): boolean => (st.mode & 0o077) === 0;
@@ -109,6 +121,7 @@ export interface Owner {
 /**
  * Agent side: makes ROOT and the user's folder with the modes above and returns the key
  * (creating it if missing or untrustworthy). `chown` is true when the agent runs as root.
+ * Needs, as root, CAP_CHOWN and nothing else beyond ownership of ROOT.
  */
 export function prepareUserDir(root: string, owner: Owner, chown: boolean): UserPaths & { key: Buffer } {
   mkdirSync(root, { recursive: true, mode: 0o711 });
@@ -117,14 +130,20 @@ export function prepareUserDir(root: string, owner: Owner, chown: boolean): User
   const paths = userPaths(root, owner.uid);
   let st = lstatOrNull(paths.dir);
   if (st && !st.isDirectory()) {
-    throw new NudgeError('untrusted_helper', `${paths.dir} is not a folder (something else was put there); remove it so the agent can recreate it`);
+    throw nudgeError('untrusted_helper', `${paths.dir} is not a folder (something else was put there); remove it so the agent can recreate it`);
   }
   if (!st) mkdirSync(paths.dir, { mode: 0o700 });
-  if (chown) chownSync(paths.dir, owner.uid, owner.gid);
-  chmodSync(paths.dir, 0o700);
+  st = lstatSync(paths.dir);
+  // Mode first, while the folder may still be ours: afterwards it is the user's, and
+  // changing it would need CAP_FOWNER, which the Linux service does not hold.
+  if (st.uid === process.geteuid?.() && (st.mode & 0o777) !== 0o700) chmodSync(paths.dir, 0o700);
+  if (chown && st.uid !== owner.uid) chownSync(paths.dir, owner.uid, owner.gid);
   st = lstatSync(paths.dir);
   if (st.uid !== owner.uid) {
-    throw new NudgeError('untrusted_helper', `${paths.dir} belongs to uid ${st.uid}, not uid ${owner.uid}; the agent must run as root to nudge other users`);
+    throw nudgeError('untrusted_helper', `${paths.dir} belongs to uid ${st.uid}, not uid ${owner.uid}; the agent must run as root to nudge other users`);
+  }
+  if (!isPrivate(st)) {
+    throw nudgeError('untrusted_helper', `${paths.dir} has mode ${octal(st.mode)}, not 0700; its owner (uid ${owner.uid}) or the helper must make it private again (chmod 700)`);
   }
   const key = readKey(paths.keyFile, owner.uid) ?? writeKey(paths.keyFile, chown ? owner : null);
   return { ...paths, key };
@@ -138,12 +157,12 @@ export function prepareUserDir(root: string, owner: Owner, chown: boolean): User
 export function checkHelperSocket(paths: UserPaths, uid: number): boolean {
   const dir = lstatSync(paths.dir);
   if (!dir.isDirectory() || dir.uid !== uid || !isPrivate(dir)) {
-    throw new NudgeError('untrusted_helper', `${paths.dir} is owned by uid ${dir.uid} with mode ${octal(dir.mode)}; expected uid ${uid}, mode 0700. Refusing to nudge through it`);
+    throw nudgeError('untrusted_helper', `${paths.dir} is owned by uid ${dir.uid} with mode ${octal(dir.mode)}; expected uid ${uid}, mode 0700. Refusing to nudge through it`);
   }
   const sock = lstatOrNull(paths.socketFile);
   if (!sock) return false;
   if (!sock.isSocket() || sock.uid !== uid) {
-    throw new NudgeError('untrusted_helper', `${paths.socketFile} is ${sock.isSocket() ? 'a socket' : 'not a socket'} owned by uid ${sock.uid}, not uid ${uid}; refusing a helper that is not that user's`);
+    throw nudgeError('untrusted_helper', `${paths.socketFile} is ${sock.isSocket() ? 'a socket' : 'not a socket'} owned by uid ${sock.uid}, not uid ${uid}; refusing a helper that is not that user's`);
   }
   return true;
 }
@@ -151,13 +170,15 @@ export function checkHelperSocket(paths: UserPaths, uid: number): boolean {
 /**
  * Helper side: is the folder the agent made for this user there, private and holding a key?
  * `waiting`: not yet (the agent makes it the first time it nudges this user);
- * `bad`: it exists but is not this user's private folder, so the helper must not use it.
+ * `bad`: it exists but is not this user's folder, so the helper must not use it.
+ * A folder of this user's that is not private is made private again (the helper owns it).
  */
 export function helperDirState(paths: UserPaths, uid: number): { state: 'ready' | 'waiting' } | { state: 'bad'; problem: string } {
   const st = lstatOrNull(paths.dir);
   if (!st) return { state: 'waiting' };
-  if (!st.isDirectory() || st.uid !== uid || !isPrivate(st)) {
+  if (!st.isDirectory() || st.uid !== uid) {
     return { state: 'bad', problem: `${paths.dir} is owned by uid ${st.uid} with mode ${octal(st.mode)}; expected this user (uid ${uid}) and mode 0700. Ask IT to delete it; the agent recreates it` };
   }
+  if (!isPrivate(st)) chmodSync(paths.dir, 0o700);
   return { state: readKey(paths.keyFile, uid) ? 'ready' : 'waiting' };
 }

@@ -6,10 +6,11 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Owner } from './rendezvous.js';
+import { systemTool } from '../system-tools.js';
 
 const run = promisify(execFile);
 
-export function createUserResolver(idCommand = 'id') {
+export function createUserResolver(idCommand = systemTool('id')) {
   const cache = new Map<string, Owner>();
   async function idOf(flag: '-u' | '-g', name: string): Promise<number | null> {
     try {

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { win32 } from 'node:path';
 import { KEY_FILE, readKey, writeKey } from './rendezvous.js';
+import { systemTool } from '../system-tools.js';
 
 /** SID of LocalSystem, the account the agent service runs as. */
 const SYSTEM_SID = '*S-1-5-18';
@@ -44,7 +45,7 @@ export function icaclsArgs(dir: string, user: string): string[] {
 export function prepareWindowsUserDir(root: string, user: string, run: (cmd: string, args: string[]) => void = (c, a) => void execFileSync(c, a, { stdio: 'ignore', windowsHide: true })): { pipe: string; key: Buffer } {
   const paths = windowsUserPaths(root, user);
   mkdirSync(paths.dir, { recursive: true });
-  run('icacls', icaclsArgs(paths.dir, user));
+  run(systemTool('icacls', 'win32'), icaclsArgs(paths.dir, user));
   const key = readKey(paths.keyFile, null) ?? writeKey(paths.keyFile, null);
   return { pipe: paths.pipe, key };
 }

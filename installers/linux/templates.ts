@@ -14,7 +14,21 @@ const AGENT = `${OPT}/app/agent.mjs`;
  * links that tie sockets to processes); everything else is taken away. Deliberately
  * absent: ProtectProc=invisible and ProcSubset=pid (they would hide other users'
  * processes and /proc/net), MemoryDenyWriteExecute (V8's JIT needs it), PrivateNetwork.
+ *
+ * The capability bounding set is exactly what the code does as root, no more:
+ * - CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE: list and read other users' /proc/PID/fd and
+ *   exe (collect/), and pass through a user's 0700 nudge folder to reach the helper's socket;
+ * - CAP_CHOWN: hand a user their nudge folder and key file (nudge/rendezvous.ts);
+ * - CAP_KILL: enforce mode closes an app run by another user (nudge/enforce.ts).
+ * Not needed, so not granted: CAP_DAC_OVERRIDE and CAP_FOWNER (the key is written in
+ * the agent's own folder and the user's folder gets its mode before it is chowned; the
+ * helper's socket is 0666 inside that 0700 folder).
+ *
+ * /var/lib/consultguard is 0711: users may pass through it to nudge/ (0711) and their own
+ * nudge/<uid>/ (0700) and <uid>.key (0600), and list nothing; the agent keeps agent/ 0700.
  */
+export const CAPABILITIES = ['CAP_DAC_READ_SEARCH', 'CAP_SYS_PTRACE', 'CAP_CHOWN', 'CAP_KILL'] as const;
+
 export const unitFile = (): string => `[Unit]
 Description=ConsultGuard agent (reports consumer video apps used during consult hours)
 Wants=network-online.target
@@ -28,13 +42,14 @@ RestartSec=10s
 # SIGTERM first: the agent flushes its outbox and says goodbye to the server.
 KillSignal=SIGTERM
 TimeoutStopSec=20s
-# /var/lib/consultguard (identity, policy cache, outbox) and /var/log/consultguard.
+# /var/lib/consultguard: agent/ (identity, policy cache, outbox; 0700) and nudge/ (the
+# users' rendezvous), and /var/log/consultguard.
 StateDirectory=consultguard
-StateDirectoryMode=0700
+StateDirectoryMode=0711
 LogsDirectory=consultguard
 LogsDirectoryMode=0750
 UMask=0077
-CapabilityBoundingSet=CAP_DAC_READ_SEARCH CAP_SYS_PTRACE
+CapabilityBoundingSet=${CAPABILITIES.join(' ')}
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=read-only
@@ -95,6 +110,8 @@ export const postinst = (): string => `#!/bin/sh
 set -e
 if [ "$1" = configure ]; then
   chmod 600 "\${DPKG_ROOT:-}${CONFIG_FILE}"
+  # Earlier versions made the state folder 0700, which kept users from their nudge folder.
+  if [ -d "\${DPKG_ROOT:-}/var/lib/consultguard" ]; then chmod 711 "\${DPKG_ROOT:-}/var/lib/consultguard"; fi
   if ${systemdHere}; then
     systemctl daemon-reload
     systemctl enable ${UNIT} >/dev/null

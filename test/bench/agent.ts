@@ -108,7 +108,7 @@ export async function benchPoll(): Promise<BenchResults> {
 }
 
 function startAgent(work: string, url: string): ChildProcess {
-  writeFileSync(join(work, 'agent.json'), JSON.stringify({ serverUrl: url, enrollSecret: TEST_SECRET, stateDir: join(work, 'state'), logFile: '-', logLevel: 'warn' }));
+  writeFileSync(join(work, 'agent.json'), JSON.stringify({ serverUrl: url, enrollSecret: TEST_SECRET, stateDir: join(work, 'state'), nudgeDir: join(work, 'nudge'), logFile: '-', logLevel: 'warn' }));
   return spawn(process.execPath, [join(packageRoot(), 'build', 'agent', 'cli.js'), 'run', '--config', join(work, 'agent.json')], { stdio: 'ignore' });
 }
 

@@ -2,12 +2,17 @@
  * The deb read with dpkg-deb, then installed and purged for real with dpkg into a
  * temporary root (maintainer scripts run chrootless and must stay inside $DPKG_ROOT), and
  * its own node binary running the bundled agent. Not exercised: systemd starting the unit
- * (no systemd as PID 1 here); the unit's settings are checked as text.
+ * (no systemd as PID 1 here). The unit's settings are checked by `systemd-analyze verify`,
+ * and its capability bounding set, parsed from the unit text, is applied with `setpriv` to
+ * real processes that do what the service does as root: prepare another user's nudge
+ * folder, deliver a nudge to that user's real helper, and close that user's process.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { unitFile } from '../../installers/linux/templates.js';
 import { TARGET_TOOLS } from '../../installers/pipeline.js';
 import { NODE_VERSION } from '../../installers/runtimes.js';
 import { packageRoot } from '../../shared/paths.js';
@@ -86,7 +91,9 @@ describe.skipIf(skip)('Linux deb', () => {
     for (const [k, v] of [['NoNewPrivileges', 'yes'], ['ProtectSystem', 'strict'], ['ProtectHome', 'read-only'], ['PrivateTmp', 'yes']]) expect(unit.get(k!), k).toEqual([v]);
     // The agent reads every process under /proc: nothing may hide them.
     for (const k of ['ProtectProc', 'ProcSubset', 'PrivateNetwork', 'User', 'MemoryDenyWriteExecute']) expect(unit.has(k), k).toBe(false);
-    expect(unit.get('CapabilityBoundingSet')![0]!.split(' ').sort()).toEqual(['CAP_DAC_READ_SEARCH', 'CAP_SYS_PTRACE']);
+    expect(unit.get('CapabilityBoundingSet')![0]!.split(' ').sort()).toEqual(['CAP_CHOWN', 'CAP_DAC_READ_SEARCH', 'CAP_KILL', 'CAP_SYS_PTRACE']);
+    // Users pass through the state folder to their own nudge folder, and list nothing.
+    expect(unit.get('StateDirectoryMode')).toEqual(['0711']);
     for (const path of unit.get('ExecStart')![0]!.split(' ').slice(0, 2)) expect(existsSync(join(root, path)), path).toBe(true);
 
     const desktop = iniValues(readFileSync(join(root, 'etc', 'xdg', 'autostart', 'consultguard-nudge-helper.desktop'), 'utf8'));
@@ -115,5 +122,125 @@ describe.skipIf(skip)('Linux deb', () => {
       expect(existsSync(join(root, p)), p).toBe(false);
     }
     expect(readFileSync(join(root, 'var', 'lib', 'dpkg', 'status'), 'utf8')).not.toContain('consultguard-agent');
+  });
+});
+
+const NOBODY = 65534;
+const execFileAsync = promisify(execFile);
+const hasTool = (tool: string) => {
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+const asRoot = process.platform === 'linux' && process.getuid?.() === 0;
+
+describe.skipIf(!asRoot || !hasTool('setpriv'))('the systemd unit\'s capabilities, on real processes', () => {
+  // The bounding set exactly as the unit declares it, in setpriv's spelling (-all,+chown,...).
+  const unitCaps = iniValues(unitFile()).get('CapabilityBoundingSet')![0]!.split(/\s+/);
+  const bounding = (caps: string[]) => `-all,${caps.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`).join(',')}`;
+  const build = join(packageRoot(), 'build');
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+
+  /**
+   * Runs `script` (ES module text) with node as root, limited to `caps` like the service;
+   * returns its JSON answer. Asynchronously, so this process keeps reaping its children
+   * (a killed child left a zombie would still count as running).
+   */
+  async function asService(work: string, caps: string[], script: string): Promise<{ ok: boolean; [k: string]: unknown }> {
+    const file = join(work, `service-${Math.random().toString(36).slice(2)}.mjs`);
+    writeFileSync(file, script);
+    const { stdout } = await execFileAsync('setpriv', ['--bounding-set', bounding(caps), '--inh-caps', '-all', '--no-new-privs', process.execPath, file], { encoding: 'utf8' });
+    return JSON.parse(stdout.trim().split('\n').at(-1)!) as { ok: boolean };
+  }
+
+  /** A process of user nobody (the clinician in this test). */
+  function asNobody(args: string[]): ChildProcess {
+    const child = spawn('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: '/nonexistent', CONSULTGUARD_LOG_LEVEL: 'info' } });
+    children.push(child);
+    return child;
+  }
+
+  const nudgeScript = (root: string) => `
+import { deliverNudge } from ${JSON.stringify(join(build, 'agent', 'nudge', 'ipc-client.js'))};
+import { prepareUserDir } from ${JSON.stringify(join(build, 'agent', 'nudge', 'rendezvous.js'))};
+const owner = { uid: ${NOBODY}, gid: ${NOBODY} };
+try {
+  prepareUserDir(${JSON.stringify(root)}, owner, true);
+  const outcomes = [];
+  await deliverNudge({ root: ${JSON.stringify(root)}, user: 'nobody', resolveUser: async () => owner, waitForHelperMs: 15000, onOutcome: (o) => outcomes.push(o.outcome),
+    request: { type: 'nudge', id: '5f0e8c1e-8a54-4a59-9e43-2a7f7a0d6f10', title: 'T', message: 'M', approved: { name: 'A', url: 'https://vcc.example/' }, timeoutSec: 5 } });
+  console.log(JSON.stringify({ ok: true, outcomes }));
+} catch (err) {
+  console.log(JSON.stringify({ ok: false, error: String(err.code ?? '') + ' ' + err.message }));
+}`;
+
+  const killScript = (pid: number) => `
+import { closeProcesses } from ${JSON.stringify(join(build, 'agent', 'nudge', 'enforce.js'))};
+import { readProcessIdentities } from ${JSON.stringify(join(build, 'agent', 'nudge', 'process-identity.js'))};
+const seen = (await readProcessIdentities([${pid}], 'linux')).get(${pid});
+const result = await closeProcesses(seen ? [seen] : [], { graceMs: 1000 });
+console.log(JSON.stringify({ ok: result.closed.includes(${pid}), seen, result }));`;
+
+  function workDir(): string {
+    const work = tempDir('cg-caps-');
+    chmodSync(work, 0o755); // the clinician's helper must reach work/nudge
+    return work;
+  }
+
+  it('prepares another user\'s nudge folder and key, and delivers a nudge to that user\'s real helper', async () => {
+    const work = workDir();
+    const root = join(work, 'nudge');
+    const helper = asNobody([process.execPath, join(build, 'agent', 'cli.js'), 'nudge-helper', '--dir', root]);
+    let helperOut = '';
+    helper.stderr!.on('data', (d: Buffer) => (helperOut += d.toString()));
+    helper.stdout!.on('data', (d: Buffer) => (helperOut += d.toString()));
+    const answer = await asService(work, unitCaps, nudgeScript(root));
+    expect(answer, helperOut).toMatchObject({ ok: true });
+    // The helper answered with its outcomes (no desktop here, so the notifier itself fails).
+    expect((answer.outcomes as string[]).length).toBeGreaterThan(0);
+    expect(statSync(join(root, String(NOBODY))).uid).toBe(NOBODY);
+    expect(statSync(join(root, `${NOBODY}.key`)).uid).toBe(NOBODY);
+    expect(statSync(join(root, `${NOBODY}.key`)).mode & 0o777).toBe(0o600);
+    expect(statSync(root).mode & 0o777).toBe(0o711);
+    await vi.waitFor(() => expect(helperOut).toContain('nudge helper listening'));
+  }, 30_000);
+
+  it('closes another user\'s process in enforce mode', async () => {
+    const work = workDir();
+    const app = asNobody(['sleep', '60']);
+    await vi.waitFor(() => expect(existsSync(`/proc/${app.pid}/exe`)).toBe(true));
+    // setpriv execs sleep in place: wait until the pid is sleep, running as nobody.
+    await vi.waitFor(() => expect(readFileSync(`/proc/${app.pid}/status`, 'utf8')).toMatch(new RegExp(`^Uid:\\s+${NOBODY}\\b`, 'm')));
+    const answer = await asService(work, unitCaps, killScript(app.pid!));
+    expect(answer).toMatchObject({ ok: true });
+    await vi.waitFor(() => expect(app.signalCode).toBe('SIGTERM'));
+  }, 30_000);
+
+  it('fails without the capabilities the unit adds (the settings before this change)', async () => {
+    const work = workDir();
+    const without = unitCaps.filter((c) => c !== 'CAP_CHOWN' && c !== 'CAP_KILL');
+    expect(without).toEqual(['CAP_DAC_READ_SEARCH', 'CAP_SYS_PTRACE']);
+    const answer = await asService(work, without, nudgeScript(join(work, 'nudge')));
+    expect(answer).toMatchObject({ ok: false, error: expect.stringContaining('EPERM') });
+    const app = asNobody(['sleep', '60']);
+    await vi.waitFor(() => expect(readFileSync(`/proc/${app.pid}/status`, 'utf8')).toMatch(new RegExp(`^Uid:\\s+${NOBODY}\\b`, 'm')));
+    expect(await asService(work, without, killScript(app.pid!))).toMatchObject({ ok: false, result: { survivors: [app.pid] } });
+  });
+
+  it.skipIf(!hasTool('systemd-analyze'))('passes systemd-analyze verify with no unknown or misspelt settings', () => {
+    const dir = tempDir('cg-unit-');
+    const file = join(dir, 'consultguard-agent.service');
+    writeFileSync(file, unitFile());
+    // Warnings (an unknown or misspelt key) go to stderr with exit status 0: read both.
+    const r = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8', timeout: 30_000 });
+    const out = `${r.stdout}${r.stderr}`;
+    const problems = out.split('\n').filter((l) => l.trim() && !/is not executable|No such file or directory|Command .* not found|consultguard\/node\/bin\/node/.test(l));
+    expect(problems).toEqual([]);
   });
 });

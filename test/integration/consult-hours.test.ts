@@ -48,8 +48,16 @@ describe.skipIf(process.platform !== 'linux')('consult hours', () => {
       processes: () => ((collections++), real.processes()),
       connections: real.connections,
     };
-    const config = AgentConfig.parse({ serverUrl: server.url, enrollSecret: TEST_SECRET, stateDir: join(work, 'state'), reconnect: { minMs: 100, maxMs: 500 } });
-    agent = startAgent(config, silentLogger(), { now: () => clock, collectors, scheduleTickMs: 50 });
+    const config = AgentConfig.parse({ serverUrl: server.url, enrollSecret: TEST_SECRET, stateDir: join(work, 'state'), nudgeDir: join(work, 'nudge'), reconnect: { minMs: 100, maxMs: 500 } });
+    // Every schedule tick reads the clock: counting reads is how the test knows time has
+    // passed for the agent (instead of sleeping and hoping).
+    let clockReads = 0;
+    agent = startAgent(config, silentLogger(), { now: () => ((clockReads++), clock), collectors, scheduleTickMs: 50 });
+    /** Resolves once the agent has read the clock `n` more times (n ticks of 50 ms at least). */
+    const ticks = (n: number) => {
+      const target = clockReads + n;
+      return vi.waitFor(() => expect(clockReads).toBeGreaterThanOrEqual(target), { timeout: 10_000, interval: 20 });
+    };
 
     const first = await vi.waitFor(async () => {
       const { body } = await server!.fetchJson('/api/violations?app=zoom');
@@ -66,9 +74,9 @@ describe.skipIf(process.platform !== 'linux')('consult hours', () => {
     await vi.waitFor(async () => expect((await server!.fetchJson('/api/agents')).body.items[0].monitoring).toBe(false));
 
     const outside = collections;
-    await new Promise((r) => setTimeout(r, 1500)); // more than a poll interval
+    await ticks(30); // 30 ticks of 50 ms: more than the 1 s poll interval
     clock = new Date('2026-04-05T21:59:30Z'); // Monday 07:59:30 in Sydney, now UTC+10 (08:59 if DST were still on)
-    await new Promise((r) => setTimeout(r, 1500));
+    await ticks(30);
     expect(collections).toBe(outside);
 
     clock = new Date('2026-04-05T22:00:30Z'); // Monday 08:00:30 local

@@ -21,7 +21,7 @@ describe.skipIf(process.platform !== 'linux')('end to end: process to stored vio
 
   it('reports a zoom process as a running violation with host and user, and ends it when the process stops', async () => {
     const work = tempDir();
-    const agent = startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(work, 'state')]);
+    const agent = startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(work, 'state'), '--nudge-dir', join(work, 'nudge')]);
     // Wait until the agent is enrolled and monitoring before the app starts.
     await vi.waitFor(async () => {
       const { body } = await server.fetchJson('/api/agents');
@@ -47,6 +47,10 @@ describe.skipIf(process.platform !== 'linux')('end to end: process to stored vio
     expect(status.stdout).toMatch(/connected/);
     expect(status.stdout).toMatch(/Seen now: +Zoom \(running/);
     expect(status.stdout).toContain('Approved app:    Healthdirect Video Call');
+    // Where its users' helpers must meet it (the --nudge-dir given above), read from status.json by its schema.
+    expect(status.stdout).toContain(`Nudge folder:    ${join(work, 'nudge')}`);
+    const json = JSON.parse((await runCli('agent', ['status', '--state', join(work, 'state'), '--json'])).stdout);
+    expect(json).toMatchObject({ nudgeDir: join(work, 'nudge'), problems: [] });
 
     zoom.kill('SIGTERM');
     const ended = await vi.waitFor(async () => {
@@ -66,7 +70,7 @@ describe.skipIf(process.platform !== 'linux')('agent logs', () => {
   it('logs to a rotated file when not on a terminal, without secrets or tokens', async () => {
     const server = await startTestServer();
     const work = tempDir();
-    const agent = startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(work, 'state'), '--log-file', join(work, 'logs', 'agent')]);
+    const agent = startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(work, 'state'), '--nudge-dir', join(work, 'nudge'), '--log-file', join(work, 'logs', 'agent')]);
     await vi.waitFor(async () => expect((await server.fetchJson('/api/agents')).body.items[0]?.online).toBe(true), { timeout: 15_000 });
     expect(await agent.stop()).toBe(0);
     await server.close();

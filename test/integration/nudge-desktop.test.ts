@@ -5,10 +5,10 @@
  * the server records the violation as nudged and clicked; a second start of the app in
  * the quiet period shows nothing and is reported as suppressed.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { packageRoot } from '../../shared/paths.js';
+import { packageRoot, systemNudgeRoot, userNudgeRoot } from '../../shared/paths.js';
 import { outboxText } from '../support/agent.js';
 import { startDesktop, warnIfMissing, type Desktop } from '../support/desktop.js';
 import { killAll, startAgentProcess, startFakeApp } from '../support/processes.js';
@@ -67,7 +67,8 @@ describe.skipIf(skip)('nudge on a real Linux desktop (Xvfb, D-Bus, dunst)', () =
     writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s\\n' "$@" >> '${join(work, 'opened.txt')}'\n`);
     chmodSync(join(bin, 'xdg-open'), 0o755);
 
-    const agent = startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(work, 'state')]);
+    // The rendezvous named on both sides (--nudge-dir on the agent, --dir on the helper).
+    const agent = startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(work, 'state'), '--nudge-dir', join(work, 'nudge')]);
     const helper = startAgentProcess(['nudge-helper', '--dir', join(work, 'nudge')], { ...desktop.env, PATH: `${bin}:${process.env.PATH}` });
     await vi.waitFor(async () => expect((await server.fetchJson('/api/agents')).body.items[0]?.online).toBe(true), { timeout: 15_000, interval: 200 });
 
@@ -83,8 +84,9 @@ describe.skipIf(skip)('nudge on a real Linux desktop (Xvfb, D-Bus, dunst)', () =
     const uid = process.getuid!();
     expect(mode(join(work, 'nudge'))).toBe('711');
     expect(mode(join(work, 'nudge', String(uid)))).toBe('700');
-    expect(mode(join(work, 'nudge', String(uid), 'key'))).toBe('600');
-    expect(mode(join(work, 'nudge', String(uid), 'nudge.sock'))).toBe('600');
+    expect(mode(join(work, 'nudge', `${uid}.key`))).toBe('600');
+    // Reachable only through the 0700 folder; 0666 so the service needs no CAP_DAC_OVERRIDE.
+    expect(mode(join(work, 'nudge', String(uid), 'nudge.sock'))).toBe('666');
 
     // Click it, as a user would (dunst invokes the notification's default action).
     await desktop.dunstctl('action', '0');
@@ -120,4 +122,47 @@ describe.skipIf(skip)('nudge on a real Linux desktop (Xvfb, D-Bus, dunst)', () =
     expect(await helper.stop()).toBe(0);
     expect(await agent.stop()).toBe(0);
   }, 90_000);
+
+  it('meets with no rendezvous option on either side: an agent with --state DIR and a helper started with no options', async () => {
+    // Both fall back to the per-OS folder (shared/paths.ts); as root that is the system
+    // folder of this machine, as another user that user's own. Whatever this test creates
+    // there it removes again.
+    const root = process.getuid!() === 0 ? systemNudgeRoot() : userNudgeRoot()!;
+    const created = [dirname(root), root].filter((d) => !existsSync(d));
+    const uid = process.getuid!();
+    const own = [join(root, String(uid)), join(root, `${uid}.key`)].filter((f) => !existsSync(f));
+    const other = tempDir('cg-nudge2-');
+    const bin = join(other, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'xdg-open'), '#!/bin/sh\nexit 0\n');
+    chmodSync(join(bin, 'xdg-open'), 0o755);
+    const env = { ...desktop.env, PATH: `${bin}:${process.env.PATH}` };
+    delete (env as Record<string, string | undefined>).CONSULTGUARD_NUDGE_DIR;
+    try {
+      const shownBefore = (await desktop.history()).length;
+      const helper = startAgentProcess(['nudge-helper'], env);
+      const agent = startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(other, 'elsewhere', 'state')]);
+      startFakeApp(join(other, 'opt', 'zoom', 'zoom'));
+      await vi.waitFor(async () => expect(await desktop.displayed()).toBe(1), { timeout: 25_000, interval: 200 });
+      expect(helper.output()).toContain(`"path":"${join(root, String(uid), 'nudge.sock')}"`);
+      await desktop.dunstctl('close-all');
+      await vi.waitFor(async () => expect((await desktop.history()).length).toBe(shownBefore + 1), { timeout: 10_000, interval: 200 });
+      expect(await helper.stop()).toBe(0);
+      expect(await agent.stop()).toBe(0);
+    } finally {
+      for (const f of own) rmSync(f, { recursive: true, force: true });
+      for (const d of created.reverse()) rmSync(d, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe.skipIf(process.platform === 'win32')('nudge helper waiting for the agent', () => {
+  it('names the folder it watches and how to point it elsewhere', async () => {
+    const dir = join(tempDir('cg-nudge3-'), 'nowhere');
+    const helper = startAgentProcess(['nudge-helper'], { CONSULTGUARD_NUDGE_DIR: dir });
+    await vi.waitFor(() => expect(helper.output()).toContain('waiting for the ConsultGuard agent'), { timeout: 10_000, interval: 100 });
+    expect(helper.output()).toContain(`watching \\"${dir}\\"`);
+    expect(helper.output()).toContain('--nudge-dir or CONSULTGUARD_NUDGE_DIR on the agent');
+    expect(await helper.stop()).toBe(0);
+  });
 });

@@ -11,8 +11,11 @@ import { renderNudge } from '../../agent/nudge/message.js';
 import { openCommand } from '../../agent/nudge/open.js';
 import { taskkillArgs } from '../../agent/nudge/enforce.js';
 import { icaclsArgs, pipePath, userSlug, windowsUserPaths } from '../../agent/nudge/windows.js';
-import { serviceNudgeRoot, agentNudgeRoot } from '../../agent/nudge/rendezvous.js';
-import { NudgeRequest } from '../../agent/nudge/ipc-protocol.js';
+import { systemTool } from '../../agent/system-tools.js';
+import { cimIdentityScript, parseCimIdentities, parseProcStat, parsePsLine, readProcessIdentities, sameProcess } from '../../agent/nudge/process-identity.js';
+import { agentNudgeRoot, helperNudgeRoots } from '../../agent/nudge/rendezvous.js';
+import { systemNudgeRoot } from '../../shared/paths.js';
+import { NudgeRequest } from '../../shared/ipc.js';
 import { NudgeSettings } from '../../shared/policy.js';
 
 const request = NudgeRequest.parse({
@@ -67,7 +70,7 @@ describe('macOS notification', () => {
 
   it('osascript fallback: a dialog with the approved app as default button that gives up by itself', () => {
     const c = osascriptDialogCommand(request);
-    expect(c.cmd).toBe('osascript');
+    expect(c.cmd).toBe('/usr/bin/osascript'); // by absolute path, never from PATH
     expect(c.args[0]).toBe('-e');
     expect(c.args[1]).toBe(
       `display dialog "Zoom is not approved here. Use \\"Healthdirect\\" & keep <data> safe; it's quick." with title "${request.title}" `
@@ -92,7 +95,7 @@ describe('Windows toast (PowerShell + WinRT)', () => {
 
   it('runs an encoded script that shows the toast, waits for its events, and reports them', () => {
     const c = win32NotifyCommand(request);
-    expect(c.cmd).toBe('powershell.exe');
+    expect(c.cmd).toBe('C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe');
     expect(c.args.slice(0, -1)).toEqual(['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-WindowStyle', 'Hidden', '-EncodedCommand']);
     const script = Buffer.from(c.args.at(-1)!, 'base64').toString('utf16le');
     expect(script).toBe(toastScript(request));
@@ -116,11 +119,11 @@ describe('opening the approved app', () => {
     ['linux', undefined, { cmd: 'xdg-open', args: [url] }],
     ['linux', 'healthdirect-vcc.desktop', { cmd: 'gtk-launch', args: ['healthdirect-vcc'] }],
     ['linux', '/opt/hd/vcc --new-window', { cmd: '/opt/hd/vcc', args: ['--new-window'] }],
-    ['darwin', undefined, { cmd: 'open', args: [url] }],
-    ['darwin', 'au.org.healthdirect.vcc', { cmd: 'open', args: ['-b', 'au.org.healthdirect.vcc'] }],
-    ['darwin', 'Healthdirect Video Call', { cmd: 'open', args: ['-a', 'Healthdirect Video Call'] }],
-    ['win32', undefined, { cmd: 'explorer.exe', args: [url] }],
-    ['win32', 'Healthdirect.VCC_8wekyb3d8bbwe!App', { cmd: 'explorer.exe', args: ['shell:AppsFolder\\Healthdirect.VCC_8wekyb3d8bbwe!App'] }],
+    ['darwin', undefined, { cmd: '/usr/bin/open', args: [url] }],
+    ['darwin', 'au.org.healthdirect.vcc', { cmd: '/usr/bin/open', args: ['-b', 'au.org.healthdirect.vcc'] }],
+    ['darwin', 'Healthdirect Video Call', { cmd: '/usr/bin/open', args: ['-a', 'Healthdirect Video Call'] }],
+    ['win32', undefined, { cmd: 'C:\\Windows\\explorer.exe', args: [url] }],
+    ['win32', 'Healthdirect.VCC_8wekyb3d8bbwe!App', { cmd: 'C:\\Windows\\explorer.exe', args: ['shell:AppsFolder\\Healthdirect.VCC_8wekyb3d8bbwe!App'] }],
     ['win32', 'C:\\Program Files\\Healthdirect\\vcc.exe', { cmd: 'C:\\Program Files\\Healthdirect\\vcc.exe', args: [] }],
   ] as const)('%s %s', (platform, target, expected) => {
     expect(openCommand(platform, url, target)).toEqual(expected);
@@ -169,15 +172,72 @@ describe('Windows IPC and enforce command lines', () => {
     ]);
   });
 
+  it('runs the OS tools by absolute path (System32 from %SystemRoot%), never from PATH', () => {
+    const env = { SystemRoot: 'D:\\WINDOWS' };
+    expect(systemTool('taskkill', 'win32', env)).toBe('D:\\WINDOWS\\System32\\taskkill.exe');
+    expect(systemTool('icacls', 'win32', env)).toBe('D:\\WINDOWS\\System32\\icacls.exe');
+    expect(systemTool('powershell', 'win32', env)).toBe('D:\\WINDOWS\\System32\\WindowsPowerShell\\v1.0\\powershell.exe');
+    expect(systemTool('taskkill', 'win32', {})).toBe('C:\\Windows\\System32\\taskkill.exe');
+    expect(systemTool('osascript', 'darwin')).toBe('/usr/bin/osascript');
+    expect(systemTool('ps', 'darwin')).toBe('/bin/ps');
+    expect(systemTool('id', 'linux', {}, (p) => p === '/usr/bin/id')).toBe('/usr/bin/id');
+    expect(systemTool('id', 'linux', {}, () => false)).toBe('/bin/id');
+  });
+
+  it('reads a process\'s start time and executable on each OS (enforce re-checks them before closing)', () => {
+    // Linux /proc/PID/stat: the command name may hold spaces and parentheses.
+    expect(parseProcStat('4120 (Zoom (beta) x) S 1 4120 4120 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 12 0 987654 1000 10 0 0')).toBe('987654');
+    expect(parseProcStat('garbage')).toBeNull();
+    // macOS `ps -o pid= -o lstart= -o comm= -p PIDS` (BSD ps: pid, a 24-character date, the full path).
+    expect(parsePsLine(' 4120 Wed Dec  2 09:15:03 2026     /Applications/zoom.us.app/Contents/MacOS/zoom.us\n'))
+      .toEqual({ pid: 4120, started: 'Wed Dec  2 09:15:03 2026', path: '/Applications/zoom.us.app/Contents/MacOS/zoom.us' });
+    expect(parsePsLine('')).toBeNull();
+    // Windows: the CIM query's JSON (one object, or an array for several pids); nothing for pids that are gone.
+    expect(parseCimIdentities('{"pid":4120,"started":"2026-12-02T09:15:03.1234560Z","path":"C:\\\\Users\\\\dr.lee\\\\AppData\\\\Roaming\\\\Zoom\\\\bin\\\\Zoom.exe"}\r\n'))
+      .toEqual([{ pid: 4120, started: '2026-12-02T09:15:03.1234560Z', path: 'C:\\Users\\dr.lee\\AppData\\Roaming\\Zoom\\bin\\Zoom.exe' }]);
+    expect(parseCimIdentities('[{"pid":1,"started":"a","path":null},{"pid":2,"started":"b","path":"C:\\\\x.exe"}]')).toEqual([{ pid: 1, started: 'a', path: null }, { pid: 2, started: 'b', path: 'C:\\x.exe' }]);
+    expect(parseCimIdentities('')).toEqual([]);
+    expect(cimIdentityScript([4120, 4121])).toContain("Get-CimInstance Win32_Process -Filter 'ProcessId=4120 OR ProcessId=4121'");
+    const seen = { pid: 7, started: '100', path: '/opt/zoom/zoom' };
+    expect(sameProcess(seen, { ...seen })).toBe(true);
+    expect(sameProcess(seen, { ...seen, started: '101' })).toBe(false);
+    expect(sameProcess(seen, { ...seen, path: '/usr/bin/sleep' })).toBe(false);
+    expect(sameProcess(seen, null)).toBe(false);
+  });
+
+  it('asks macOS and Windows once for all pids, with the tool by absolute path', async () => {
+    const calls: Array<[string, string[]]> = [];
+    const mac = await readProcessIdentities([4120, 4121, 4120], 'darwin', async (cmd, args) => {
+      calls.push([cmd, args]);
+      return ' 4120 Wed Dec  2 09:15:03 2026 /Applications/zoom.us.app/Contents/MacOS/zoom.us\n';
+    });
+    expect(calls).toEqual([['/bin/ps', ['-o', 'pid=', '-o', 'lstart=', '-o', 'comm=', '-p', '4120,4121']]]);
+    expect([...mac.keys()]).toEqual([4120]);
+    const win = await readProcessIdentities([7], 'win32', async (cmd) => (calls.push([cmd, []]), ''));
+    expect(win.size).toBe(0);
+    expect(calls[1]![0]).toMatch(/\\System32\\WindowsPowerShell\\v1\.0\\powershell\.exe$/);
+  });
+
   it('closes politely then by force, with the app\'s child processes', () => {
     expect(taskkillArgs(4120, false)).toEqual(['/PID', '4120', '/T']);
     expect(taskkillArgs(4120, true)).toEqual(['/PID', '4120', '/T', '/F']);
   });
 
-  it('puts the rendezvous beside the service state folder on every OS', () => {
-    expect(serviceNudgeRoot('linux')).toBe('/var/lib/consultguard/nudge');
-    expect(serviceNudgeRoot('darwin')).toBe('/Library/Application Support/ConsultGuard/nudge');
-    expect(serviceNudgeRoot('win32', { ProgramData: 'C:\\ProgramData' })).toBe('C:\\ProgramData\\ConsultGuard\\nudge');
-    expect(agentNudgeRoot('/var/lib/consultguard/agent')).toBe(serviceNudgeRoot('linux'));
+  it('puts the rendezvous in one per-OS folder that does not depend on the agent\'s --state', () => {
+    expect(systemNudgeRoot('linux')).toBe('/var/lib/consultguard/nudge');
+    expect(systemNudgeRoot('darwin')).toBe('/Library/Application Support/ConsultGuard/nudge');
+    expect(systemNudgeRoot('win32', { ProgramData: 'C:\\ProgramData' })).toBe('C:\\ProgramData\\ConsultGuard\\nudge');
+    // The service (root/SYSTEM) and every helper meet in the system folder, whatever --state says.
+    expect(agentNudgeRoot(undefined, { platform: 'linux', privileged: true })).toEqual({ root: '/var/lib/consultguard/nudge', source: 'default' });
+    expect(agentNudgeRoot(undefined, { platform: 'win32', env: { ProgramData: 'D:\\PD' } })).toEqual({ root: 'D:\\PD\\ConsultGuard\\nudge', source: 'default' });
+    // An agent run as an ordinary user meets that user's helper in the user's own folder.
+    const env = { XDG_STATE_HOME: '/home/dr/.local/state' };
+    expect(agentNudgeRoot(undefined, { platform: 'linux', privileged: false, env })).toEqual({ root: '/home/dr/.local/state/consultguard/nudge', source: 'default' });
+    expect(helperNudgeRoots(undefined, 'linux', env)).toEqual(['/var/lib/consultguard/nudge', '/home/dr/.local/state/consultguard/nudge']);
+    expect(helperNudgeRoots(undefined, 'win32', { ProgramData: 'C:\\ProgramData' })).toEqual(['C:\\ProgramData\\ConsultGuard\\nudge']);
+    // --nudge-dir / --dir / CONSULTGUARD_NUDGE_DIR name it outright, on both sides.
+    expect(agentNudgeRoot('/srv/cg/nudge')).toEqual({ root: '/srv/cg/nudge', source: 'option' });
+    expect(helperNudgeRoots(undefined, 'linux', { ...env, CONSULTGUARD_NUDGE_DIR: '/srv/cg/nudge' })).toEqual(['/srv/cg/nudge']);
+    expect(helperNudgeRoots('/x', 'linux', { CONSULTGUARD_NUDGE_DIR: '/srv/cg/nudge' })).toEqual(['/x']);
   });
 });

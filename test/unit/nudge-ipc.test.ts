@@ -4,13 +4,14 @@
  * helper, a socket that does not belong to the user being nudged).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, lchownSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { NudgeError } from '../../agent/nudge/errors.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AppError } from '../../shared/errors.js';
 import { deliverNudge } from '../../agent/nudge/ipc-client.js';
-import { encodeFrame, frameReader, newNonce, proof, type HelperOutcome, type NudgeRequest } from '../../agent/nudge/ipc-protocol.js';
+import { encodeFrame, frameReader, newNonce, proof } from '../../agent/nudge/ipc-protocol.js';
+import type { HelperOutcome, NudgeRequest } from '../../shared/ipc.js';
 import { startHelperServer, type HelperServer, type Report } from '../../agent/nudge/ipc-server.js';
 import { checkHelperSocket, helperDirState, prepareUserDir, readKey, userPaths } from '../../agent/nudge/rendezvous.js';
 import { silentLogger } from '../../shared/log.js';
@@ -85,7 +86,9 @@ describe('rendezvous permissions', () => {
     chmodSync(a.keyFile, 0o644);
     chmodSync(a.dir, 0o755);
     expect(readKey(a.keyFile, uid)).toBeNull();
-    expect(helperDirState(a, uid)).toEqual({ state: 'bad', problem: expect.stringContaining('mode 0755; expected this user') });
+    // The helper owns its folder and closes it again; the key it cannot trust means "wait".
+    expect(helperDirState(a, uid)).toEqual({ state: 'waiting' });
+    expect(mode(a.dir)).toBe(0o700);
     const b = prepareUserDir(root, { uid, gid }, isRoot);
     expect(b.key.equals(a.key)).toBe(false);
     expect(mode(b.keyFile)).toBe(0o600);
@@ -93,15 +96,28 @@ describe('rendezvous permissions', () => {
     expect(helperDirState(b, uid)).toEqual({ state: 'ready' });
   });
 
+  it.skipIf(!isRoot)('keeps the key beside the user\'s folder, and refuses a user\'s folder opened up to others', () => {
+    const root = join(tempDir(), 'nudge');
+    const other = { uid: 65534, gid: 65534 };
+    const a = prepareUserDir(root, other, true);
+    expect(a.keyFile).toBe(join(root, '65534.key'));
+    expect(statSync(a.dir).uid).toBe(65534);
+    expect(statSync(a.keyFile).uid).toBe(65534);
+    chmodSync(a.dir, 0o755);
+    expect(() => prepareUserDir(root, other, true)).toThrow(/mode 0755, not 0700/);
+  });
+
   it('the helper waits for a folder the agent has not made yet', () => {
     expect(helperDirState(userPaths(join(tempDir(), 'nudge'), uid), uid)).toEqual({ state: 'waiting' });
   });
 
-  it('the helper socket is 0600', async () => {
+  it('the helper socket is reachable only through the user\'s 0700 folder', async () => {
     const root = join(tempDir(), 'nudge');
     prepareUserDir(root, { uid, gid }, isRoot);
     const { paths } = await helperFor(root);
-    expect(mode(paths.socketFile)).toBe(0o600);
+    // 0666 so a root agent without CAP_DAC_OVERRIDE can connect; the folder keeps others out.
+    expect(mode(paths.socketFile)).toBe(0o666);
+    expect(mode(paths.dir)).toBe(0o700);
     expect(statSync(paths.socketFile).isSocket()).toBe(true);
   });
 });
@@ -122,14 +138,16 @@ describe('agent to helper', () => {
   it('waits for a helper that starts after the agent (e.g. at login), then fails clearly when there is none', async () => {
     const root = join(tempDir(), 'nudge');
     const late = deliverNudge({ root, user: 'me', request: request(), onOutcome: () => undefined, resolveUser: async () => ({ uid, gid }), waitForHelperMs: 5000 });
-    await new Promise((r) => setTimeout(r, 400));
+    // The agent is waiting once it has prepared the folder and key and found no socket.
+    await vi.waitFor(() => expect(existsSync(userPaths(root, uid).keyFile)).toBe(true));
+    expect(existsSync(userPaths(root, uid).socketFile)).toBe(false);
     const { shown } = await helperFor(root);
     await late;
     expect(shown).toHaveLength(1);
 
     const none = join(tempDir(), 'nudge');
     const err = await deliverNudge({ root: none, user: 'dr.lee', request: request(), onOutcome: () => undefined, resolveUser: async () => ({ uid, gid }), waitForHelperMs: 300 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(NudgeError);
+    expect(err).toBeInstanceOf(AppError);
     expect(err).toMatchObject({ code: 'no_helper', message: expect.stringContaining('"consultguard-agent nudge-helper" started at login') });
   });
 
@@ -165,6 +183,28 @@ describe('a stranger on the same machine', () => {
     expect(silent[1]).toMatchObject({ type: 'error', code: 'timeout' });
     // Replaying the agent's proof from another session does not work either: the nonce is new.
     expect(shown).toEqual([]);
+  });
+
+  it('reports helper_refused when the helper holds another key (the key was replaced since it read it)', async () => {
+    const root = join(tempDir(), 'nudge');
+    const paths = prepareUserDir(root, { uid, gid }, isRoot);
+    const stale = randomBytes(32);
+    const server = await startHelperServer({ path: paths.socketFile, readKey: () => stale, log: silentLogger(), show: async () => undefined });
+    servers.push(server);
+    const err = await deliverNudge({ root, user: 'me', request: request(), onOutcome: () => undefined, resolveUser: async () => ({ uid, gid }) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({ code: 'helper_refused', message: expect.stringContaining('unauthorized') });
+  });
+
+  it('reports timeout when a helper accepts the connection but never completes the hello', async () => {
+    const root = join(tempDir(), 'nudge');
+    const paths = prepareUserDir(root, { uid, gid }, isRoot);
+    const mute = createServer((s) => s.on('error', () => undefined));
+    raw.push(mute);
+    await new Promise<void>((r) => mute.listen(paths.socketFile, r));
+    const err = await deliverNudge({ root, user: 'me', request: request(), onOutcome: () => undefined, resolveUser: async () => ({ uid, gid }), handshakeMs: 300 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'timeout', message: expect.stringContaining('did not complete the hello within 300 ms') });
+    mute.close();
   });
 
   it('cannot fool the agent with a fake helper that does not hold the user\'s key', async () => {

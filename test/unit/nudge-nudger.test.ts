@@ -4,13 +4,16 @@
  * closes the app after the grace period. Also the helper's presenter and the real closing
  * of processes.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { closeProcesses } from '../../agent/nudge/enforce.js';
-import { NudgeError } from '../../agent/nudge/errors.js';
-import type { HelperOutcome, NudgeRequest } from '../../agent/nudge/ipc-protocol.js';
+import { readProcessIdentities, type ProcessIdentity } from '../../agent/nudge/process-identity.js';
+
+const readProcessIdentity = async (pid: number) => (await readProcessIdentities([pid], 'linux')).get(pid) ?? null;
+import { nudgeError } from '../../agent/nudge/errors.js';
+import type { HelperOutcome, NudgeRequest } from '../../shared/ipc.js';
 import { createNudger, type Deliver } from '../../agent/nudge/nudger.js';
 import { createPresenter } from '../../agent/nudge/present.js';
 import type { Launch } from '../../agent/nudge/open.js';
@@ -29,12 +32,15 @@ function started(app = 'zoom', user: string | null = 'dr.lee'): Event {
   return e;
 }
 
-function harness(policy: EffectivePolicy, deliver: Deliver, close = vi.fn(async (pids: number[]) => ({ closed: pids, survivors: [] as number[] }))) {
+/** Stands in for the OS in the nudger tests: every pid is a process that started at "t0" from /opt/zoom/zoom. */
+const identify = async (pids: number[]) => new Map(pids.map((pid): [number, ProcessIdentity] => [pid, { pid, started: 't0', path: '/opt/zoom/zoom' }]));
+
+function harness(policy: EffectivePolicy, deliver: Deliver, close = vi.fn(async (targets: ProcessIdentity[]) => ({ closed: targets.map((t) => t.pid), survivors: [] as number[], changed: [] as number[] }))) {
   const outcomes: NudgeOutcome[] = [];
   const flush = vi.fn();
   const nudger = createNudger({
-    stateDir: '/nonexistent/state', outbox: { appendNudges: (n) => void outcomes.push(...n) }, transport: { flush },
-    policy: () => policy, log: silentLogger(), platform: 'linux', deliver, close,
+    root: '/nonexistent/nudge', outbox: { appendNudges: (n) => void outcomes.push(...n) }, transport: { flush },
+    policy: () => policy, log: silentLogger(), platform: 'linux', deliver, close, identify,
   });
   return { nudger, outcomes, flush, close };
 }
@@ -73,7 +79,7 @@ describe('nudger', () => {
 
   it('reports failed with the reason when no helper answers, and tries again on the next start', async () => {
     const deliver = vi.fn<Deliver>(async () => {
-      throw new NudgeError('no_helper', 'no nudge helper is listening for "dr.lee"');
+      throw nudgeError('no_helper', 'no nudge helper is listening for "dr.lee"');
     });
     const { nudger, outcomes } = harness(policyWith('nudge'), deliver);
     nudger.onEvents([started()]);
@@ -108,9 +114,21 @@ describe('nudger', () => {
       await vi.advanceTimersByTimeAsync(59_000);
       expect(close).not.toHaveBeenCalled();
       await vi.advanceTimersByTimeAsync(1000);
-      expect(close).toHaveBeenCalledWith([4120, 4121]);
+      expect(close).toHaveBeenCalledWith([{ pid: 4120, started: 't0', path: '/opt/zoom/zoom' }, { pid: 4121, started: 't0', path: '/opt/zoom/zoom' }]);
       expect(outcomes.map((o) => o.outcome)).toEqual(['shown', 'dismissed', 'app-closed']);
       expect(outcomes[2]).toMatchObject({ violationId: e.violationId, detail: 'closed pid(s) 4120, 4121' });
+      nudger.stop();
+    });
+
+    it('checks the pids against what was recorded at detection, and reports pids that are no longer the app', async () => {
+      const close = vi.fn(async (targets: ProcessIdentity[]) => ({ closed: [] as number[], survivors: [] as number[], changed: targets.map((t) => t.pid) }));
+      const { nudger, outcomes } = harness(policyWith('enforce', { enforceGraceSeconds: 60 }), answering('dismissed'), close);
+      const e = started();
+      nudger.onEvents([e]);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(close).toHaveBeenCalledTimes(1);
+      expect(outcomes.map((o) => o.outcome)).toEqual(['shown', 'dismissed', 'failed']);
+      expect(outcomes[2]!.detail).toBe('enforce: pid(s) 4120, 4121 no longer the app the detector saw (reused or replaced); left alone');
       nudger.stop();
     });
 
@@ -165,14 +183,61 @@ describe('helper presenter', () => {
   });
 });
 
-describe('closing processes (enforce)', () => {
+describe.skipIf(process.platform !== 'linux')('closing processes (enforce)', () => {
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+  /** A real child process, once it runs (its identity readable) and, with `ready`, once it printed that word. */
+  async function child(cmd: string, args: string[], ready?: string): Promise<{ proc: ChildProcess; seen: ProcessIdentity }> {
+    const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'ignore'] });
+    children.push(proc);
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const seen = await vi.waitFor(async () => {
+      if (ready) expect(out).toContain(ready);
+      const id = await readProcessIdentity(proc.pid!);
+      expect(id).not.toBeNull();
+      return id!;
+    });
+    return { proc, seen };
+  }
+  const gone = (p: ChildProcess) => vi.waitFor(() => expect(p.exitCode !== null || p.signalCode !== null).toBe(true));
+
   it('ends a process politely, and by force one that ignores SIGTERM', async () => {
-    const polite = spawn('sleep', ['60'], { stdio: 'ignore' });
-    const stubborn = spawn('sh', ['-c', 'trap "" TERM; while :; do sleep 1; done'], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 200));
-    const result = await closeProcesses([polite.pid!, stubborn.pid!, process.pid, 1], { graceMs: 500 });
-    expect(result).toEqual({ closed: [polite.pid, stubborn.pid], survivors: [] });
-    expect(polite.signalCode).toBe('SIGTERM');
-    expect(stubborn.signalCode).toBe('SIGKILL');
+    const polite = await child('sleep', ['60']);
+    const stubborn = await child('sh', ['-c', 'trap "" TERM; echo ready; while :; do sleep 1; done'], 'ready');
+    const self = await readProcessIdentity(process.pid);
+    const result = await closeProcesses([polite.seen, stubborn.seen, self!, { pid: 1, started: '1', path: null }], { graceMs: 500 });
+    expect(result).toEqual({ closed: [polite.proc.pid, stubborn.proc.pid], survivors: [], changed: [] });
+    await gone(polite.proc);
+    await gone(stubborn.proc);
+    expect(polite.proc.signalCode).toBe('SIGTERM');
+    expect(stubborn.proc.signalCode).toBe('SIGKILL');
+  });
+
+  it('refuses to signal a pid that now belongs to another process (start time differs)', async () => {
+    // What the detector saw: process A. Its pid is then "reused" by process B: the check
+    // is made with B's real pid and A's recorded start time and path.
+    const a = await child('sleep', ['60']);
+    const b = await child('sleep', ['60']);
+    expect(b.seen.started).not.toBe('');
+    const reused: ProcessIdentity = { pid: b.proc.pid!, started: String(Number(b.seen.started) - 1), path: a.seen.path };
+    const result = await closeProcesses([reused], { graceMs: 200 });
+    expect(result).toEqual({ closed: [], survivors: [], changed: [b.proc.pid] });
+    expect(b.proc.exitCode).toBeNull();
+    expect(b.proc.signalCode).toBeNull();
+  });
+
+  it('refuses to signal a process whose executable changed since detection (it exec\'d another program)', async () => {
+    const shell = await child('sh', ['-c', 'echo ready; read _ ; exec sleep 60'], 'ready');
+    const proc = shell.proc;
+    expect(shell.seen.path).toMatch(/sh$|dash$|bash$/);
+    // The same pid, the same start time, another program.
+    proc.stdin!.write('\n');
+    await vi.waitFor(async () => expect((await readProcessIdentity(proc.pid!))?.path).toMatch(/sleep$/));
+    const result = await closeProcesses([shell.seen], { graceMs: 200 });
+    expect(result).toEqual({ closed: [], survivors: [], changed: [proc.pid] });
+    expect(proc.signalCode).toBeNull();
   });
 });

@@ -7,8 +7,9 @@
  *    into every Mac.
  * Both are only unit-tested here (no macOS on this build machine).
  */
-import type { NudgeRequest } from '../ipc-protocol.js';
+import type { NudgeRequest } from '../../../shared/ipc.js';
 import { ABOUT_LABEL, openLabel, type NotifierCommand, type NotifyEvent } from './types.js';
+import { systemTool } from '../../system-tools.js';
 
 /** alerter separates actions with commas. */
 const label = (text: string): string => text.replace(/,/g, ' ');
@@ -47,7 +48,7 @@ export function osascriptDialogCommand(request: NudgeRequest): NotifierCommand {
   const buttons = [...(request.aboutUrl ? [ABOUT_LABEL] : []), 'Not now', open];
   const script = `display dialog ${appleString(request.message)} with title ${appleString(request.title)} buttons {${buttons.map(appleString).join(', ')}} default button ${appleString(open)} giving up after ${request.timeoutSec} with icon note`;
   return {
-    cmd: 'osascript',
+    cmd: systemTool('osascript', 'darwin'),
     args: ['-e', script],
     shownOnSpawn: true,
     parse(line): NotifyEvent | null {

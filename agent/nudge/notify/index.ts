@@ -1,5 +1,5 @@
 /** Picks this OS's notifier for the helper. */
-import type { NudgeRequest } from '../ipc-protocol.js';
+import type { NudgeRequest } from '../../../shared/ipc.js';
 import { alerterCommand, osascriptDialogCommand } from './darwin.js';
 import { linuxNotifyCommand } from './linux.js';
 import { which } from './run.js';

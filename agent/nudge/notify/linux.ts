@@ -6,7 +6,7 @@
  * node-notifier, which on Linux drops actions and ships vendored binaries for macOS and
  * Windows. `stdbuf -oL` makes notify-send print its id (= shown) at once, not at exit.
  */
-import type { NudgeRequest } from '../ipc-protocol.js';
+import type { NudgeRequest } from '../../../shared/ipc.js';
 import { ABOUT_LABEL, openLabel, type NotifierCommand, type NotifyEvent } from './types.js';
 
 /** Notification bodies may be parsed as markup by the daemon (body-markup capability). */

@@ -1,5 +1,5 @@
 /** What every OS notifier turns its native output into, and the command it runs. */
-import type { NudgeRequest } from '../ipc-protocol.js';
+import type { NudgeRequest } from '../../../shared/ipc.js';
 
 export type NotifyEvent =
   | { kind: 'shown' }

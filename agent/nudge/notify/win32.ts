@@ -6,8 +6,9 @@
  * script, so a stale one is never left in Action Centre with buttons that do nothing.
  * Unit-tested here; not run on Windows in this repository's CI.
  */
-import type { NudgeRequest } from '../ipc-protocol.js';
+import type { NudgeRequest } from '../../../shared/ipc.js';
 import { ABOUT_LABEL, openLabel, type NotifierCommand, type NotifyEvent } from './types.js';
+import { systemTool } from '../../system-tools.js';
 
 /**
  * The toast's sender. PowerShell's own AppUserModelID works without registration; an
@@ -76,7 +77,7 @@ export function toastScript(request: NudgeRequest, appId = POWERSHELL_AUMID): st
 export function win32NotifyCommand(request: NudgeRequest, appId?: string): NotifierCommand {
   const encoded = Buffer.from(toastScript(request, appId), 'utf16le').toString('base64');
   return {
-    cmd: 'powershell.exe',
+    cmd: systemTool('powershell', 'win32'),
     args: ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-WindowStyle', 'Hidden', '-EncodedCommand', encoded],
     shownOnSpawn: false,
     parse(line): NotifyEvent | null {

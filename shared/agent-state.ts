@@ -1,0 +1,78 @@
+/**
+ * The agent's state files (its state folder, see agent/state.ts): one zod schema per file,
+ * shared by the agent that writes them and by `consultguard-agent status`, which reads them
+ * as another process (often another user). Each reader parses; nothing is cast.
+ *
+ *   identity.json         { agentId, token }        (+ identity.json.bak, the same, written after it)
+ *   open-violations.json  { seq, open: OpenViolation[] }
+ *   status.json           the heartbeat's figures plus what `status` shows (0644: readable by IT)
+ *   policy.json           the last policy from the server (shared/policy.ts EffectivePolicy)
+ */
+import { z } from 'zod';
+import { AppState, Via } from './snapshot.js';
+
+export const Identity = z.object({
+  agentId: z.string().uuid(),
+  /** The agent's own token from the server's `welcome`; null until enrolled. */
+  token: z.string().min(1).nullable().default(null),
+});
+export type Identity = z.infer<typeof Identity>;
+
+/** A violation the agent has open right now; kept so a restart resumes it instead of opening a duplicate. */
+export const OpenViolation = z.object({
+  violationId: z.string().uuid(),
+  app: z.string().min(1).max(64),
+  state: AppState,
+  via: Via,
+  user: z.string().max(256).optional(),
+  pids: z.array(z.number().int().nonnegative()),
+  startedAt: z.string().datetime({ offset: true }),
+  missed: z.number().int().nonnegative(),
+});
+export type OpenViolation = z.infer<typeof OpenViolation>;
+
+export const OpenViolations = z.object({
+  /** The last outbox seq these already reflect (later records are replayed over them). */
+  seq: z.number().int().nonnegative(),
+  open: z.array(OpenViolation),
+});
+export type OpenViolations = z.infer<typeof OpenViolations>;
+
+/** The health figures the heartbeat sends and the status file keeps. */
+export const HealthFigures = z.object({
+  pollMs: z.number(),
+  polls: z.number().int(),
+  collectErrors: z.number().int(),
+  /** Failures of the agent's own files (identity, open violations, status, policy cache, outbox), counted per attempt. */
+  stateErrors: z.number().int().default(0),
+  lastError: z.string().nullable(),
+  outboxDepth: z.number().int(),
+  outboxBytes: z.number().int(),
+  dropped: z.number().int(),
+  torn: z.number().int(),
+  rssMb: z.number(),
+  cpuUserMs: z.number(),
+  cpuSystemMs: z.number(),
+});
+export type HealthFigures = z.infer<typeof HealthFigures>;
+
+/** Where this agent meets the users' nudge helpers (agent/nudge/rendezvous.ts). */
+export const NudgePaths = z.object({
+  root: z.string().min(1),
+  /** How the root was chosen: `option` (--nudge-dir / CONSULTGUARD_NUDGE_DIR) or the per-OS `default`. */
+  source: z.enum(['option', 'default']),
+});
+export type NudgePaths = z.infer<typeof NudgePaths>;
+
+export const StatusFile = z.object({
+  at: z.string().datetime({ offset: true }),
+  monitoring: z.boolean(),
+  policyVersion: z.string().nullable(),
+  health: HealthFigures,
+  pid: z.number().int().positive(),
+  connected: z.boolean(),
+  serverUrl: z.string(),
+  open: z.array(OpenViolation),
+  nudge: NudgePaths.optional(),
+});
+export type StatusFile = z.infer<typeof StatusFile>;
