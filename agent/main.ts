@@ -11,6 +11,8 @@ import { EffectivePolicy } from '../shared/policy.js';
 import type { Platform } from '../shared/snapshot.js';
 import type { AgentConfig } from './config.js';
 import { defaultCollectors, takeSnapshot, type Collectors } from './collect/snapshot.js';
+import { agentNudgeRoot } from './nudge/rendezvous.js';
+import { capabilitiesToHealth } from '../shared/protocol.js';
 import { compileCatalog, detect, knowsName, type CompiledCatalog } from './detect/index.js';
 import { createLifecycle } from './lifecycle.js';
 import { createNudger } from './nudge/nudger.js';
@@ -42,7 +44,8 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {}): RunningAgent {
   const now = deps.now ?? (() => new Date());
-  const collectors = deps.collectors ?? defaultCollectors();
+  // macOS asks the nudge helper in the user's session about capture devices: same rendezvous as nudges.
+  const collectors = deps.collectors ?? defaultCollectors({ nudgeRoot: agentNudgeRoot(config.stateDir), prepareHelperDir: true });
   const state = createAgentState(config.stateDir);
   const outbox = createOutbox({ dir: join(config.stateDir, 'outbox'), ...config.outbox });
   const saved = state.loadOpen();
@@ -167,6 +170,8 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
       pollMs: health.pollMs, polls: health.polls, collectErrors: health.collectErrors, lastError: health.lastError,
       outboxDepth: o.depth, outboxBytes: o.bytes, dropped: o.dropped, torn: o.torn,
       rssMb: Math.round(mem.rss / 1048576), cpuUserMs: Math.round(cpu.user / 1000), cpuSystemMs: Math.round(cpu.system / 1000),
+      // What this machine's collectors can see (sees.processPaths, ... sees.captureDevices).
+      ...(collectors.capabilities ? capabilitiesToHealth(collectors.capabilities()) : {}),
     };
     return { at: now().toISOString(), monitoring: schedule.monitoring(), policyVersion: policy?.version ?? null, health: healthFigures };
   }

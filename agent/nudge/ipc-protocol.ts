@@ -8,6 +8,8 @@
  *   agent  -> helper  nudge {...}                           one per connection
  *   helper -> agent   outcome {id, outcome, detail?}        "shown", then one final outcome; then the helper closes
  *   helper -> agent   error {code, message}                 and closes (bad hello, bad frame)
+ *   agent  -> helper  devices {id}                          instead of a nudge: which capture devices are in use
+ *   helper -> agent   devices {id, devices|null, detail?}   the answer (null: not known here); then the helper closes
  *
  * Both sides prove they can read the per-user key file (readable only by that user and
  * root/SYSTEM), each over the other's fresh nonce, so neither a stranger's client nor a
@@ -15,6 +17,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { DeviceUse } from '../../shared/snapshot.js';
 
 export const IPC_VERSION = 1;
 export const MAX_FRAME = 16 * 1024;
@@ -57,9 +60,24 @@ export type HelperOutcome = z.infer<typeof HelperOutcome>;
 
 export const IpcError = z.object({ type: z.literal('error'), code: z.enum(['unauthorized', 'bad_message', 'timeout']), message: z.string().max(512) });
 
-export const AgentFrame = z.discriminatedUnion('type', [Hello, NudgeRequest]);
+/**
+ * Capture devices in use, asked of the helper because only code in the user's session can
+ * ask macOS (AVFoundation, Core Audio). Only "in use" travels, never audio or video.
+ */
+export const DevicesQuery = z.object({ type: z.literal('devices'), id: z.string().uuid() });
+export type DevicesQuery = z.infer<typeof DevicesQuery>;
+export const DevicesReport = z.object({
+  type: z.literal('devices'),
+  id: z.string().uuid(),
+  /** null: this helper cannot tell (no probe on this OS, or the probe failed). */
+  devices: z.array(DeviceUse).max(64).nullable(),
+  detail: z.string().max(512).optional(),
+});
+export type DevicesReport = z.infer<typeof DevicesReport>;
+
+export const AgentFrame = z.discriminatedUnion('type', [Hello, NudgeRequest, DevicesQuery]);
 export type AgentFrame = z.infer<typeof AgentFrame>;
-export const HelperFrame = z.discriminatedUnion('type', [Challenge, Welcome, HelperOutcome, IpcError]);
+export const HelperFrame = z.discriminatedUnion('type', [Challenge, Welcome, HelperOutcome, IpcError, DevicesReport]);
 export type HelperFrame = z.infer<typeof HelperFrame>;
 
 export const newNonce = (): string => randomBytes(32).toString('hex');
