@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isWithinConsultHours } from '../../shared/hours.js';
 import { EffectivePolicy } from '../../shared/policy.js';
+import { capabilitiesFromHealth, type Capabilities } from '../../shared/protocol.js';
 
 interface StatusFile {
   at: string;
@@ -65,6 +66,8 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
     queuedEvents: status?.health.outboxDepth ?? null,
     dropped: status?.health.dropped ?? null,
     lastError: status?.health.lastError ?? null,
+    /** Which evidence this machine's collectors see (null: the agent has not reported it yet). */
+    canSee: capabilitiesFromHealth(status?.health),
   };
   if (json) {
     out.write(`${JSON.stringify(summary, null, 2)}\n`);
@@ -92,9 +95,24 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
   if (summary.open.length) lines.push(`  Seen now:        ${summary.open.map((v) => `${names.get(v.app) ?? v.app} (${v.state}, since ${v.startedAt})`).join('; ')}`);
   if (summary.queuedEvents) lines.push(`  Queued events:   ${summary.queuedEvents}${summary.dropped ? ` (${summary.dropped} dropped: outbox full)` : ''}`);
   if (summary.lastError) lines.push(`  Last error:      ${summary.lastError}`);
+  if (summary.canSee) lines.push(`  Can see:         ${describeCapabilities(summary.canSee)}`);
   lines.push('  What is collected: only during consult hours, the names of running programs and the');
   lines.push('  network destinations of known video apps are checked on this computer; only matches');
   lines.push('  (app, time, user, workstation) are sent to the clinic. Nothing is collected outside consult hours.');
   out.write(`${lines.join('\n')}\n`);
   return running ? 0 : 3;
+}
+
+const EVIDENCE: Array<[keyof Capabilities, string]> = [
+  ['processPaths', 'program paths'], ['processUsers', 'program users'], ['tcpPeers', 'TCP destinations'],
+  ['udpPeers', 'UDP (call media) destinations'], ['captureDevices', 'camera and microphone use'],
+];
+
+/** "program paths, ..., TCP destinations; partly: UDP (call media) destinations; not: camera and microphone use". */
+export function describeCapabilities(c: Capabilities): string {
+  const by = (level: string) => EVIDENCE.filter(([k]) => c[k] === level).map(([, label]) => label);
+  const parts = [by('yes').join(', ')];
+  if (by('partial').length) parts.push(`partly: ${by('partial').join(', ')}`);
+  if (by('no').length) parts.push(`not: ${by('no').join(', ')}`);
+  return parts.filter(Boolean).join('; ');
 }
