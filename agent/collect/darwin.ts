@@ -22,6 +22,8 @@ export interface DarwinCollectorOptions {
   /** The nudge rendezvous root; without it devices stay "not known". */
   nudgeRoot?: string;
   prepareHelperDir?: boolean;
+  /** Who is at the screen (default: the owner of /dev/console); tests point it at themselves. */
+  consoleUid?: () => number | null;
   onError?: (what: string, err: unknown) => void;
 }
 
@@ -29,7 +31,7 @@ export function createDarwinCollectors(opts: DarwinCollectorOptions = {}) {
   const run = opts.run ?? darwinRunner;
   const userName = createDarwinUserNames(run);
   const probe = opts.nudgeRoot
-    ? createHelperDeviceProbe({ root: opts.nudgeRoot, prepare: opts.prepareHelperDir ?? false, ...(opts.onError ? { onError: opts.onError } : {}) })
+    ? createHelperDeviceProbe({ root: opts.nudgeRoot, prepare: opts.prepareHelperDir ?? false, ...(opts.consoleUid ? { consoleUid: opts.consoleUid } : {}), ...(opts.onError ? { onError: opts.onError } : {}) })
     : null;
   const root = (process.geteuid?.() ?? -1) === 0;
 
