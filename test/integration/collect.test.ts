@@ -1,15 +1,15 @@
 /** Collectors against real sockets and processes on this machine. */
 import { spawn } from 'node:child_process';
-import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { collectLinuxConnections } from '../../agent/collect/connections.js';
 import { hexToIp, parseProcNet } from '../../agent/collect/proc-net.js';
 import { defaultCollectors, takeSnapshot } from '../../agent/collect/snapshot.js';
 import { packageRoot } from '../../shared/paths.js';
-import { killAll, runCli } from '../support/processes.js';
-import { tempDir } from '../support/server.js';
+import { killAll, runCli, startAgentProcess } from '../support/processes.js';
+import { startTestServer, tempDir, TEST_SECRET } from '../support/server.js';
 
 describe('/proc/net parsing', () => {
   it('decodes IPv4, IPv6 and IPv4-mapped addresses and TCP states', () => {
@@ -168,5 +168,41 @@ describe.skipIf(process.platform !== 'linux')('capture devices held by a real pr
     expect(r.stdout + r.stderr).toMatch(/capture devices in use/);
     const snap = JSON.parse(readFileSync(out, 'utf8').trim());
     expect(snap.devices).toEqual(expect.arrayContaining([{ kind: 'camera', pid: zoom.pid }, { kind: 'camera', pid: other.pid }]));
+  });
+});
+
+/** Every agent says which evidence its machine can see: heartbeat -> store -> /api/agents, and `status` on the machine. */
+describe.skipIf(process.platform !== 'linux')('what this machine can see', () => {
+  it('reaches the server and the local status, computed from the Linux collectors in use', async () => {
+    const server = await startTestServer();
+    try {
+      const state = join(tempDir(), 'state');
+      startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', state]);
+      const root = process.geteuid?.() === 0;
+      let conntrack = true;
+      try {
+        accessSync('/proc/net/nf_conntrack', constants.R_OK);
+      } catch {
+        conntrack = false;
+      }
+      const expected = {
+        processPaths: root ? 'yes' : 'partial', processUsers: 'yes', tcpPeers: 'yes',
+        udpPeers: conntrack ? 'yes' : 'partial', captureDevices: root ? 'yes' : 'partial',
+      };
+      const item = await vi.waitFor(async () => {
+        const { body } = await server.fetchJson('/api/agents');
+        expect(body.items[0]?.capabilities).toBeTruthy();
+        return body.items[0];
+      }, { timeout: 15_000, interval: 200 });
+      expect(item.capabilities).toEqual(expected);
+      expect(item.health['sees.udpPeers']).toBe(expected.udpPeers); // stored with the health figures: no migration
+      const status = await runCli('agent', ['status', '--state', state]);
+      expect(status.stdout).toMatch(/Can see: +program paths|Can see: +program users/);
+      const json = JSON.parse((await runCli('agent', ['status', '--state', state, '--json'])).stdout);
+      expect(json.canSee).toEqual(expected);
+    } finally {
+      await killAll();
+      await server.close();
+    }
   });
 });
