@@ -9,6 +9,7 @@ import { hexToIp, parseProcNet } from '../../agent/collect/proc-net.js';
 import { defaultCollectors, takeSnapshot } from '../../agent/collect/snapshot.js';
 import { packageRoot } from '../../shared/paths.js';
 import { killAll, runCli, startAgentProcess } from '../support/processes.js';
+import { hasChromium, launchChromium, screenshot } from '../support/browser.js';
 import { startTestServer, tempDir, TEST_SECRET } from '../support/server.js';
 
 describe('/proc/net parsing', () => {
@@ -200,6 +201,28 @@ describe.skipIf(process.platform !== 'linux')('what this machine can see', () =>
       expect(status.stdout).toMatch(/Can see: +program paths|Can see: +program users/);
       const json = JSON.parse((await runCli('agent', ['status', '--state', state, '--json'])).stdout);
       expect(json.canSee).toEqual(expected);
+      if (hasChromium) {
+        // The fleet view shows it per workstation.
+        const added = await runCli('server', ['user', 'add', '--role', 'lead', '--data', server.dataDir, 'cap.lead'], {}, 'a-long-test-password-123\n');
+        expect(added.code).toBe(0);
+        const browser = await launchChromium();
+        try {
+          const page = await browser.newPage();
+          page.setDefaultTimeout(8000);
+          await page.goto(`${server.url}/fleet`);
+          await page.getByLabel('Username').fill('cap.lead');
+          await page.getByLabel('Password').fill('a-long-test-password-123');
+          await page.getByRole('button', { name: 'Sign in' }).click();
+          const cell = page.locator('#fleet-table tbody tr .capabilities');
+          await cell.waitFor();
+          const text = await cell.textContent();
+          expect(text).toContain('camera/mic');
+          expect(text).toContain(expected.udpPeers === 'yes' ? 'UDP peers' : 'UDP peers (partial)');
+          await screenshot(page, 'collect-fleet-capabilities');
+        } finally {
+          await browser.close();
+        }
+      }
     } finally {
       await killAll();
       await server.close();
