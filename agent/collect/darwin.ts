@@ -10,6 +10,8 @@
 import type { Capabilities } from '../../shared/protocol.js';
 import type { Connection, ProcessInfo } from '../../shared/snapshot.js';
 import type { Interesting } from './connections.js';
+import type { NameFilter } from './processes.js';
+import { bundleOf, createBundleIds } from './darwin-bundles.js';
 import { parseLsof, LSOF_ARGS, LSOF_FILE } from './darwin-lsof.js';
 import { parseDarwinPs, PS_ARGS, PS_FILE, toProcessInfo } from './darwin-ps.js';
 import { darwinRunner, type DarwinRunner } from './darwin-run.js';
@@ -22,6 +24,8 @@ export interface DarwinCollectorOptions {
   /** The nudge rendezvous root; without it devices stay "not known". */
   nudgeRoot?: string;
   prepareHelperDir?: boolean;
+  /** Reads an Info.plist (tests replay recorded ones). */
+  readFile?: (path: string) => Buffer;
   /** Who is at the screen (default: the owner of /dev/console); tests point it at themselves. */
   consoleUid?: () => number | null;
   onError?: (what: string, err: unknown) => void;
@@ -30,16 +34,24 @@ export interface DarwinCollectorOptions {
 export function createDarwinCollectors(opts: DarwinCollectorOptions = {}) {
   const run = opts.run ?? darwinRunner;
   const userName = createDarwinUserNames(run);
+  const bundleId = createBundleIds(run, opts.readFile);
   const probe = opts.nudgeRoot
     ? createHelperDeviceProbe({ root: opts.nudgeRoot, prepare: opts.prepareHelperDir ?? false, ...(opts.consoleUid ? { consoleUid: opts.consoleUid } : {}), ...(opts.onError ? { onError: opts.onError } : {}) })
     : null;
   const root = (process.geteuid?.() ?? -1) === 0;
 
-  async function processes(): Promise<ProcessInfo[]> {
+  async function processes(wanted?: NameFilter): Promise<ProcessInfo[]> {
     const rows = parseDarwinPs(await run(PS_FILE, PS_ARGS));
     const names = new Map<number, string>();
     for (const uid of new Set(rows.map((r) => r.uid))) names.set(uid, await userName(uid));
-    return rows.map((r) => toProcessInfo(r, names.get(r.uid)));
+    const out = rows.map((r) => toProcessInfo(r, names.get(r.uid)));
+    // Bundle ids for the processes that could matter (all of them for `record`), cached per bundle.
+    for (const p of out) {
+      const bundle = p.path && (!wanted || wanted(p.name)) ? bundleOf(p.path) : null;
+      const id = bundle ? await bundleId(bundle) : null;
+      if (id) p.bundleId = id;
+    }
+    return out;
   }
 
   async function connections(interesting?: Interesting): Promise<Connection[]> {

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createDarwinCollectors } from '../../agent/collect/darwin.js';
+import { bundleIdFromXml, bundleOf } from '../../agent/collect/darwin-bundles.js';
 import { parseLsof, splitEndpoint, LSOF_ARGS, LSOF_FILE } from '../../agent/collect/darwin-lsof.js';
 import { darwinName, parseDarwinPs, PS_ARGS, PS_FILE } from '../../agent/collect/darwin-ps.js';
 import { createDarwinUserNames, DSCL_ARGS, DSCL_FILE, parseDsclUsers } from '../../agent/collect/darwin-users.js';
@@ -135,6 +136,46 @@ describe('macOS collectors together', () => {
     expect(calls.every((cmd) => cmd.startsWith('/'))).toBe(true);
     expect(c.devices).toBeUndefined(); // no rendezvous root given: devices "not known"
     expect(c.capabilities()).toMatchObject({ processPaths: 'yes', processUsers: 'yes', udpPeers: 'partial', captureDevices: 'no' });
+  });
+});
+
+describe('macOS bundle ids', () => {
+  const plists: Record<string, string> = {
+    '/Applications/zoom.us.app/Contents/Info.plist': 'zoom.us.plist',
+    '/Applications/zoom.us.app/Contents/Frameworks/CptHost.app/Contents/Info.plist': 'CptHost.plist',
+  };
+  // FaceTime's Info.plist is a binary plist (only its magic matters: plutil reads it).
+  const readFile = (path: string): Buffer => {
+    if (path === '/System/Applications/FaceTime.app/Contents/Info.plist') return Buffer.from('bplist00\xd1\x01\x02', 'latin1');
+    const name = plists[path];
+    if (!name) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+    return readFileSync(join(DIR, 'plists', name));
+  };
+
+  it('finds the innermost .app holding the executable', () => {
+    expect(bundleOf('/Applications/zoom.us.app/Contents/MacOS/zoom.us')).toBe('/Applications/zoom.us.app');
+    expect(bundleOf('/Applications/zoom.us.app/Contents/Frameworks/CptHost.app/Contents/MacOS/CptHost')).toBe('/Applications/zoom.us.app/Contents/Frameworks/CptHost.app');
+    expect(bundleOf('/usr/libexec/avconferenced')).toBeNull();
+    expect(bundleOf('/Applications/zoom.us.app/Contents/Frameworks/libzoom.dylib')).toBeNull();
+  });
+
+  it('puts CFBundleIdentifier on the processes that could matter, XML read directly, binary through plutil, each bundle once', async () => {
+    const calls: string[] = [];
+    const base = replay(calls);
+    const run: DarwinRunner = (file, args) => (file === '/usr/bin/plutil' ? (calls.push([file, ...args].join(' ')), Promise.resolve('com.apple.FaceTime\n')) : base(file, args));
+    const c = createDarwinCollectors({ run, readFile });
+    const wanted = (n: string) => ['zoom.us', 'CptHost', 'FaceTime', 'avconferenced', 'Signal'].includes(n);
+    for (let i = 0; i < 2; i++) {
+      const procs = await c.processes(wanted);
+      expect(procs.find((p) => p.pid === 4120)?.bundleId).toBe('us.zoom.xos');
+      expect(procs.find((p) => p.pid === 4188)?.bundleId).toBe('us.zoom.CptHost');
+      expect(procs.find((p) => p.pid === 6001)?.bundleId).toBe('com.apple.FaceTime');
+      expect(procs.find((p) => p.pid === 1022)?.bundleId).toBeUndefined(); // a daemon, no bundle
+      expect(procs.find((p) => p.pid === 7002)?.bundleId).toBeUndefined(); // Info.plist unreadable
+      expect(procs.find((p) => p.pid === 5301)?.bundleId).toBeUndefined(); // not asked for: name not wanted
+    }
+    expect(calls.filter((x) => x.startsWith('/usr/bin/plutil'))).toEqual(['/usr/bin/plutil -extract CFBundleIdentifier raw -o - /System/Applications/FaceTime.app/Contents/Info.plist']);
+    expect(bundleIdFromXml('<plist><dict><key>CFBundleName</key><string>x</string></dict></plist>')).toBeNull();
   });
 });
 
