@@ -45,7 +45,16 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {}): RunningAgent {
   const now = deps.now ?? (() => new Date());
   // macOS asks the nudge helper in the user's session about capture devices: same rendezvous as nudges.
-  const collectors = deps.collectors ?? defaultCollectors({ nudgeRoot: agentNudgeRoot(config.stateDir), prepareHelperDir: true });
+  const warnedSources = new Set<string>();
+  const collectors = deps.collectors ?? defaultCollectors({
+    nudgeRoot: agentNudgeRoot(config.stateDir), prepareHelperDir: true,
+    // A device source that fails (no helper, sound server down) costs only that evidence: warn once per source.
+    onError: (what, err) => {
+      if (warnedSources.has(what)) return log.debug({ err: describe(err) }, what);
+      warnedSources.add(what);
+      log.warn({ err: describe(err) }, `${what} failed; capture-device evidence from it is missing until it works`);
+    },
+  });
   const state = createAgentState(config.stateDir);
   const outbox = createOutbox({ dir: join(config.stateDir, 'outbox'), ...config.outbox });
   const saved = state.loadOpen();
