@@ -154,9 +154,11 @@ describe('sound server answers (recorded formats)', () => {
   it('pw-dump: a camera stream through PipeWire, and the self-declared pid when the client has none', () => {
     const dump = [
       { id: 5, type: 'PipeWire:Interface:Node', info: { state: 'running', props: { 'media.class': 'Stream/Input/Video', 'application.process.id': '7700' } } },
-      { id: 6, type: 'PipeWire:Interface:Node', info: { state: 'running', props: { 'media.class': 'Stream/Input/Audio', 'application.process.binary': 'obs' } } },
+      { id: 6, type: 'PipeWire:Interface:Node', info: { state: 'running', props: { 'media.class': 'Stream/Input/Audio', 'application.process.binary': '/usr/bin/obs' } } },
+      { id: 7, type: 'PipeWire:Interface:Node', info: { state: 'running', props: { 'media.class': 'Stream/Input/Audio', 'application.process.binary': 'arecord' } } },
     ];
-    expect(parsePwDump(JSON.stringify(dump))).toEqual([{ kind: 'camera', pid: 7700 }, { kind: 'microphone', path: 'obs' }]);
+    // No pid: an absolute path still names the holder; a bare name does not, but the microphone is in use all the same.
+    expect(parsePwDump(JSON.stringify(dump))).toEqual([{ kind: 'camera', pid: 7700 }, { kind: 'microphone', path: '/usr/bin/obs' }, { kind: 'microphone' }]);
   });
 
   it('pactl: uncorked recording streams only, without level meters', () => {

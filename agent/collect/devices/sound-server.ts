@@ -58,8 +58,9 @@ export function parsePwDump(text: string): DeviceUse[] {
     const pid = pidOf(client['pipewire.sec.pid'], props['pipewire.sec.pid'], client['application.process.id'], props['application.process.id']);
     const use: DeviceUse = { kind };
     if (pid !== undefined) use.pid = pid;
+    // Without a pid, an absolute binary path still names the holder (section 2's `path`); a bare name does not.
     const binary = props['application.process.binary'] ?? client['application.process.binary'];
-    if (pid === undefined && typeof binary === 'string' && binary) use.path = binary; // a name, better than nothing
+    if (pid === undefined && typeof binary === 'string' && binary.startsWith('/')) use.path = binary;
     const key = `${kind}:${use.pid ?? use.path ?? ''}`;
     if (!seen.has(key)) {
       seen.add(key);
@@ -82,7 +83,7 @@ export function parsePactlSourceOutputs(text: string): DeviceUse[] {
     const pid = pidOf(props['pipewire.sec.pid'], props['application.process.id']);
     const use: DeviceUse = { kind: 'microphone' };
     if (pid !== undefined) use.pid = pid;
-    else if (typeof props['application.process.binary'] === 'string') use.path = props['application.process.binary'];
+    else if (typeof props['application.process.binary'] === 'string' && props['application.process.binary'].startsWith('/')) use.path = props['application.process.binary'];
     const key = `${use.pid ?? use.path ?? ''}`;
     if (!seen.has(key)) {
       seen.add(key);
