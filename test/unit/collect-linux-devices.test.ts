@@ -161,6 +161,19 @@ describe('sound server answers (recorded formats)', () => {
     expect(parsePwDump(JSON.stringify(dump))).toEqual([{ kind: 'camera', pid: 7700 }, { kind: 'microphone', path: '/usr/bin/obs' }, { kind: 'microphone' }]);
   });
 
+  it('pw-dump of a real PipeWire 0.3.65 (Debian 12): a recording stream is found once it runs, by the client\'s verified pid', () => {
+    // Recorded here from a real `pipewire` with `pw-record` capturing from a null source; with no
+    // session manager to link it, the stream stayed `suspended`, which is no microphone in use.
+    const text = fixture('pw-dump-debian12-real.json');
+    expect(parsePwDump(text)).toEqual([]);
+    const dump = JSON.parse(text) as Array<{ type: string; id: number; info: { state?: string; props: Record<string, unknown> } }>;
+    const stream = dump.find((o) => o.type === 'PipeWire:Interface:Node' && o.info.props['media.class'] === 'Stream/Input/Audio')!;
+    const client = dump.find((o) => o.id === stream.info.props['client.id'])!;
+    stream.info.state = 'running'; // what linking it to a source (WirePlumber does) makes it
+    expect(parsePwDump(JSON.stringify(dump))).toEqual([{ kind: 'microphone', pid: client.info.props['pipewire.sec.pid'] }]);
+    expect(typeof client.info.props['pipewire.sec.pid']).toBe('number');
+  });
+
   it('pactl: uncorked recording streams only, without level meters', () => {
     expect(parsePactlSourceOutputs(fixture('pactl-source-outputs.json'))).toEqual([{ kind: 'microphone', pid: 4120 }]);
   });
