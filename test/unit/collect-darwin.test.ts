@@ -189,6 +189,64 @@ describe('macOS capture devices (osascript JXA report)', () => {
     expect(script).not.toMatch(/AVCaptureSession|startRunning|AudioDeviceStart|AudioUnit/);
   });
 
+  it('the script\'s own logic (byte packing, selectors, fallbacks), run against a stand-in of the ObjC bridge', () => {
+    // Not macOS: a small model of what the bridge does (NSData as bytes, C calls on a fake
+    // Core Audio object tree), so the script's JavaScript is run, not only parsed. Whether
+    // the real bridge accepts these calls is what this cannot show.
+    type Data = { bytes: Buffer };
+    const data = (bytes: Buffer) => {
+      const d: Data & Record<string, unknown> = { bytes };
+      d.mutableBytes = d;
+      d.base64EncodedStringWithOptions = () => ({ js: d.bytes.toString('base64') });
+      return d;
+    };
+    const fourcc = (n: number) => String.fromCharCode((n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
+    // object -> "selector/scope" -> UInt32 values
+    const audio: Record<number, Record<string, number[]>> = {
+      1: { 'dev#/glob': [73, 91], 'prs#/glob': [300, 301] },
+      73: { 'stm#/inpt': [5], 'gone/glob': [1] }, // built-in microphone, running
+      91: { 'stm#/inpt': [], 'gone/glob': [1] }, // speakers: no input streams
+      300: { 'ppid/glob': [4120], 'piri/glob': [1] },
+      301: { 'ppid/glob': [999], 'piri/glob': [0] },
+    };
+    const values = (obj: number, addr: Data) => audio[obj]?.[`${fourcc(addr.bytes.readUInt32LE(0))}/${fourcc(addr.bytes.readUInt32LE(4))}`];
+    const dollar = Object.assign((s: string) => ({ js: s }), {
+      AVMediaTypeVideo: 'vide',
+      AVCaptureDevice: { devicesWithMediaType: () => ({ count: 2, objectAtIndex: (i: number) => [{ localizedName: { js: 'FaceTime HD Camera' }, isInUseByAnotherApplication: true }, { localizedName: { js: 'Desk View' }, isInUseByAnotherApplication: false }][i] }) },
+      NSMutableData: {
+        alloc: { initWithBase64EncodedStringOptions: (s: { js: string }) => data(Buffer.from(s.js, 'base64')) },
+        dataWithLength: (n: number) => data(Buffer.alloc(n)),
+      },
+    }) as unknown as Record<string, unknown>;
+    const ObjC = {
+      import: () => undefined,
+      bindFunction: (name: string) => {
+        dollar[name] = name === 'AudioObjectGetPropertyDataSize'
+          ? (obj: number, addr: Data, _q: number, _qd: null, size: Data) => {
+            const v = values(obj, addr);
+            if (!v) return 2003332927; // kAudioHardwareUnknownPropertyError ('who?')
+            size.bytes.writeUInt32LE(4 * v.length, 0);
+            return 0;
+          }
+          : (obj: number, addr: Data, _q: number, _qd: null, size: Data, out: Data) => {
+            const v = values(obj, addr);
+            if (!v) return 2003332927;
+            v.forEach((x, i) => out.bytes.writeUInt32LE(x, 4 * i));
+            size.bytes.writeUInt32LE(4 * v.length, 0);
+            return 0;
+          };
+      },
+    };
+    const script = OSASCRIPT_ARGS[3]!;
+    const run = new Function('ObjC', '$', `${script}\nreturn run();`) as (o: unknown, d: unknown) => string;
+    const out = run(ObjC, dollar);
+    expect(JSON.parse(out)).toEqual({ v: 1, cameras: [{ name: 'FaceTime HD Camera', inUse: true }, { name: 'Desk View', inUse: false }], inputDevices: [{ id: 73, running: true }], inputProcesses: [{ pid: 4120 }], errors: [] });
+    expect(parseDarwinCapture(out).devices).toEqual([{ kind: 'camera' }, { kind: 'microphone', pid: 4120 }]);
+    // Before macOS 14.2 there are no process objects: the script says so with null, and the device flag decides.
+    delete audio[1]!['prs#/glob'];
+    expect(parseDarwinCapture(run(ObjC, dollar))).toEqual({ devices: [{ kind: 'camera' }, { kind: 'microphone' }], errors: [] });
+  });
+
   it('macOS 14.2+: camera in use without a pid, microphone by process', () => {
     expect(parseDarwinCapture(fixture('osascript-macos15-zoom-call.json'))).toEqual({
       devices: [{ kind: 'camera' }, { kind: 'microphone', pid: 4120 }, { kind: 'microphone', pid: 4188 }], errors: [],

@@ -29,14 +29,34 @@ ObjC.import('Foundation');
 ObjC.import('AVFoundation');
 ObjC.import('CoreAudio');
 function fourcc(s) { return ((s.charCodeAt(0) << 24) | (s.charCodeAt(1) << 16) | (s.charCodeAt(2) << 8) | s.charCodeAt(3)) >>> 0; }
+// JXA's JavaScriptCore has no atob/btoa: bytes cross the bridge as base64 through NSData.
+var B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+function toBase64(bytes) {
+  var out = '';
+  for (var i = 0; i < bytes.length; i += 3) {
+    var n = (bytes[i] << 16) | ((bytes[i + 1] || 0) << 8) | (bytes[i + 2] || 0);
+    out += B64[(n >>> 18) & 63] + B64[(n >>> 12) & 63] + (i + 1 < bytes.length ? B64[(n >>> 6) & 63] : '=') + (i + 2 < bytes.length ? B64[n & 63] : '=');
+  }
+  return out;
+}
+function fromBase64(text) {
+  var bytes = [], bits = 0, value = 0;
+  for (var i = 0; i < text.length; i++) {
+    var c = B64.indexOf(text.charAt(i));
+    if (c < 0) continue;
+    value = (value << 6) | c; bits += 6;
+    if (bits >= 8) { bits -= 8; bytes.push((value >>> bits) & 255); }
+  }
+  return bytes;
+}
 function u32le(values) {
-  var bin = '';
-  values.forEach(function (v) { for (var i = 0; i < 4; i++) bin += String.fromCharCode((v >>> (8 * i)) & 255); });
-  return $.NSMutableData.alloc.initWithBase64EncodedStringOptions($(btoa(bin)), 0);
+  var bytes = [];
+  values.forEach(function (v) { for (var i = 0; i < 4; i++) bytes.push((v >>> (8 * i)) & 255); });
+  return $.NSMutableData.alloc.initWithBase64EncodedStringOptions($(toBase64(bytes)), 0);
 }
 function readU32(data, count) {
-  var bin = atob(data.base64EncodedStringWithOptions(0).js), out = [];
-  for (var i = 0; i < count; i++) out.push(((bin.charCodeAt(4*i)) | (bin.charCodeAt(4*i+1) << 8) | (bin.charCodeAt(4*i+2) << 16) | (bin.charCodeAt(4*i+3) << 24)) >>> 0);
+  var b = fromBase64(data.base64EncodedStringWithOptions(0).js), out = [];
+  for (var i = 0; i < count && 4 * i + 3 < b.length; i++) out.push((b[4*i] | (b[4*i+1] << 8) | (b[4*i+2] << 16) | (b[4*i+3] << 24)) >>> 0);
   return out;
 }
 ObjC.bindFunction('AudioObjectGetPropertyDataSize', ['int', ['unsigned int', 'void *', 'unsigned int', 'void *', 'void *']]);
