@@ -14,7 +14,11 @@ import type { ProcessInfo } from '../../shared/snapshot.js';
 const COMM_WIDTH = 1024;
 export const COMM_HEADER = 'COMMAND'.padEnd(COMM_WIDTH, '-');
 export const PS_FILE = '/bin/ps';
-export const PS_ARGS = ['-axww', '-o', `pid=PID,ppid=PPID,uid=UID,lstart=STARTED,comm=${COMM_HEADER},args=ARGUMENTS`];
+/**
+ * One `-o` per column: BSD ps lets a header given with `=` run to the end of its argument
+ * (commas included), so `-o pid=PID,ppid=PPID` could name one column "PID,ppid=PPID".
+ */
+export const PS_ARGS = ['-axww', '-o', 'pid=PID', '-o', 'ppid=PPID', '-o', 'uid=UID', '-o', 'lstart=STARTED', '-o', `comm=${COMM_HEADER}`, '-o', 'args=ARGUMENTS'];
 
 export interface DarwinProcessRow {
   pid: number;
