@@ -44,15 +44,23 @@ export interface CollectorOptions {
   onError?: (what: string, err: unknown) => void;
 }
 
-/** Test-only stand-in for /dev (see CollectorOptions.devRoot); documented in README "How each OS collects". */
+/**
+ * Test-only stand-in for /dev (CollectorOptions.devRoot), honoured by `scan --live` and
+ * `record` only, never by the agent service; documented in README "How each OS collects".
+ */
 export const TEST_DEV_ROOT_ENV = 'CONSULTGUARD_TEST_DEV_ROOT';
+
+/** The options `scan --live` and `record` collect with. */
+export function toolCollectorOptions(nudgeRoot: string, env: NodeJS.ProcessEnv = process.env): CollectorOptions {
+  const devRoot = env[TEST_DEV_ROOT_ENV];
+  return { nudgeRoot, prepareHelperDir: false, ...(devRoot ? { devRoot } : {}) };
+}
 
 export function defaultCollectors(opts: CollectorOptions = {}): Collectors {
   const platform = opts.platform ?? process.platform;
   const onError = opts.onError ? { onError: opts.onError } : {};
   if (platform === 'linux') {
-    const devRoot = opts.devRoot ?? process.env[TEST_DEV_ROOT_ENV];
-    return createLinuxCollectors({ userName: createUserNames(), ...(devRoot ? { devRoot } : {}), ...onError });
+    return createLinuxCollectors({ userName: createUserNames(), ...(opts.devRoot ? { devRoot: opts.devRoot } : {}), ...onError });
   }
   if (platform === 'darwin') {
     return createDarwinCollectors({ ...(opts.nudgeRoot ? { nudgeRoot: opts.nudgeRoot } : {}), prepareHelperDir: opts.prepareHelperDir ?? false, ...onError });

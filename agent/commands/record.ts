@@ -6,7 +6,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { AppError } from '../../shared/errors.js';
-import { defaultCollectors, takeSnapshot } from '../collect/snapshot.js';
+import { defaultCollectors, takeSnapshot, toolCollectorOptions } from '../collect/snapshot.js';
 import { serviceNudgeRoot } from '../nudge/rendezvous.js';
 
 export async function runRecord(opts: { out?: string; count?: string; interval?: string }, log: (line: string) => void): Promise<void> {
@@ -21,7 +21,7 @@ export async function runRecord(opts: { out?: string; count?: string; interval?:
   } catch (err) {
     throw new AppError('bad_option', `--out: cannot write ${opts.out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  const collectors = defaultCollectors({ nudgeRoot: serviceNudgeRoot(), prepareHelperDir: false });
+  const collectors = defaultCollectors(toolCollectorOptions(serviceNudgeRoot()));
   try {
     for (let i = 0; i < count; i++) {
       const snapshot = await takeSnapshot(collectors, new Date());

@@ -9,7 +9,7 @@ import { builtinPoliciesDir } from '../../shared/paths.js';
 import { loadPolicies, policyFor } from '../../shared/policy-load.js';
 import { Snapshot, type Platform, type ScanResult } from '../../shared/snapshot.js';
 import { firstIssue } from '../../shared/zod-errors.js';
-import { defaultCollectors, takeSnapshot } from '../collect/snapshot.js';
+import { defaultCollectors, takeSnapshot, toolCollectorOptions } from '../collect/snapshot.js';
 import { serviceNudgeRoot } from '../nudge/rendezvous.js';
 import { compileCatalog, detect, knowsName, type CompiledCatalog } from '../detect/index.js';
 
@@ -49,7 +49,7 @@ export async function runScan(opts: { snapshot?: string; live?: boolean; policie
   if (opts.live) {
     // macOS: capture devices from the console user's helper, through the folder the service
     // made (scan never creates it). Linux reads /proc; Windows has devices only with its probe.
-    const collectors = defaultCollectors({ nudgeRoot: serviceNudgeRoot(), prepareHelperDir: false });
+    const collectors = defaultCollectors(toolCollectorOptions(serviceNudgeRoot()));
     const snapshot = await takeSnapshot(collectors, new Date(), (a) => compiled.prefixes.lookup(a) !== null, (n) => knowsName(compiled, process.platform as Platform, n));
     // --with-snapshot adds what was seen (additive to the section 2 result), e.g. to check `devices`.
     out.write(`${JSON.stringify({ v: 1, detections: detect(snapshot, compiled), ...(opts.withSnapshot ? { snapshot } : {}) })}\n`);
