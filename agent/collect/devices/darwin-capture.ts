@@ -14,9 +14,11 @@
  *   device, without a pid. It is also true when a headset that is one device for both
  *   directions only plays sound, so it is used only where the per-process answer is missing.
  *
- * Nothing is opened: no stream is started and no audio or video is read, and reading
- * "in use" needs no camera or microphone permission. Written to the documented APIs;
- * it cannot run on this Linux machine, so tests replay recorded outputs through the parser.
+ * Nothing is opened: no stream is started and no audio or video is read; listing devices
+ * and reading "in use" is not expected to raise a camera or microphone permission prompt
+ * (only opening a capture session does), which is unverified here. Written to the
+ * documented APIs; it cannot run on this Linux machine, so tests replay the script's
+ * reports through the parser and run its JavaScript against a stand-in of the bridge.
  */
 import { execFile } from 'node:child_process';
 import type { DeviceUse } from '../../../shared/snapshot.js';

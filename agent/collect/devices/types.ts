@@ -8,7 +8,10 @@
  *   (darwin-capture.ts) and answers the agent over the helper IPC (session.ts); macOS says
  *   "in use" per device, not by which process, so those entries carry no pid.
  * - Windows: the Windows collector's native probe (Core Audio capture sessions,
- *   IMFSensorActivityMonitor) implements `DeviceProbe`; without it devices stay absent.
+ *   IMFSensorActivityMonitor) implements `DeviceProbe` and is handed to
+ *   `defaultCollectors({ deviceProbe })` (collect/snapshot.ts); without it devices stay
+ *   absent and the capabilities say `captureDevices: no`. A probe that names processes
+ *   sets `attribution: 'process'` (capability `yes`), one that only knows devices `'device'`.
  */
 import type { DeviceUse, ProcessInfo } from '../../../shared/snapshot.js';
 
