@@ -99,10 +99,11 @@ describe('a replayed /proc tree', () => {
       { kind: 'camera', pid: 3310 }, { kind: 'camera', pid: 4120 },
       { kind: 'microphone', pid: 1180 }, // the sound server's own hold: "in use"
       { kind: 'microphone', pid: 3310 }, { kind: 'microphone', pid: 4120 }, // who records through it
+      { kind: 'camera', pid: 7310 }, // a sandboxed browser using the camera through PipeWire
     ]));
     // The camera app (not a candidate during polls), the idle Zoom stream and pavucontrol's meter are not there.
     expect(snapshot.devices!.some((d) => d.pid === 5000 || d.pid === 5101)).toBe(false);
-    expect(snapshot.devices).toHaveLength(5);
+    expect(snapshot.devices).toHaveLength(6);
     expect(calls).toEqual([{ file: join(bin, 'pw-dump'), uid: 1000, env: expect.objectContaining({ XDG_RUNTIME_DIR: '/run/user/1000' }) }]);
     expect(snapshot.connections).toEqual(expect.arrayContaining([
       expect.objectContaining({ protocol: 'udp', remoteAddress: '170.114.10.77', remotePort: 8801, pid: 4120 }),
@@ -147,8 +148,31 @@ describe('a replayed /proc tree', () => {
 });
 
 describe('sound server answers (recorded formats)', () => {
-  it('pw-dump: running capture streams by verified pid; monitors, meters, idle and playback streams left out', () => {
-    expect(parsePwDump(fixture('pw-dump.json'))).toEqual([{ kind: 'microphone', pid: 3310 }, { kind: 'microphone', pid: 4120 }]);
+  it('pw-dump: running capture streams by process; monitors, meters, idle and playback streams left out', () => {
+    expect(parsePwDump(fixture('pw-dump.json'))).toEqual([
+      { kind: 'microphone', pid: 3310 }, { kind: 'microphone', pid: 4120 }, // PulseAudio-API apps: their declared pid, not pipewire-pulse's
+      { kind: 'camera', pid: 7310 }, // a sandboxed native client: the socket's pid, not the pid it declares
+    ]);
+  });
+
+  it('pw-dump of a real pipewire-pulse client (PipeWire 0.3.65): the app, not pipewire-pulse, holds the microphone', () => {
+    // Recorded here: parecord (client name "ZOOM VoiceEngine", pid 28484) through pipewire-pulse
+    // (pid 28398); the Client's pipewire.sec.pid is pipewire-pulse's. Not linked (no session
+    // manager), so suspended: no microphone in use until it runs.
+    const text = fixture('pw-dump-pulse-client-real.json');
+    expect(parsePwDump(text)).toEqual([]);
+    const dump = JSON.parse(text) as Array<{ type: string; info: { state?: string; props: Record<string, unknown> } }>;
+    const stream = dump.find((o) => o.type === 'PipeWire:Interface:Node' && o.info.props['media.class'] === 'Stream/Input/Audio')!;
+    stream.info.state = 'running';
+    expect(parsePwDump(JSON.stringify(dump))).toEqual([{ kind: 'microphone', pid: 28484 }]);
+  });
+
+  it('pactl of a real pipewire-pulse (0.3.65): a corked stream is no microphone; once it records, its app\'s pid', () => {
+    const text = fixture('pactl-source-outputs-real.json');
+    expect(parsePactlSourceOutputs(text)).toEqual([]);
+    const list = JSON.parse(text) as Array<{ corked: boolean }>;
+    list[0]!.corked = false;
+    expect(parsePactlSourceOutputs(JSON.stringify(list))).toEqual([{ kind: 'microphone', pid: 28484 }]);
   });
 
   it('pw-dump: a camera stream through PipeWire, and the self-declared pid when the client has none', () => {

@@ -6,9 +6,12 @@
  *
  * - `pw-dump` (PipeWire): a JSON array of objects. A recording app is a Node whose
  *   `media.class` is `Stream/Input/Audio` (microphone) or `Stream/Input/Video` (camera, e.g.
- *   through the camera portal), in state `running`. Its process is the Client's
- *   `pipewire.sec.pid` (taken by the server from the socket's credentials, so a sandboxed
- *   app cannot lie about it), else the self-declared `application.process.id`.
+ *   through the camera portal), in state `running`. For a native PipeWire client its
+ *   process is the Client's `pipewire.sec.pid` (taken by the server from the socket's
+ *   credentials, so a sandboxed app cannot lie about it). For an app using the PulseAudio
+ *   API (Zoom, Chrome, Firefox) through pipewire-pulse, that pid is pipewire-pulse's own
+ *   (recorded on PipeWire 0.3.65: test/fixtures/collect/linux/pw-dump-pulse-client-real.json),
+ *   so the app's declared `application.process.id` is used instead.
  * - `pactl -f json list source-outputs` (PulseAudio 16+, also pipewire-pulse): every
  *   recording stream with `corked` and its `properties`.
  *
@@ -55,7 +58,10 @@ export function parsePwDump(text: string): DeviceUse[] {
     const kind = cls === 'Stream/Input/Audio' ? 'microphone' : cls === 'Stream/Input/Video' ? 'camera' : null;
     if (!kind || info.state !== 'running' || recordsSpeakers(props)) continue;
     const client = clients.get(pidOf(props['client.id']) ?? -1) ?? {};
-    const pid = pidOf(client['pipewire.sec.pid'], props['pipewire.sec.pid'], client['application.process.id'], props['application.process.id']);
+    const viaPulse = client['client.api'] === 'pipewire-pulse' || props['client.api'] === 'pipewire-pulse';
+    const pid = viaPulse
+      ? pidOf(props['application.process.id'], client['application.process.id'])
+      : pidOf(client['pipewire.sec.pid'], props['pipewire.sec.pid'], client['application.process.id'], props['application.process.id']);
     const use: DeviceUse = { kind };
     if (pid !== undefined) use.pid = pid;
     // Without a pid, an absolute binary path still names the holder (section 2's `path`); a bare name does not.
@@ -80,7 +86,8 @@ export function parsePactlSourceOutputs(text: string): DeviceUse[] {
     const so = asProps(item);
     const props = asProps(so.properties);
     if (truthy(so.corked) || recordsSpeakers(props)) continue;
-    const pid = pidOf(props['pipewire.sec.pid'], props['application.process.id']);
+    // Under pipewire-pulse a `pipewire.sec.pid` here would be pipewire-pulse's own (see above).
+    const pid = pidOf(props['application.process.id']);
     const use: DeviceUse = { kind: 'microphone' };
     if (pid !== undefined) use.pid = pid;
     else if (typeof props['application.process.binary'] === 'string' && props['application.process.binary'].startsWith('/')) use.path = props['application.process.binary'];
