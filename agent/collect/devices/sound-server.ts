@@ -11,7 +11,9 @@
  *   credentials, so a sandboxed app cannot lie about it). For an app using the PulseAudio
  *   API (Zoom, Chrome, Firefox) through pipewire-pulse, that pid is pipewire-pulse's own
  *   (recorded on PipeWire 0.3.65: test/fixtures/collect/linux/pw-dump-pulse-client-real.json),
- *   so the app's declared `application.process.id` is used instead.
+ *   so the app's declared `application.process.id` is used instead. What that cannot tell: a
+ *   Flatpak app declares its pid in the sandbox's own pid namespace, so such an entry may
+ *   name no process of the host (the matcher then finds no app behind it).
  * - `pactl -f json list source-outputs` (PulseAudio 16+, also pipewire-pulse): every
  *   recording stream with `corked` and its `properties`.
  *
