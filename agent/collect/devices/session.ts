@@ -52,7 +52,8 @@ export function createHelperDeviceProbe(opts: HelperProbeOptions): DeviceProbe &
         if (opts.prepare && (self === 0 || self === uid)) key = prepareUserDir(opts.root, { uid, gid: -1 }, self === 0).key;
         else key = readKey(paths.keyFile, uid);
         if (!key || !checkHelperSocket(paths, uid)) return (answered = false), null;
-        const answer = await askHelperDevices(paths.socketFile, key, opts.timeoutMs ?? 5000);
+        // The helper's osascript may take up to 5 s: a little more before giving up on it.
+        const answer = await askHelperDevices(paths.socketFile, key, opts.timeoutMs ?? 6000);
         answered = answer.devices !== null;
         if (answer.devices === null && answer.detail) opts.onError?.('the helper cannot tell capture devices', answer.detail);
         return answer.devices;
