@@ -30,10 +30,11 @@ async function main(argv: string[]): Promise<number | void> {
       return;
     }
     case 'scan': {
-      const { values } = parseCommandLine(rest, [], { snapshot: 'string', live: 'boolean', policies: 'string' });
-      if (values.help) return void process.stdout.write(`usage: ${PROGRAM} scan --snapshot FILE [--policies DIR] | ${PROGRAM} scan --live [--policies DIR]\n`);
+      const { values } = parseCommandLine(rest, [], { snapshot: 'string', live: 'boolean', policies: 'string', 'with-snapshot': 'boolean' });
+      if (values.help) return void process.stdout.write(`usage: ${PROGRAM} scan --snapshot FILE [--policies DIR] | ${PROGRAM} scan --live [--policies DIR] [--with-snapshot]\n`);
       const { runScan } = await import('./commands/scan.js');
-      await runScan(values as { snapshot?: string; live?: boolean; policies?: string }, process.stdout);
+      const v = values as { snapshot?: string; live?: boolean; policies?: string; 'with-snapshot'?: boolean };
+      await runScan({ ...v, withSnapshot: v['with-snapshot'] === true }, process.stdout);
       return;
     }
     case 'status': {

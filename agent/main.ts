@@ -11,6 +11,7 @@
  * the status heartbeat goes out.
  */
 import { join } from 'node:path';
+import { describe } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { Event } from '../shared/protocol.js';
 import type { AgentConfig } from './config.js';
@@ -88,7 +89,20 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
   const nudge = agentNudgeRoot(config.nudgeDir);
   const nudger = createNudger({ root: nudge.root, outbox, transport, policy: policy.current, log: log.child({ module: 'nudge' }), now });
 
-  const status = createStatus({ now, serverUrl: config.serverUrl, nudge, health, outbox, policy, open: lifecycle.open, transport, state });
+  // Collectors. macOS asks the nudge helper in the user's session about capture devices
+  // (same rendezvous as nudges); a device source that fails (no helper, sound server down)
+  // costs only that evidence, so it is warned about once per source.
+  const warnedSources = new Set<string>();
+  const collectors = deps.collectors ?? defaultCollectors({
+    nudgeRoot: nudge.root, prepareHelperDir: true,
+    onError: (what, err) => {
+      if (warnedSources.has(what)) return log.debug({ err: describe(err) }, what);
+      warnedSources.add(what);
+      log.warn({ err: describe(err) }, `${what} failed; capture-device evidence from it is missing until it works`);
+    },
+  });
+
+  const status = createStatus({ now, serverUrl: config.serverUrl, nudge, health, outbox, policy, open: lifecycle.open, transport, state, capabilities: collectors.capabilities });
 
   function saveOpen(): void {
     try {
@@ -118,7 +132,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
   }
 
   const poller = createPoller({
-    collectors: deps.collectors ?? defaultCollectors(),
+    collectors,
     policy,
     now,
     collectTimeoutMs: config.collectTimeoutMs,

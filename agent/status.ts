@@ -4,6 +4,7 @@
  * status` reads (schema in shared/agent-state.ts).
  */
 import type { NudgePaths, StatusFile } from '../shared/agent-state.js';
+import { capabilitiesToHealth, type Capabilities } from '../shared/protocol.js';
 import type { Health } from './health.js';
 import type { OpenViolation } from './lifecycle.js';
 import type { Outbox } from './outbox.js';
@@ -21,6 +22,8 @@ export interface StatusOptions {
   open: () => OpenViolation[];
   transport: Pick<Transport, 'sendStatus' | 'connected'>;
   state: Pick<AgentState, 'saveStatus'>;
+  /** What this machine's collectors can see (sent as sees.processPaths, ... sees.captureDevices). */
+  capabilities?: (() => Capabilities) | undefined;
 }
 
 export function createStatus(opts: StatusOptions) {
@@ -35,6 +38,7 @@ export function createStatus(opts: StatusOptions) {
       ...opts.health.figures(),
       outboxDepth: o.depth, outboxBytes: o.bytes, dropped: o.dropped, torn: o.torn,
       rssMb: Math.round(mem.rss / 1048576), cpuUserMs: Math.round(cpu.user / 1000), cpuSystemMs: Math.round(cpu.system / 1000),
+      ...(opts.capabilities ? capabilitiesToHealth(opts.capabilities()) : {}),
     };
     return { at: opts.now().toISOString(), monitoring, policyVersion: opts.policy.current()?.version ?? null, health };
   }

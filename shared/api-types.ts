@@ -5,6 +5,7 @@
  * (`import type`), so zod is not bundled into it.
  */
 import { z } from 'zod';
+import { CapabilityLevel } from './protocol.js';
 import { AppState, Via } from './snapshot.js';
 
 const IsoTime = z.iso.datetime({ offset: true });
@@ -104,6 +105,8 @@ export const Agent = z.object({
   revoked: z.boolean(),
   /** The agent's own health figures from its last heartbeat (CONTRACTS section 3 `status`). */
   health: z.record(z.string(), z.unknown()).nullable(),
+  /** Which evidence the agent's machine can see (from its heartbeat); null: an agent that does not report it. */
+  capabilities: z.object({ processPaths: CapabilityLevel, processUsers: CapabilityLevel, tcpPeers: CapabilityLevel, udpPeers: CapabilityLevel, captureDevices: CapabilityLevel }).nullable(),
 });
 export type Agent = z.infer<typeof Agent>;
 

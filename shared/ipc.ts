@@ -10,12 +10,15 @@
  *   agent  -> helper  nudge {...}                           one per connection
  *   helper -> agent   outcome {id, outcome, detail?}        "shown", then one final outcome; then the helper closes
  *   helper -> agent   error {code, message}                 and closes (bad hello, bad frame)
+ *   agent  -> helper  devices {id}                          instead of a nudge: which capture devices are in use
+ *   helper -> agent   devices {id, devices|null, detail?}   the answer (null: not known here); then the helper closes
  *
  * To add a message: declare its schema and add it to AGENT_TO_HELPER or HELPER_TO_AGENT
  * (one line); both unions and their types follow.
  */
 import { z } from 'zod';
 import type { ErrorCode } from './errors.js';
+import { DeviceUse } from './snapshot.js';
 
 export const IPC_VERSION = 1;
 export const MAX_IPC_FRAME = 16 * 1024;
@@ -64,8 +67,23 @@ export const IPC_ERROR_CODES = ['unauthorized', 'bad_message', 'timeout'] as con
 export const HelperError = z.object({ type: z.literal('error'), code: z.enum(IPC_ERROR_CODES), message: z.string().max(512) });
 export type HelperError = z.infer<typeof HelperError>;
 
-const AGENT_TO_HELPER = [HelperHello, NudgeRequest] as const;
-const HELPER_TO_AGENT = [HelperChallenge, HelperReady, HelperOutcome, HelperError] as const;
+/**
+ * Capture devices in use, asked of the helper because only code in the user's session can
+ * ask macOS (AVFoundation, Core Audio). Only "in use" travels, never audio or video.
+ */
+export const DevicesQuery = z.object({ type: z.literal('devices'), id: z.string().uuid() });
+export type DevicesQuery = z.infer<typeof DevicesQuery>;
+export const DevicesReport = z.object({
+  type: z.literal('devices'),
+  id: z.string().uuid(),
+  /** null: this helper cannot tell (no probe on this OS, or the probe failed). */
+  devices: z.array(DeviceUse).max(64).nullable(),
+  detail: z.string().max(512).optional(),
+});
+export type DevicesReport = z.infer<typeof DevicesReport>;
+
+const AGENT_TO_HELPER = [HelperHello, NudgeRequest, DevicesQuery] as const;
+const HELPER_TO_AGENT = [HelperChallenge, HelperReady, HelperOutcome, HelperError, DevicesReport] as const;
 
 export const AgentFrame = z.discriminatedUnion('type', AGENT_TO_HELPER);
 export type AgentFrame = z.infer<typeof AgentFrame>;

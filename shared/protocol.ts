@@ -89,6 +89,34 @@ export const Nudges = z.object({
 });
 export type Nudges = z.infer<typeof Nudges>;
 
+/**
+ * What evidence this agent's collectors can see (added in v1, additive): each one `yes`,
+ * `partial` (some of it: e.g. only connected UDP sockets, or devices without the process)
+ * or `no`. Sent inside `status.health` as flat `sees.<name>` keys so the server stores it
+ * with the rest of the health figures, no schema change; `capabilitiesFromHealth` reads it back.
+ */
+export const CapabilityLevel = z.enum(['yes', 'partial', 'no']);
+export type CapabilityLevel = z.infer<typeof CapabilityLevel>;
+export const CAPABILITY_NAMES = ['processPaths', 'processUsers', 'tcpPeers', 'udpPeers', 'captureDevices'] as const;
+export type Capabilities = Record<(typeof CAPABILITY_NAMES)[number], CapabilityLevel>;
+const CAPABILITY_PREFIX = 'sees.';
+
+export function capabilitiesToHealth(c: Capabilities): Record<string, string> {
+  return Object.fromEntries(CAPABILITY_NAMES.map((n) => [`${CAPABILITY_PREFIX}${n}`, c[n]]));
+}
+
+/** null when the agent sent none (an older agent): "not reported", not "sees nothing". */
+export function capabilitiesFromHealth(health: Record<string, unknown> | null | undefined): Capabilities | null {
+  if (!health) return null;
+  const out: Partial<Capabilities> = {};
+  for (const n of CAPABILITY_NAMES) {
+    const v = CapabilityLevel.safeParse(health[`${CAPABILITY_PREFIX}${n}`]);
+    if (!v.success) return null;
+    out[n] = v.data;
+  }
+  return out as Capabilities;
+}
+
 export const Status = z.object({
   type: z.literal('status'),
   at: IsoTime,

@@ -14,6 +14,8 @@ export const ProcessInfo = z.object({
   path: z.string().optional(),
   cmd: z.string().optional(),
   user: z.string().optional(),
+  /** macOS (added in v1): CFBundleIdentifier of the .app bundle the executable runs from. */
+  bundleId: z.string().optional(),
 });
 export type ProcessInfo = z.infer<typeof ProcessInfo>;
 

@@ -1,15 +1,15 @@
 /**
  * Network connections: protocol, addresses, ports, owning pid. On Linux straight from
  * /proc (socket tables, conntrack for unconnected UDP, and a /proc/PID/fd walk for owners);
- * elsewhere through systeminformation (netstat/lsof underneath).
+ * on macOS from `lsof -F` (darwin-lsof.ts); on Windows through systeminformation (netstat).
  *
  * `interesting(remoteAddress)` keeps only the flows the caller cares about (the agent
  * passes "inside some app's published ranges"), so nothing else is held, and on Linux the
  * expensive owner walk runs only when an interesting flow exists: most polls skip it.
  */
-import { readdirSync, readlinkSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { Connection } from '../../shared/snapshot.js';
+import { walkFds } from './proc-fds.js';
 import { readConntrack, readSockets, type RawSocket } from './proc-net.js';
 
 export type Interesting = (remoteAddress: string) => boolean;
@@ -22,40 +22,22 @@ function localAddresses(): Set<string> {
   return out;
 }
 
-/** inode -> pid for the wanted inodes; stops walking as soon as all are found. */
-export function socketOwners(wanted: Set<number>, procRoot = '/proc'): Map<number, number> {
-  const owners = new Map<number, number>();
-  if (wanted.size === 0) return owners;
-  for (const entry of readdirSync(procRoot)) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    let fds: string[];
-    try {
-      fds = readdirSync(`${procRoot}/${entry}/fd`);
-    } catch {
-      continue; // exited, or not ours to read
-    }
-    for (const fd of fds) {
-      let link: string;
-      try {
-        link = readlinkSync(`${procRoot}/${entry}/fd/${fd}`);
-      } catch {
-        continue;
-      }
-      if (!link.startsWith('socket:[')) continue;
-      const inode = Number(link.slice(8, -1));
-      if (wanted.has(inode) && !owners.has(inode)) {
-        owners.set(inode, pid);
-        if (owners.size === wanted.size) return owners;
-      }
-    }
-  }
-  return owners;
+/** A socket kept for the snapshot, its owner not yet known. */
+export interface KeptSocket {
+  socket: RawSocket;
+  remoteAddress: string;
+  remotePort: number;
 }
 
-export function collectLinuxConnections(interesting?: Interesting, procRoot = '/proc'): Connection[] {
+/** inode -> pid for the wanted inodes; stops walking as soon as all are found. */
+export function socketOwners(wanted: Set<number>, procRoot = '/proc'): Map<number, number> {
+  return walkFds({ inodes: wanted, capture: null, nodes: { devRoot: '/dev' } }, procRoot).owners;
+}
+
+/** The Linux sockets worth reporting (connected, or unconnected UDP with a conntrack flow), owners not resolved. */
+export function linuxSockets(interesting?: Interesting, procRoot = '/proc'): KeptSocket[] {
   const sockets = readSockets(procRoot);
-  const kept: Array<{ socket: RawSocket; remoteAddress: string; remotePort: number }> = [];
+  const kept: KeptSocket[] = [];
   const unconnectedUdp = new Map<number, RawSocket>();
   for (const s of sockets) {
     if (s.protocol === 'tcp' && (s.state === 'LISTEN' || s.state === 'TIME_WAIT')) continue;
@@ -71,7 +53,10 @@ export function collectLinuxConnections(interesting?: Interesting, procRoot = '/
       if (socket && (!interesting || interesting(f.remoteAddress))) kept.push({ socket, remoteAddress: f.remoteAddress, remotePort: f.remotePort });
     }
   }
-  const owners = socketOwners(new Set(kept.map((k) => k.socket.inode)), procRoot);
+  return kept;
+}
+
+export function withOwners(kept: KeptSocket[], owners: Map<number, number>): Connection[] {
   return kept.map(({ socket, remoteAddress, remotePort }) => {
     const c: Connection = {
       protocol: socket.protocol, localAddress: socket.localAddress, localPort: socket.localPort,
@@ -81,6 +66,11 @@ export function collectLinuxConnections(interesting?: Interesting, procRoot = '/
     if (pid !== undefined) c.pid = pid;
     return c;
   });
+}
+
+export function collectLinuxConnections(interesting?: Interesting, procRoot = '/proc'): Connection[] {
+  const kept = linuxSockets(interesting, procRoot);
+  return withOwners(kept, socketOwners(new Set(kept.map((k) => k.socket.inode)), procRoot));
 }
 
 async function collectWithSysteminformation(interesting?: Interesting): Promise<Connection[]> {
@@ -103,7 +93,11 @@ async function collectWithSysteminformation(interesting?: Interesting): Promise<
 }
 
 export function createConnectionCollector(platform: NodeJS.Platform = process.platform) {
+  // macOS: lsof -F (darwin-lsof.ts), loaded lazily like systeminformation.
+  const darwin = platform === 'darwin' ? import('./darwin.js').then((m) => m.createDarwinCollectors().connections) : null;
   return async function collectConnections(interesting?: Interesting): Promise<Connection[]> {
-    return platform === 'linux' ? collectLinuxConnections(interesting) : collectWithSysteminformation(interesting);
+    if (platform === 'linux') return collectLinuxConnections(interesting);
+    if (darwin) return (await darwin)(interesting);
+    return collectWithSysteminformation(interesting);
   };
 }

@@ -1,12 +1,13 @@
 /**
- * Running processes: name, path, command line, parent, user. ps-list on Windows and macOS;
- * on Linux /proc directly (measured ~3x cheaper than ps-list, which runs `ps` twice; see
- * `npm run bench`). The snapshot is held in memory for one match and never sent: only
- * what matched leaves the machine.
+ * Running processes: name, path, command line, parent, user. ps-list on Windows; on macOS
+ * one `/bin/ps` run (darwin-ps.ts, full paths); on Linux /proc directly (measured ~3x
+ * cheaper than ps-list, which runs `ps` twice; see `npm run bench`). The snapshot is held
+ * in memory for one match and never sent: only what matched leaves the machine.
  */
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { ProcessInfo } from '../../shared/snapshot.js';
+import { createDarwinCollectors } from './darwin.js';
 import { createProcProcessCollector } from './proc-processes.js';
 import { createWindowsDetails } from './windows-details.js';
 
@@ -40,6 +41,7 @@ export function createUserNames() {
 export function createProcessCollector(platform: NodeJS.Platform = process.platform) {
   const userName = createUserNames();
   if (platform === 'linux') return createProcProcessCollector(userName);
+  if (platform === 'darwin') return createDarwinCollectors().processes;
   return createPsListCollector(userName, platform);
 }
 

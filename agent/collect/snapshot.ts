@@ -1,22 +1,100 @@
 /**
- * One poll of this machine in the snapshot format: processes and connections, collected
- * side by side. Used by the agent's poll loop, `scan --live` and `record`.
+ * One poll of this machine in the snapshot format: processes, connections and, where this
+ * OS can tell, capture devices. Used by the agent's poll loop, `scan --live` and `record`.
+ *
+ * Per OS (see README "How each OS collects"):
+ * - Linux: /proc directly; one fd walk serves socket owners and capture-device holders.
+ * - macOS: /bin/ps, lsof -F, dscl; capture devices from the nudge helper in the user's session.
+ * - Windows: ps-list's fastlist + one cached CIM query, systeminformation for connections;
+ *   capture devices only through a `DeviceProbe` the Windows collector plugs in.
  */
 import { hostname } from 'node:os';
-import type { Platform, ProcessInfo, Snapshot, Connection } from '../../shared/snapshot.js';
+import type { Capabilities } from '../../shared/protocol.js';
+import type { Connection, DeviceUse, Platform, ProcessInfo, Snapshot } from '../../shared/snapshot.js';
 import { createConnectionCollector, type Interesting } from './connections.js';
-import { createProcessCollector, type NameFilter } from './processes.js';
+import { createDarwinCollectors } from './darwin.js';
+import type { DeviceProbe } from './devices/types.js';
+import { createLinuxCollectors } from './linux.js';
+import { createPsListCollector, createUserNames, type NameFilter } from './processes.js';
 
 export interface Collectors {
   processes: (wanted?: NameFilter) => Promise<ProcessInfo[]>;
   connections: (interesting?: Interesting) => Promise<Connection[]>;
+  /** Capture devices in use; absent: not known on this machine (the snapshot leaves `devices` out). */
+  devices?: DeviceProbe;
+  /** Linux: connections and device holders from one /proc fd walk, in place of `connections` + `devices`. */
+  connectionsAndDevices?: (interesting: Interesting | undefined, processes: readonly ProcessInfo[], wanted?: NameFilter) => Promise<{ connections: Connection[]; devices: DeviceUse[] | null }>;
+  /** What these collectors can see right now (reported in the status heartbeat). */
+  capabilities?: () => Capabilities;
 }
 
-export function defaultCollectors(): Collectors {
-  return { processes: createProcessCollector(), connections: createConnectionCollector() };
+export interface CollectorOptions {
+  platform?: NodeJS.Platform;
+  /** macOS: the nudge rendezvous root, to ask the session helper about capture devices. */
+  nudgeRoot?: string;
+  /** macOS: make the user's helper folder if missing (the agent does; `scan --live` does not). */
+  prepareHelperDir?: boolean;
+  /** Windows: the native capture-device probe (Core Audio / IMFSensorActivityMonitor), when present. */
+  deviceProbe?: DeviceProbe;
+  /**
+   * Linux, for tests only: the folder whose video* and snd/pcmC*D*c entries count as capture
+   * nodes, instead of /dev (this project's machines have no camera or sound card).
+   */
+  devRoot?: string;
+  onError?: (what: string, err: unknown) => void;
+}
+
+/**
+ * Test-only stand-in for /dev (CollectorOptions.devRoot), honoured by `scan --live` and
+ * `record` only, never by the agent service; documented in README "How each OS collects".
+ */
+export const TEST_DEV_ROOT_ENV = 'CONSULTGUARD_TEST_DEV_ROOT';
+
+/** The options `scan --live` and `record` collect with. */
+export function toolCollectorOptions(nudgeRoot: string, env: NodeJS.ProcessEnv = process.env): CollectorOptions {
+  const devRoot = env[TEST_DEV_ROOT_ENV];
+  return { nudgeRoot, prepareHelperDir: false, ...(devRoot ? { devRoot } : {}) };
+}
+
+export function defaultCollectors(opts: CollectorOptions = {}): Collectors {
+  const platform = opts.platform ?? process.platform;
+  const onError = opts.onError ? { onError: opts.onError } : {};
+  if (platform === 'linux') {
+    return createLinuxCollectors({ userName: createUserNames(), ...(opts.devRoot ? { devRoot: opts.devRoot } : {}), ...onError });
+  }
+  if (platform === 'darwin') {
+    return createDarwinCollectors({ ...(opts.nudgeRoot ? { nudgeRoot: opts.nudgeRoot } : {}), prepareHelperDir: opts.prepareHelperDir ?? false, ...onError });
+  }
+  const probe = opts.deviceProbe;
+  return {
+    processes: createPsListCollector(createUserNames(), platform),
+    connections: createConnectionCollector(platform),
+    ...(probe ? { devices: probe } : {}),
+    capabilities: () => ({
+      // fastlist gives names only; the CIM query fills path and owner for catalog-named processes.
+      processPaths: 'partial',
+      processUsers: 'partial',
+      tcpPeers: 'yes',
+      // The Windows UDP table has no remote address (netstat prints *:*).
+      udpPeers: 'no',
+      captureDevices: probe ? (probe.attribution === 'process' ? 'yes' : 'partial') : 'no',
+    }),
+  };
 }
 
 export async function takeSnapshot(collectors: Collectors, at: Date, interesting?: Interesting, wanted?: NameFilter): Promise<Snapshot> {
-  const [processes, connections] = await Promise.all([collectors.processes(wanted), collectors.connections(interesting)]);
-  return { v: 1, platform: process.platform as Platform, hostname: hostname(), takenAt: at.toISOString(), processes, connections };
+  let processes: ProcessInfo[];
+  let connections: Connection[];
+  let devices: DeviceUse[] | null = null;
+  if (collectors.connectionsAndDevices) {
+    processes = await collectors.processes(wanted);
+    ({ connections, devices } = await collectors.connectionsAndDevices(interesting, processes, wanted));
+  } else {
+    [processes, connections] = await Promise.all([collectors.processes(wanted), collectors.connections(interesting)]);
+    // A failing device probe costs this poll its device evidence, never the poll.
+    if (collectors.devices) devices = await collectors.devices.collect(processes, wanted).catch(() => null);
+  }
+  const snapshot: Snapshot = { v: 1, platform: process.platform as Platform, hostname: hostname(), takenAt: at.toISOString(), processes, connections };
+  if (devices) snapshot.devices = devices;
+  return snapshot;
 }

@@ -7,6 +7,7 @@
  */
 import { userInfo } from 'node:os';
 import { AppError } from '../../shared/errors.js';
+import { createDarwinCaptureProbe } from '../collect/devices/darwin-capture.js';
 import type { Logger } from '../../shared/log.js';
 import { NUDGE_DIR_ENV } from '../../shared/paths.js';
 import { startHelperServer, type HelperServer } from '../nudge/ipc-server.js';
@@ -75,7 +76,11 @@ export async function runNudgeHelper(args: NudgeHelperArgs, log: Logger, untilSt
   const where = await waitForRendezvous(roots, named, log, () => stop);
   if (!where) return;
   const present = createPresenter({ platform: process.platform, notifier: notifierFor(process.platform), log });
-  const server: HelperServer = await startHelperServer({ path: where.path, readKey: where.readKey, show: present, log });
+  // macOS: the agent asks this helper which capture devices are in use (only the user's
+  // session can ask AVFoundation and Core Audio). Linux needs no helper for it (the agent
+  // reads /proc); Windows' probe belongs to the Windows collector.
+  const devices = process.platform === 'darwin' ? createDarwinCaptureProbe() : undefined;
+  const server: HelperServer = await startHelperServer({ path: where.path, readKey: where.readKey, show: present, log, ...(devices ? { devices } : {}) });
   log.info({ path: where.path }, 'nudge helper listening');
   await untilStop;
   await server.close();

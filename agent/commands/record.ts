@@ -6,7 +6,9 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { AppError } from '../../shared/errors.js';
-import { defaultCollectors, takeSnapshot } from '../collect/snapshot.js';
+import { defaultCollectors, takeSnapshot, toolCollectorOptions } from '../collect/snapshot.js';
+import { NUDGE_DIR_ENV } from '../../shared/paths.js';
+import { agentNudgeRoot } from '../nudge/rendezvous.js';
 
 export async function runRecord(opts: { out?: string; count?: string; interval?: string }, log: (line: string) => void): Promise<void> {
   if (!opts.out) throw new AppError('bad_option', '--out: expected the file to write, e.g. --out case.jsonl');
@@ -20,12 +22,12 @@ export async function runRecord(opts: { out?: string; count?: string; interval?:
   } catch (err) {
     throw new AppError('bad_option', `--out: cannot write ${opts.out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  const collectors = defaultCollectors();
+  const collectors = defaultCollectors(toolCollectorOptions(agentNudgeRoot(process.env[NUDGE_DIR_ENV] || undefined).root));
   try {
     for (let i = 0; i < count; i++) {
       const snapshot = await takeSnapshot(collectors, new Date());
       writeSync(fd, `${JSON.stringify(snapshot)}\n`);
-      log(`recorded snapshot ${i + 1}/${count}: ${snapshot.processes.length} processes, ${snapshot.connections.length} connections`);
+      log(`recorded snapshot ${i + 1}/${count}: ${snapshot.processes.length} processes, ${snapshot.connections.length} connections, ${snapshot.devices ? `${snapshot.devices.length} capture devices in use` : 'capture devices not known'}`);
       if (i + 1 < count) await new Promise((r) => setTimeout(r, interval * 1000));
     }
   } finally {

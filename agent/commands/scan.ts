@@ -9,7 +9,9 @@ import { builtinPoliciesDir } from '../../shared/paths.js';
 import { loadPolicies, policyFor } from '../../shared/policy-load.js';
 import { Snapshot, type Platform, type ScanResult } from '../../shared/snapshot.js';
 import { firstIssue } from '../../shared/zod-errors.js';
-import { defaultCollectors, takeSnapshot } from '../collect/snapshot.js';
+import { defaultCollectors, takeSnapshot, toolCollectorOptions } from '../collect/snapshot.js';
+import { NUDGE_DIR_ENV } from '../../shared/paths.js';
+import { agentNudgeRoot } from '../nudge/rendezvous.js';
 import { compileCatalog, detect, knowsName, type CompiledCatalog } from '../detect/index.js';
 
 export function parseSnapshot(text: string, where: string): Snapshot {
@@ -41,12 +43,17 @@ export function scanText(text: string, file: string, compiled: CompiledCatalog):
   return [{ v: 1, detections: detect(parseSnapshot(text, file), compiled) }];
 }
 
-export async function runScan(opts: { snapshot?: string; live?: boolean; policies?: string }, out: NodeJS.WritableStream): Promise<void> {
+export async function runScan(opts: { snapshot?: string; live?: boolean; policies?: string; withSnapshot?: boolean }, out: NodeJS.WritableStream): Promise<void> {
   if (!opts.snapshot === !opts.live) throw new AppError('bad_option', 'scan needs exactly one of --snapshot FILE or --live');
+  if (opts.withSnapshot && !opts.live) throw new AppError('bad_option', '--with-snapshot: only with --live (a recorded snapshot is already in its file)');
   const compiled = compileForScan(opts.policies);
   if (opts.live) {
-    const snapshot = await takeSnapshot(defaultCollectors(), new Date(), (a) => compiled.prefixes.lookup(a) !== null, (n) => knowsName(compiled, process.platform as Platform, n));
-    out.write(`${JSON.stringify({ v: 1, detections: detect(snapshot, compiled) })}\n`);
+    // macOS: capture devices from the console user's helper, through the folder the service
+    // made (scan never creates it). Linux reads /proc; Windows has devices only with its probe.
+    const collectors = defaultCollectors(toolCollectorOptions(agentNudgeRoot(process.env[NUDGE_DIR_ENV] || undefined).root));
+    const snapshot = await takeSnapshot(collectors, new Date(), (a) => compiled.prefixes.lookup(a) !== null, (n) => knowsName(compiled, process.platform as Platform, n));
+    // --with-snapshot adds what was seen (additive to the section 2 result), e.g. to check `devices`.
+    out.write(`${JSON.stringify({ v: 1, detections: detect(snapshot, compiled), ...(opts.withSnapshot ? { snapshot } : {}) })}\n`);
     return;
   }
   let text: string;

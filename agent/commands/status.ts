@@ -8,6 +8,7 @@ import { Identity, StatusFile } from '../../shared/agent-state.js';
 import { isWithinConsultHours } from '../../shared/hours.js';
 import { EffectivePolicy } from '../../shared/policy.js';
 import { readState, type Read } from '../state.js';
+import { capabilitiesFromHealth, type Capabilities } from '../../shared/protocol.js';
 
 /** A state file's value, or null with the reason kept for the report (a status command must not throw on a bad file). */
 function load<T>(file: string, read: Read<T>, problems: string[]): T | null {
@@ -58,6 +59,8 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
     lastError: status?.health.lastError ?? null,
     nudgeDir: status?.nudge?.root ?? null,
     problems,
+    /** Which evidence this machine's collectors see (null: the agent has not reported it yet). */
+    canSee: capabilitiesFromHealth(status?.health),
   };
   if (json) {
     out.write(`${JSON.stringify(summary, null, 2)}\n`);
@@ -87,9 +90,24 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
   if (summary.lastError) lines.push(`  Last error:      ${summary.lastError}`);
   if (summary.nudgeDir) lines.push(`  Nudge folder:    ${summary.nudgeDir} (helpers must watch it: nudge-helper --dir, or CONSULTGUARD_NUDGE_DIR)`);
   for (const p of problems) lines.push(`  Unreadable:      ${p}`);
+  if (summary.canSee) lines.push(`  Can see:         ${describeCapabilities(summary.canSee)}`);
   lines.push('  What is collected: only during consult hours, the names of running programs and the');
   lines.push('  network destinations of known video apps are checked on this computer; only matches');
   lines.push('  (app, time, user, workstation) are sent to the clinic. Nothing is collected outside consult hours.');
   out.write(`${lines.join('\n')}\n`);
   return running ? 0 : 3;
+}
+
+const EVIDENCE: Array<[keyof Capabilities, string]> = [
+  ['processPaths', 'program paths'], ['processUsers', 'program users'], ['tcpPeers', 'TCP destinations'],
+  ['udpPeers', 'UDP (call media) destinations'], ['captureDevices', 'camera and microphone use'],
+];
+
+/** "program paths, ..., TCP destinations; partly: UDP (call media) destinations; not: camera and microphone use". */
+export function describeCapabilities(c: Capabilities): string {
+  const by = (level: string) => EVIDENCE.filter(([k]) => c[k] === level).map(([, label]) => label);
+  const parts = [by('yes').join(', ')];
+  if (by('partial').length) parts.push(`partly: ${by('partial').join(', ')}`);
+  if (by('no').length) parts.push(`not: ${by('no').join(', ')}`);
+  return parts.filter(Boolean).join('; ');
 }

@@ -6,7 +6,7 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import type { Logger } from '../../shared/log.js';
-import { AgentFrame, IPC_VERSION, type HelperError, type HelperFrame, type HelperOutcome, type NudgeRequest } from '../../shared/ipc.js';
+import { AgentFrame, IPC_VERSION, type DevicesReport, type HelperError, type HelperFrame, type HelperOutcome, type NudgeRequest } from '../../shared/ipc.js';
 import { encodeFrame, frameReader, newNonce, proof, proofMatches } from './ipc-protocol.js';
 
 export type Report = (outcome: HelperOutcome['outcome'], detail?: string) => void;
@@ -20,6 +20,8 @@ export interface HelperServerOptions {
   show: (request: NudgeRequest, report: Report) => Promise<void>;
   log: Logger;
   helloTimeoutMs?: number;
+  /** Answers a `devices` query (capture devices in use in this session); absent: "not known here". */
+  devices?: () => Promise<Pick<DevicesReport, 'devices' | 'detail'>>;
 }
 
 export interface HelperServer {
@@ -117,6 +119,17 @@ function serve(socket: Socket, opts: HelperServerOptions, sockets: Set<Socket>):
         if (final) socket.end();
       };
       opts.show(frame, report).catch((err: unknown) => report('failed', `the helper could not show it: ${err instanceof Error ? err.message : String(err)}`));
+      return;
+    }
+    if (phase === 'nudge' && frame.type === 'devices') {
+      phase = 'showing';
+      const probe = opts.devices ?? (() => Promise.resolve({ devices: null, detail: 'this helper has no capture-device probe on this OS' }));
+      probe()
+        .catch((err: unknown) => ({ devices: null, detail: `the capture-device probe failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 512) }))
+        .then((answer) => {
+          send({ type: 'devices', id: frame.id, devices: answer.devices, ...(answer.detail ? { detail: answer.detail.slice(0, 512) } : {}) });
+          socket.end();
+        }, () => socket.destroy());
       return;
     }
     refuse('bad_message', `unexpected "${frame.type}" while waiting for ${phase === 'hello' ? 'hello' : 'nothing more'}`);

@@ -5,6 +5,7 @@
  */
 import type { Agent } from '../../shared/api-types.js';
 import { AppError } from '../../shared/errors.js';
+import { capabilitiesFromHealth } from '../../shared/protocol.js';
 import { isWithinConsultHours } from '../../shared/hours.js';
 import type { EffectivePolicy } from '../../shared/policy.js';
 import type { Gateway } from '../gateway/index.js';
@@ -16,6 +17,7 @@ import type { Principal, Route } from './router.js';
 const SILENT_AFTER_MS = 3 * 60_000;
 
 export function agentView(a: AgentRow, online: boolean, policy: EffectivePolicy, now: Date): Agent {
+  const health = a.health ? (JSON.parse(a.health) as Record<string, unknown>) : null;
   const fresh = a.last_seen !== null && now.getTime() - a.last_seen < SILENT_AFTER_MS;
   const shouldWatch = isWithinConsultHours(policy, now);
   return {
@@ -25,7 +27,9 @@ export function agentView(a: AgentRow, online: boolean, policy: EffectivePolicy,
     monitoring: a.monitoring === null ? null : a.monitoring === 1,
     silent: shouldWatch && (!online || !fresh),
     revoked: a.revoked_at !== null || a.token_hash === null,
-    health: a.health ? (JSON.parse(a.health) as Record<string, unknown>) : null,
+    health,
+    /** What evidence the agent's machine can see (from its heartbeat); null: an agent that does not report it. */
+    capabilities: capabilitiesFromHealth(health),
   };
 }
 

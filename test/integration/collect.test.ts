@@ -1,14 +1,16 @@
 /** Collectors against real sockets and processes on this machine. */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { collectLinuxConnections } from '../../agent/collect/connections.js';
 import { hexToIp, parseProcNet } from '../../agent/collect/proc-net.js';
+import { defaultCollectors, takeSnapshot } from '../../agent/collect/snapshot.js';
 import { packageRoot } from '../../shared/paths.js';
-import { killAll, runCli } from '../support/processes.js';
-import { tempDir } from '../support/server.js';
+import { killAll, runCli, startAgentProcess } from '../support/processes.js';
+import { hasChromium, launchChromium, screenshot } from '../support/browser.js';
+import { startTestServer, tempDir, TEST_SECRET } from '../support/server.js';
 
 describe('/proc/net parsing', () => {
   it('decodes IPv4, IPv6 and IPv4-mapped addresses and TCP states', () => {
@@ -99,5 +101,131 @@ apps:
     const bad = await runCli('agent', ['record', '--out', out, '--count', 'lots']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--count/);
+  });
+});
+
+/**
+ * A real process holding a capture device. This machine has no camera and no sound card
+ * (no /dev/video*, no /dev/snd), so no process here can hold a real one: the collector is
+ * pointed at a folder of stand-in nodes instead of /dev (CollectorOptions.devRoot; for the
+ * CLI the test-only CONSULTGUARD_TEST_DEV_ROOT, documented in the README), and a real child
+ * holds them open. Everything else is real: the child's /proc/PID/fd links, the walk, the
+ * CLI. A replayed /proc tree with links to the real /dev names is in test/unit/collect-linux-devices.test.ts.
+ */
+describe.skipIf(process.platform !== 'linux')('capture devices held by a real process', () => {
+  let dev = '';
+  let zoom: ReturnType<typeof spawn>;
+  let other: ReturnType<typeof spawn>;
+  beforeAll(() => {
+    const work = tempDir('cg-dev-');
+    dev = join(work, 'dev');
+    mkdirSync(join(dev, 'snd'), { recursive: true });
+    for (const node of ['video0', 'snd/pcmC0D0c', 'snd/pcmC0D0p']) writeFileSync(join(dev, node), '');
+    // A process named and placed like Zoom on Linux, holding the camera (fd 1) and the microphone (fd 2).
+    const exe = join(work, 'opt', 'zoom', 'zoom');
+    mkdirSync(dirname(exe), { recursive: true });
+    copyFileSync('/bin/sleep', exe);
+    const cam = openSync(join(dev, 'video0'), 'r');
+    const mic = openSync(join(dev, 'snd/pcmC0D0c'), 'r');
+    zoom = spawn(exe, ['300'], { stdio: ['ignore', cam, mic] });
+    // A process no catalog knows (a camera app), holding the camera and only a playback node.
+    const play = openSync(join(dev, 'snd/pcmC0D0p'), 'r');
+    other = spawn('/bin/sleep', ['300'], { stdio: ['ignore', cam, play] });
+    for (const fd of [cam, mic, play]) closeSync(fd);
+  });
+  afterAll(() => {
+    zoom.kill('SIGKILL');
+    other.kill('SIGKILL');
+  });
+
+  it('the collector reports camera and microphone by pid, for the processes that could matter', async () => {
+    const snapshot = await takeSnapshot(defaultCollectors({ devRoot: dev }), new Date(), () => false, (n) => n === 'zoom');
+    expect(snapshot.devices).toEqual(expect.arrayContaining([{ kind: 'camera', pid: zoom.pid }, { kind: 'microphone', pid: zoom.pid }]));
+    expect(snapshot.devices!.some((d) => d.pid === other.pid)).toBe(false);
+    // Without a name filter (record) every process counts; a playback node never does.
+    const all = await takeSnapshot(defaultCollectors({ devRoot: dev }), new Date());
+    expect(all.devices).toEqual(expect.arrayContaining([{ kind: 'camera', pid: other.pid }]));
+    expect(all.devices!.filter((d) => d.pid === other.pid)).toEqual([{ kind: 'camera', pid: other.pid }]);
+  });
+
+  it('scan --live includes them in its snapshot; with the real /dev of this machine, none are held', async () => {
+    const r = await runCli('agent', ['scan', '--live', '--with-snapshot'], { CONSULTGUARD_TEST_DEV_ROOT: dev });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.snapshot.devices).toEqual(expect.arrayContaining([{ kind: 'camera', pid: zoom.pid }, { kind: 'microphone', pid: zoom.pid }]));
+    expect(result.detections).toEqual(expect.arrayContaining([expect.objectContaining({ app: 'zoom', pids: expect.arrayContaining([zoom.pid]) })]));
+    const real = JSON.parse((await runCli('agent', ['scan', '--live', '--with-snapshot'])).stdout);
+    expect(real.snapshot.devices).toEqual([]);
+    const bad = await runCli('agent', ['scan', '--snapshot', 'x.json', '--with-snapshot']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--with-snapshot/);
+  });
+
+  it('record keeps them, for a bug report', async () => {
+    const out = join(tempDir(), 'case.jsonl');
+    const r = await runCli('agent', ['record', '--out', out], { CONSULTGUARD_TEST_DEV_ROOT: dev });
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/capture devices in use/);
+    const snap = JSON.parse(readFileSync(out, 'utf8').trim());
+    expect(snap.devices).toEqual(expect.arrayContaining([{ kind: 'camera', pid: zoom.pid }, { kind: 'camera', pid: other.pid }]));
+  });
+});
+
+/** Every agent says which evidence its machine can see: heartbeat -> store -> /api/agents, and `status` on the machine. */
+describe.skipIf(process.platform !== 'linux')('what this machine can see', () => {
+  it('reaches the server and the local status, computed from the Linux collectors in use', async () => {
+    const server = await startTestServer();
+    try {
+      const state = join(tempDir(), 'state');
+      startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', state]);
+      const root = process.geteuid?.() === 0;
+      let conntrack = true;
+      try {
+        accessSync('/proc/net/nf_conntrack', constants.R_OK);
+      } catch {
+        conntrack = false;
+      }
+      const expected = {
+        processPaths: root ? 'yes' : 'partial', processUsers: 'yes', tcpPeers: 'yes',
+        udpPeers: conntrack ? 'yes' : 'partial', captureDevices: root ? 'yes' : 'partial',
+      };
+      const item = await vi.waitFor(async () => {
+        const { body } = await server.fetchJson('/api/agents');
+        expect(body.items[0]?.capabilities).toBeTruthy();
+        return body.items[0];
+      }, { timeout: 15_000, interval: 200 });
+      expect(item.capabilities).toEqual(expected);
+      expect(item.health['sees.udpPeers']).toBe(expected.udpPeers); // stored with the health figures: no migration
+      const status = await runCli('agent', ['status', '--state', state]);
+      expect(status.stdout).toMatch(/Can see: +program paths|Can see: +program users/);
+      const json = JSON.parse((await runCli('agent', ['status', '--state', state, '--json'])).stdout);
+      expect(json.canSee).toEqual(expected);
+      if (hasChromium) {
+        // The fleet view shows it per workstation.
+        const added = await runCli('server', ['user', 'add', '--role', 'lead', '--data', server.dataDir, 'cap.lead'], {}, 'a-long-test-password-123\n');
+        expect(added.code).toBe(0);
+        const browser = await launchChromium();
+        try {
+          const page = await browser.newPage();
+          page.setDefaultTimeout(8000);
+          await page.goto(`${server.url}/fleet`);
+          await page.getByLabel('Username').fill('cap.lead');
+          await page.getByLabel('Password').fill('a-long-test-password-123');
+          await page.getByRole('button', { name: 'Sign in' }).click();
+          const cell = page.locator('#fleet-table tbody tr .capabilities');
+          await cell.waitFor();
+          const text = await cell.textContent();
+          expect(text).toContain('camera/mic');
+          expect(text).toContain(expected.udpPeers === 'yes' ? 'UDP peers' : 'UDP peers (partial)');
+          await screenshot(page, 'collect-fleet-capabilities');
+        } finally {
+          await browser.close();
+        }
+      }
+    } finally {
+      await killAll();
+      await server.close();
+    }
   });
 });

@@ -9,7 +9,27 @@ import { fmtAgo, fmtDateTime } from '../format.js';
 import type { Agent } from '../types.js';
 import { every, pageHeading, type View } from './view.js';
 
-const COLUMNS = ['Workstation', 'Status', 'Site', 'Group', 'Platform', 'Last seen', 'Monitoring', 'Agent version', 'Policy version'];
+const COLUMNS = ['Workstation', 'Status', 'Site', 'Group', 'Platform', 'Last seen', 'Monitoring', 'Can see', 'Agent version', 'Policy version'];
+
+/** `capabilities` of /api/agents: which evidence the machine's collectors see ('yes', 'partial', 'no'). */
+type Level = 'yes' | 'partial' | 'no';
+type WithCapabilities = Agent & { capabilities?: Record<string, Level> | null };
+const EVIDENCE: Array<[string, string]> = [
+  ['processPaths', 'process paths'], ['processUsers', 'users'], ['tcpPeers', 'TCP peers'], ['udpPeers', 'UDP peers'], ['captureDevices', 'camera/mic'],
+];
+
+/** One short line per machine: what `in-call` can rest on there ("UDP peers partial" on macOS, "camera/mic no" on Windows without its probe). */
+function capabilitiesCell(a: WithCapabilities): HTMLElement {
+  const c = a.capabilities;
+  if (!c) return h('span', { class: 'muted' }, 'Not reported');
+  const items = EVIDENCE.flatMap(([key, label], i) => {
+    const level = c[key] ?? 'no';
+    const mark = level === 'yes' ? '✓' : level === 'partial' ? '◐' : '✗';
+    const item = h('span', { class: `cap cap-${level}`, title: `${label}: ${level}` }, icon(mark), ` ${label}${level === 'partial' ? ' (partial)' : level === 'no' ? ' (no)' : ''}`);
+    return i === 0 ? [item] : [', ', item];
+  });
+  return h('span', { class: 'capabilities', 'aria-label': 'Evidence this machine can see' }, ...items);
+}
 
 function rank(a: Agent): number {
   if (a.silent) return 0;
@@ -67,6 +87,7 @@ export const fleetView: View = (ctx) => {
           h('td', null, a.platform),
           h('td', null, a.lastSeen ? h('time', { datetime: a.lastSeen, title: fmtDateTime(a.lastSeen) }, fmtAgo(a.lastSeen)) : 'never'),
           h('td', null, monitoringCell(a)),
+          h('td', null, capabilitiesCell(a)),
           h('td', null, a.agentVersion ?? '–'),
           h('td', null, a.policyVersion ?? '–'),
         )));
