@@ -6,7 +6,7 @@
 import type { Logger } from '../shared/log.js';
 import type { Detection, Platform } from '../shared/snapshot.js';
 import { takeSnapshot, type Collectors } from './collect/snapshot.js';
-import { detect, knowsName } from './detect/index.js';
+import { detect, flowsWorthKeeping, knowsName } from './detect/index.js';
 import type { Health } from './health.js';
 import type { PolicyInForce } from './policy.js';
 
@@ -37,9 +37,9 @@ export function createPoller(opts: PollerOptions) {
     if (!catalog || !active) return;
     const started = performance.now();
     try {
-      // Only flows to some app's published ranges are kept: least data, and the owner
-      // lookup is skipped entirely when there are none.
-      const interesting = (address: string) => catalog.prefixes.lookup(address) !== null;
+      // Only flows detection can use are kept (vendor ranges, and public peers that may
+      // belong to a vendor call): least data, and no owner lookup when there are none.
+      const interesting = flowsWorthKeeping(catalog);
       const wanted = (name: string) => knowsName(catalog, process.platform as Platform, name);
       const snapshot = await withTimeout(takeSnapshot(opts.collectors, opts.now(), interesting, wanted), opts.collectTimeoutMs, 'collecting processes and connections');
       if (!active) return; // hours ended (or the agent stopped) while collecting

@@ -12,7 +12,7 @@ import { firstIssue } from '../../shared/zod-errors.js';
 import { defaultCollectors, takeSnapshot, toolCollectorOptions } from '../collect/snapshot.js';
 import { NUDGE_DIR_ENV } from '../../shared/paths.js';
 import { agentNudgeRoot } from '../nudge/rendezvous.js';
-import { compileCatalog, detect, knowsName, type CompiledCatalog } from '../detect/index.js';
+import { compileCatalog, detect, flowsWorthKeeping, knowsName, type CompiledCatalog } from '../detect/index.js';
 
 export function parseSnapshot(text: string, where: string): Snapshot {
   let json: unknown;
@@ -51,7 +51,7 @@ export async function runScan(opts: { snapshot?: string; live?: boolean; policie
     // macOS: capture devices from the console user's helper, through the folder the service
     // made (scan never creates it). Linux reads /proc; Windows has devices only with its probe.
     const collectors = defaultCollectors(toolCollectorOptions(agentNudgeRoot(process.env[NUDGE_DIR_ENV] || undefined).root));
-    const snapshot = await takeSnapshot(collectors, new Date(), (a) => compiled.prefixes.lookup(a) !== null, (n) => knowsName(compiled, process.platform as Platform, n));
+    const snapshot = await takeSnapshot(collectors, new Date(), flowsWorthKeeping(compiled), (n) => knowsName(compiled, process.platform as Platform, n));
     // --with-snapshot adds what was seen (additive to the section 2 result), e.g. to check `devices`.
     out.write(`${JSON.stringify({ v: 1, detections: detect(snapshot, compiled), ...(opts.withSnapshot ? { snapshot } : {}) })}\n`);
     return;

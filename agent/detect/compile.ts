@@ -7,6 +7,7 @@ import type { Catalog, CatalogApp, FlowRule, ProcessRole, ProcessRule } from '..
 import { parsePorts } from '../../shared/catalog.js';
 import type { Platform } from '../../shared/snapshot.js';
 import { PrefixTable } from './prefix-table.js';
+import { isPublicAddress } from './peers.js';
 
 export interface CompiledApp {
   id: string;
@@ -156,4 +157,15 @@ export function appName(catalog: CompiledCatalog, id: string): string {
 export function knowsName(catalog: CompiledCatalog, os: Platform, name: string): boolean {
   const key = ruleKey(os, name);
   return catalog.rules.has(key) || catalog.browsers.has(key);
+}
+
+/**
+ * Which flows a poll keeps (and looks up owners for): those to an app's published ranges,
+ * and those to any public address, because a peer-to-peer call flow goes to the other
+ * party's own address and counts only beside a vendor relay or STUN flow of the same
+ * process (detect/peers.ts). Private, loopback and link-local flows are never kept. The
+ * kept flows stay on the workstation: only detections leave it.
+ */
+export function flowsWorthKeeping(catalog: CompiledCatalog): (remoteAddress: string) => boolean {
+  return (address) => catalog.prefixes.lookup(address) !== null || isPublicAddress(address);
 }

@@ -1,2 +1,2 @@
-export { appName, compileCatalog, knowsName, type CompiledCatalog } from './compile.js';
+export { appName, compileCatalog, flowsWorthKeeping, knowsName, type CompiledCatalog } from './compile.js';
 export { detect } from './match.js';

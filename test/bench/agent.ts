@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { defaultCollectors, takeSnapshot } from '../../agent/collect/snapshot.js';
-import { compileCatalog } from '../../agent/detect/index.js';
+import { compileCatalog, flowsWorthKeeping } from '../../agent/detect/index.js';
 import { builtinPoliciesDir, packageRoot } from '../../shared/paths.js';
 import { loadPolicies } from '../../shared/policy-load.js';
 import { startTestServer, tempDir, TEST_SECRET } from '../support/server.js';
@@ -65,7 +65,7 @@ async function withLoad<T>(fn: () => Promise<T>): Promise<T> {
 export async function benchPoll(): Promise<BenchResults> {
   const policy = loadPolicies(builtinPoliciesDir()).policies[0]!.effective;
   const catalog = compileCatalog(policy.catalog);
-  const interesting = (a: string) => catalog.prefixes.lookup(a) !== null;
+  const interesting = flowsWorthKeeping(catalog);
   return withLoad(async () => {
     const collectors = defaultCollectors();
     const ours: number[] = [];

@@ -133,3 +133,14 @@ describe('evidence order', () => {
     expect(d!.evidence.length).toBeLessThanOrEqual(12);
   });
 });
+
+describe('which flows a live poll keeps', () => {
+  it('keeps vendor ranges and public peers (for peer-to-peer calls), never private or loopback flows', async () => {
+    const { flowsWorthKeeping } = await import('../../agent/detect/index.js');
+    const keep = flowsWorthKeeping(compiled);
+    expect(keep('170.114.10.20')).toBe(true); // Zoom media range
+    expect(keep('198.51.100.7')).toBe(true); // some public peer: kept so the matcher can pair it with a vendor relay flow
+    expect(keep('2001:db8::5')).toBe(true); // a public IPv6 peer (documentation ranges stand for public hosts in tests)
+    for (const a of ['10.0.0.5', '192.168.1.20', '172.16.0.1', '127.0.0.1', '::1', 'fe80::1', '100.64.0.1']) expect(keep(a), a).toBe(false);
+  });
+});
