@@ -5,7 +5,9 @@
  * ones the script prints (see win32.ts), replayed through the real parser. What a real
  * Windows shows (Focus Assist, a user who turned ConsultGuard off) is in the pilot checklist.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { createPresenter } from '../../agent/nudge/present.js';
+import { silentLogger } from '../../shared/log.js';
 import { NudgeRequest } from '../../agent/nudge/ipc-protocol.js';
 import {
   CONSULTGUARD_AUMID, installedServiceExe, nudgeUrl, parseToastLine, psString, toastScript, toastTag, toastXml, win32NotifyCommand,
@@ -76,7 +78,7 @@ describe('Windows toast script (PowerShell 5.1, no event subscription)', () => {
   it('has no clinician, app or path text in any string literal: those travel as base64', () => {
     const literals = psLiterals(script);
     // Everything a literal holds is a constant of win32.ts, a hex tag or base64.
-    for (const lit of literals) expect(lit, lit).toMatch(/^[A-Za-z0-9+/=.:_ ()|^$\-]*$/);
+    for (const lit of literals) expect(lit, lit).toMatch(/^[A-Za-z0-9+/=.:_ ()|^$-]*$/);
     const decoded = literals.filter((l) => /^[A-Za-z0-9+/]+=*$/.test(l) && l.length >= 16).map((l) => Buffer.from(l, 'base64').toString('utf8'));
     expect(decoded).toEqual(expect.arrayContaining([toastXml(request), files.click, files.serviceExe]));
     for (const text of [request.title, request.message, "O'Brien", '\u2019', '\u201C', 'Remove-Item']) expect(script).not.toContain(text);
@@ -151,5 +153,33 @@ describe('Windows toast outcomes (the script\'s output lines)', () => {
     expect(parseToastLine('refused:setting DisabledByGroupPolicy')?.kind).toBe('failed');
     expect(parseToastLine('WARNING: something PowerShell printed')).toBeNull();
     expect(parseToastLine('action:open')).toBeNull(); // the old foreground-activation form is gone
+  });
+});
+
+describe('Windows toast through the presenter (a real child printing the script\'s lines)', () => {
+  const fake = (lines: string[]) => () => ({
+    cmd: process.execPath,
+    args: ['-e', `process.stdout.write(${JSON.stringify(lines.map((l) => `${l}\r\n`).join(''))})`],
+    shownOnSpawn: false,
+    parse: parseToastLine,
+  });
+
+  it('reports shown then clicked, and does not open the app a second time (the URL handler did)', async () => {
+    const launches: unknown[] = [];
+    const reports: [string, string | undefined][] = [];
+    const present = createPresenter({ platform: 'win32', notifier: fake(['shown', 'action:open opened']), log: silentLogger(), launch: async (l) => {
+      launches.push(l);
+      return null;
+    } });
+    await present(request, async (o, d) => void reports.push([o, d]));
+    expect(reports).toEqual([['shown', undefined], ['clicked', `opened ${request.approved.name}`]]);
+    expect(launches).toEqual([]);
+  });
+
+  it('reports a refused toast as failed, never shown', async () => {
+    const reports: string[] = [];
+    const present = createPresenter({ platform: 'win32', notifier: fake(['refused:held quns=accepts focus=alarms-only']), log: silentLogger() });
+    await present(request, async (o) => void reports.push(o));
+    await vi.waitFor(() => expect(reports).toEqual(['failed']));
   });
 });
