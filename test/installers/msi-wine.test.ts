@@ -140,7 +140,7 @@ describe.skipIf(skip)('MSI under wine: install, upgrade, uninstall', () => {
   it('handles consultguard: URLs: records the click, then launches the target the helper named', async () => {
     // A stub "approved app": a real Windows program that notes its arguments.
     const stub = join(tempDir('cg-stub-'), 'stub.c');
-    writeFileSync(stub, '#include <stdio.h>\nint main(int c, char **v) { FILE *f = fopen("C:\\\\stub-opened.txt", "a"); for (int i = 1; i < c; i++) fprintf(f, "%s|", v[i]); fprintf(f, "\\n"); fclose(f); return 0; }\n');
+    writeFileSync(stub, '#include <stdio.h>\nint main(int c, char **v) { FILE *f = fopen("C:\\\\stub-opened.txt", "ab"); for (int i = 1; i < c; i++) fprintf(f, "%s|", v[i]); fprintf(f, "\\n"); fclose(f); return 0; }\n');
     execFileSync('x86_64-w64-mingw32-gcc', ['-O2', '-o', join(wine.driveC, 'stub.exe'), stub]);
     const state = join(userDir(), 'AppData', 'Local', 'ConsultGuard', 'nudge');
     const id = '5f0e8c1e-8a54-4a59-9e43-2a7f7a0d6f10';
@@ -168,12 +168,28 @@ describe.skipIf(skip)('MSI under wine: install, upgrade, uninstall', () => {
     const [host] = pids(HOST_RUNNING).slice(-1);
     expect((await wine.run(['taskkill', '/f', '/pid', String(host)])).code).toBe(0);
     await vi.waitFor(() => expect(nodeProcesses()).toEqual([]), { timeout: 30_000, interval: 500 });
-    const helpersBefore = pids(HELPER_STARTED).length;
-    await vi.waitFor(async () => {
-      if ((await serviceState(wine, SERVICE_NAME)) !== 'RUNNING') await wine.run(['sc', 'start', SERVICE_NAME]);
-      expect(await serviceState(wine, SERVICE_NAME)).toBe('RUNNING');
-    }, { timeout: 60_000, interval: 2000 });
-    await vi.waitFor(() => expect(pids(HELPER_STARTED).length).toBe(helpersBefore + 1), { timeout: 30_000, interval: 500 });
+    const hostsBefore = pids(HOST_RUNNING).length;
+    // Wine's service manager does not notice the killed host (and never runs failure actions):
+    // restart wine, as a reboot would, and the auto-start service comes back with a helper.
+    execFileSync('wineserver', ['-k'], { env: { ...process.env, WINEPREFIX: wine.prefix }, stdio: 'ignore' });
+    await vi.waitFor(async () => expect(await serviceState(wine, SERVICE_NAME)).toBe('RUNNING'), { timeout: 90_000, interval: 2000 });
+    await vi.waitFor(() => {
+      expect(pids(HOST_RUNNING).length).toBe(hostsBefore + 1);
+      expect(serviceLog().split(/service host running/).at(-1)).toMatch(HELPER_STARTED);
+    }, { timeout: 60_000, interval: 500 });
+  }, 240_000);
+
+  it('stops the agent over its stop pipe within the grace period (no console, so no Ctrl+C)', async () => {
+    await vi.waitFor(() => expect(serviceLog().split(/service host running/).at(-1)).toMatch(/agent started/), { timeout: 30_000, interval: 500 });
+    // The agent listens for the request once it has started; give it that moment.
+    await vi.waitFor(async () => expect((await agents()).some((a) => a.online)).toBe(true), { timeout: 60_000, interval: 500 });
+    await wine.run(['sc', 'stop', SERVICE_NAME]);
+    await vi.waitFor(async () => expect(await serviceState(wine, SERVICE_NAME)).toBe('STOPPED'), { timeout: 30_000, interval: 500 });
+    expect(serviceLog()).toMatch(/agent \(pid \d+\) exited after the stop request/);
+    expect(serviceLog()).not.toMatch(/did not exit within/);
+    expect(nodeProcesses()).toEqual([]); // the helper went with the service
+    await wine.run(['sc', 'start', SERVICE_NAME]);
+    await vi.waitFor(async () => expect(await serviceState(wine, SERVICE_NAME)).toBe('RUNNING'), { timeout: 30_000, interval: 500 });
   }, 120_000);
 
   it('upgrades in place to a higher version: one product, new files, service running again', async () => {
@@ -181,8 +197,6 @@ describe.skipIf(skip)('MSI under wine: install, upgrade, uninstall', () => {
       `SERVER_URL=${server.url.replace('http:', 'ws:')}`, `ENROLL_SECRET=${TEST_SECRET}`, 'SITE=south']);
     expect(r.code).toBe(0);
     expect((await regValues(wine, HKLM_AGENT))?.Version).toBe(nextVersion);
-    // The old agent was stopped over its stop pipe (it has no console for Ctrl+C), not killed.
-    expect(serviceLog()).toMatch(/agent \(pid \d+\) exited after the stop request/);
     expect(JSON.parse(readFileSync(join(appDir(), 'app', 'package.json'), 'utf8'))).toMatchObject({ version: nextVersion });
     expect(agentConfig().site).toBe('south');
     // MajorUpgrade removed the old product: one ConsultGuard entry under Uninstall.
