@@ -8,6 +8,8 @@ import { compileServiceHost } from '../../installers/windows/msi.js';
 import { signFile } from '../../installers/windows/sign.js';
 import { AUMID_PROPERTY_KEY } from '../../installers/windows/msi.js';
 import { AUMID, renderWxs, SERVICE_NAME, SHORTCUT_ID, UPGRADE_CODE } from '../../installers/windows/wxs.js';
+import { parseBuildOptions } from '../../installers/options.js';
+import { isAppError } from '../../shared/errors.js';
 import { packageRoot } from '../../shared/paths.js';
 import { tempDir } from '../support/server.js';
 import { builtInstallers, SETTINGS, skipUnless } from './build-once.js';
@@ -20,6 +22,22 @@ function table(msi: string, name: string): Record<string, string>[] {
 }
 
 const skip = skipUnless('MSI', TARGET_TOOLS.msi);
+
+describe('--embed-secret', () => {
+  it('is the only way the enrolment secret reaches the MSI, and needs a secret to embed', () => {
+    const secret = ['--enroll-secret', SETTINGS.enrollSecret];
+    expect(parseBuildOptions(secret, {}, packageRoot())!.settings.embedSecretInMsi).toBeUndefined();
+    expect(parseBuildOptions([...secret, '--embed-secret'], {}, packageRoot())!.settings).toMatchObject({ enrollSecret: SETTINGS.enrollSecret, embedSecretInMsi: true });
+    expect(parseBuildOptions(secret, { CONSULTGUARD_PACKAGE_EMBED_SECRET: 'true' }, packageRoot())!.settings.embedSecretInMsi).toBe(true);
+    let err: unknown;
+    try {
+      parseBuildOptions(['--embed-secret'], {}, packageRoot());
+    } catch (e) {
+      err = e;
+    }
+    expect(isAppError(err) && err.code === 'bad_option' && err.message.includes('needs --enroll-secret')).toBe(true);
+  });
+});
 
 describe.skipIf(skip)('MSI tables', () => {
   let msi = '';
