@@ -37,6 +37,14 @@ export async function compileServiceHost(repoRoot: string, out: string): Promise
   ]);
 }
 
+export const DEVICES_EXE = 'consultguard-devices.exe';
+
+export async function compileDevicesProbe(repoRoot: string, out: string): Promise<void> {
+  await run('x86_64-w64-mingw32-gcc', [
+    '-municode', '-mwindows', '-O2', '-s', '-Wall', '-o', out, join(repoRoot, 'installers', 'windows', 'devices.c'), '-lole32', '-luuid', '-ladvapi32',
+  ]);
+}
+
 export async function buildMsi(input: MsiInput): Promise<string> {
   const root = join(input.workDir, 'ConsultGuard');
   copyTree(input.appDir, join(root, 'app'));
@@ -44,6 +52,10 @@ export async function buildMsi(input: MsiInput): Promise<string> {
   const serviceExe = join(root, SERVICE_EXE);
   await compileServiceHost(input.repoRoot, serviceExe);
   if (input.sign) await signFile(serviceExe, input.sign);
+  // The camera/microphone probe the nudge helper runs as the user (agent/collect/devices/win32.ts).
+  const devicesExe = join(root, DEVICES_EXE);
+  await compileDevicesProbe(input.repoRoot, devicesExe);
+  if (input.sign) await signFile(devicesExe, input.sign);
 
   const wxs = join(input.workDir, 'agent.wxs');
   writeFile(wxs, renderWxs({ root, base: input.workDir, version: input.version, settings: input.settings }));

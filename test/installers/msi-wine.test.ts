@@ -23,6 +23,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TARGET_TOOLS } from '../../installers/pipeline.js';
+import { parseWindowsDevices } from '../../agent/collect/devices/win32.js';
 import { clickFile, writePending } from '../../agent/nudge/url-handler.js';
 import { SERVICE_NAME } from '../../installers/windows/wxs.js';
 import { packageRoot } from '../../shared/paths.js';
@@ -93,7 +94,7 @@ describe.skipIf(skip)('MSI under wine: install, upgrade, uninstall', () => {
       `SERVER_URL=${server.url.replace('http:', 'ws:')}`, `ENROLL_SECRET=${TEST_SECRET}`, 'SITE=north']);
     expect(r.code).toBe(0);
 
-    for (const f of ['consultguard-service.exe', 'node/node.exe', 'app/agent.mjs', 'app/package.json', 'app/policies/default.yaml', 'app/policies/catalog/zoom.yaml', 'app/vendor/fastlist-0.3.0-x64.exe']) {
+    for (const f of ['consultguard-service.exe', 'consultguard-devices.exe', 'node/node.exe', 'app/agent.mjs', 'app/package.json', 'app/policies/default.yaml', 'app/policies/catalog/zoom.yaml', 'app/vendor/fastlist-0.3.0-x64.exe']) {
       expect(existsSync(join(appDir(), f)), f).toBe(true);
     }
     // Command-line properties beat the ones baked in at build time.
@@ -135,6 +136,16 @@ describe.skipIf(skip)('MSI under wine: install, upgrade, uninstall', () => {
       expect(pids(HELPER_STARTED)).toHaveLength(2);
     }, { timeout: 30_000, interval: 500 });
     expect(pids(HELPER_STARTED)[1]).not.toBe(first);
+  }, 60_000);
+
+  it('runs the installed camera/microphone probe: Core Audio answers, the sensor monitor is missing in wine, the registry fallback is read', async () => {
+    const key = 'HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\CapabilityAccessManager\\ConsentStore\\webcam\\NonPackaged\\C:#Program Files#Zoom#bin#Zoom.exe';
+    await wine.run(['reg', 'add', key, '/v', 'LastUsedTimeStart', '/t', 'REG_QWORD', '/d', '133500000000000000', '/f']);
+    await wine.run(['reg', 'add', key, '/v', 'LastUsedTimeStop', '/t', 'REG_QWORD', '/d', '0', '/f']);
+    const r = await wine.run(['C:\\Program Files\\ConsultGuard\\consultguard-devices.exe']);
+    expect(r.code).toBe(0);
+    expect(r.output).toMatch(/^source\tmicrophone\tok\r?$/m);
+    expect(parseWindowsDevices(r.output)).toEqual([{ kind: 'camera', path: 'C:\\Program Files\\Zoom\\bin\\Zoom.exe' }]);
   }, 60_000);
 
   it('handles consultguard: URLs: records the click, then launches the target the helper named', async () => {

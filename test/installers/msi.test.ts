@@ -78,7 +78,7 @@ describe.skipIf(skip)('MSI tables', () => {
     const host = files.find((f) => f.File === 'ServiceExe')!;
     expect(host.FileName).toContain('consultguard-service.exe');
     expect(ctl!.Component_).toBe(host.Component_);
-    expect(files.map((f) => f.FileName)).toEqual(expect.arrayContaining([expect.stringContaining('node.exe'), expect.stringContaining('agent.mjs'), expect.stringContaining('fastlist-0.3.0-x64.exe')]));
+    expect(files.map((f) => f.FileName)).toEqual(expect.arrayContaining([expect.stringContaining('consultguard-devices.exe'), expect.stringContaining('node.exe'), expect.stringContaining('agent.mjs'), expect.stringContaining('fastlist-0.3.0-x64.exe')]));
   });
 
   it('keeps the enrolment secret out of every table (Windows caches the MSI where users can read it)', () => {
