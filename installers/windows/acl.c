@@ -108,9 +108,11 @@ int secure_dir(const wchar_t *path, const wchar_t *sddl) {
     log_line("secure-dirs: cannot inspect %ls (error %lu)", path, GetLastError());
     return 1;
   }
+  /* Logged only once replaced: the log itself may live behind the link being removed. */
+  BOOL replaced = FALSE;
   if (state == 0 && GetFileAttributesW(path) != INVALID_FILE_ATTRIBUTES) {
-    log_line("secure-dirs: %ls was not made by the service (a link, a file or another owner): replacing it", path);
     delete_tree(path);
+    replaced = TRUE;
   }
   if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &sd, NULL)) {
     log_line("secure-dirs: bad SDDL %ls (error %lu)", sddl, GetLastError());
@@ -140,6 +142,7 @@ int secure_dir(const wchar_t *path, const wchar_t *sddl) {
     log_line("secure-dirs: cannot set the ACL of %ls (error %lu)", path, err);
     return 1;
   }
+  if (replaced) log_line("secure-dirs: %ls was not made by the service (a link, a file or another owner): replaced it", path);
   return 0;
 }
 

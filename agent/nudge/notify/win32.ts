@@ -93,7 +93,8 @@ export function toastScript(request: NudgeRequest, files: ToastFiles): string {
     `  $click = ${decode(files.click)}`,
     ...(files.serviceExe
       ? [
-        `  $state = (& ${decode(files.serviceExe)} notify-state | Out-String).Trim()`,
+        `  $cgExe = ${decode(files.serviceExe)}`,
+        '  $state = (& $cgExe notify-state | Out-String).Trim()',
         `  if ($state -and $state -notmatch '^quns=(accepts|unknown) focus=(off|unknown)$') { ${emit("'refused:held ' + $state")}; exit 0 }`,
       ]
       : []),
