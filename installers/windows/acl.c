@@ -67,6 +67,15 @@ static BOOL trusted_owner(PSID owner) {
   return owner != NULL && (IsWellKnownSid(owner, WinLocalSystemSid) || IsWellKnownSid(owner, WinBuiltinAdministratorsSid) || token_user_is(owner));
 }
 
+/* A reparse point or not a folder, by the no-follow handle or by the path itself: Windows
+   reports a junction either way; wine follows a unix symlink through the handle and shows
+   it only through the path. */
+static BOOL is_link_or_file(const wchar_t *path, const BY_HANDLE_FILE_INFORMATION *info) {
+  DWORD by_path = GetFileAttributesW(path);
+  if ((info->dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) || !(info->dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)) return TRUE;
+  return by_path == INVALID_FILE_ATTRIBUTES || (by_path & FILE_ATTRIBUTE_REPARSE_POINT) || !(by_path & FILE_ATTRIBUTE_DIRECTORY);
+}
+
 static HANDLE open_no_follow(const wchar_t *path) {
   return CreateFileW(path, READ_CONTROL | WRITE_DAC | WRITE_OWNER | FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
                      NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
@@ -84,7 +93,7 @@ static int check_existing(const wchar_t *path) {
     CloseHandle(h);
     return -1;
   }
-  if ((info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) || !(info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)) {
+  if (is_link_or_file(path, &info)) {
     CloseHandle(h);
     return 0;
   }
@@ -127,8 +136,7 @@ int secure_dir(const wchar_t *path, const wchar_t *sddl) {
   /* Set again through a no-follow handle: the folder may have existed, and the check above
      and this call must be about the same object (a swap in between is caught here). */
   h = open_no_follow(path);
-  if (h == INVALID_HANDLE_VALUE || !GetFileInformationByHandle(h, &info) || (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) ||
-      !(info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)) {
+  if (h == INVALID_HANDLE_VALUE || !GetFileInformationByHandle(h, &info) || is_link_or_file(path, &info)) {
     log_line("secure-dirs: %ls changed under us; not using it", path);
     if (h != INVALID_HANDLE_VALUE) CloseHandle(h);
     LocalFree(sd);

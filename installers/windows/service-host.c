@@ -87,6 +87,13 @@ static void rotate_log(void) {
 
 static HANDLE open_log(BOOL inheritable) {
   SECURITY_ATTRIBUTES sa = {sizeof(sa), NULL, inheritable};
+  wchar_t dir[MAX_PATH];
+  DWORD attrs;
+  /* Never write through a link planted in place of logs\ (secure-dirs replaces it; if it
+     could not, the log is dropped rather than written wherever the link points). */
+  swprintf(dir, MAX_PATH, L"%ls\\logs", data_dir);
+  attrs = GetFileAttributesW(dir);
+  if (attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_REPARSE_POINT)) return INVALID_HANDLE_VALUE;
   return CreateFileW(log_path, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, &sa, OPEN_ALWAYS,
                      FILE_ATTRIBUTE_NORMAL, NULL);
 }
