@@ -286,11 +286,13 @@ static void WINAPI service_main(DWORD argc, LPWSTR *argv) {
   report(SERVICE_STOPPED, 0);
 }
 
-/* Per-user helper by hand: node without a console window; this process waits as its parent. */
-static int run_node_hidden(const wchar_t *args) {
+/* node without a console window; this process waits as its parent. In a kill-on-close job
+   (ends with this launcher) unless what node starts must outlive it: the URL handler opens
+   the approved app, which the job would kill the moment the handler exits. */
+static int run_node_hidden(const wchar_t *args, BOOL in_job) {
   PROCESS_INFORMATION pi;
   DWORD code = 1;
-  HANDLE job = kill_on_close_job();
+  HANDLE job = in_job ? kill_on_close_job() : NULL;
   if (!start_node(args, NULL, CREATE_NO_WINDOW, job, &pi)) return 1;
   WaitForSingleObject(pi.hProcess, INFINITE);
   GetExitCodeProcess(pi.hProcess, &code);
@@ -314,7 +316,7 @@ static int open_url(const wchar_t *url) {
     }
   }
   swprintf(args, 256, L"nudge-helper --handle-url %ls", url);
-  return run_node_hidden(args);
+  return run_node_hidden(args, FALSE);
 }
 
 typedef LONG(NTAPI *QueryWnf)(const ULONG64 *, const void *, const void *, ULONG *, void *, ULONG *);
@@ -361,7 +363,7 @@ int WINAPI wWinMain(HINSTANCE instance, HINSTANCE prev, LPWSTR cmdline, int show
   (void)show;
   init_paths();
   if (wcscmp(cmd, L"write-config") == 0) rc = write_config(argc, argv);
-  else if (wcscmp(cmd, L"nudge-helper") == 0) rc = run_node_hidden(L"nudge-helper");
+  else if (wcscmp(cmd, L"nudge-helper") == 0) rc = run_node_hidden(L"nudge-helper", TRUE);
   else if (wcscmp(cmd, L"open-url") == 0) rc = argc >= 3 ? open_url(argv[2]) : 2;
   else if (wcscmp(cmd, L"notify-state") == 0) rc = notify_state();
   else if (wcscmp(cmd, L"about") == 0) rc = about();

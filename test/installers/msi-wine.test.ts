@@ -157,7 +157,8 @@ describe.skipIf(skip)('MSI under wine: install, upgrade, uninstall', () => {
     const id = '5f0e8c1e-8a54-4a59-9e43-2a7f7a0d6f10';
     // What the helper writes when it shows a toast (the same function).
     writePending(state, { v: 1, id, expiresAt: Date.now() + 600_000, open: { cmd: 'C:\\stub.exe', args: ['--from-toast', 'two words'] } });
-    // Through the shell's URL-scheme lookup, as a toast button does.
+    // Through the shell's URL-scheme lookup, as a toast button does. The stub must still be able
+    // to write after the handler exited (the handler's launcher must not take it down with it).
     expect((await wine.run(['start', `consultguard:open?n=${id}`])).code).toBe(0);
     await vi.waitFor(() => {
       expect(readFileSync(join(wine.driveC, 'stub-opened.txt'), 'utf8')).toBe('--from-toast|two words|\n');
