@@ -24,7 +24,13 @@ async function main(argv: string[]): Promise<number | void> {
       // Commands load their own modules: `run` (the service) carries only what it uses.
       const { startAgent } = await import('./main.js');
       const agent = startAgent(config, log);
-      const sig = await untilSignal();
+      // A daemon outlives the terminal or session that started it: SIGHUP (a closed terminal;
+      // on Windows the console's close, which the service host never gives node) is logged, not
+      // fatal. CTRL_LOGOFF/SHUTDOWN never reach the agent: the host starts it without a console.
+      process.on('SIGHUP', () => log.info('SIGHUP ignored: the agent keeps running (stop it through the service manager)'));
+      const { untilStopRequest } = await import('./service-stop.js');
+      const stopRequest = untilStopRequest(process.env, log);
+      const sig = await Promise.race([untilSignal(), ...(stopRequest ? [stopRequest] : [])]);
       log.info({ signal: sig }, 'stopping');
       await agent.stop();
       return;
@@ -52,9 +58,19 @@ async function main(argv: string[]): Promise<number | void> {
       return;
     }
     case 'nudge-helper': {
-      const { values } = parseCommandLine(rest, [], { dir: 'string', 'log-level': 'string' });
-      if (values.help) return void process.stdout.write(`usage: ${PROGRAM} nudge-helper [--dir DIR] [--log-level L]\nruns in a user's desktop session (start it at login); DIR (or CONSULTGUARD_NUDGE_DIR) must match the agent's --nudge-dir; by default it watches the service's nudge folder and this user's own\n`);
-      const log = createLogger({ name: `${PROGRAM} nudge-helper`, level: (values['log-level'] as string | undefined) ?? process.env.CONSULTGUARD_LOG_LEVEL ?? 'info' });
+      const { values } = parseCommandLine(rest, [], { dir: 'string', 'log-level': 'string', 'log-file': 'string', 'handle-url': 'string' });
+      if (values.help) return void process.stdout.write(`usage: ${PROGRAM} nudge-helper [--dir DIR] [--log-level L] [--log-file PATH|-] [--handle-url consultguard:...]\nruns in a user's desktop session (the service or the login starts it); DIR (or CONSULTGUARD_NUDGE_DIR) must match the agent's --nudge-dir; by default it watches the service's nudge folder and this user's own\n`);
+      // Per-user log file unless on a terminal: the service, launchd or autostart give it no stderr
+      // anyone reads. On Windows the hidden console the service gives it counts as a TTY too.
+      const { helperLogFile } = await import('./nudge/helper-paths.js');
+      const logFile = values['log-file'] as string | undefined;
+      const onTerminal = process.stderr.isTTY && process.platform !== 'win32';
+      const destination = logFile === '-' || (logFile === undefined && onTerminal) ? undefined : await rotatingFile(logFile ?? helperLogFile());
+      const log = createLogger({ name: `${PROGRAM} nudge-helper`, level: (values['log-level'] as string | undefined) ?? process.env.CONSULTGUARD_LOG_LEVEL ?? 'info', destination });
+      if (values['handle-url'] !== undefined) {
+        const { runHandleUrl } = await import('./commands/handle-url.js');
+        return runHandleUrl(values['handle-url'] as string, log);
+      }
       const { runNudgeHelper } = await import('./commands/nudge-helper.js');
       await runNudgeHelper({ dir: values.dir as string | undefined }, log, untilSignal());
       return;

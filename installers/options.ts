@@ -2,6 +2,11 @@
  * `npm run package` options. The settings an installer bakes in (server URL, enrolment
  * secret, site) use their own CONSULTGUARD_PACKAGE_* variables so that a developer's
  * CONSULTGUARD_SERVER_URL, meant for a local agent, never ends up inside an installer.
+ *
+ * The enrolment secret goes into the pkg and deb (macOS and Debian have no install-time
+ * properties) but into the MSI only with --embed-secret: Windows keeps a copy of every
+ * installed MSI, Property table included, in C:\Windows\Installer, where users can read it.
+ * Without the flag the MSI takes ENROLL_SECRET at install time (msiexec, transform, Intune).
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -15,6 +20,7 @@ export type Target = (typeof TARGETS)[number];
 export const BUILD_OPTIONS: OptionSpec[] = [
   { key: 'serverUrl', flag: 'server-url', env: 'CONSULTGUARD_PACKAGE_SERVER_URL', type: 'string', describe: 'server URL baked into the installers, wss://HOST:PORT' },
   { key: 'enrollSecret', flag: 'enroll-secret', env: 'CONSULTGUARD_PACKAGE_ENROLL_SECRET', type: 'string', describe: 'enrolment secret baked into the installers' },
+  { key: 'embedSecret', flag: 'embed-secret', env: 'CONSULTGUARD_PACKAGE_EMBED_SECRET', type: 'boolean', describe: 'also bake --enroll-secret into the MSI (default: the MSI takes ENROLL_SECRET at install time)' },
   { key: 'site', flag: 'site', env: 'CONSULTGUARD_PACKAGE_SITE', type: 'string', describe: 'site name baked into the installers' },
   { key: 'outDir', flag: 'out', env: 'CONSULTGUARD_PACKAGE_OUT', type: 'string', describe: 'output folder (default dist/installers)' },
   { key: 'targets', flag: 'targets', env: 'CONSULTGUARD_PACKAGE_TARGETS', type: 'string', describe: 'comma list of msi,pkg,deb (default all three)' },
@@ -43,6 +49,7 @@ export const BuildConfig = z
   .object({
     serverUrl: serverUrl.pipe(plainText('URL')).optional(),
     enrollSecret: plainText('secret').optional(),
+    embedSecret: z.boolean().default(false),
     site: plainText('site name').max(128).optional(),
     outDir: z.string().min(1).optional(),
     targets: z
@@ -62,6 +69,9 @@ export const BuildConfig = z
     signPassFile: z.string().min(1).optional(),
   })
   .superRefine((c, ctx) => {
+    if (c.embedSecret && c.enrollSecret === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['embedSecret'], message: 'needs --enroll-secret: there is no secret to embed' });
+    }
     if ((c.signCert === undefined) !== (c.signKey === undefined)) {
       ctx.addIssue({ code: 'custom', path: [c.signCert === undefined ? 'signCert' : 'signKey'], message: 'give both --sign-cert and --sign-key, or neither' });
     }
@@ -73,7 +83,7 @@ export interface BuildOptions {
   cacheDir: string;
   version: string;
   targets: Target[];
-  settings: { serverUrl?: string; enrollSecret?: string; site?: string };
+  settings: { serverUrl?: string; enrollSecret?: string; site?: string; embedSecretInMsi?: boolean };
   sign?: { cert: string; key: string; passFile?: string };
 }
 
@@ -96,7 +106,7 @@ export function parseBuildOptions(argv: string[], env: NodeJS.ProcessEnv, repoRo
     cacheDir: resolve(c.cacheDir ?? join(repoRoot, '.cache')),
     version,
     targets: c.targets,
-    settings: { serverUrl: c.serverUrl, enrollSecret: c.enrollSecret, site: c.site },
+    settings: { serverUrl: c.serverUrl, enrollSecret: c.enrollSecret, site: c.site, ...(c.embedSecret ? { embedSecretInMsi: true } : {}) },
     sign: c.signCert && c.signKey ? { cert: resolve(c.signCert), key: resolve(c.signKey), passFile: c.signPassFile && resolve(c.signPassFile) } : undefined,
   };
 }

@@ -8,5 +8,5 @@ export interface PackageInput {
   outDir: string;
   version: string;
   /** Baked into the package's config where the format has no install-time properties. */
-  settings: { serverUrl?: string; enrollSecret?: string; site?: string };
+  settings: { serverUrl?: string; enrollSecret?: string; site?: string; embedSecretInMsi?: boolean };
 }

@@ -24,11 +24,13 @@ export function createPresenter(deps: PresentDeps) {
         case 'shown':
           return report('shown');
         case 'action': {
+          // Windows: the URL handler already opened it; only its result is reported here.
+          const opened = (l: Launch) => (event.handled !== undefined ? Promise.resolve(event.handled) : start(l));
           if (event.action === 'about' && request.aboutUrl) {
-            const problem = await start(openCommand(deps.platform, request.aboutUrl));
+            const problem = await opened(openCommand(deps.platform, request.aboutUrl));
             return report('dismissed', problem ? `asked why, but ${problem}` : 'opened "Why am I seeing this?"');
           }
-          const problem = await start(openCommand(deps.platform, request.approved.url, request.approved.open));
+          const problem = await opened(openCommand(deps.platform, request.approved.url, request.approved.open));
           if (problem) deps.log.warn({ problem }, `could not open ${request.approved.name}`);
           return report('clicked', problem ? `chose ${request.approved.name}, but ${problem}` : `opened ${request.approved.name}`);
         }

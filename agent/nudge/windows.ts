@@ -1,13 +1,19 @@
 /**
  * The Windows rendezvous: a named pipe per user, and a per-user key folder under
- * %ProgramData%\ConsultGuard\nudge whose ACL lets only SYSTEM (the agent) and that user in.
+ * %ProgramData%\ConsultGuard\nudge whose protected ACL lets only SYSTEM and Administrators
+ * (full) and that user (read) in. The installed service host makes the folder
+ * (`consultguard-service.exe user-dir DIR ACCOUNT`, installers/windows/acl.c): through a
+ * handle that refuses reparse points, replacing a folder someone else made or a junction
+ * planted in its place. Outside an MSI install (a developer's node on Windows) icacls sets
+ * the same DACL, without those checks.
  * Node cannot set a DACL on a pipe it creates, so a stranger could squat the pipe name;
  * the key proof in ipc-protocol.ts is what makes that harmless (the squatter cannot prove
  * the key, and the agent refuses it). Pure functions here are unit-tested on Linux.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { win32 } from 'node:path';
+import { installedServiceExe } from './notify/win32.js';
 import { KEY_FILE, readKey, writeKey } from './rendezvous.js';
 import { systemTool } from '../system-tools.js';
 
@@ -41,11 +47,22 @@ export function icaclsArgs(dir: string, user: string): string[] {
   return [dir, '/inheritance:r', '/grant:r', `${SYSTEM_SID}:(OI)(CI)F`, `${user}:(OI)(CI)R`];
 }
 
+/** How the agent makes a user's folder: the service host when installed, else icacls. */
+export function userDirCommand(dir: string, user: string, serviceExe: string | null): { cmd: string; args: string[] } {
+  return serviceExe ? { cmd: serviceExe, args: ['user-dir', dir, user] } : { cmd: systemTool('icacls', 'win32'), args: icaclsArgs(dir, user) };
+}
+
 /** Agent side: folder, ACL, then key, so the key is never readable under the inherited ACL. */
-export function prepareWindowsUserDir(root: string, user: string, run: (cmd: string, args: string[]) => void = (c, a) => void execFileSync(c, a, { stdio: 'ignore', windowsHide: true })): { pipe: string; key: Buffer } {
+export function prepareWindowsUserDir(
+  root: string,
+  user: string,
+  run: (cmd: string, args: string[]) => void = (c, a) => void execFileSync(c, a, { stdio: 'ignore', windowsHide: true }),
+  serviceExe: string | null = existsSync(installedServiceExe()) ? installedServiceExe() : null,
+): { pipe: string; key: Buffer } {
   const paths = windowsUserPaths(root, user);
-  mkdirSync(paths.dir, { recursive: true });
-  run(systemTool('icacls', 'win32'), icaclsArgs(paths.dir, user));
+  if (!serviceExe) mkdirSync(paths.dir, { recursive: true });
+  const c = userDirCommand(paths.dir, user, serviceExe);
+  run(c.cmd, c.args);
   const key = readKey(paths.keyFile, null) ?? writeKey(paths.keyFile, null);
   return { pipe: paths.pipe, key };
 }

@@ -6,8 +6,9 @@
 #include <tlhelp32.h>
 #include <wchar.h>
 
-/* agent.json holds the enrolment secret: SYSTEM and Administrators only, nothing inherited. */
-#define CONFIG_SDDL L"D:P(A;;FA;;;SY)(A;;FA;;;BA)"
+#include "acl-sddl.h"
+
+void delete_tree(const wchar_t *dir); /* acl.c: never follows a link */
 
 /* JSON string body of `s` (UTF-8), escaped; returns bytes written. */
 static int json_escape(const wchar_t *s, char *out, int cap) {
@@ -64,10 +65,10 @@ int write_config(int argc, wchar_t **argv) {
   add_field(json, sizeof json, "site", site);
   strncat(json, strlen(json) > 1 ? "\n}\n" : "}\n", sizeof json - strlen(json) - 1);
 
-  ensure_dirs();
+  if (secure_dirs() != 0) log_line("write-config: %ls is not fully locked down (see above)", data_dir);
   swprintf(path, MAX_PATH, L"%ls\\agent.json", data_dir);
   swprintf(tmp, MAX_PATH, L"%ls\\agent.json.tmp", data_dir);
-  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(CONFIG_SDDL, SDDL_REVISION_1, &sa.lpSecurityDescriptor, NULL)) {
+  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(CG_SDDL_CONFIG, SDDL_REVISION_1, &sa.lpSecurityDescriptor, NULL)) {
     log_line("write-config: cannot build the config file ACL (error %lu)", GetLastError());
     return 1;
   }
@@ -120,35 +121,11 @@ int stop_helpers(void) {
   return 0;
 }
 
-/* Deletes a folder tree; reparse points are removed, never followed. */
-static void delete_tree(const wchar_t *dir) {
-  wchar_t pattern[MAX_PATH], path[MAX_PATH];
-  WIN32_FIND_DATAW fd;
-  HANDLE h;
-  swprintf(pattern, MAX_PATH, L"%ls\\*", dir);
-  h = FindFirstFileW(pattern, &fd);
-  if (h != INVALID_HANDLE_VALUE) {
-    do {
-      if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0) continue;
-      swprintf(path, MAX_PATH, L"%ls\\%ls", dir, fd.cFileName);
-      if ((fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && !(fd.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT)) {
-        delete_tree(path);
-      } else if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) {
-        RemoveDirectoryW(path);
-      } else {
-        SetFileAttributesW(path, FILE_ATTRIBUTE_NORMAL);
-        DeleteFileW(path);
-      }
-    } while (FindNextFileW(h, &fd));
-    FindClose(h);
-  }
-  RemoveDirectoryW(dir);
-}
-
-/* Real uninstall: the agent's identity, queued events and logs go. Only the folders the agent
-   writes are touched; agent.json is removed by the MSI's own RemoveFile row. */
+/* Real uninstall: the agent's identity, queued events, nudge keys and logs go. Only the folders
+   the agent writes are touched, and a junction among them is removed, not followed (acl.c);
+   agent.json is removed by the MSI's own RemoveFile row. */
 int purge(void) {
-  static const wchar_t *subdirs[] = {L"agent", L"logs"};
+  static const wchar_t *subdirs[] = {L"agent", L"logs", L"nudge"};
   wchar_t path[MAX_PATH];
   for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
     swprintf(path, MAX_PATH, L"%ls\\%ls", data_dir, subdirs[i]);
@@ -159,3 +136,35 @@ int purge(void) {
   return 0;
 }
 
+
+/* SCM failure actions (wixl has no ServiceConfig element): restart after 5 s, 15 s, then
+   every 60 s; the count resets after a day without failure. The flag makes a stop with an
+   error exit code count as a failure too, not only a crash. */
+int configure_service(const wchar_t *name) {
+  SC_ACTION actions[3] = {{SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 15000}, {SC_ACTION_RESTART, 60000}};
+  SERVICE_FAILURE_ACTIONSW fa = {86400, NULL, NULL, 3, actions};
+  SERVICE_FAILURE_ACTIONS_FLAG flag = {TRUE};
+  SC_HANDLE scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT), svc;
+  int rc = 0;
+  if (scm == NULL) {
+    log_line("configure-service: cannot open the service manager (error %lu)", GetLastError());
+    return 1;
+  }
+  svc = OpenServiceW(scm, name, SERVICE_CHANGE_CONFIG | SERVICE_START);
+  if (svc == NULL) {
+    log_line("configure-service: cannot open service %ls (error %lu)", name, GetLastError());
+    CloseServiceHandle(scm);
+    return 1;
+  }
+  if (!ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa)) {
+    log_line("configure-service: cannot set failure actions (error %lu)", GetLastError());
+    rc = 1;
+  } else if (!ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &flag)) {
+    log_line("configure-service: failure actions set; cannot set the non-crash flag (error %lu)", GetLastError());
+  } else {
+    log_line("configure-service: %ls restarts after a failure (5 s, 15 s, then 60 s)", name);
+  }
+  CloseServiceHandle(svc);
+  CloseServiceHandle(scm);
+  return rc;
+}

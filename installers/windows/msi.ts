@@ -1,14 +1,16 @@
 /**
- * consultguard-agent-<version>-x64.msi: per-machine, 64-bit, service "ConsultGuardAgent",
- * nudge helper in every session through the HKLM Run key. Built with wixl, then patched
+ * consultguard-agent-<version>-x64.msi: per-machine, 64-bit, service "ConsultGuardAgent"
+ * (which starts the nudge helper in every user session), `consultguard:` URL scheme,
+ * Start-menu shortcut with ConsultGuard's AppUserModelID. Built with wixl, then patched
  * with msibuild where wixl 0.101 cannot say what the MSI needs (see wxs.ts).
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { copyTree, copyFile, writeFile } from '../files.js';
 import { run } from '../exec.js';
+import { sddlHeader } from './acl.js';
 import { signFile, type SignOptions } from './sign.js';
 import type { PackageInput } from '../package-input.js';
-import { CLEAN_DIR_PROPERTY, PUBLIC_PROPERTIES, renderWxs, SERVICE_EXE } from './wxs.js';
+import { AUMID, CLEAN_DIR_PROPERTY, PUBLIC_PROPERTIES, renderWxs, SERVICE_EXE, SHORTCUT_ID } from './wxs.js';
 
 export interface MsiInput extends PackageInput {
   repoRoot: string;
@@ -22,11 +24,24 @@ export const msiName = (version: string): string => `consultguard-agent-${versio
 // the enrolment secret, out of verbose logs).
 const HIDE_TARGET = 8192;
 
+/** The service host's sources (installers/windows/) and the generated SDDL header beside `out`. */
+export const SERVICE_HOST_SOURCES = ['service-host.c', 'helpers.c', 'install-actions.c', 'acl.c'];
+
 export async function compileServiceHost(repoRoot: string, out: string): Promise<void> {
+  const generated = join(dirname(out), '..', 'generated-include');
+  writeFile(join(generated, 'acl-sddl.h'), sddlHeader());
   await run('x86_64-w64-mingw32-gcc', [
-    '-municode', '-mwindows', '-O2', '-s', '-Wall',
-    '-o', out, ...['service-host.c', 'install-actions.c'].map((f) => join(repoRoot, 'installers', 'windows', f)),
-    '-lshell32', '-ladvapi32',
+    '-municode', '-mwindows', '-O2', '-s', '-Wall', '-I', generated,
+    '-o', out, ...SERVICE_HOST_SOURCES.map((f) => join(repoRoot, 'installers', 'windows', f)),
+    '-lshell32', '-ladvapi32', '-lwtsapi32', '-luserenv', '-lbcrypt',
+  ]);
+}
+
+export const DEVICES_EXE = 'consultguard-devices.exe';
+
+export async function compileDevicesProbe(repoRoot: string, out: string): Promise<void> {
+  await run('x86_64-w64-mingw32-gcc', [
+    '-municode', '-mwindows', '-O2', '-s', '-Wall', '-o', out, join(repoRoot, 'installers', 'windows', 'devices.c'), '-lole32', '-luuid', '-ladvapi32',
   ]);
 }
 
@@ -37,6 +52,10 @@ export async function buildMsi(input: MsiInput): Promise<string> {
   const serviceExe = join(root, SERVICE_EXE);
   await compileServiceHost(input.repoRoot, serviceExe);
   if (input.sign) await signFile(serviceExe, input.sign);
+  // The camera/microphone probe the nudge helper runs as the user (agent/collect/devices/win32.ts).
+  const devicesExe = join(root, DEVICES_EXE);
+  await compileDevicesProbe(input.repoRoot, devicesExe);
+  if (input.sign) await signFile(devicesExe, input.sign);
 
   const wxs = join(input.workDir, 'agent.wxs');
   writeFile(wxs, renderWxs({ root, base: input.workDir, version: input.version, settings: input.settings }));
@@ -76,4 +95,21 @@ async function patchMsi(msi: string): Promise<void> {
   // %ProgramData%\ConsultGuard folder (msibuild's SQL has no NULL literal, so it is left out).
   await sql(`INSERT INTO RemoveFile (FileKey, Component_, FileName, DirProperty, InstallMode) VALUES ('cg_rm_config', 'c_registry', 'agent.json', '${CLEAN_DIR_PROPERTY}', 2)`);
   await sql(`INSERT INTO RemoveFile (FileKey, Component_, DirProperty, InstallMode) VALUES ('cg_rm_data_dir', 'c_registry', '${CLEAN_DIR_PROPERTY}', 2)`);
+
+  // The shortcut's System.AppUserModel.ID (PKEY {9F4C2855-...}, 5): what lets Windows show
+  // toasts sent as AUMID (win32.ts) under ConsultGuard's name. wixl has no ShortcutProperty
+  // element (nor the table: it is imported whole, in IDT form, with its one row). Windows
+  // Installer 5 reads it when it creates the shortcut.
+  const idt = join(dirname(msi), 'MsiShortcutProperty.idt');
+  writeFile(idt, [
+    'MsiShortcutProperty\tShortcut_\tPropertyKey\tPropVariantValue',
+    's72\ts72\ts0\ts0',
+    'MsiShortcutProperty\tMsiShortcutProperty',
+    `cg_aumid\t${SHORTCUT_ID}\t${AUMID_PROPERTY_KEY}\t${AUMID}`,
+    '',
+  ].join('\r\n'));
+  await run('msibuild', [msi, '-i', idt]);
 }
+
+/** PKEY_AppUserModel_ID as the MsiShortcutProperty table spells it. */
+export const AUMID_PROPERTY_KEY = '{9F4C2855-9F79-4B39-A8D0-E1D42DE1D5F3}, 5';

@@ -8,7 +8,15 @@
  *   RemoveFile, the custom action's HideTarget bit) is patched in by msi.ts with msibuild.
  *
  * Layout under C:\Program Files\ConsultGuard\: consultguard-service.exe, node\node.exe,
- * app\ (see app.ts). Component GUIDs are derived from the UpgradeCode and the file's path,
+ * app\ (see app.ts). The service starts the nudge helper in every user session itself
+ * (helpers.c; no Run key). The MSI registers the `consultguard:` URL scheme the toast buttons
+ * use (protocol activation: nothing has to listen for toast events) and a Start-menu
+ * shortcut carrying ConsultGuard's AppUserModelID (msi.ts adds the MsiShortcutProperty row),
+ * which Windows needs before it shows a desktop app's toasts under its own name.
+ *
+ * The enrolment secret is NOT a Property-table default unless the build asks for it
+ * (`--embed-secret`): Windows keeps every installed MSI in C:\Windows\Installer, readable by
+ * every user. It is given at install time (msiexec ENROLL_SECRET=, a transform, Intune). Component GUIDs are derived from the UpgradeCode and the file's path,
  * so they stay stable across versions as the component rules require.
  */
 import { createHash } from 'node:crypto';
@@ -20,7 +28,10 @@ import { xmlEscape } from '../files.js';
 export const UPGRADE_CODE = '6E0C7A52-3D4B-4C8E-9A51-2B7F0C1D9E43';
 export const SERVICE_NAME = 'ConsultGuardAgent';
 export const SERVICE_EXE = 'consultguard-service.exe';
-export const RUN_VALUE = 'ConsultGuardNudgeHelper';
+/** The toast sender; the Start-menu shortcut and HKLM\Software\Classes\AppUserModelId name it. */
+export const AUMID = 'ConsultGuard.Agent';
+export const URL_SCHEME = 'consultguard';
+export const SHORTCUT_ID = 'ConsultGuardShortcut';
 export const PUBLIC_PROPERTIES = ['SERVER_URL', 'ENROLL_SECRET', 'SITE'] as const;
 
 /**
@@ -37,7 +48,7 @@ export interface WxsInput {
   /** Folder wixl runs in: Source paths are written relative to it (wixl 0.101 fails on absolute ones). */
   base: string;
   version: string;
-  settings: { serverUrl?: string; enrollSecret?: string; site?: string };
+  settings: { serverUrl?: string; enrollSecret?: string; site?: string; embedSecretInMsi?: boolean };
 }
 
 function hashId(prefix: string, rel: string): string {
@@ -89,7 +100,7 @@ export function renderWxs(input: WxsInput): string {
   walk(input.root, input.base, '', '          ', tree);
   const defaults = [
     ['SERVER_URL', input.settings.serverUrl],
-    ['ENROLL_SECRET', input.settings.enrollSecret],
+    ['ENROLL_SECRET', input.settings.embedSecretInMsi ? input.settings.enrollSecret : undefined],
     ['SITE', input.settings.site],
   ]
     .filter((p): p is [string, string] => Boolean(p[1]))
@@ -115,20 +126,34 @@ ${tree.xml.join('\n')}
           <Component Id="c_registry" Guid="${guidFor('registry')}" Win64="yes">
             <RegistryValue Root="HKLM" Key="Software\\ConsultGuard\\Agent" Name="InstallDir" Type="string" Value="[INSTALLDIR]" KeyPath="yes" />
             <RegistryValue Root="HKLM" Key="Software\\ConsultGuard\\Agent" Name="Version" Type="string" Value="${input.version}" />
-            <RegistryValue Root="HKLM" Key="Software\\Microsoft\\Windows\\CurrentVersion\\Run" Name="${RUN_VALUE}" Type="string" Value="${q}[INSTALLDIR]${SERVICE_EXE}${q} nudge-helper" />
+          </Component>
+          <Component Id="c_url_scheme" Guid="${guidFor('url-scheme')}" Win64="yes">
+            <RegistryValue Root="HKLM" Key="Software\\Classes\\${URL_SCHEME}" Type="string" Value="URL:ConsultGuard nudge" KeyPath="yes" />
+            <RegistryValue Root="HKLM" Key="Software\\Classes\\${URL_SCHEME}" Name="URL Protocol" Type="string" Value="" />
+            <RegistryValue Root="HKLM" Key="Software\\Classes\\${URL_SCHEME}\\DefaultIcon" Type="string" Value="[INSTALLDIR]${SERVICE_EXE},0" />
+            <RegistryValue Root="HKLM" Key="Software\\Classes\\${URL_SCHEME}\\shell\\open\\command" Type="string" Value="${q}[INSTALLDIR]${SERVICE_EXE}${q} open-url ${q}%1${q}" />
+            <RegistryValue Root="HKLM" Key="Software\\Classes\\AppUserModelId\\${AUMID}" Name="DisplayName" Type="string" Value="ConsultGuard" />
           </Component>
         </Directory>
+      </Directory>
+      <Directory Id="ProgramMenuFolder">
+        <Component Id="c_shortcut" Guid="${guidFor('start-menu-shortcut')}" Win64="yes">
+          <Shortcut Id="${SHORTCUT_ID}" Name="ConsultGuard" Description="About the ConsultGuard agent on this PC" Target="[INSTALLDIR]${SERVICE_EXE}" Arguments="about" WorkingDirectory="INSTALLDIR" />
+          <RegistryValue Root="HKLM" Key="Software\\ConsultGuard\\Agent" Name="StartMenuShortcut" Type="integer" Value="1" KeyPath="yes" />
+        </Component>
       </Directory>
     </Directory>
 
     <Feature Id="Agent" Title="ConsultGuard Agent" Level="1">
-${[...tree.components, 'c_registry'].map((c) => `      <ComponentRef Id="${c}" />`).join('\n')}
+${[...tree.components, 'c_registry', 'c_url_scheme', 'c_shortcut'].map((c) => `      <ComponentRef Id="${c}" />`).join('\n')}
     </Feature>
 
     <!-- Deferred and not impersonated: these run as SYSTEM. WriteConfig after the files are in
          place and before the service starts; the removal ones after the service stopped and
          before RemoveFiles deletes the exe they run from. -->
     <CustomAction Id="WriteConfig" FileKey="ServiceExe" ExeCommand="write-config --server-url ${q}[SERVER_URL]${q} --enroll-secret ${q}[ENROLL_SECRET]${q} --site ${q}[SITE]${q}" Execute="deferred" Impersonate="no" Return="check" />
+    <CustomAction Id="SecureDirs" FileKey="ServiceExe" ExeCommand="secure-dirs" Execute="deferred" Impersonate="no" Return="check" />
+    <CustomAction Id="ConfigureService" FileKey="ServiceExe" ExeCommand="configure-service" Execute="deferred" Impersonate="no" Return="ignore" />
     <CustomAction Id="StopHelpers" FileKey="ServiceExe" ExeCommand="stop-helpers" Execute="deferred" Impersonate="no" Return="ignore" />
     <CustomAction Id="PurgeData" FileKey="ServiceExe" ExeCommand="purge" Execute="deferred" Impersonate="no" Return="ignore" />
     <CustomAction Id="SetCleanDir" Property="${CLEAN_DIR_PROPERTY}" Value="[CommonAppDataFolder]ConsultGuard\\" />
@@ -137,7 +162,9 @@ ${[...tree.components, 'c_registry'].map((c) => `      <ComponentRef Id="${c}" /
       <Custom Action="SetCleanDir" Sequence="1420">${cond}</Custom>
       <Custom Action="StopHelpers" Sequence="3480">REMOVE~="ALL"</Custom>
       <Custom Action="PurgeData" Sequence="3490">${cond}</Custom>
+      <Custom Action="SecureDirs" Sequence="5840">NOT REMOVE~="ALL"</Custom>
       <Custom Action="WriteConfig" Sequence="5850">NOT REMOVE~="ALL" AND (SERVER_URL OR ENROLL_SECRET OR SITE)</Custom>
+      <Custom Action="ConfigureService" Sequence="5860">NOT REMOVE~="ALL"</Custom>
     </InstallExecuteSequence>
   </Product>
 </Wix>

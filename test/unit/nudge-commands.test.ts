@@ -6,7 +6,6 @@
 import { describe, expect, it } from 'vitest';
 import { alerterCommand, appleString, osascriptDialogCommand } from '../../agent/nudge/notify/darwin.js';
 import { linuxNotifyCommand } from '../../agent/nudge/notify/linux.js';
-import { POWERSHELL_AUMID, toastScript, toastXml, win32NotifyCommand } from '../../agent/nudge/notify/win32.js';
 import { renderNudge } from '../../agent/nudge/message.js';
 import { openCommand } from '../../agent/nudge/open.js';
 import { taskkillArgs } from '../../agent/nudge/enforce.js';
@@ -84,34 +83,7 @@ describe('macOS notification', () => {
   });
 });
 
-describe('Windows toast (PowerShell + WinRT)', () => {
-  it('builds toast XML with the approved app as the click and first button, escaped', () => {
-    const xml = toastXml(request);
-    expect(xml).toMatch(/^<toast launch="open" activationType="foreground" duration="long">/);
-    expect(xml).toContain('<text>Please use Healthdirect Video Call for patient consults</text>');
-    expect(xml).toContain('<text>Zoom is not approved here. Use &quot;Healthdirect&quot; &amp; keep &lt;data&gt; safe; it&apos;s quick.</text>');
-    expect(xml).toContain('<actions><action content="Open Healthdirect Video Call" arguments="open" activationType="foreground"/><action content="Why am I seeing this?" arguments="about" activationType="foreground"/></actions>');
-  });
-
-  it('runs an encoded script that shows the toast, waits for its events, and reports them', () => {
-    const c = win32NotifyCommand(request);
-    expect(c.cmd).toBe('C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe');
-    expect(c.args.slice(0, -1)).toEqual(['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-WindowStyle', 'Hidden', '-EncodedCommand']);
-    const script = Buffer.from(c.args.at(-1)!, 'base64').toString('utf16le');
-    expect(script).toBe(toastScript(request));
-    // The XML is in a single-quoted PowerShell string, its apostrophes doubled.
-    expect(script).toContain(`$xml.LoadXml('${toastXml(request).replace(/'/g, "''")}')`);
-    expect(script).toContain(`CreateToastNotifier('${POWERSHELL_AUMID}').Show($toast)`);
-    expect(script).toContain('$toast.ExpirationTime = [DateTimeOffset]::Now.AddSeconds(300)');
-    expect(script).toMatch(/Register-ObjectEvent -InputObject \$toast -EventName Activated/);
-    expect(c.parse('shown')).toEqual({ kind: 'shown' });
-    expect(c.parse('action:open')).toEqual({ kind: 'action', action: 'open' });
-    expect(c.parse('action:about')).toEqual({ kind: 'action', action: 'about' });
-    expect(c.parse('closed:UserCanceled')).toEqual({ kind: 'closed', detail: 'dismissed (UserCanceled)' });
-    expect(c.parse('closed:expired')).toEqual({ kind: 'closed', detail: 'expired' });
-    expect(c.parse('failed:Notifications are disabled')).toEqual({ kind: 'failed', detail: 'toast failed: Notifications are disabled' });
-  });
-});
+// The Windows toast (XML, script, parsing) is covered by test/unit/win-toast.test.ts.
 
 describe('opening the approved app', () => {
   const url = 'https://vcc.healthdirect.org.au/';

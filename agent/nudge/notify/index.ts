@@ -4,13 +4,30 @@ import { alerterCommand, osascriptDialogCommand } from './darwin.js';
 import { linuxNotifyCommand } from './linux.js';
 import { which } from './run.js';
 import type { NotifierCommand } from './types.js';
-import { win32NotifyCommand } from './win32.js';
+import { existsSync } from 'node:fs';
+import { helperStateDir } from '../helper-paths.js';
+import { openCommand } from '../open.js';
+import { clickFile, writePending } from '../url-handler.js';
+import { installedServiceExe, win32NotifyCommand } from './win32.js';
 
 /** Where a macOS installer may put alerter, besides PATH. */
 const MAC_ALERTER_DIRS = ['/Library/Application Support/ConsultGuard/bin', '/opt/homebrew/bin', '/usr/local/bin'];
 
 export function notifierFor(platform: NodeJS.Platform = process.platform): (request: NudgeRequest) => NotifierCommand {
-  if (platform === 'win32') return (r) => win32NotifyCommand(r);
+  if (platform === 'win32') {
+    const dir = helperStateDir();
+    const exe = installedServiceExe();
+    const serviceExe = existsSync(exe) ? exe : null;
+    return (r) => {
+      // What the consultguard: URL handler may open for this toast (never taken from the URL).
+      writePending(dir, {
+        v: 1, id: r.id, expiresAt: Date.now() + (r.timeoutSec + 60) * 1000,
+        open: openCommand('win32', r.approved.url, r.approved.open),
+        ...(r.aboutUrl ? { about: openCommand('win32', r.aboutUrl) } : {}),
+      });
+      return win32NotifyCommand(r, { clickFile: (id) => clickFile(dir, id), serviceExe });
+    };
+  }
   if (platform === 'darwin') {
     const alerter = which('alerter', MAC_ALERTER_DIRS);
     return (r) => (alerter ? alerterCommand(r, alerter) : osascriptDialogCommand(r));

@@ -4,7 +4,11 @@ import type { NudgeRequest } from '../../../shared/ipc.js';
 export type NotifyEvent =
   | { kind: 'shown' }
   /** `open`: the clinician chose the approved app; `about`: "Why am I seeing this?". */
-  | { kind: 'action'; action: 'open' | 'about' }
+  /**
+   * `handled`: present when something else already opened the target (Windows: the
+   * consultguard: URL handler); null if that worked, else what went wrong.
+   */
+  | { kind: 'action'; action: 'open' | 'about'; handled?: string | null }
   | { kind: 'closed'; detail: string }
   | { kind: 'failed'; detail: string };
 
@@ -20,4 +24,5 @@ export interface NotifierCommand {
 export type BuildCommand = (request: NudgeRequest) => NotifierCommand;
 
 export const ABOUT_LABEL = 'Why am I seeing this?';
+export const NOT_NOW_LABEL = 'Not now';
 export const openLabel = (request: NudgeRequest): string => `Open ${request.approved.name}`;

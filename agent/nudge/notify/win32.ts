@@ -1,31 +1,62 @@
 /**
- * Windows: a toast through WinRT from Windows PowerShell 5.1 (present on every Windows
- * 10/11), sent as -EncodedCommand so no text needs shell quoting. The toast's buttons use
- * foreground activation: the script sees which one was chosen (Activated event, as
- * BurntToast does), prints it, and the helper opens the target. The toast expires with the
- * script, so a stale one is never left in Action Centre with buttons that do nothing.
- * Unit-tested here; not run on Windows in this repository's CI.
+ * Windows: a toast through WinRT from Windows PowerShell 5.1 (on every Windows 10/11), sent
+ * as -EncodedCommand. Built for what 5.1 can and cannot do:
+ *
+ * - Buttons use PROTOCOL activation (`consultguard:open?n=ID`): Windows opens the URL with
+ *   the handler the MSI registered (consultguard-service.exe open-url -> url-handler.ts),
+ *   which records the click durably and opens the approved app. Nothing subscribes to the
+ *   toast's events, which 5.1 never delivers for WinRT objects (BurntToast enables them on
+ *   PowerShell 7.1+ only), so the old foreground-activation buttons did nothing.
+ * - The sender is ConsultGuard's own AppUserModelID, which the MSI's Start-menu shortcut
+ *   carries, so the toast is branded and Windows lets it through.
+ * - "shown" only when Windows accepted it: the notifier's Setting must be Enabled (the user
+ *   or a policy can turn ConsultGuard's toasts off), and the shell must not be holding
+ *   toasts (Focus Assist / Do not disturb, presentation or full-screen: asked through
+ *   `consultguard-service.exe notify-state`, which runs as the user). Otherwise no toast
+ *   and a `failed` outcome that says why.
+ * - "dismissed" (the toast left Windows' notification history before its time, or "Not
+ *   now") is told apart from "timed out" (still unanswered at expiry; then it is removed so
+ *   no stale toast with live buttons stays in Action Centre).
+ * - No user text is ever inside a PowerShell string literal: the toast XML and file paths go
+ *   in as base64 (only [A-Za-z0-9+/=]), so no quote of any kind (', U+2018-U+201B, which
+ *   PowerShell also treats as single quotes) can end a string. The few literals left are
+ *   constants or hex, and psString escapes every single-quote form anyway.
+ *
+ * Unit-tested on Linux on the generated XML and script; run on real Windows in the pilot
+ * (installers/README.md). Wine has no PowerShell and no toasts.
  */
+import { win32 } from 'node:path';
 import type { NudgeRequest } from '../../../shared/ipc.js';
-import { ABOUT_LABEL, openLabel, type NotifierCommand, type NotifyEvent } from './types.js';
 import { systemTool } from '../../system-tools.js';
+import { ABOUT_LABEL, NOT_NOW_LABEL, openLabel, type NotifierCommand, type NotifyEvent } from './types.js';
 
-/**
- * The toast's sender. PowerShell's own AppUserModelID works without registration; an
- * installer that adds a Start-menu shortcut with its own AUMID can pass that instead.
- */
-export const POWERSHELL_AUMID = '{1AC14E77-02E7-4E5D-B744-2EB1AE5198B7}\\WindowsPowerShell\\v1.0\\powershell.exe';
+/** Must match wxs.ts AUMID (the shortcut's System.AppUserModel.ID). */
+export const CONSULTGUARD_AUMID = 'ConsultGuard.Agent';
+export const TOAST_GROUP = 'ConsultGuard';
 
 export const escapeXml = (text: string): string =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 
+/**
+ * A PowerShell single-quoted string literal. PowerShell ends such a string at any of
+ * ' U+2018 U+2019 U+201A U+201B, and a doubled one of them stands for itself.
+ */
+export const psString = (text: string): string => `'${text.replace(/['\u2018\u2019\u201A\u201B]/g, (q) => q + q)}'`;
+
+const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+
+/** `consultguard:ACTION?n=ID`: what the toast hands to the registered URL handler. */
+export const nudgeUrl = (action: 'open' | 'about' | 'dismiss', id: string): string => `consultguard:${action}?n=${id}`;
+
+/** The toast's tag: 16 hex characters of the nudge id (Windows allows 64; hex needs no escaping). */
+export const toastTag = (id: string): string => id.replace(/[^0-9a-f]/gi, '').slice(0, 16).toLowerCase();
+
 export function toastXml(request: NudgeRequest): string {
-  const actions = [
-    `<action content="${escapeXml(openLabel(request))}" arguments="open" activationType="foreground"/>`,
-    ...(request.aboutUrl ? [`<action content="${escapeXml(ABOUT_LABEL)}" arguments="about" activationType="foreground"/>`] : []),
-  ];
+  const action = (label: string, kind: 'open' | 'about' | 'dismiss') =>
+    `<action content="${escapeXml(label)}" arguments="${escapeXml(nudgeUrl(kind, request.id))}" activationType="protocol"/>`;
+  const actions = [action(openLabel(request), 'open'), ...(request.aboutUrl ? [action(ABOUT_LABEL, 'about')] : []), action(NOT_NOW_LABEL, 'dismiss')];
   return [
-    '<toast launch="open" activationType="foreground" duration="long">',
+    `<toast launch="${escapeXml(nudgeUrl('open', request.id))}" activationType="protocol" duration="long">`,
     '<visual><binding template="ToastGeneric">',
     `<text>${escapeXml(request.title)}</text>`,
     `<text>${escapeXml(request.message)}</text>`,
@@ -36,58 +67,110 @@ export function toastXml(request: NudgeRequest): string {
   ].join('');
 }
 
-/** A PowerShell single-quoted string literal. */
-export const psString = (text: string): string => `'${text.replace(/'/g, "''")}'`;
+export interface ToastFiles {
+  /** The file the URL handler writes when a button is chosen (url-handler.ts clickFile). */
+  click: string;
+  /** consultguard-service.exe, for `notify-state`; null: not installed, skip that check. */
+  serviceExe: string | null;
+}
 
-export function toastScript(request: NudgeRequest, appId = POWERSHELL_AUMID): string {
+export function toastScript(request: NudgeRequest, files: ToastFiles): string {
+  const tag = psString(toastTag(request.id));
+  const decode = (text: string) => `$utf8.GetString([Convert]::FromBase64String(${psString(b64(text))}))`;
+  const emit = (text: string) => `[Console]::Out.WriteLine(${text}); [Console]::Out.Flush()`;
+  // The click file appears first; its ".result" (what opening the app gave) right after.
+  const readClick = [
+    '$r = $click + \'.result\'; $until = (Get-Date).AddSeconds(5)',
+    'while (-not (Test-Path -LiteralPath $r) -and (Get-Date) -lt $until) { Start-Sleep -Milliseconds 200 }',
+    '$a = (Get-Content -LiteralPath $click -Raw -Encoding UTF8).Trim()',
+    '$res = if (Test-Path -LiteralPath $r) { (Get-Content -LiteralPath $r -Raw -Encoding UTF8).Trim() } else { \'no-result\' }',
+    `${emit("'action:' + $a + ' ' + $res")}; exit 0`,
+  ].join('; ');
   return [
     "$ErrorActionPreference = 'Stop'",
     'try {',
+    '  $utf8 = [Text.Encoding]::UTF8',
+    `  $appId = ${psString(CONSULTGUARD_AUMID)}`,
+    `  $click = ${decode(files.click)}`,
+    ...(files.serviceExe
+      ? [
+        `  $cgExe = ${decode(files.serviceExe)}`,
+        '  $state = (& $cgExe notify-state | Out-String).Trim()',
+        `  if ($state -and $state -notmatch '^quns=(accepts|unknown) focus=(off|unknown)$') { ${emit("'refused:held ' + $state")}; exit 0 }`,
+      ]
+      : []),
     '  [Windows.UI.Notifications.ToastNotificationManager, Windows.UI.Notifications, ContentType = WindowsRuntime] | Out-Null',
     '  [Windows.Data.Xml.Dom.XmlDocument, Windows.Data.Xml.Dom.XmlDocument, ContentType = WindowsRuntime] | Out-Null',
+    '  $notifier = [Windows.UI.Notifications.ToastNotificationManager]::CreateToastNotifier($appId)',
+    `  if ($notifier.Setting -ne [Windows.UI.Notifications.NotificationSetting]::Enabled) { ${emit("'refused:setting ' + $notifier.Setting")}; exit 0 }`,
     '  $xml = New-Object Windows.Data.Xml.Dom.XmlDocument',
-    `  $xml.LoadXml(${psString(toastXml(request))})`,
+    `  $xml.LoadXml(${decode(toastXml(request))})`,
     '  $toast = New-Object Windows.UI.Notifications.ToastNotification $xml',
-    `  $toast.Tag = ${psString(request.id.slice(0, 16))}`,
-    "  $toast.Group = 'ConsultGuard'",
+    `  $toast.Tag = ${tag}`,
+    `  $toast.Group = ${psString(TOAST_GROUP)}`,
     `  $toast.ExpirationTime = [DateTimeOffset]::Now.AddSeconds(${request.timeoutSec})`,
-    "  Register-ObjectEvent -InputObject $toast -EventName Activated -SourceIdentifier 'cg.activated' | Out-Null",
-    "  Register-ObjectEvent -InputObject $toast -EventName Dismissed -SourceIdentifier 'cg.dismissed' | Out-Null",
-    "  Register-ObjectEvent -InputObject $toast -EventName Failed -SourceIdentifier 'cg.failed' | Out-Null",
-    `  [Windows.UI.Notifications.ToastNotificationManager]::CreateToastNotifier(${psString(appId)}).Show($toast)`,
-    "  [Console]::Out.WriteLine('shown'); [Console]::Out.Flush()",
+    '  $notifier.Show($toast)',
+    `  ${emit("'shown'")}`,
+    '  $history = [Windows.UI.Notifications.ToastNotificationManager]::History',
     `  $deadline = (Get-Date).AddSeconds(${request.timeoutSec})`,
     '  while ((Get-Date) -lt $deadline) {',
-    '    $e = Wait-Event -Timeout 1',
-    '    if (-not $e) { continue }',
-    '    Remove-Event -EventIdentifier $e.EventIdentifier',
-    '    switch ($e.SourceIdentifier) {',
-    "      'cg.activated' { [Console]::Out.WriteLine('action:' + $e.SourceArgs[1].Arguments); exit 0 }",
-    "      'cg.dismissed' { [Console]::Out.WriteLine('closed:' + $e.SourceArgs[1].Reason); exit 0 }",
-    "      'cg.failed' { [Console]::Out.WriteLine('failed:' + $e.SourceArgs[1].ErrorCode.Message); exit 1 }",
+    '    Start-Sleep -Milliseconds 500',
+    `    if (Test-Path -LiteralPath $click) { ${readClick} }`,
+    `    if (@($history.GetHistory($appId) | Where-Object { $_.Tag -eq ${tag} }).Count -eq 0) {`,
+    // A button click also removes the toast: give the handler time to record it.
+    '      $until = (Get-Date).AddSeconds(8)',
+    '      while ((Get-Date) -lt $until) {',
+    `        if (Test-Path -LiteralPath $click) { ${readClick} }`,
+    '        Start-Sleep -Milliseconds 250',
+    '      }',
+    `      ${emit("'closed:dismissed'")}; exit 0`,
     '    }',
     '  }',
-    "  [Console]::Out.WriteLine('closed:expired')",
+    `  $history.Remove(${tag}, ${psString(TOAST_GROUP)}, $appId)`,
+    `  ${emit("'closed:expired'")}`,
     '} catch {',
-    "  [Console]::Out.WriteLine('failed:' + $_.Exception.Message); exit 1",
+    `  ${emit("'failed:' + $_.Exception.Message")}; exit 1`,
     '}',
   ].join('\r\n');
 }
 
-export function win32NotifyCommand(request: NudgeRequest, appId?: string): NotifierCommand {
-  const encoded = Buffer.from(toastScript(request, appId), 'utf16le').toString('base64');
+/** Where the helper's per-user files and the service exe are, for one nudge. */
+export interface Win32NotifyOptions {
+  clickFile: (id: string) => string;
+  serviceExe: string | null;
+}
+
+/** The service exe beside the node runtime the helper runs on (INSTALLDIR\node\node.exe). */
+export function installedServiceExe(execPath: string = process.execPath): string {
+  return win32.join(win32.dirname(win32.dirname(execPath)), 'consultguard-service.exe');
+}
+
+export function parseToastLine(line: string): NotifyEvent | null {
+  const text = line.trim();
+  if (text === 'shown') return { kind: 'shown' };
+  const click = /^action:(open|about|dismiss) (.*)$/.exec(text);
+  if (click) {
+    const result = click[2]!;
+    if (click[1] === 'dismiss') return { kind: 'closed', detail: 'dismissed ("Not now")' };
+    const problem = result === 'opened' ? null : result === 'no-result' ? 'the link handler did not report back' : result.replace(/^failed:\s*/, '');
+    return { kind: 'action', action: click[1] as 'open' | 'about', handled: problem };
+  }
+  if (text === 'closed:dismissed') return { kind: 'closed', detail: 'dismissed (closed before it timed out)' };
+  if (text === 'closed:expired') return { kind: 'closed', detail: 'expired' };
+  if (text.startsWith('refused:setting ')) {
+    return { kind: 'failed', detail: `not shown: Windows notifications are off for ConsultGuard (${text.slice('refused:setting '.length)})` };
+  }
+  if (text.startsWith('refused:held ')) return { kind: 'failed', detail: `not shown: Windows is holding notifications back (${text.slice('refused:held '.length)})` };
+  if (text.startsWith('failed:')) return { kind: 'failed', detail: `toast failed: ${text.slice(7)}` };
+  return null;
+}
+
+export function win32NotifyCommand(request: NudgeRequest, opts: Win32NotifyOptions): NotifierCommand {
+  const script = toastScript(request, { click: opts.clickFile(request.id), serviceExe: opts.serviceExe });
   return {
     cmd: systemTool('powershell', 'win32'),
-    args: ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-WindowStyle', 'Hidden', '-EncodedCommand', encoded],
+    args: ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-WindowStyle', 'Hidden', '-EncodedCommand', Buffer.from(script, 'utf16le').toString('base64')],
     shownOnSpawn: false,
-    parse(line): NotifyEvent | null {
-      const text = line.trim();
-      if (text === 'shown') return { kind: 'shown' };
-      if (text === 'action:open') return { kind: 'action', action: 'open' };
-      if (text === 'action:about') return { kind: 'action', action: 'about' };
-      if (text.startsWith('closed:')) return { kind: 'closed', detail: text === 'closed:expired' ? 'expired' : `dismissed (${text.slice(7)})` };
-      if (text.startsWith('failed:')) return { kind: 'failed', detail: `toast failed: ${text.slice(7)}` };
-      return null;
-    },
+    parse: parseToastLine,
   };
 }
