@@ -42,7 +42,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {}): RunningAgent {
   const now = deps.now ?? (() => new Date());
-  const collectors = deps.collectors ?? defaultCollectors();
+  const collectors = deps.collectors ?? defaultCollectors(log.child({ module: 'collect' }));
   const state = createAgentState(config.stateDir);
   const outbox = createOutbox({ dir: join(config.stateDir, 'outbox'), ...config.outbox });
   const saved = state.loadOpen();
@@ -166,6 +166,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     const healthFigures = {
       pollMs: health.pollMs, polls: health.polls, collectErrors: health.collectErrors, lastError: health.lastError,
       outboxDepth: o.depth, outboxBytes: o.bytes, dropped: o.dropped, torn: o.torn,
+      collector: collectors.describe?.() ?? null,
       rssMb: Math.round(mem.rss / 1048576), cpuUserMs: Math.round(cpu.user / 1000), cpuSystemMs: Math.round(cpu.system / 1000),
     };
     return { at: now().toISOString(), monitoring: schedule.monitoring(), policyVersion: policy?.version ?? null, health: healthFigures };

@@ -10,6 +10,7 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { Connection } from '../../shared/snapshot.js';
+import type { WindowsCollectors } from './win-native.js';
 import { readConntrack, readSockets, type RawSocket } from './proc-net.js';
 
 export type Interesting = (remoteAddress: string) => boolean;
@@ -102,7 +103,9 @@ async function collectWithSysteminformation(interesting?: Interesting): Promise<
   return out;
 }
 
-export function createConnectionCollector(platform: NodeJS.Platform = process.platform) {
+export function createConnectionCollector(platform: NodeJS.Platform = process.platform, windows?: WindowsCollectors) {
+  // Windows: the TCP table from the native collector (win-native.ts), netstat as its fallback.
+  if (platform === 'win32' && windows) return windows.connections;
   return async function collectConnections(interesting?: Interesting): Promise<Connection[]> {
     return platform === 'linux' ? collectLinuxConnections(interesting) : collectWithSysteminformation(interesting);
   };

@@ -5,15 +5,25 @@
 import { hostname } from 'node:os';
 import type { Platform, ProcessInfo, Snapshot, Connection } from '../../shared/snapshot.js';
 import { createConnectionCollector, type Interesting } from './connections.js';
-import { createProcessCollector, type NameFilter } from './processes.js';
+import { createProcessCollector, createPsListCollector, type NameFilter } from './processes.js';
+import { collectorCommand, createWindowsCollectors } from './win-native.js';
+import type { Logger } from '../../shared/log.js';
 
 export interface Collectors {
   processes: (wanted?: NameFilter) => Promise<ProcessInfo[]>;
   connections: (interesting?: Interesting) => Promise<Connection[]>;
+  /** The collector in use, in plain words (`status` shows it). */
+  describe?: () => string;
 }
 
-export function defaultCollectors(): Collectors {
-  return { processes: createProcessCollector(), connections: createConnectionCollector() };
+export function defaultCollectors(log?: Logger): Collectors {
+  if (process.platform === 'win32') {
+    const fallback = { processes: createPsListCollector(undefined, 'win32'), connections: createConnectionCollector('win32') };
+    const windows = createWindowsCollectors({ command: collectorCommand(), fallback, log });
+    return { processes: createProcessCollector('win32', windows), connections: createConnectionCollector('win32', windows), describe: windows.describe };
+  }
+  const describe = process.platform === 'linux' ? 'linux /proc' : 'ps-list and systeminformation';
+  return { processes: createProcessCollector(), connections: createConnectionCollector(), describe: () => describe };
 }
 
 export async function takeSnapshot(collectors: Collectors, at: Date, interesting?: Interesting, wanted?: NameFilter): Promise<Snapshot> {

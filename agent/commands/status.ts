@@ -65,6 +65,7 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
     queuedEvents: status?.health.outboxDepth ?? null,
     dropped: status?.health.dropped ?? null,
     lastError: status?.health.lastError ?? null,
+    collector: running ? (status!.health.collector ?? null) : null,
   };
   if (json) {
     out.write(`${JSON.stringify(summary, null, 2)}\n`);
@@ -91,6 +92,7 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
   }
   if (summary.open.length) lines.push(`  Seen now:        ${summary.open.map((v) => `${names.get(v.app) ?? v.app} (${v.state}, since ${v.startedAt})`).join('; ')}`);
   if (summary.queuedEvents) lines.push(`  Queued events:   ${summary.queuedEvents}${summary.dropped ? ` (${summary.dropped} dropped: outbox full)` : ''}`);
+  if (summary.collector) lines.push(`  Collector:       ${summary.collector}`);
   if (summary.lastError) lines.push(`  Last error:      ${summary.lastError}`);
   lines.push('  What is collected: only during consult hours, the names of running programs and the');
   lines.push('  network destinations of known video apps are checked on this computer; only matches');

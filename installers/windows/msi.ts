@@ -8,6 +8,7 @@ import { copyTree, copyFile, writeFile } from '../files.js';
 import { run } from '../exec.js';
 import { signFile, type SignOptions } from './sign.js';
 import type { PackageInput } from '../package-input.js';
+import { COLLECTOR_EXE } from '../../agent/collect/win-native.js';
 import { CLEAN_DIR_PROPERTY, PUBLIC_PROPERTIES, renderWxs, SERVICE_EXE } from './wxs.js';
 
 export interface MsiInput extends PackageInput {
@@ -30,6 +31,18 @@ export async function compileServiceHost(repoRoot: string, out: string): Promise
   ]);
 }
 
+/**
+ * consultguard-collector.exe (collector.c): the agent's process and socket collector, put
+ * beside the bundle (app\) where agent/collect/win-native.ts looks for it.
+ */
+export async function compileCollector(repoRoot: string, out: string): Promise<void> {
+  await run('x86_64-w64-mingw32-gcc', [
+    '-municode', '-mwindows', '-O2', '-s', '-Wall',
+    '-o', out, join(repoRoot, 'installers', 'windows', 'collector.c'),
+    '-liphlpapi', '-lws2_32', '-lntdll', '-ladvapi32',
+  ]);
+}
+
 export async function buildMsi(input: MsiInput): Promise<string> {
   const root = join(input.workDir, 'ConsultGuard');
   copyTree(input.appDir, join(root, 'app'));
@@ -37,6 +50,9 @@ export async function buildMsi(input: MsiInput): Promise<string> {
   const serviceExe = join(root, SERVICE_EXE);
   await compileServiceHost(input.repoRoot, serviceExe);
   if (input.sign) await signFile(serviceExe, input.sign);
+  const collectorExe = join(root, 'app', COLLECTOR_EXE);
+  await compileCollector(input.repoRoot, collectorExe);
+  if (input.sign) await signFile(collectorExe, input.sign);
 
   const wxs = join(input.workDir, 'agent.wxs');
   writeFile(wxs, renderWxs({ root, base: input.workDir, version: input.version, settings: input.settings }));
