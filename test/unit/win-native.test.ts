@@ -1,0 +1,172 @@
+/**
+ * The agent's side of the Windows native collector on output recorded under wine
+ * (test/fixtures/windows/collector-wine.jsonl: consultguard-collector.exe answering `poll`
+ * and `cmd` while the fake app ran as C:\Program Files\Zoom\bin\Zoom.exe and Zoë.exe).
+ * The collector child here is a node script replaying that recording through real pipes,
+ * so the child manager, parser and merge run as they do on Windows; the real exe under wine
+ * is test/integration/win-collector.test.ts.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createConnectionCollector } from '../../agent/collect/connections.js';
+import { createProcessCollector } from '../../agent/collect/processes.js';
+import { parseCmd, parsePoll, toConnections } from '../../agent/collect/win-native-parse.js';
+import { COLLECTOR_ENV, COLLECTOR_EXE, COLLECTOR_LAUNCHER_ENV, collectorCommand, createWindowsCollectors, type WindowsCollectors } from '../../agent/collect/win-native.js';
+import { compileForScan } from '../../agent/commands/scan.js';
+import { detect } from '../../agent/detect/index.js';
+import type { Logger } from '../../shared/log.js';
+import { packageRoot } from '../../shared/paths.js';
+import type { Snapshot } from '../../shared/snapshot.js';
+import { tempDir } from '../support/server.js';
+
+const RECORDING = join(packageRoot(), 'test', 'fixtures', 'windows', 'collector-wine.jsonl');
+const REPLAY = join(packageRoot(), 'test', 'support', 'win', 'replay-collector.mjs');
+const [POLL, CMD] = readFileSync(RECORDING, 'utf8').split('\n') as [string, string];
+const ZOOM = 'C:\\Program Files\\Zoom\\bin\\Zoom.exe';
+
+function logger() {
+  const warnings: unknown[] = [];
+  const infos: unknown[] = [];
+  const log = { warn: (...a: unknown[]) => warnings.push(a), info: (...a: unknown[]) => infos.push(a) } as unknown as Logger;
+  return { log, warnings, infos };
+}
+
+let open: WindowsCollectors[] = [];
+afterEach(() => {
+  for (const c of open) c.close();
+  open = [];
+});
+
+function replaying(mode = '', extra: Partial<Parameters<typeof createWindowsCollectors>[0]> = {}) {
+  const dir = tempDir('cg-winnative-');
+  const requests = join(dir, 'requests.log');
+  writeFileSync(requests, '');
+  let fallbacks = 0;
+  const { log, warnings, infos } = logger();
+  const c = createWindowsCollectors({
+    command: { file: process.execPath, args: [REPLAY, RECORDING, requests, mode] },
+    fallback: { processes: async () => (fallbacks++, [{ pid: 1, name: 'fastlist.exe' }]), connections: async () => (fallbacks++, []) },
+    log,
+    ...extra,
+  });
+  open.push(c);
+  return { c, requests: () => readFileSync(requests, 'utf8').split('\n').filter(Boolean), fallbacks: () => fallbacks, warnings, infos };
+}
+
+describe('Windows native collector: parsing recorded output', () => {
+  it('reads every field of a process, UTF-8 names included', () => {
+    const poll = parsePoll(POLL);
+    expect(poll.processes.find((p) => p.name === 'Zoom.exe')).toEqual({ pid: 340, ppid: 0, session: 1, startMs: 1796173453821, name: 'Zoom.exe', path: ZOOM, user: 'VM\\root' });
+    expect(poll.processes.find((p) => p.pid === 348)?.name).toBe('Zoë.exe');
+    expect(poll.sockets).toContainEqual({ protocol: 'udp', pid: 340, localAddress: '127.0.0.1', localPort: 41632 });
+    expect(parseCmd(CMD).get(340)).toBe(`"${ZOOM}" 127.0.0.1 52169 40`);
+  });
+
+  it('keeps only TCP flows with a remote end: no listeners, TIME_WAIT or UDP (Windows has no UDP peer)', () => {
+    const conns = toConnections(parsePoll(POLL).sockets);
+    expect(conns).toContainEqual({ protocol: 'tcp', pid: 340, localAddress: '127.0.0.1', localPort: expect.any(Number), remoteAddress: '127.0.0.1', remotePort: 52169, state: 'ESTABLISHED' });
+    expect(conns.every((c) => c.protocol === 'tcp' && c.state === 'ESTABLISHED')).toBe(true);
+    // The listener's end of the same flow has no owner under wine (pid 0): no pid, not "pid 0".
+    expect(conns.filter((c) => c.pid === undefined).length).toBeGreaterThan(0);
+    expect(toConnections(parsePoll(POLL).sockets, () => false)).toEqual([]);
+  });
+
+  it('maps IPv4-mapped IPv6 addresses to IPv4 so address ranges match', () => {
+    const line = JSON.stringify({ ok: 1, now: 1, p: [], tcp: [[7, '::ffff:10.0.0.2', 5000, '::ffff:170.114.10.1', 8801, 'ESTABLISHED']], udp: [] });
+    expect(toConnections(parsePoll(line).sockets)[0]).toMatchObject({ pid: 7, remoteAddress: '170.114.10.1' });
+  });
+
+  it('names what is wrong with a bad answer', () => {
+    expect(() => parsePoll('garbage')).toThrow(/not JSON/);
+    expect(() => parsePoll('{"ok":0,"error":"NtQuerySystemInformation failed"}')).toThrow(/could not answer poll: NtQuerySystemInformation failed/);
+    expect(() => parsePoll('{"ok":1,"now":1,"p":[[1,2]],"tcp":[],"udp":[]}')).toThrow(/does not fit its format/);
+  });
+});
+
+describe('Windows native collector: the long-lived child', () => {
+  it('serves both halves of a snapshot from one poll and asks command lines once per process', async () => {
+    const { c, requests, fallbacks } = replaying();
+    const wanted = (n: string) => n === 'Zoom.exe';
+    const [procs, conns] = await Promise.all([c.processes(wanted), c.connections(() => true)]);
+    expect(requests()).toEqual(['poll', 'cmd 340:1796173453821']);
+    expect(fallbacks()).toBe(0);
+    expect(c.describe()).toBe(`native (${COLLECTOR_EXE})`);
+    const zoom = procs.find((p) => p.pid === 340);
+    expect(zoom).toEqual({ pid: 340, ppid: 0, name: 'Zoom.exe', path: ZOOM, cmd: `"${ZOOM}" 127.0.0.1 52169 40`, user: 'VM\\root' });
+    expect(procs.find((p) => p.pid === 348)?.cmd).toBeUndefined();
+
+    const snapshot: Snapshot = { v: 1, platform: 'win32', hostname: 'replay', takenAt: '2026-12-02T09:00:00Z', processes: procs, connections: conns };
+    const d = detect(snapshot, compileForScan(undefined)).find((x) => x.app === 'zoom');
+    expect(d).toMatchObject({ state: 'running', user: 'VM\\root', pids: [340] });
+    expect(d!.evidence).toContain('process Zoom.exe (path matches Zoom install)');
+
+    await c.processes(wanted); // the same process (pid and start time): its command line is known
+    expect(requests()).toEqual(['poll', 'cmd 340:1796173453821', 'poll']);
+  });
+
+  it('falls back on a timeout, warns once per streak, and restarts after the back-off', async () => {
+    const { c, fallbacks, warnings, requests } = replaying('silent', { timeoutMs: 1000, backoff: { minMs: 100, maxMs: 100 } });
+    expect(await c.processes()).toEqual([{ pid: 1, name: 'fastlist.exe' }]);
+    expect(c.describe()).toBe('fallback: ps-list and systeminformation (native collector no answer within 1000 ms)');
+    await c.processes();
+    await new Promise((r) => setTimeout(r, 150)); // past the back-off: a new child is started
+    await c.processes();
+    expect(fallbacks()).toBe(3);
+    expect(warnings).toHaveLength(1);
+    expect(requests().filter((r) => r === 'poll').length).toBeGreaterThanOrEqual(2); // a second child was asked
+  });
+
+  it('falls back on an answer that does not parse, and says why', async () => {
+    const { c, fallbacks, warnings } = replaying('garbage');
+    await c.processes();
+    await c.processes();
+    expect(fallbacks()).toBe(2);
+    expect(warnings).toHaveLength(1);
+    expect(c.describe()).toMatch(/^fallback: ps-list and systeminformation \(the native collector answered poll with a line that is not JSON/);
+  });
+
+  it('falls back when the collector cannot be started', async () => {
+    const { log, warnings } = logger();
+    let fallbacks = 0;
+    const c = createWindowsCollectors({
+      command: { file: join(tempDir(), 'missing.exe'), args: [] },
+      fallback: { processes: async () => (fallbacks++, []), connections: async () => (fallbacks++, []) },
+      log,
+    });
+    open.push(c);
+    await c.processes();
+    await c.connections();
+    expect(fallbacks).toBe(2);
+    expect(c.describe()).toMatch(/native collector cannot start .*missing\.exe/);
+    expect(warnings).toHaveLength(1);
+  });
+});
+
+describe('Windows native collector: where it is found', () => {
+  it('beside the bundle, or where the environment says, or nowhere (fallback)', () => {
+    const app = tempDir('cg-app-');
+    expect(collectorCommand({}, app)).toBeNull();
+    writeFileSync(join(app, COLLECTOR_EXE), '');
+    expect(collectorCommand({}, app)).toEqual({ file: join(app, COLLECTOR_EXE), args: [] });
+    const other = join(tempDir(), 'sub');
+    mkdirSync(other);
+    const exe = join(other, 'c.exe');
+    writeFileSync(exe, '');
+    expect(collectorCommand({ [COLLECTOR_ENV]: exe, [COLLECTOR_LAUNCHER_ENV]: 'wine' }, app)).toEqual({ file: 'wine', args: [exe] });
+    expect(collectorCommand({ [COLLECTOR_ENV]: join(other, 'none.exe') }, app)).toBeNull();
+
+    const { log, warnings } = logger();
+    const c = createWindowsCollectors({ command: null, fallback: { processes: async () => [], connections: async () => [] }, log });
+    expect(c.describe()).toBe(`fallback: ps-list and systeminformation (${COLLECTOR_EXE} not found)`);
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('is what processes.ts and connections.ts use on win32 only', () => {
+    const c = createWindowsCollectors({ command: null, fallback: { processes: async () => [], connections: async () => [] } });
+    expect(createProcessCollector('win32', c)).toBe(c.processes);
+    expect(createConnectionCollector('win32', c)).toBe(c.connections);
+    expect(createProcessCollector('linux', c)).not.toBe(c.processes);
+    expect(createConnectionCollector('darwin', c)).not.toBe(c.connections);
+  });
+});
