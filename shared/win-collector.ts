@@ -24,6 +24,9 @@ export const NativePollReply = z.object({
 });
 export type NativePollReply = z.infer<typeof NativePollReply>;
 
+/** Answer to `tcp`: the TCP tables with owning pids (`poll basic` leaves them out). */
+export const NativeTcpReply = z.object({ ok: z.literal(1), tcp: z.array(NativeTcpRow) });
+
 export const NativeCmdReply = z.object({ ok: z.literal(1), cmd: z.array(z.tuple([pid, z.string()])) });
 export type NativeCmdReply = z.infer<typeof NativeCmdReply>;
 

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
 import type { Connection, ProcessInfo } from '../../shared/snapshot.js';
-import { NativeCmdReply, NativeErrorReply, NativePollReply } from '../../shared/win-collector.js';
+import { NativeCmdReply, NativeErrorReply, NativePollReply, NativeTcpReply } from '../../shared/win-collector.js';
 
 export interface NativeProcess {
   pid: number;
@@ -58,6 +58,11 @@ function plainAddress(a: string): string {
   return m ? m[1]! : a;
 }
 
+function tcpSockets(rows: NativePollReply['tcp']): NativeSocket[] {
+  return rows.map(([pid, la, lp, ra, rp, state]) => ({ protocol: 'tcp', pid, localAddress: plainAddress(la), localPort: lp, remoteAddress: plainAddress(ra), remotePort: rp, state }));
+}
+
+/** Answer to `poll` or `poll basic` (TCP rows without owners: pid 0). */
 export function parsePoll(line: string): NativePoll {
   const r = parseLine(line, NativePollReply, 'poll');
   const processes = r.p.map(([pid, ppid, session, startMs, name, path, user]) => {
@@ -66,12 +71,14 @@ export function parsePoll(line: string): NativePoll {
     if (user) p.user = user;
     return p;
   });
-  const sockets: NativeSocket[] = [];
-  for (const [pid, la, lp, ra, rp, state] of r.tcp) {
-    sockets.push({ protocol: 'tcp', pid, localAddress: plainAddress(la), localPort: lp, remoteAddress: plainAddress(ra), remotePort: rp, state });
-  }
+  const sockets = tcpSockets(r.tcp);
   for (const [pid, la, lp] of r.udp) sockets.push({ protocol: 'udp', pid, localAddress: plainAddress(la), localPort: lp });
   return { now: r.now, processes, sockets };
+}
+
+/** Answer to `tcp`: TCP sockets with owning pids. */
+export function parseTcp(line: string): NativeSocket[] {
+  return tcpSockets(parseLine(line, NativeTcpReply, 'tcp').tcp);
 }
 
 export function parseCmd(line: string): Map<number, string> {

@@ -7,7 +7,8 @@
  * (pid + start time), so a steady machine costs one request per poll.
  *
  * One poll serves both halves of a snapshot: processes() and connections() run side by
- * side (snapshot.ts) and share the collector's answer.
+ * side (snapshot.ts) and share the collector's answer (`poll basic`); the TCP owners
+ * (`tcp`) are asked for only when a flow goes to an address the catalog lists.
  *
  * Where the collector is missing or failing, ps-list (fastlist names, details from the old
  * CIM query) and systeminformation (netstat) do the work, and `describe()` says so; the
@@ -20,7 +21,7 @@ import { describe } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Connection, ProcessInfo } from '../../shared/snapshot.js';
 import { createNativeChild, type CollectorCommand, type NativeChild } from './win-native-child.js';
-import { cmdRequests, parseCmd, parsePoll, processKey, toConnections, toProcessInfo, type NativePoll } from './win-native-parse.js';
+import { cmdRequests, parseCmd, parsePoll, parseTcp, processKey, toConnections, toProcessInfo, type NativePoll } from './win-native-parse.js';
 
 export const COLLECTOR_EXE = 'consultguard-collector.exe';
 /** Path of the collector to use instead of the installed one. */
@@ -82,7 +83,7 @@ export function createWindowsCollectors(opts: WindowsCollectorOptions) {
       shared.used.add(half);
       return shared.poll;
     }
-    const poll = child.request('poll').then(parsePoll);
+    const poll = child.request('poll basic').then(parsePoll);
     shared = { at: Date.now(), poll, used: new Set([half]) };
     return poll;
   }
@@ -115,7 +116,11 @@ export function createWindowsCollectors(opts: WindowsCollectorOptions) {
     },
     async connections(interesting?: (remoteAddress: string) => boolean): Promise<Connection[]> {
       try {
-        return toConnections((await pollFor('connections')).sockets, interesting);
+        // Owners are asked for only when some flow goes where the catalog cares (as on
+        // Linux): free on Windows, but under wine the owner lookup walks every fd table.
+        const flows = toConnections((await pollFor('connections')).sockets, interesting);
+        if (flows.length === 0) return flows;
+        return toConnections(parseTcp(await child!.request('tcp')), interesting);
       } catch (err) {
         fellBack(err);
         return opts.fallback.connections(interesting);

@@ -6,6 +6,10 @@
  *   poll                    every process and the TCP/UDP tables (IPv4 and IPv6) with owning pids:
  *     {"ok":1,"now":MS,"p":[[pid,ppid,session,startMs,"name","path","user"],...],
  *      "tcp":[[pid,"laddr",lport,"raddr",rport,"STATE"],...],"udp":[[pid,"laddr",lport],...]}
+ *   poll basic              the same, but TCP rows without owners (pid 0): cheaper where the
+ *                           owner lookup is not free (wine); the agent then asks `tcp` only
+ *                           when some flow goes to an address it cares about
+ *   tcp                     {"ok":1,"tcp":[...]}: the TCP tables with owning pids
  *   cmd PID:START ...       command lines of those processes (only the ones the catalog cares
  *                           about: the agent asks), each checked against its start time so a
  *                           recycled pid never lends its command line:
@@ -299,11 +303,13 @@ static const char *tcp_state(DWORD s) {
   return s < sizeof names / sizeof names[0] ? names[s] : "UNKNOWN";
 }
 
-static void *table(int tcp, ULONG family) {
+/* A socket table: TCP (owner pids or, with `owners` 0, without), or UDP (always with owners). */
+static void *table(int tcp, int owners, ULONG family) {
   DWORD size = 0;
   void *t = NULL;
+  int cls = owners ? TCP_TABLE_OWNER_PID_ALL : TCP_TABLE_BASIC_ALL;
   for (int tries = 0; tries < 5; tries++) {
-    DWORD r = tcp ? GetExtendedTcpTable(t, &size, FALSE, family, TCP_TABLE_OWNER_PID_ALL, 0)
+    DWORD r = tcp ? GetExtendedTcpTable(t, &size, FALSE, family, cls, 0)
                   : GetExtendedUdpTable(t, &size, FALSE, family, UDP_TABLE_OWNER_PID, 0);
     if (r == NO_ERROR && t) return t;
     free(t);
@@ -330,32 +336,47 @@ static void row_sep(buf_t *b) {
   first_row = 0;
 }
 
-static void list_tcp(buf_t *b) {
+static void tcp_row(buf_t *b, DWORD pid, int family, const void *la, DWORD lp, const void *ra, DWORD rp, DWORD state) {
+  row_sep(b);
+  putf(b, "[%lu,", (unsigned long)pid);
+  addr(b, family, la);
+  putf(b, ",%u,", ntohs((u_short)lp));
+  addr(b, family, ra);
+  putf(b, ",%u,\"%s\"]", ntohs((u_short)rp), tcp_state(state));
+}
+
+/*
+ * With `owners` 0 the rows carry pid 0 and the table is the basic one: the agent asks for
+ * owners (`tcp`) only when some flow goes to an address it cares about, as on Linux. On
+ * Windows both tables are cheap; under wine the owner lookup walks every process's fds.
+ */
+static void list_tcp(buf_t *b, int owners) {
   puts_(b, "\"tcp\":[");
   first_row = 1;
-  MIB_TCPTABLE_OWNER_PID *t4 = table(1, AF_INET);
-  if (t4) {
-    for (DWORD i = 0; i < t4->dwNumEntries; i++) {
+  if (owners) {
+    MIB_TCPTABLE_OWNER_PID *t4 = table(1, 1, AF_INET);
+    for (DWORD i = 0; t4 && i < t4->dwNumEntries; i++) {
       MIB_TCPROW_OWNER_PID *r = &t4->table[i];
-      row_sep(b);
-      putf(b, "[%lu,", (unsigned long)r->dwOwningPid);
-      addr(b, AF_INET, &r->dwLocalAddr);
-      putf(b, ",%u,", ntohs((u_short)r->dwLocalPort));
-      addr(b, AF_INET, &r->dwRemoteAddr);
-      putf(b, ",%u,\"%s\"]", ntohs((u_short)r->dwRemotePort), tcp_state(r->dwState));
+      tcp_row(b, r->dwOwningPid, AF_INET, &r->dwLocalAddr, r->dwLocalPort, &r->dwRemoteAddr, r->dwRemotePort, r->dwState);
     }
     free(t4);
-  }
-  MIB_TCP6TABLE_OWNER_PID *t6 = table(1, AF_INET6);
-  if (t6) {
-    for (DWORD i = 0; i < t6->dwNumEntries; i++) {
+    MIB_TCP6TABLE_OWNER_PID *t6 = table(1, 1, AF_INET6);
+    for (DWORD i = 0; t6 && i < t6->dwNumEntries; i++) {
       MIB_TCP6ROW_OWNER_PID *r = &t6->table[i];
-      row_sep(b);
-      putf(b, "[%lu,", (unsigned long)r->dwOwningPid);
-      addr(b, AF_INET6, r->ucLocalAddr);
-      putf(b, ",%u,", ntohs((u_short)r->dwLocalPort));
-      addr(b, AF_INET6, r->ucRemoteAddr);
-      putf(b, ",%u,\"%s\"]", ntohs((u_short)r->dwRemotePort), tcp_state(r->dwState));
+      tcp_row(b, r->dwOwningPid, AF_INET6, r->ucLocalAddr, r->dwLocalPort, r->ucRemoteAddr, r->dwRemotePort, r->dwState);
+    }
+    free(t6);
+  } else {
+    MIB_TCPTABLE *t4 = table(1, 0, AF_INET);
+    for (DWORD i = 0; t4 && i < t4->dwNumEntries; i++) {
+      MIB_TCPROW *r = &t4->table[i];
+      tcp_row(b, 0, AF_INET, &r->dwLocalAddr, r->dwLocalPort, &r->dwRemoteAddr, r->dwRemotePort, r->dwState);
+    }
+    free(t4);
+    MIB_TCP6TABLE *t6 = table(1, 0, AF_INET6);
+    for (DWORD i = 0; t6 && i < t6->dwNumEntries; i++) {
+      MIB_TCP6ROW *r = &t6->table[i];
+      tcp_row(b, 0, AF_INET6, &r->LocalAddr, r->dwLocalPort, &r->RemoteAddr, r->dwRemotePort, r->State);
     }
     free(t6);
   }
@@ -365,7 +386,7 @@ static void list_tcp(buf_t *b) {
 static void list_udp(buf_t *b) {
   puts_(b, "\"udp\":[");
   first_row = 1;
-  MIB_UDPTABLE_OWNER_PID *t4 = table(0, AF_INET);
+  MIB_UDPTABLE_OWNER_PID *t4 = table(0, 1, AF_INET);
   if (t4) {
     for (DWORD i = 0; i < t4->dwNumEntries; i++) {
       MIB_UDPROW_OWNER_PID *r = &t4->table[i];
@@ -376,7 +397,7 @@ static void list_udp(buf_t *b) {
     }
     free(t4);
   }
-  MIB_UDP6TABLE_OWNER_PID *t6 = table(0, AF_INET6);
+  MIB_UDP6TABLE_OWNER_PID *t6 = table(0, 1, AF_INET6);
   if (t6) {
     for (DWORD i = 0; i < t6->dwNumEntries; i++) {
       MIB_UDP6ROW_OWNER_PID *r = &t6->table[i];
@@ -476,7 +497,8 @@ static void flush_line(buf_t *b) {
 static void answer(char *line) {
   size_t n = strlen(line);
   while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ')) line[--n] = 0;
-  if (strcmp(line, "poll") == 0) {
+  int full = strcmp(line, "poll") == 0, basic = strcmp(line, "poll basic") == 0;
+  if (full || basic) {
     FILETIME now;
     GetSystemTimeAsFileTime(&now);
     putf(&out, "{\"ok\":1,\"now\":%lld,", unix_ms(((ULONGLONG)now.dwHighDateTime << 32) | now.dwLowDateTime));
@@ -485,15 +507,19 @@ static void answer(char *line) {
       puts_(&out, "{\"ok\":0,\"error\":\"NtQuerySystemInformation(SystemProcessInformation) failed\"}");
     } else {
       put(&out, ",", 1);
-      list_tcp(&out);
+      list_tcp(&out, full);
       put(&out, ",", 1);
       list_udp(&out);
       put(&out, "}", 1);
     }
+  } else if (strcmp(line, "tcp") == 0) {
+    puts_(&out, "{\"ok\":1,");
+    list_tcp(&out, 1);
+    put(&out, "}", 1);
   } else if (strncmp(line, "cmd", 3) == 0 && (line[3] == ' ' || line[3] == 0)) {
     answer_cmd(&out, line + 3);
   } else {
-    puts_(&out, "{\"ok\":0,\"error\":\"unknown request: expected poll or cmd PID:START...\"}");
+    puts_(&out, "{\"ok\":0,\"error\":\"unknown request: expected poll, poll basic, tcp or cmd PID:START...\"}");
   }
   flush_line(&out);
 }

@@ -17,7 +17,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createNativeChild } from '../../agent/collect/win-native-child.js';
-import { parseCmd, parsePoll } from '../../agent/collect/win-native-parse.js';
+import { parseCmd, parsePoll, parseTcp } from '../../agent/collect/win-native-parse.js';
 import { COLLECTOR_ENV, COLLECTOR_LAUNCHER_ENV, collectorCommand, createWindowsCollectors, type WindowsCollectors } from '../../agent/collect/win-native.js';
 import { compileForScan } from '../../agent/commands/scan.js';
 import { detect } from '../../agent/detect/index.js';
@@ -31,6 +31,11 @@ const skip = skipUnless('native collector under wine', ['x86_64-w64-mingw32-gcc'
 
 const ZOOM = 'C:\\Program Files\\Zoom\\bin\\Zoom.exe';
 const ZOE = 'C:\\Program Files\\Zoom\\bin\\Zoë.exe';
+/**
+ * Wine finds a TCP socket's owner by reading every wine process's fd table for every socket
+ * on the machine (nsiproxy's find_owning_pid): seconds to a minute on a busy test machine.
+ */
+const OWNERS_MS = 180_000;
 
 describe.skipIf(skip)('native collector under wine', () => {
   let wine: WinePrefix;
@@ -81,7 +86,7 @@ describe.skipIf(skip)('native collector under wine', () => {
     const command = collectorCommand({ [COLLECTOR_ENV]: collectorExe, [COLLECTOR_LAUNCHER_ENV]: 'wine' });
     collectors = createWindowsCollectors({
       command,
-      timeoutMs: 30_000,
+      timeoutMs: OWNERS_MS,
       backoff: { minMs: 200, maxMs: 400 },
       fallback: {
         processes: async () => (fallbackCalls++, []),
@@ -102,9 +107,9 @@ describe.skipIf(skip)('native collector under wine', () => {
 
   it('reports path, owner, session, start time and sockets of a program at C:\\Program Files\\Zoom\\bin\\Zoom.exe', async () => {
     // The raw protocol first: fields the snapshot does not carry (session, start time).
-    const child = createNativeChild({ command: { file: 'wine', args: [collectorExe] }, timeoutMs: 30_000 });
+    const child = createNativeChild({ command: { file: 'wine', args: [collectorExe] }, timeoutMs: OWNERS_MS });
     try {
-      const poll = parsePoll(await child.request('poll'));
+      const poll = parsePoll(await child.request('poll basic'));
       const zoom = poll.processes.find((p) => p.name === 'Zoom.exe');
       expect(zoom, JSON.stringify(poll.processes.map((p) => p.name))).toBeDefined();
       expect(zoom!.path).toBe(ZOOM);
@@ -118,7 +123,9 @@ describe.skipIf(skip)('native collector under wine', () => {
 
       const udp = poll.sockets.find((s) => s.protocol === 'udp' && s.localPort === udpPortOf(0));
       expect(udp?.pid).toBe(zoom!.pid);
-      const tcp = poll.sockets.find((s) => s.protocol === 'tcp' && s.pid === zoom!.pid && s.remotePort === listenPort);
+      // `poll basic` has the flow without its owner; `tcp` names the owner.
+      expect(poll.sockets.some((s) => s.protocol === 'tcp' && s.remotePort === listenPort && s.pid === 0)).toBe(true);
+      const tcp = parseTcp(await child.request('tcp')).find((s) => s.pid === zoom!.pid && s.remotePort === listenPort);
       expect(tcp).toMatchObject({ remoteAddress: '127.0.0.1', state: 'ESTABLISHED' });
 
       // Command lines: only for the process asked, and only while its start time matches.
@@ -129,12 +136,12 @@ describe.skipIf(skip)('native collector under wine', () => {
     } finally {
       child.close();
     }
-  });
+  }, OWNERS_MS * 2);
 
   it('gives the agent a zoom detection whose evidence is the verified path and whose user is the Windows account', async () => {
     const catalog = compileForScan(undefined);
     const wanted = (name: string) => name === 'Zoom.exe';
-    const [processes, connections] = await Promise.all([collectors.processes(wanted), collectors.connections(() => true)]);
+    const [processes, connections] = await Promise.all([collectors.processes(wanted), collectors.connections((a) => a === '127.0.0.1')]);
     expect(fallbackCalls).toBe(0);
     expect(collectors.describe()).toBe('native (consultguard-collector.exe)');
     const zoom = processes.find((p) => p.name === 'Zoom.exe')!;
@@ -148,7 +155,7 @@ describe.skipIf(skip)('native collector under wine', () => {
     expect(d!.pids).toContain(zoom.pid);
     // "path matches": the path was read and checked (fastlist alone would say "name of Zoom").
     expect(d!.evidence).toContain('process Zoom.exe (path matches Zoom install)');
-  });
+  }, OWNERS_MS * 2);
 
   it('restarts a collector that died, using the fallback meanwhile', async () => {
     await collectors.processes();

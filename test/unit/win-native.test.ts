@@ -1,17 +1,19 @@
 /**
  * The agent's side of the Windows native collector on output recorded under wine
- * (test/fixtures/windows/collector-wine.jsonl: consultguard-collector.exe answering `poll`
- * and `cmd` while the fake app ran as C:\Program Files\Zoom\bin\Zoom.exe and Zoë.exe).
+ * (test/fixtures/windows/collector-wine.jsonl.gz, gzipped as the test machine had thousands of sockets open: consultguard-collector.exe answering `poll basic`,
+ * `tcp` and `cmd` while the fake app ran as C:\Program Files\Zoom\bin\Zoom.exe and Zoë.exe,
+ * connected to a listener on 127.0.0.1:57843; the other sockets are the test machine's own).
  * The collector child here is a node script replaying that recording through real pipes,
  * so the child manager, parser and merge run as they do on Windows; the real exe under wine
  * is test/integration/win-collector.test.ts.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConnectionCollector } from '../../agent/collect/connections.js';
 import { createProcessCollector } from '../../agent/collect/processes.js';
-import { parseCmd, parsePoll, toConnections } from '../../agent/collect/win-native-parse.js';
+import { parseCmd, parsePoll, parseTcp, toConnections } from '../../agent/collect/win-native-parse.js';
 import { COLLECTOR_ENV, COLLECTOR_EXE, COLLECTOR_LAUNCHER_ENV, collectorCommand, createWindowsCollectors, type WindowsCollectors } from '../../agent/collect/win-native.js';
 import { compileForScan } from '../../agent/commands/scan.js';
 import { detect } from '../../agent/detect/index.js';
@@ -20,9 +22,9 @@ import { packageRoot } from '../../shared/paths.js';
 import type { Snapshot } from '../../shared/snapshot.js';
 import { tempDir } from '../support/server.js';
 
-const RECORDING = join(packageRoot(), 'test', 'fixtures', 'windows', 'collector-wine.jsonl');
+const RECORDING = join(packageRoot(), 'test', 'fixtures', 'windows', 'collector-wine.jsonl.gz');
 const REPLAY = join(packageRoot(), 'test', 'support', 'win', 'replay-collector.mjs');
-const [POLL, CMD] = readFileSync(RECORDING, 'utf8').split('\n') as [string, string];
+const [POLL, TCP, CMD] = gunzipSync(readFileSync(RECORDING)).toString('utf8').split('\n') as [string, string, string];
 const ZOOM = 'C:\\Program Files\\Zoom\\bin\\Zoom.exe';
 
 function logger() {
@@ -57,19 +59,22 @@ function replaying(mode = '', extra: Partial<Parameters<typeof createWindowsColl
 describe('Windows native collector: parsing recorded output', () => {
   it('reads every field of a process, UTF-8 names included', () => {
     const poll = parsePoll(POLL);
-    expect(poll.processes.find((p) => p.name === 'Zoom.exe')).toEqual({ pid: 340, ppid: 0, session: 1, startMs: 1796173453821, name: 'Zoom.exe', path: ZOOM, user: 'VM\\root' });
-    expect(poll.processes.find((p) => p.pid === 348)?.name).toBe('Zoë.exe');
-    expect(poll.sockets).toContainEqual({ protocol: 'udp', pid: 340, localAddress: '127.0.0.1', localPort: 41632 });
-    expect(parseCmd(CMD).get(340)).toBe(`"${ZOOM}" 127.0.0.1 52169 40`);
+    expect(poll.processes.find((p) => p.name === 'Zoom.exe')).toEqual({ pid: 516, ppid: 0, session: 1, startMs: 1796174371718, name: 'Zoom.exe', path: ZOOM, user: 'VM\\root' });
+    expect(poll.processes.find((p) => p.pid === 524)?.name).toBe('Zoë.exe');
+    expect(poll.sockets).toContainEqual({ protocol: 'udp', pid: 516, localAddress: '127.0.0.1', localPort: 45943 });
+    expect(parseCmd(CMD).get(516)).toBe(`"${ZOOM}" 127.0.0.1 57843 300`);
   });
 
   it('keeps only TCP flows with a remote end: no listeners, TIME_WAIT or UDP (Windows has no UDP peer)', () => {
-    const conns = toConnections(parsePoll(POLL).sockets);
-    expect(conns).toContainEqual({ protocol: 'tcp', pid: 340, localAddress: '127.0.0.1', localPort: expect.any(Number), remoteAddress: '127.0.0.1', remotePort: 52169, state: 'ESTABLISHED' });
-    expect(conns.every((c) => c.protocol === 'tcp' && c.state === 'ESTABLISHED')).toBe(true);
-    // The listener's end of the same flow has no owner under wine (pid 0): no pid, not "pid 0".
-    expect(conns.filter((c) => c.pid === undefined).length).toBeGreaterThan(0);
-    expect(toConnections(parsePoll(POLL).sockets, () => false)).toEqual([]);
+    // `poll basic` carries no owners; `tcp` does.
+    expect(toConnections(parsePoll(POLL).sockets).every((c) => c.pid === undefined)).toBe(true);
+    const conns = toConnections(parseTcp(TCP));
+    expect(conns).toContainEqual({ protocol: 'tcp', pid: 516, localAddress: '127.0.0.1', localPort: expect.any(Number), remoteAddress: '127.0.0.1', remotePort: 57843, state: 'ESTABLISHED' });
+    expect(conns.every((c) => c.protocol === 'tcp' && !['LISTEN', 'TIME_WAIT'].includes(c.state ?? ''))).toBe(true);
+    // Sockets of non-wine processes have no owner under wine (pid 0): no pid, not "pid 0".
+    expect(conns.some((c) => c.pid === undefined)).toBe(true);
+    expect(conns.some((c) => c.pid === 0)).toBe(false);
+    expect(toConnections(parseTcp(TCP), () => false)).toEqual([]);
   });
 
   it('maps IPv4-mapped IPv6 addresses to IPv4 so address ranges match', () => {
@@ -88,21 +93,25 @@ describe('Windows native collector: the long-lived child', () => {
   it('serves both halves of a snapshot from one poll and asks command lines once per process', async () => {
     const { c, requests, fallbacks } = replaying();
     const wanted = (n: string) => n === 'Zoom.exe';
-    const [procs, conns] = await Promise.all([c.processes(wanted), c.connections(() => true)]);
-    expect(requests()).toEqual(['poll', 'cmd 340:1796173453821']);
+    const loopback = (a: string) => a === '127.0.0.1';
+    const [procs, conns] = await Promise.all([c.processes(wanted), c.connections(loopback)]);
+    // Owners (`tcp`) only because a flow went to an address asked about.
+    expect(requests().sort()).toEqual(['cmd 516:1796174371718', 'poll basic', 'tcp']);
     expect(fallbacks()).toBe(0);
     expect(c.describe()).toBe(`native (${COLLECTOR_EXE})`);
-    const zoom = procs.find((p) => p.pid === 340);
-    expect(zoom).toEqual({ pid: 340, ppid: 0, name: 'Zoom.exe', path: ZOOM, cmd: `"${ZOOM}" 127.0.0.1 52169 40`, user: 'VM\\root' });
-    expect(procs.find((p) => p.pid === 348)?.cmd).toBeUndefined();
+    const zoom = procs.find((p) => p.pid === 516);
+    expect(zoom).toEqual({ pid: 516, ppid: 0, name: 'Zoom.exe', path: ZOOM, cmd: `"${ZOOM}" 127.0.0.1 57843 300`, user: 'VM\\root' });
+    expect(procs.find((p) => p.pid === 524)?.cmd).toBeUndefined();
+    expect(conns).toContainEqual(expect.objectContaining({ pid: 516, remotePort: 57843 }));
 
     const snapshot: Snapshot = { v: 1, platform: 'win32', hostname: 'replay', takenAt: '2026-12-02T09:00:00Z', processes: procs, connections: conns };
     const d = detect(snapshot, compileForScan(undefined)).find((x) => x.app === 'zoom');
-    expect(d).toMatchObject({ state: 'running', user: 'VM\\root', pids: [340] });
+    expect(d).toMatchObject({ state: 'running', user: 'VM\\root', pids: [516] });
     expect(d!.evidence).toContain('process Zoom.exe (path matches Zoom install)');
 
-    await c.processes(wanted); // the same process (pid and start time): its command line is known
-    expect(requests()).toEqual(['poll', 'cmd 340:1796173453821', 'poll']);
+    // The same process (pid and start time): its command line is known; no flow of interest: no owners.
+    await Promise.all([c.processes(wanted), c.connections(() => false)]);
+    expect(requests().slice(3)).toEqual(['poll basic']);
   });
 
   it('falls back on a timeout, warns once per streak, and restarts after the back-off', async () => {
@@ -114,7 +123,7 @@ describe('Windows native collector: the long-lived child', () => {
     await c.processes();
     expect(fallbacks()).toBe(3);
     expect(warnings).toHaveLength(1);
-    expect(requests().filter((r) => r === 'poll').length).toBeGreaterThanOrEqual(2); // a second child was asked
+    expect(requests().filter((r) => r === 'poll basic').length).toBeGreaterThanOrEqual(2); // a second child was asked
   });
 
   it('falls back on an answer that does not parse, and says why', async () => {
