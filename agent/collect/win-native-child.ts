@@ -6,6 +6,7 @@
  * doubling to 60 s) has passed. Until then requests fail at once, and the caller falls back.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { AppError, describe } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 
@@ -73,6 +74,10 @@ export function createNativeChild(opts: NativeChildOptions): NativeChild {
   function start(): ChildProcessWithoutNullStreams {
     // windowsHide: CREATE_NO_WINDOW, so no console flashes in a clinician's session.
     const c = spawn(opts.command.file, opts.command.args, { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+    // The child never keeps the agent alive by itself (`scan --live`, `record` exit when done);
+    // a request in flight is kept alive by its timeout timer.
+    c.unref();
+    for (const stream of [c.stdin, c.stdout, c.stderr]) (stream as unknown as Partial<Socket>).unref?.();
     c.stdout.setEncoding('utf8');
     c.stdout.on('data', (chunk: string) => {
       if (c !== child) return;

@@ -15,12 +15,14 @@ import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync } from 'node
 import { createServer, type Server, type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createNativeChild } from '../../agent/collect/win-native-child.js';
 import { parseCmd, parsePoll, parseTcp } from '../../agent/collect/win-native-parse.js';
 import { COLLECTOR_ENV, COLLECTOR_LAUNCHER_ENV, collectorCommand, createWindowsCollectors, type WindowsCollectors } from '../../agent/collect/win-native.js';
 import { compileForScan } from '../../agent/commands/scan.js';
 import { detect } from '../../agent/detect/index.js';
+import { packageRoot } from '../../shared/paths.js';
 import type { Snapshot } from '../../shared/snapshot.js';
 import { skipUnless } from '../installers/build-once.js';
 import { createWinePrefix, type WinePrefix } from '../installers/wine.js';
@@ -183,5 +185,28 @@ describe.skipIf(skip)('native collector under wine', () => {
       expect(list.some((p) => p.path === ZOE)).toBe(true);
       expect(list.some((p) => p.path === ZOOM)).toBe(false);
     }, { timeout: 30_000, interval: 300 });
+  });
+});
+
+describe('native collector child and the agent process', () => {
+  it('never keeps a one-shot command alive (scan --live, record): the process exits once its poll is done', async () => {
+    // The built module in a plain node process, with the replaying collector (no wine needed).
+    const root = packageRoot();
+    const script = `
+      const { createWindowsCollectors } = await import(${JSON.stringify(pathToFileURL(join(root, 'build', 'agent', 'collect', 'win-native.js')).href)});
+      const c = createWindowsCollectors({
+        command: { file: process.execPath, args: ${JSON.stringify([join(root, 'test', 'support', 'win', 'replay-collector.mjs'), join(root, 'test', 'fixtures', 'windows', 'collector-wine.jsonl.gz'), join(tempDir(), 'requests.log')])} },
+        fallback: { processes: async () => { throw new Error('fallback used'); }, connections: async () => [] },
+      });
+      const list = await c.processes((n) => n === 'Zoom.exe');
+      console.log(list.find((p) => p.name === 'Zoom.exe').path, c.describe());
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(out.trim()).toBe(`${ZOOM} native (consultguard-collector.exe)`);
+    expect(code).toBe(0);
   });
 });
