@@ -16,6 +16,7 @@ import { createProcessCollector } from '../../agent/collect/processes.js';
 import { parseCmd, parsePoll, parseTcp, toConnections } from '../../agent/collect/win-native-parse.js';
 import { COLLECTOR_ENV, COLLECTOR_EXE, COLLECTOR_LAUNCHER_ENV, collectorCommand, createWindowsCollectors, type WindowsCollectors } from '../../agent/collect/win-native.js';
 import { compileForScan } from '../../agent/commands/scan.js';
+import { runStatus } from '../../agent/commands/status.js';
 import { detect } from '../../agent/detect/index.js';
 import type { Logger } from '../../shared/log.js';
 import { packageRoot } from '../../shared/paths.js';
@@ -177,5 +178,25 @@ describe('Windows native collector: where it is found', () => {
     expect(createConnectionCollector('win32', c)).toBe(c.connections);
     expect(createProcessCollector('linux', c)).not.toBe(c.processes);
     expect(createConnectionCollector('darwin', c)).not.toBe(c.connections);
+  });
+});
+
+describe('consultguard-agent status', () => {
+  it('names the collector the running agent uses (native or fallback)', () => {
+    const state = tempDir('cg-status-');
+    writeFileSync(join(state, 'identity.json'), JSON.stringify({ agentId: 'a1', token: 't' }));
+    const text = (collector: string | undefined, json: boolean) => {
+      writeFileSync(join(state, 'status.json'), JSON.stringify({
+        at: '2026-12-02T09:00:00Z', pid: process.pid, connected: true, monitoring: true, serverUrl: 'wss://guard', policyVersion: null, open: [],
+        health: collector === undefined ? {} : { collector },
+      }));
+      let out = '';
+      runStatus(state, json, new Date('2026-12-02T09:00:00Z'), { write: (c: string) => ((out += c), true) } as unknown as NodeJS.WritableStream);
+      return out;
+    };
+    expect(text(`native (${COLLECTOR_EXE})`, false)).toContain(`  Collector:       native (${COLLECTOR_EXE})\n`);
+    expect(JSON.parse(text('fallback: ps-list and systeminformation (consultguard-collector.exe not found)', true)).collector)
+      .toBe('fallback: ps-list and systeminformation (consultguard-collector.exe not found)');
+    expect(text(undefined, false)).not.toContain('Collector:'); // an agent from before this field
   });
 });
