@@ -24,7 +24,9 @@
  * - owner: the process token's TokenUser SID, named DOMAIN\user by LookupAccountSidW
  *   (a cache of SID -> name, as lookups can go to a domain controller);
  * - command line: NtQueryInformationProcess(ProcessCommandLineInformation, Windows 8.1+),
- *   falling back to the PEB (RTL_USER_PROCESS_PARAMETERS.CommandLine) via ReadProcessMemory;
+ *   falling back to the PEB (RTL_USER_PROCESS_PARAMETERS.CommandLine) via ReadProcessMemory.
+ *   Under wine 8 the first gives nothing for another process and the PEB read is what
+ *   works (checked here); on Windows the first works for every process SYSTEM can open;
  * - sockets: GetExtendedTcpTable(TCP_TABLE_OWNER_PID_ALL), GetExtendedUdpTable(UDP_TABLE_OWNER_PID).
  *   The UDP table has no remote end on Windows (netstat shows *:*): rows are local only.
  *
