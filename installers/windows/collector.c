@@ -305,23 +305,34 @@ static const char *tcp_state(DWORD s) {
   return s < sizeof names / sizeof names[0] ? names[s] : "UNKNOWN";
 }
 
-/* A socket table: TCP (owner pids or, with `owners` 0, without), or UDP (always with owners). */
+/*
+ * A socket table: TCP (owner pids or, with `owners` 0, without), or UDP (always with owners).
+ * The buffer is kept between polls, so one call usually suffices instead of the usual
+ * size-probe-then-fetch pair: each call enumerates every socket (under wine, both address
+ * families and every owner, each time). The returned table belongs to the cache.
+ */
+typedef struct {
+  void *p;
+  DWORD cap;
+} table_buf;
+
+static table_buf table_bufs[2][2][2]; /* [tcp][owners][ipv6] */
+
 static void *table(int tcp, int owners, ULONG family) {
-  DWORD size = 0;
-  void *t = NULL;
+  table_buf *b = &table_bufs[tcp][owners][family == AF_INET6];
   int cls = owners ? TCP_TABLE_OWNER_PID_ALL : TCP_TABLE_BASIC_ALL;
   for (int tries = 0; tries < 5; tries++) {
-    DWORD r = tcp ? GetExtendedTcpTable(t, &size, FALSE, family, cls, 0)
-                  : GetExtendedUdpTable(t, &size, FALSE, family, UDP_TABLE_OWNER_PID, 0);
-    if (r == NO_ERROR && t) return t;
-    free(t);
-    t = NULL;
+    DWORD size = b->cap;
+    DWORD r = tcp ? GetExtendedTcpTable(b->p, &size, FALSE, family, cls, 0)
+                  : GetExtendedUdpTable(b->p, &size, FALSE, family, UDP_TABLE_OWNER_PID, 0);
+    if (r == NO_ERROR && b->p) return b->p;
     if (r != ERROR_INSUFFICIENT_BUFFER) return NULL;
-    size += 4096; /* the table may grow between the two calls */
-    t = malloc(size);
-    if (!t) return NULL;
+    DWORD cap = size + size / 4 + 4096; /* room for the table to grow before the next poll */
+    void *p = realloc(b->p, cap);
+    if (!p) return NULL;
+    b->p = p;
+    b->cap = cap;
   }
-  free(t);
   return NULL;
 }
 
@@ -361,26 +372,22 @@ static void list_tcp(buf_t *b, int owners) {
       MIB_TCPROW_OWNER_PID *r = &t4->table[i];
       tcp_row(b, r->dwOwningPid, AF_INET, &r->dwLocalAddr, r->dwLocalPort, &r->dwRemoteAddr, r->dwRemotePort, r->dwState);
     }
-    free(t4);
     MIB_TCP6TABLE_OWNER_PID *t6 = table(1, 1, AF_INET6);
     for (DWORD i = 0; t6 && i < t6->dwNumEntries; i++) {
       MIB_TCP6ROW_OWNER_PID *r = &t6->table[i];
       tcp_row(b, r->dwOwningPid, AF_INET6, r->ucLocalAddr, r->dwLocalPort, r->ucRemoteAddr, r->dwRemotePort, r->dwState);
     }
-    free(t6);
   } else {
     MIB_TCPTABLE *t4 = table(1, 0, AF_INET);
     for (DWORD i = 0; t4 && i < t4->dwNumEntries; i++) {
       MIB_TCPROW *r = &t4->table[i];
       tcp_row(b, 0, AF_INET, &r->dwLocalAddr, r->dwLocalPort, &r->dwRemoteAddr, r->dwRemotePort, r->dwState);
     }
-    free(t4);
     MIB_TCP6TABLE *t6 = table(1, 0, AF_INET6);
     for (DWORD i = 0; t6 && i < t6->dwNumEntries; i++) {
       MIB_TCP6ROW *r = &t6->table[i];
       tcp_row(b, 0, AF_INET6, &r->LocalAddr, r->dwLocalPort, &r->RemoteAddr, r->dwRemotePort, r->State);
     }
-    free(t6);
   }
   put(b, "]", 1);
 }
@@ -397,7 +404,6 @@ static void list_udp(buf_t *b) {
       addr(b, AF_INET, &r->dwLocalAddr);
       putf(b, ",%u]", ntohs((u_short)r->dwLocalPort));
     }
-    free(t4);
   }
   MIB_UDP6TABLE_OWNER_PID *t6 = table(0, 1, AF_INET6);
   if (t6) {
@@ -408,7 +414,6 @@ static void list_udp(buf_t *b) {
       addr(b, AF_INET6, r->ucLocalAddr);
       putf(b, ",%u]", ntohs((u_short)r->dwLocalPort));
     }
-    free(t6);
   }
   put(b, "]", 1);
 }
