@@ -94,7 +94,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
   // costs only that evidence, so it is warned about once per source.
   const warnedSources = new Set<string>();
   const collectors = deps.collectors ?? defaultCollectors({
-    nudgeRoot: nudge.root, prepareHelperDir: true,
+    nudgeRoot: nudge.root, prepareHelperDir: true, log: log.child({ module: 'collect' }),
     onError: (what, err) => {
       if (warnedSources.has(what)) return log.debug({ err: describe(err) }, what);
       warnedSources.add(what);
@@ -102,7 +102,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     },
   });
 
-  const status = createStatus({ now, serverUrl: config.serverUrl, nudge, health, outbox, policy, open: lifecycle.open, transport, state, capabilities: collectors.capabilities });
+  const status = createStatus({ now, serverUrl: config.serverUrl, nudge, health, outbox, policy, open: lifecycle.open, transport, state, capabilities: collectors.capabilities, collector: collectors.describe });
 
   function saveOpen(): void {
     try {

@@ -24,6 +24,8 @@ export interface StatusOptions {
   state: Pick<AgentState, 'saveStatus'>;
   /** What this machine's collectors can see (sent as sees.processPaths, ... sees.captureDevices). */
   capabilities?: (() => Capabilities) | undefined;
+  /** The collector in use, in plain words (e.g. "native (consultguard-collector.exe)"). */
+  collector?: (() => string) | undefined;
 }
 
 export function createStatus(opts: StatusOptions) {
@@ -38,6 +40,7 @@ export function createStatus(opts: StatusOptions) {
       ...opts.health.figures(),
       outboxDepth: o.depth, outboxBytes: o.bytes, dropped: o.dropped, torn: o.torn,
       rssMb: Math.round(mem.rss / 1048576), cpuUserMs: Math.round(cpu.user / 1000), cpuSystemMs: Math.round(cpu.system / 1000),
+      collector: opts.collector?.() ?? null,
       ...(opts.capabilities ? capabilitiesToHealth(opts.capabilities()) : {}),
     };
     return { at: opts.now().toISOString(), monitoring, policyVersion: opts.policy.current()?.version ?? null, health };

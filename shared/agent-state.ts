@@ -53,7 +53,10 @@ export const HealthFigures = z.object({
   rssMb: z.number(),
   cpuUserMs: z.number(),
   cpuSystemMs: z.number(),
-});
+  /** The collector in use, in plain words (e.g. "native (consultguard-collector.exe)", "linux /proc"). */
+  collector: z.string().nullable().default(null),
+  // Loose: the capability keys (sees.processPaths, ...; shared/protocol.ts) travel here too.
+}).loose();
 export type HealthFigures = z.infer<typeof HealthFigures>;
 
 /** Where this agent meets the users' nudge helpers (agent/nudge/rendezvous.ts). */

@@ -10,6 +10,7 @@
 import { networkInterfaces } from 'node:os';
 import type { Connection } from '../../shared/snapshot.js';
 import { walkFds } from './proc-fds.js';
+import type { WindowsCollectors } from './win-native.js';
 import { readConntrack, readSockets, type RawSocket } from './proc-net.js';
 
 export type Interesting = (remoteAddress: string) => boolean;
@@ -92,7 +93,9 @@ async function collectWithSysteminformation(interesting?: Interesting): Promise<
   return out;
 }
 
-export function createConnectionCollector(platform: NodeJS.Platform = process.platform) {
+export function createConnectionCollector(platform: NodeJS.Platform = process.platform, windows?: WindowsCollectors) {
+  // Windows: the TCP table from the native collector (win-native.ts), netstat as its fallback.
+  if (platform === 'win32' && windows) return windows.connections;
   // macOS: lsof -F (darwin-lsof.ts), loaded lazily like systeminformation.
   const darwin = platform === 'darwin' ? import('./darwin.js').then((m) => m.createDarwinCollectors().connections) : null;
   return async function collectConnections(interesting?: Interesting): Promise<Connection[]> {

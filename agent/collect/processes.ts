@@ -9,6 +9,7 @@ import { userInfo } from 'node:os';
 import type { ProcessInfo } from '../../shared/snapshot.js';
 import { createDarwinCollectors } from './darwin.js';
 import { createProcProcessCollector } from './proc-processes.js';
+import type { WindowsCollectors } from './win-native.js';
 import { createWindowsDetails } from './windows-details.js';
 
 /** Which process names deserve the costly details (path, command line, owner) where they are not free. */
@@ -38,10 +39,12 @@ export function createUserNames() {
   };
 }
 
-export function createProcessCollector(platform: NodeJS.Platform = process.platform) {
+export function createProcessCollector(platform: NodeJS.Platform = process.platform, windows?: WindowsCollectors) {
   const userName = createUserNames();
   if (platform === 'linux') return createProcProcessCollector(userName);
   if (platform === 'darwin') return createDarwinCollectors().processes;
+  // Windows: the native collector (win-native.ts), which falls back to ps-list by itself.
+  if (platform === 'win32' && windows) return windows.processes;
   return createPsListCollector(userName, platform);
 }
 
@@ -61,7 +64,8 @@ export function createPsListCollector(userName = createUserNames(), platform: No
       return info;
     });
     if (windowsDetails) {
-      // fastlist gives names only: fill in the few processes that could matter.
+      // Only when the native collector is missing or failing: fastlist gives names only,
+      // so fill in the few processes that could matter from PowerShell's CIM query.
       const want = out.filter((p) => !wanted || wanted(p.name));
       try {
         const details = await windowsDetails(want);

@@ -5,17 +5,20 @@
  * Per OS (see README "How each OS collects"):
  * - Linux: /proc directly; one fd walk serves socket owners and capture-device holders.
  * - macOS: /bin/ps, lsof -F, dscl; capture devices from the nudge helper in the user's session.
- * - Windows: ps-list's fastlist + one cached CIM query, systeminformation for connections;
- *   capture devices only through a `DeviceProbe` the Windows collector plugs in.
+ * - Windows: the native collector (collector.c via win-native.ts): Toolhelp/NtQuery for
+ *   processes, token owners, GetExtended*Table; ps-list + CIM + systeminformation only as
+ *   its fallback; capture devices only through a `DeviceProbe` plugged in.
  */
 import { hostname } from 'node:os';
 import type { Capabilities } from '../../shared/protocol.js';
 import type { Connection, DeviceUse, Platform, ProcessInfo, Snapshot } from '../../shared/snapshot.js';
 import { createConnectionCollector, type Interesting } from './connections.js';
+import type { Logger } from '../../shared/log.js';
 import { createDarwinCollectors } from './darwin.js';
 import type { DeviceProbe } from './devices/types.js';
 import { createLinuxCollectors } from './linux.js';
-import { createPsListCollector, createUserNames, type NameFilter } from './processes.js';
+import { createProcessCollector, createPsListCollector, createUserNames, type NameFilter } from './processes.js';
+import { collectorCommand, createWindowsCollectors } from './win-native.js';
 
 export interface Collectors {
   processes: (wanted?: NameFilter) => Promise<ProcessInfo[]>;
@@ -26,6 +29,8 @@ export interface Collectors {
   connectionsAndDevices?: (interesting: Interesting | undefined, processes: readonly ProcessInfo[], wanted?: NameFilter) => Promise<{ connections: Connection[]; devices: DeviceUse[] | null }>;
   /** What these collectors can see right now (reported in the status heartbeat). */
   capabilities?: () => Capabilities;
+  /** The collector in use, in plain words (`status` shows it). */
+  describe?: () => string;
 }
 
 export interface CollectorOptions {
@@ -42,6 +47,8 @@ export interface CollectorOptions {
    */
   devRoot?: string;
   onError?: (what: string, err: unknown) => void;
+  /** Windows: the native collector's child-process failures are logged here (once per streak). */
+  log?: Logger;
 }
 
 /**
@@ -60,25 +67,34 @@ export function defaultCollectors(opts: CollectorOptions = {}): Collectors {
   const platform = opts.platform ?? process.platform;
   const onError = opts.onError ? { onError: opts.onError } : {};
   if (platform === 'linux') {
-    return createLinuxCollectors({ userName: createUserNames(), ...(opts.devRoot ? { devRoot: opts.devRoot } : {}), ...onError });
+    return { ...createLinuxCollectors({ userName: createUserNames(), ...(opts.devRoot ? { devRoot: opts.devRoot } : {}), ...onError }), describe: () => 'linux /proc' };
   }
   if (platform === 'darwin') {
-    return createDarwinCollectors({ ...(opts.nudgeRoot ? { nudgeRoot: opts.nudgeRoot } : {}), prepareHelperDir: opts.prepareHelperDir ?? false, ...onError });
+    return { ...createDarwinCollectors({ ...(opts.nudgeRoot ? { nudgeRoot: opts.nudgeRoot } : {}), prepareHelperDir: opts.prepareHelperDir ?? false, ...onError }), describe: () => 'macOS /bin/ps, lsof -F and dscl' };
   }
+  // Windows: the native collector (win-native.ts), with ps-list, the CIM query and
+  // systeminformation only as its fallback (which describe() then names).
   const probe = opts.deviceProbe;
+  const fallback = { processes: createPsListCollector(createUserNames(), 'win32'), connections: createConnectionCollector('win32') };
+  const windows = createWindowsCollectors({ command: collectorCommand(), fallback, log: opts.log });
   return {
-    processes: createPsListCollector(createUserNames(), platform),
-    connections: createConnectionCollector(platform),
+    processes: createProcessCollector('win32', windows),
+    connections: createConnectionCollector('win32', windows),
+    describe: windows.describe,
     ...(probe ? { devices: probe } : {}),
-    capabilities: () => ({
-      // fastlist gives names only; the CIM query fills path and owner for catalog-named processes.
-      processPaths: 'partial',
-      processUsers: 'partial',
-      tcpPeers: 'yes',
-      // The Windows UDP table has no remote address (netstat prints *:*).
-      udpPeers: 'no',
-      captureDevices: probe ? (probe.attribution === 'process' ? 'yes' : 'partial') : 'no',
-    }),
+    capabilities: () => {
+      const native = !windows.describe().startsWith('fallback');
+      return {
+        // The native collector reads every process's image path and token owner; the fallback
+        // (fastlist + one CIM query) only those of catalog-named processes.
+        processPaths: native ? 'yes' : 'partial',
+        processUsers: native ? 'yes' : 'partial',
+        tcpPeers: 'yes',
+        // The Windows UDP table has no remote address (MIB_UDPROW_OWNER_PID; netstat prints *:*).
+        udpPeers: 'no',
+        captureDevices: probe ? (probe.attribution === 'process' ? 'yes' : 'partial') : 'no',
+      };
+    },
   };
 }
 

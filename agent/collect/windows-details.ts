@@ -1,7 +1,10 @@
 /**
- * Windows: fastlist (ps-list) gives names only. Path, command line and owner come from one
- * CIM query, run only for processes whose name could matter (a catalog app or a browser),
- * and cached per (pid, name) for the life of the process: most polls run no query at all.
+ * Windows FALLBACK only (the native collector, win-native.ts, is the normal path and never
+ * runs this): when consultguard-collector.exe is missing or failing, fastlist (ps-list) gives
+ * names only, and path, command line and owner come from one CIM query, run only for
+ * processes whose name could matter (a catalog app or a browser), and cached per (pid, name)
+ * for the life of the process. It starts PowerShell, which a locked-down machine may block
+ * (then names still match, paths are unverified) and which wine does not have.
  */
 import { execFile } from 'node:child_process';
 

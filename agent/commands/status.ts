@@ -61,6 +61,7 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
     problems,
     /** Which evidence this machine's collectors see (null: the agent has not reported it yet). */
     canSee: capabilitiesFromHealth(status?.health),
+    collector: running ? (status!.health.collector ?? null) : null,
   };
   if (json) {
     out.write(`${JSON.stringify(summary, null, 2)}\n`);
@@ -87,6 +88,7 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
   }
   if (summary.open.length) lines.push(`  Seen now:        ${summary.open.map((v) => `${names.get(v.app) ?? v.app} (${v.state}, since ${v.startedAt})`).join('; ')}`);
   if (summary.queuedEvents) lines.push(`  Queued events:   ${summary.queuedEvents}${summary.dropped ? ` (${summary.dropped} dropped: outbox full)` : ''}`);
+  if (summary.collector) lines.push(`  Collector:       ${summary.collector}`);
   if (summary.lastError) lines.push(`  Last error:      ${summary.lastError}`);
   if (summary.nudgeDir) lines.push(`  Nudge folder:    ${summary.nudgeDir} (helpers must watch it: nudge-helper --dir, or CONSULTGUARD_NUDGE_DIR)`);
   for (const p of problems) lines.push(`  Unreadable:      ${p}`);

@@ -10,6 +10,7 @@ import { run } from '../exec.js';
 import { sddlHeader } from './acl.js';
 import { signFile, type SignOptions } from './sign.js';
 import type { PackageInput } from '../package-input.js';
+import { COLLECTOR_EXE } from '../../agent/collect/win-native.js';
 import { AUMID, CLEAN_DIR_PROPERTY, PUBLIC_PROPERTIES, renderWxs, SERVICE_EXE, SHORTCUT_ID } from './wxs.js';
 
 export interface MsiInput extends PackageInput {
@@ -45,6 +46,18 @@ export async function compileDevicesProbe(repoRoot: string, out: string): Promis
   ]);
 }
 
+/**
+ * consultguard-collector.exe (collector.c): the agent's process and socket collector, put
+ * beside the bundle (app\) where agent/collect/win-native.ts looks for it.
+ */
+export async function compileCollector(repoRoot: string, out: string): Promise<void> {
+  await run('x86_64-w64-mingw32-gcc', [
+    '-municode', '-mwindows', '-O2', '-s', '-Wall',
+    '-o', out, join(repoRoot, 'installers', 'windows', 'collector.c'),
+    '-liphlpapi', '-lws2_32', '-lntdll', '-ladvapi32',
+  ]);
+}
+
 export async function buildMsi(input: MsiInput): Promise<string> {
   const root = join(input.workDir, 'ConsultGuard');
   copyTree(input.appDir, join(root, 'app'));
@@ -56,6 +69,9 @@ export async function buildMsi(input: MsiInput): Promise<string> {
   const devicesExe = join(root, DEVICES_EXE);
   await compileDevicesProbe(input.repoRoot, devicesExe);
   if (input.sign) await signFile(devicesExe, input.sign);
+  const collectorExe = join(root, 'app', COLLECTOR_EXE);
+  await compileCollector(input.repoRoot, collectorExe);
+  if (input.sign) await signFile(collectorExe, input.sign);
 
   const wxs = join(input.workDir, 'agent.wxs');
   writeFile(wxs, renderWxs({ root, base: input.workDir, version: input.version, settings: input.settings }));

@@ -63,7 +63,10 @@ function guidFor(rel: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${v}-${variant}${h.slice(18, 20)}-${h.slice(20, 32)}`.toUpperCase();
 }
 
-const FILE_IDS: Record<string, string> = { [SERVICE_EXE]: 'ServiceExe', 'node/node.exe': 'NodeExe', 'app/agent.mjs': 'AgentBundle' };
+const FILE_IDS: Record<string, string> = {
+  [SERVICE_EXE]: 'ServiceExe', 'node/node.exe': 'NodeExe', 'app/agent.mjs': 'AgentBundle',
+  'app/consultguard-collector.exe': 'CollectorExe', // installers/windows/collector.c, built by msi.ts
+};
 
 interface Tree {
   xml: string[];

@@ -6,6 +6,7 @@ import { benchDetect } from './detect.js';
 import { benchAgentMemory, benchIdle, benchPoll } from './agent.js';
 import { benchConnections, benchFeed, benchIngest } from './server.js';
 import { writeResults, type BenchResults } from './results.js';
+import { benchWinPoll } from './win.js';
 
 const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   detect: benchDetect,
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   ingest: benchIngest,
   connections: benchConnections,
   feed: benchFeed,
+  'win-poll': benchWinPoll,
 };
 
 const only = process.argv.slice(2);

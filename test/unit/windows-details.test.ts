@@ -1,6 +1,8 @@
 /**
- * Windows process details (path, command line, owner) from one CIM query. Windows cannot
- * run here: the runner is replaced, and the script and parsing are checked.
+ * Windows process details (path, command line, owner) from one CIM query: the fallback when
+ * the native collector is unavailable (test/unit/win-native.test.ts shows the native path
+ * never falls back while it works). Windows cannot run here: the runner is replaced, and the
+ * script and parsing are checked.
  */
 import { describe, expect, it } from 'vitest';
 import { createWindowsDetails, detailsScript, parseDetails } from '../../agent/collect/windows-details.js';
