@@ -205,6 +205,48 @@ describe('audit of admin actions', () => {
   }, 30_000);
 });
 
+describe('audit of enrolment-secret and agent actions', () => {
+  it('records secret create/revoke and agent revoke from the API and the CLI, never the secret itself', async () => {
+    const { s, admin } = await withUsers();
+    server = s;
+    const cli = `cli:${userInfo().username}`;
+    const apiSecret = (await (await call(s, 'POST', '/api/enroll-secrets', { token: admin }, { site: 'north' })).json()) as { id: string; secret: string };
+    await call(s, 'DELETE', `/api/enroll-secrets/${apiSecret.id}`, { token: admin });
+    const made = await runCli('server', ['secret', 'create', '--site', 'south', '--data', s.dataDir]);
+    expect(made.code).toBe(0);
+    const cliSecret = made.stdout.trim();
+    const listed = (await runCli('server', ['secret', 'list', '--data', s.dataDir])).stdout.split('\n').find((l) => l.includes('site=south'))!;
+    const cliSecretId = listed.split(/\s+/)[0]!;
+    expect((await runCli('server', ['secret', 'revoke', cliSecretId, '--data', s.dataDir])).code).toBe(0);
+
+    // Two enrolled agents: one revoked through the API, one through the CLI.
+    const ids: string[] = [];
+    for (const hostname of ['AUDIT-1', 'AUDIT-2']) {
+      const c = await connectRaw(s.wsUrl);
+      const hello = helloFrame({ enrollSecret: TEST_SECRET, host: { hostname, platform: 'linux', osVersion: '6', agentVersion: '0.1.0' } });
+      c.send(hello);
+      await c.next('welcome');
+      ids.push(hello.agentId as string);
+      c.close();
+    }
+    await call(s, 'POST', `/api/agents/${ids[0]}/revoke`, { token: admin });
+    expect((await runCli('server', ['agent', 'revoke', ids[1]!, '--data', s.dataDir])).code).toBe(0);
+
+    const items = await audit(s, admin);
+    const seen = items.map((a) => `${a.actor} ${a.action} ${String(a.detail.id ?? a.detail.agentId ?? '')}`);
+    expect(seen).toEqual(expect.arrayContaining([
+      `token:test-admin secret-create ${apiSecret.id}`,
+      `token:test-admin secret-revoke ${apiSecret.id}`,
+      `${cli} secret-revoke ${cliSecretId}`,
+      `token:test-admin agent-revoke ${ids[0]}`,
+      `${cli} agent-revoke ${ids[1]}`,
+    ]));
+    expect(items.find((a) => a.actor === cli && a.action === 'secret-create')?.detail).toMatchObject({ site: 'south' });
+    expect(JSON.stringify(items)).not.toContain(apiSecret.secret);
+    expect(JSON.stringify(items)).not.toContain(cliSecret);
+  }, 30_000);
+});
+
 describe('violations are addressed by agent and id', () => {
   it('reviews two agents\' violations with the same violationId independently', async () => {
     server = await startTestServer();
