@@ -81,8 +81,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   policies.onChange(() => gateway.pushPolicies(policies.policyFor));
   policies.onError(() => {
     metrics.policyError();
-    const error = policies.lastError();
-    if (error) alerting.engine.onPolicyError(error);
+    // Listeners run just before the service records the new error: read it a moment later.
+    queueMicrotask(() => {
+      const error = policies.lastError();
+      if (error) alerting.engine.onPolicyError(error);
+    });
   });
   policies.watch();
 

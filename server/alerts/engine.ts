@@ -134,8 +134,9 @@ export function createAlertEngine(deps: AlertEngineDeps) {
     id: v.id, agentId: v.agentId, hostname: v.hostname, site: v.site, app: v.app, state: v.state, via: v.via, startedAt: v.startedAt,
   });
 
-  const countRecent = db.prepare<[string, number, number], { n: number }>('SELECT count(*) AS n FROM violations WHERE user = ? AND started_at >= ? AND started_at <= ?');
-  const countRecentSite = db.prepare<[string, number, number, string], { n: number }>('SELECT count(*) AS n FROM violations WHERE user = ? AND started_at >= ? AND started_at <= ? AND site = ?');
+  // One person whatever the case the OS reported (CLINIC\\Dr.Lee, clinic\\dr.lee), as the pseudonym does.
+  const countRecent = db.prepare<[string, number, number], { n: number }>('SELECT count(*) AS n FROM violations WHERE user = ? COLLATE NOCASE AND started_at >= ? AND started_at <= ?');
+  const countRecentSite = db.prepare<[string, number, number, string], { n: number }>('SELECT count(*) AS n FROM violations WHERE user = ? COLLATE NOCASE AND started_at >= ? AND started_at <= ? AND site = ?');
 
   function handleTrigger(t: Trigger): void {
     const rule = ruleOf(t.ruleId);
