@@ -99,8 +99,10 @@ export function mimeParts(raw: string): Array<{ headers: string; body: string }>
 /** A decoded mail: the subject line (RFC 2047 words joined) and every part's text. */
 export function decodeMail(raw: string): { subject: string; text: string; attachments: Array<{ filename: string; body: string }> } {
   const subjectRaw = /^Subject: (.*(?:\r?\n[ \t].*)*)/m.exec(raw)?.[1] ?? '';
-  const subject = subjectRaw.replace(/\r?\n[ \t]/g, ' ').replace(/=\?utf-8\?(Q|B)\?([^?]*)\?=/gi, (_, enc: string, text: string) =>
-    enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64').toString('utf8') : text.replace(/_/g, ' ').replace(/=([0-9A-F]{2})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16)))).replace(/\?=\s+=\?/g, '');
+  // RFC 2047: adjacent encoded words join without the space between them; Q words are bytes.
+  const qBytes = (text: string): Buffer => Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-F]{2})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+  const subject = subjectRaw.replace(/\r?\n[ \t]/g, ' ').replace(/\?=\s+=\?/g, '?==?').replace(/=\?utf-8\?(Q|B)\?([^?]*)\?=/gi, (_, enc: string, text: string) =>
+    (enc.toUpperCase() === 'B' ? Buffer.from(text, 'base64') : qBytes(text)).toString('utf8'));
   const parts = mimeParts(raw);
   const attachments = parts.filter((p) => /content-disposition:\s*attachment/i.test(p.headers)).map((p) => ({ filename: /filename="?([^";\r\n]+)/i.exec(p.headers)?.[1] ?? '', body: p.body }));
   return { subject, text: parts.map((p) => p.body).join('\n'), attachments };
