@@ -21,7 +21,7 @@ export async function startReceiver(port = 0, status = 200): Promise<HttpReceive
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
-      let json: unknown = null;
+      let json: unknown;
       try {
         json = JSON.parse(raw);
       } catch {
