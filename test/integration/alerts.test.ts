@@ -5,6 +5,9 @@
  * documented by a receiver of ours.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { REDACT_PATHS } from '../../shared/log.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startTestServer, tempDir, type TestServer } from '../support/server.js';
 import { adminToken, agent, api, decodeMail, freePort, makeEvent, startReceiver, startSmtp, type HttpReceiver, type SmtpReceiver } from './alerts-receivers.js';
@@ -18,10 +21,14 @@ afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
 
+/** Every log line the servers write, as the production logger writes them (same redaction). */
+const logLines: string[] = [];
+const log = pino({ level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, new Writable({ write(chunk: Buffer, _enc, done) { logLines.push(chunk.toString()); done(); } }));
+
 async function serverWith(opts: { dataDir?: string; smtpUrl?: string; keepData?: boolean } = {}): Promise<{ server: TestServer; admin: string }> {
   const dataDir = opts.dataDir ?? tempDir('cg-alerts-');
   const admin = adminToken(dataDir);
-  const server = await startTestServer({ dataDir, alerts: FAST, ...(opts.smtpUrl ? { smtpUrl: opts.smtpUrl, mailFrom: 'guard@clinic.example' } : {}), keepData: opts.keepData });
+  const server = await startTestServer({ dataDir, alerts: FAST, log, ...(opts.smtpUrl ? { smtpUrl: opts.smtpUrl, mailFrom: 'guard@clinic.example' } : {}), keepData: opts.keepData });
   if (!opts.keepData) open.push(server);
   return { server, admin };
 }
@@ -97,6 +104,7 @@ describe('in-call alerts', () => {
   it('a receiver that is down gets the alert after it comes back, across a server restart', async () => {
     const port = await freePort();
     const dataDir = tempDir('cg-alerts-');
+    logLines.length = 0;
     const first = await serverWith({ dataDir, keepData: true });
     const added = await api(first.server.url, first.admin, 'POST', '/api/alerts', { on: 'in-call', webhook: [{ url: `http://127.0.0.1:${port}/hook` }] });
     expect(added.status).toBe(201);
@@ -122,6 +130,11 @@ describe('in-call alerts', () => {
     expect(verifySignature(receiver.calls[0]!, generated)).toBe(true);
     await vi.waitFor(async () => expect((await second.server.fetchJson('/healthz', null)).body.components.alerts).toMatchObject({ state: 'ok', queued: 0, delivered: 1 }), { timeout: 5000 });
     expect(JSON.stringify((await api(second.server.url, second.admin, 'GET', '/api/alerts')).body)).not.toContain(generated);
+    // The failure streak was logged once, with a code and the masked target, never the secret.
+    const failures = logLines.filter((l) => l.includes('alert delivery'));
+    expect(failures.length).toBeGreaterThanOrEqual(1);
+    expect(failures.join('')).toContain('ECONNREFUSED');
+    expect(logLines.join('')).not.toContain(generated);
   });
 });
 
