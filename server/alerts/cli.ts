@@ -86,6 +86,7 @@ function alertAdd(argv: string[], out: Out): void {
     s.audit.record(cliActor(), 'alert-add', { id: created.id, on: created.on, site: created.site, channels: view.channels });
     out(`alert ${created.id} added: on ${created.on}${created.site ? ` at site ${created.site}` : ''}${created.threshold ? ` (${created.threshold} in 7 days)` : ''} -> ${view.channels.map((c) => `${c.kind} ${c.target}`).join(', ')}`);
     // A secret we made is shown this once, so the receiver can be set to verify signatures.
+    if (created.channels.some((c) => c.kind === 'email')) out('email is sent through the server\'s --smtp-url (CONSULTGUARD_SMTP_URL); "alert test ID" checks it');
     if (!given) for (const sec of createdSecrets(created)) out(`webhook secret (shown once; the receiver checks x-consultguard-signature with it): ${sec.secret}`);
   });
 }

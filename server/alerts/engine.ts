@@ -63,7 +63,9 @@ export function createAlertEngine(deps: AlertEngineDeps) {
   const db = deps.store.db;
   const streak = createStreak(log, 'alert delivery');
   let rules: AlertRule[] = alerts.rules();
-  let seenVersion = db.pragma('data_version', { simple: true }) as number;
+  // Prepared once: db.pragma() would prepare a statement on every call (~10 µs on the ingest path).
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  let seenVersion = dataVersion.get()!;
   let inFlight = 0;
   let timer: NodeJS.Timeout | null = null;
   let kicked = false;
@@ -83,7 +85,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
 
   /** Re-reads the rules when another connection committed (one pragma when nothing did). */
   function refresh(): void {
-    const v = db.pragma('data_version', { simple: true }) as number;
+    const v = dataVersion.get()!;
     if (v === seenVersion) return;
     seenVersion = v;
     rules = alerts.rules();
