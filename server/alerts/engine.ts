@@ -169,9 +169,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
   }
 
   /** Agents silent during their consult hours: one alert per silence, repeated daily while it lasts. */
-  const checkSilent = db.transaction((): void => {
-    const silentRules = rules.filter((r) => r.on === 'silent-agent');
-    if (silentRules.length === 0) return;
+  const checkSilentTx = db.transaction((silentRules: AlertRule[]): void => {
     const t = now();
     const at = new Date(t);
     for (const a of deps.store.agents.list()) {
@@ -186,6 +184,11 @@ export function createAlertEngine(deps: AlertEngineDeps) {
       }
     }
   });
+  function checkSilent(): void {
+    const silentRules = rules.filter((r) => r.on === 'silent-agent');
+    // IMMEDIATE: it reads, then writes; a deferred one could not upgrade past another instance's commit.
+    if (silentRules.length) checkSilentTx.immediate(silentRules);
+  }
 
   function backoff(attempts: number): number {
     const raw = Math.min(o.retryCapMs, o.retryBaseMs * 2 ** Math.min(attempts, 30));

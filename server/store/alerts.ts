@@ -75,6 +75,8 @@ export function createAlertStore(db: Db, now: () => number = Date.now) {
     "SELECT id FROM alert_deliveries WHERE state = 'queued' AND next_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_at LIMIT 50",
   );
   const lease = db.prepare("UPDATE alert_deliveries SET lease_until = ? WHERE id = ? AND state = 'queued' AND (lease_until IS NULL OR lease_until < ?)");
+  // Looked at before taking the write lock: an idle loop never holds it.
+  const anyTrigger = db.prepare('SELECT 1 FROM alert_triggers LIMIT 1').pluck();
   const getDelivery = db.prepare<[number], { id: number; alert_id: string; rule_id: string; channel: number; kind: string; payload: string; attempts: number }>(
     'SELECT id, alert_id, rule_id, channel, kind, payload, attempts FROM alert_deliveries WHERE id = ?',
   );
@@ -108,7 +110,7 @@ export function createAlertStore(db: Db, now: () => number = Date.now) {
      * Takes triggers off the table and hands them to `handle` inside one write transaction:
      * another instance's loop sees them gone, and what `handle` enqueued commits with it.
      */
-    takeTriggers: (limit: number, handle: (t: Trigger[]) => void): number => db.transaction(() => {
+    takeTriggers: (limit: number, handle: (t: Trigger[]) => void): number => !anyTrigger.get() ? 0 : db.transaction(() => {
       const rows = db.prepare<[number], { seq: number; rule_id: string; agent_id: string | null; violation_id: string | null; subject: string | null; detail: string | null; at: number }>(
         'SELECT * FROM alert_triggers ORDER BY seq LIMIT ?',
       ).all(limit);
@@ -130,7 +132,7 @@ export function createAlertStore(db: Db, now: () => number = Date.now) {
       rule.channels.forEach((c, i) => insertDelivery.run(payload.alertId, rule.id, i, c.kind, body, t, t));
     },
     /** Leases up to `limit` due deliveries for `leaseMs` (another instance skips them meanwhile). */
-    claim: (limit: number, leaseMs: number): Delivery[] => db.transaction(() => {
+    claim: (limit: number, leaseMs: number): Delivery[] => due.all(now(), now()).length === 0 ? [] : db.transaction(() => {
       const t = now();
       const out: Delivery[] = [];
       for (const { id } of due.all(t, t)) {
