@@ -9,6 +9,7 @@ import { AppError } from '../shared/errors.js';
 import { ServerConfig, SERVER_OPTIONS } from './config.js';
 import { cliActor } from './store/audit.js';
 import { createStore, type Store } from './store/index.js';
+import { ALERT_USAGE, runAlertCli } from './alerts/cli.js';
 
 const DATA_ONLY: OptionSpec[] = SERVER_OPTIONS.filter((o) => o.key === 'dataDir');
 
@@ -82,10 +83,16 @@ export const ADMIN_USAGE = `commands:
   agent revoke AGENT_ID                          revoke an agent's token (it stays refused until forgotten)
   agent forget AGENT_ID                          forget a (revoked) agent's identity so it may enrol again
   backup FILE                                    online copy of the store to FILE
+${ALERT_USAGE}
 every command takes --data DIR (default ./data)`;
 
 export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
   const [cmd, sub, ...rest] = argv;
+  if (cmd === 'alert' || cmd === 'report') {
+    const status = await runAlertCli(argv, out);
+    if (status) process.exitCode = status;
+    return true;
+  }
   const key = `${cmd} ${sub ?? ''}`.trim();
   switch (key) {
     case 'token create': {

@@ -17,6 +17,8 @@ export const SERVER_OPTIONS: OptionSpec[] = [
   { key: 'quotaEventsPerHour', flag: 'quota-events-per-hour', env: 'CONSULTGUARD_QUOTA_EVENTS_PER_HOUR', type: 'number', describe: 'events (and nudge outcomes) one agent may store per hour (default 5000)' },
   { key: 'quotaBytesPerHour', flag: 'quota-bytes-per-hour', env: 'CONSULTGUARD_QUOTA_BYTES_PER_HOUR', type: 'number', describe: 'bytes of event frames one agent may send per hour (default 16777216, 16 MiB)' },
   { key: 'clockSkewSec', flag: 'clock-skew-sec', env: 'CONSULTGUARD_CLOCK_SKEW_SEC', type: 'number', describe: 'how far ahead of server time an event may be dated; later ones get the time of receipt (default 300)' },
+  { key: 'smtpUrl', flag: 'smtp-url', env: 'CONSULTGUARD_SMTP_URL', type: 'string', describe: 'mail server for alert and report emails: smtp://[USER:PASS@]HOST:PORT (STARTTLS when offered) or smtps://...' },
+  { key: 'mailFrom', flag: 'mail-from', env: 'CONSULTGUARD_MAIL_FROM', type: 'string', describe: 'From address of alert and report emails (default consultguard@HOSTNAME)' },
   { key: 'forwardSyslog', flag: 'forward-syslog', env: 'CONSULTGUARD_FORWARD_SYSLOG', type: 'string', describe: 'also send every event as RFC 5424 syslog: udp://HOST:PORT or tcp://HOST:PORT' },
 ];
 
@@ -30,6 +32,15 @@ const SyslogUrl = z
     }
     return { protocol: m[1] as 'udp' | 'tcp', host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]) };
   });
+
+const SmtpUrl = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'smtp:' || u.protocol === 'smtps:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}, { message: 'expected smtp://[USER:PASS@]HOST:PORT or smtps://[USER:PASS@]HOST:PORT' });
 
 export const ServerConfig = z.object({
   port: z.number().int().min(0).max(65535).default(8470),
@@ -55,5 +66,22 @@ export const ServerConfig = z.object({
   clockSkewSec: z.number().int().min(0).max(86_400).default(300),
   /** How often the gateway looks for revokes made by another process (the CLI). */
   revocationSweepMs: z.number().int().min(50).default(1000),
+  smtpUrl: SmtpUrl.optional(),
+  mailFrom: z.string().regex(/^[^\s@<>]+@[^\s@<>]+$/, 'expected an address such as consultguard@clinic.example').optional(),
+  /**
+   * The alert loop (README "Alerts and scheduled reports"): a tick each second, retries from
+   * 5 s doubling to 15 min, giving up after 100 attempts (about a day); shorter only in tests.
+   */
+  alerts: z.object({
+    tickMs: z.number().int().min(10).default(1000),
+    retryBaseMs: z.number().int().min(10).default(5000),
+    retryCapMs: z.number().int().min(10).default(15 * 60_000),
+    maxAttempts: z.number().int().min(1).default(100),
+    concurrency: z.number().int().min(1).max(64).default(4),
+    timeoutMs: z.number().int().min(100).default(10_000),
+    silentCheckMs: z.number().int().min(10).default(30_000),
+  }).default({ tickMs: 1000, retryBaseMs: 5000, retryCapMs: 15 * 60_000, maxAttempts: 100, concurrency: 4, timeoutMs: 10_000, silentCheckMs: 30_000 }),
+  /** How often scheduled reports look for a period that ended (a minute; shorter in tests). */
+  reportCheckMs: z.number().int().min(10).default(60_000),
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;

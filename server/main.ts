@@ -23,6 +23,8 @@ import { AppError } from '../shared/errors.js';
 import { createHealth } from './health/index.js';
 import { registerHealthMetrics } from './health/metrics.js';
 import { createStoreProbe } from './health/store.js';
+import { createAlerting } from './alerts/index.js';
+import { pseudonymsFromDataDir } from './alerts/pseudonym.js';
 
 export interface RunningServer {
   url: string;
@@ -46,6 +48,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     connections: () => gatewayRef?.connectionCount() ?? 0,
     policyError: () => policies.lastError() !== null,
   });
+  // Alerts and scheduled reports; `gateway` is only asked once alerting.start() runs.
+  // Stand-in until issue 14's store pseudonym is merged: swap pseudonymsFromDataDir for it here.
+  const alerting = createAlerting({ store, config, policyFor: policies.policyFor, isOnline: (id) => gateway.isOnline(id), pseudonymFor: pseudonymsFromDataDir(resolve(config.dataDir)), registry: metrics.registry, log });
   const gateway = createGateway({
     store,
     secrets: { configured: secrets, lookup: (s) => store.secrets.find(s), enrollLimit: config.enrollLimit },
@@ -64,18 +69,28 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     onIngest: (agent, result) => {
       publish(agent.agentId, result.touched);
       if (forwarder.enabled) forwarder.forward(result.events.map((event) => ({ ...agent, event })));
+      alerting.engine.onIngest(agent, result.events);
     },
   });
   gatewayRef = gateway;
+
   const healthDeps = { store: createStoreProbe(store.db, log.child({ module: 'health' })), policies, forwarder, agentsOnline: () => gateway.onlineCount() };
   const health = createHealth(healthDeps);
+  health.register('alerts', () => alerting.engine.status());
   registerHealthMetrics(metrics.registry, healthDeps);
   policies.onChange(() => gateway.pushPolicies(policies.policyFor));
-  policies.onError(() => metrics.policyError());
+  policies.onError(() => {
+    metrics.policyError();
+    // Listeners run just before the service records the new error: read it a moment later.
+    queueMicrotask(() => {
+      const error = policies.lastError();
+      if (error) alerting.engine.onPolicyError(error);
+    });
+  });
   policies.watch();
 
   const tls = loadTls(config);
-  const api = createApi({ store, gateway, policies, metrics, live, health, log, secure: tls !== null });
+  const api = createApi({ store, gateway, policies, metrics, live, health, log, secure: tls !== null, alerts: alerting });
   const handler = (req: Parameters<typeof api>[0], res: Parameters<typeof api>[1]) => void api(req, res);
   const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
   server.headersTimeout = 10_000;
@@ -90,6 +105,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
   log.info({ url, data: resolve(config.dataDir), policies: policies.current().policies.map((p) => p.effective.name) }, 'server listening');
+  alerting.start();
 
   return {
     url,
@@ -97,6 +113,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     async close() {
       policies.close();
       stopRetention();
+      await alerting.stop();
       live.close();
       forwarder.close();
       await gateway.close();

@@ -15,6 +15,7 @@ import { staticRoutes } from '../web/static-files.js';
 import { sessionPrincipal, sessionRoutes } from './session.js';
 import { adminRoutes } from './admin.js';
 import { agentRoutes } from './agents.js';
+import { alertRoutes, type AlertApiDeps } from './alerts.js';
 import { bearer, sendJson, sendText } from './http.js';
 import type { LiveFeed } from './live.js';
 import { actorOf, createRouter, type Principal, type Route } from './router.js';
@@ -30,6 +31,8 @@ export interface ApiDeps {
   log: Logger;
   /** Serving over TLS: cookies get the Secure flag. */
   secure: boolean;
+  /** Alert rules and report schedules (server/alerts/, server/reports/). */
+  alerts?: Omit<AlertApiDeps, 'audit'>;
 }
 
 export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
@@ -68,6 +71,7 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     },
     ...agentRoutes(deps.store.agents, deps.gateway, deps.policies.policyFor, audit),
     ...adminRoutes(deps.store, deps.live),
+    ...(deps.alerts ? alertRoutes({ ...deps.alerts, audit }) : []),
     ...staticRoutes(),
   ];
 

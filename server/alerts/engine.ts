@@ -1,0 +1,306 @@
+/**
+ * The alert engine: rules in force, triggers from ingest and the policy watcher, the
+ * silent-agent check, and the delivery loop over the durable queue (store/alerts.ts).
+ *
+ * Ingest pays for one `data_version` pragma and, when an event matches a rule, one small
+ * insert per event: everything else (reading the violation, counting a clinician's week,
+ * formatting, network) runs on a timer off the ingest path. A delivery is leased, sent
+ * with a per-request timeout, and on failure retried with capped exponential back-off and
+ * jitter, surviving restarts (it is a row); at most `concurrency` are in flight.
+ *
+ * Rules are re-read whenever SQLite's `data_version` moves (another connection, such as
+ * `alert add` from the CLI or a second instance, committed): in force at the next batch.
+ */
+import { createHash } from 'node:crypto';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Event } from '../../shared/protocol.js';
+import type { EffectivePolicy } from '../../shared/policy.js';
+import type { Logger } from '../../shared/log.js';
+import { agentView } from '../api/agents.js';
+import { policyForAgent } from '../gateway/pinning.js';
+import { createStreak } from '../health/streak.js';
+import type { Store } from '../store/index.js';
+import type { AlertRule, AlertStore, Trigger } from '../store/alerts.js';
+import { inCallMessage, policyErrorMessage, repeatMessage, silentMessage, testMessage, type AlertMessage, type ViolationFacts } from './message.js';
+import type { PseudonymFor } from './pseudonym.js';
+import { maskUrl } from './rules.js';
+import { SendError, sendErrorCode, type Sender } from './send.js';
+
+const DAY = 86_400_000;
+const REPEAT_WINDOW = 7 * DAY;
+/** As the fleet view: no word from an agent for 3 minutes during consult hours is silence. */
+const SILENT_AFTER_MS = 3 * 60_000;
+
+export interface AlertEngineOptions {
+  tickMs: number;
+  retryBaseMs: number;
+  retryCapMs: number;
+  maxAttempts: number;
+  concurrency: number;
+  timeoutMs: number;
+  silentCheckMs: number;
+}
+
+export interface AlertEngineDeps {
+  store: Pick<Store, 'db' | 'violations' | 'agents'>;
+  alerts: AlertStore;
+  sender: Sender;
+  pseudonymFor: PseudonymFor;
+  appName: (app: string) => string;
+  policyFor: (a: { site?: string | null; group?: string | null }) => EffectivePolicy;
+  isOnline: (agentId: string) => boolean;
+  log: Logger;
+  registry?: Registry;
+  options: AlertEngineOptions;
+  now?: () => number;
+}
+
+export interface TestResult { index: number; kind: string; target: string; ok: boolean; error?: string }
+
+export function createAlertEngine(deps: AlertEngineDeps) {
+  const { alerts, options: o, log } = deps;
+  const now = deps.now ?? Date.now;
+  const db = deps.store.db;
+  const streak = createStreak(log, 'alert delivery');
+  let rules: AlertRule[] = alerts.rules();
+  // Prepared once: db.pragma() would prepare a statement on every call (~10 µs on the ingest path).
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  let seenVersion = dataVersion.get()!;
+  let inFlight = 0;
+  let timer: NodeJS.Timeout | null = null;
+  let kicked = false;
+  let lastSilentCheck = 0;
+  let lastPrune = 0;
+  let stopped = false;
+  const done = { delivered: 0, failed: 0 };
+  const counts = { delivered: null as Counter | null, failed: null as Counter | null, attempts: null as Counter | null };
+
+  if (deps.registry) {
+    const registers = [deps.registry];
+    new Gauge({ name: 'consultguard_alerts_queued', help: 'Alert deliveries waiting to be sent (all instances on this store)', registers, collect() { this.set(alerts.counts().queued); } });
+    counts.delivered = new Counter({ name: 'consultguard_alerts_delivered_total', help: 'Alert deliveries sent by this instance, by channel kind', labelNames: ['channel'], registers });
+    counts.failed = new Counter({ name: 'consultguard_alerts_failed_total', help: 'Alert deliveries given up after the last retry, by channel kind', labelNames: ['channel'], registers });
+    counts.attempts = new Counter({ name: 'consultguard_alert_attempts_failed_total', help: 'Failed alert delivery attempts (each is retried), by channel kind', labelNames: ['channel'], registers });
+  }
+
+  /** Re-reads the rules when another connection committed (one pragma when nothing did). */
+  function refresh(): void {
+    const v = dataVersion.get()!;
+    if (v === seenVersion) return;
+    seenVersion = v;
+    rules = alerts.rules();
+  }
+  const ruleOf = (id: string) => rules.find((r) => r.id === id) ?? null;
+
+  /** Called right after a batch is stored and acked: cheap, and never throws into ingest. */
+  function onIngest(agent: { agentId: string; site: string | null }, events: Event[]): void {
+    try {
+      refresh();
+      if (rules.length === 0) return;
+      const rows: Array<Omit<Trigger, 'seq'>> = [];
+      for (const rule of rules) {
+        if (rule.site !== null && rule.site !== agent.site) continue;
+        const seen = new Set<string>();
+        for (const e of events) {
+          const match = rule.on === 'in-call' ? e.state === 'in-call' : rule.on === 'repeat' ? e.kind === 'started' && Boolean(e.user) : false;
+          if (!match || seen.has(e.violationId)) continue;
+          seen.add(e.violationId);
+          rows.push({ ruleId: rule.id, agentId: agent.agentId, violationId: e.violationId, subject: null, detail: null, at: now() });
+        }
+      }
+      if (rows.length) {
+        alerts.addTriggers(rows);
+        kick();
+      }
+    } catch (err) {
+      log.error({ err }, 'could not queue alert triggers for a stored batch');
+    }
+  }
+
+  /** The policy watcher refused an edit: one alert per distinct error per hour. */
+  function onPolicyError(message: string): void {
+    try {
+      refresh();
+      const subject = `policy:${createHash('sha256').update(message).digest('hex').slice(0, 16)}`;
+      const rows = rules.filter((r) => r.on === 'policy-error').map((r) => ({ ruleId: r.id, agentId: null, violationId: null, subject, detail: message, at: now() }));
+      if (rows.length) {
+        alerts.addTriggers(rows);
+        kick();
+      }
+    } catch (err) {
+      log.error({ err }, 'could not queue a policy-error alert');
+    }
+  }
+
+  const facts = (v: NonNullable<ReturnType<Store['violations']['get']>>): ViolationFacts => ({
+    id: v.id, agentId: v.agentId, hostname: v.hostname, site: v.site, app: v.app, state: v.state, via: v.via, startedAt: v.startedAt,
+  });
+
+  // One person whatever the case the OS reported (CLINIC\\Dr.Lee, clinic\\dr.lee), as the pseudonym does.
+  const countRecent = db.prepare<[string, number, number], { n: number }>('SELECT count(*) AS n FROM violations WHERE user = ? COLLATE NOCASE AND started_at >= ? AND started_at <= ?');
+  const countRecentSite = db.prepare<[string, number, number, string], { n: number }>('SELECT count(*) AS n FROM violations WHERE user = ? COLLATE NOCASE AND started_at >= ? AND started_at <= ? AND site = ?');
+
+  function handleTrigger(t: Trigger): void {
+    const rule = ruleOf(t.ruleId);
+    if (!rule) return;
+    if (rule.on === 'policy-error') {
+      if (t.subject && alerts.fireOnce(rule.id, t.subject, 3_600_000)) alerts.enqueue(rule, policyErrorMessage(rule.id, t.detail ?? 'policy error', now()));
+      return;
+    }
+    const v = t.agentId && t.violationId ? deps.store.violations.get(t.agentId, t.violationId) : null;
+    if (!v) return; // erased or pruned meanwhile
+    const clinician = deps.pseudonymFor(v.user);
+    if (rule.on === 'in-call') {
+      if (alerts.fireOnce(rule.id, `violation:${v.agentId}/${v.id}`, Infinity)) alerts.enqueue(rule, inCallMessage(rule.id, facts(v), deps.appName(v.app), clinician, now()));
+      return;
+    }
+    if (rule.on === 'repeat' && v.user && clinician) {
+      const end = Date.parse(v.startedAt);
+      const n = (rule.site ? countRecentSite.get(v.user, end - REPEAT_WINDOW, end, rule.site) : countRecent.get(v.user, end - REPEAT_WINDOW, end))?.n ?? 0;
+      // Once per clinician per 7 days: the lead hears of the pattern, not of every case after it.
+      if (n >= (rule.threshold ?? 3) && alerts.fireOnce(rule.id, `repeat:${clinician}`, REPEAT_WINDOW)) {
+        alerts.enqueue(rule, repeatMessage(rule.id, facts(v), deps.appName(v.app), clinician, n, now()));
+      }
+    }
+  }
+
+  function processTriggers(): void {
+    while (alerts.takeTriggers(200, (ts) => ts.forEach(handleTrigger)) === 200) { /* drain in slices */ }
+  }
+
+  /** Agents silent during their consult hours: one alert per silence, repeated daily while it lasts. */
+  const checkSilentTx = db.transaction((silentRules: AlertRule[]): void => {
+    const t = now();
+    const at = new Date(t);
+    for (const a of deps.store.agents.list()) {
+      if (a.revoked_at !== null || a.token_hash === null) continue;
+      if (a.last_seen !== null && t - a.last_seen < SILENT_AFTER_MS) continue; // heard from lately (maybe by another instance)
+      const policy = policyForAgent(deps.policyFor, { site: a.site, group: a.grp, sitePinned: a.site_pinned === 1 });
+      if (!agentView(a, deps.isOnline(a.agent_id), policy, at).silent) continue;
+      for (const rule of silentRules) {
+        if (rule.site !== null && rule.site !== a.site) continue;
+        if (!alerts.fireOnce(rule.id, `silent:${a.agent_id}:${a.last_seen ?? 'never'}`, DAY)) continue;
+        alerts.enqueue(rule, silentMessage(rule.id, { agentId: a.agent_id, hostname: a.hostname, site: a.site, lastSeen: a.last_seen === null ? null : new Date(a.last_seen).toISOString() }, t));
+      }
+    }
+  });
+  function checkSilent(): void {
+    const silentRules = rules.filter((r) => r.on === 'silent-agent');
+    // IMMEDIATE: it reads, then writes; a deferred one could not upgrade past another instance's commit.
+    if (silentRules.length) checkSilentTx.immediate(silentRules);
+  }
+
+  function backoff(attempts: number): number {
+    const raw = Math.min(o.retryCapMs, o.retryBaseMs * 2 ** Math.min(attempts, 30));
+    return Math.round(raw * (0.8 + Math.random() * 0.4));
+  }
+
+  function deliver(): void {
+    const free = o.concurrency - inFlight;
+    if (free <= 0) return;
+    for (const d of alerts.claim(free, o.timeoutMs * 3 + 5000)) {
+      const rule = ruleOf(d.ruleId);
+      const channel = rule?.channels[d.channel];
+      if (!rule || !channel) {
+        alerts.attemptFailed(d.id, 'RULE_REMOVED', null);
+        continue;
+      }
+      inFlight++;
+      const message = JSON.parse(d.payload) as AlertMessage;
+      deps.sender.send(channel, message).then(
+        () => {
+          alerts.delivered(d.id);
+          done.delivered++;
+          counts.delivered?.inc({ channel: channel.kind });
+          streak.ok();
+        },
+        (err: unknown) => {
+          const code = sendErrorCode(err);
+          const last = d.attempts + 1 >= o.maxAttempts;
+          alerts.attemptFailed(d.id, code, last ? null : now() + backoff(d.attempts));
+          counts.attempts?.inc({ channel: channel.kind });
+          if (last) {
+            done.failed++;
+            counts.failed?.inc({ channel: channel.kind });
+            log.error({ rule: rule.id, channel: channel.kind, alertId: d.alertId, code, attempts: d.attempts + 1 }, 'alert not delivered after the last retry; given up');
+          }
+          // Logged once per failure streak (never the URL: Slack and Teams URLs are credentials).
+          streak.fail(new SendError(code), { rule: rule.id, channel: channel.kind, target: channel.kind === 'email' ? 'smtp' : maskUrl(channel.target, channel.kind) });
+        },
+      ).catch((err: unknown) => log.error({ err }, 'alert bookkeeping failed')).finally(() => {
+        inFlight--;
+        if (!stopped) kick();
+      });
+    }
+  }
+
+  function tick(): void {
+    kicked = false;
+    if (stopped) return;
+    try {
+      refresh();
+      processTriggers();
+      const t = now();
+      if (t - lastSilentCheck >= o.silentCheckMs) {
+        lastSilentCheck = t;
+        checkSilent();
+      }
+      if (t - lastPrune >= 3_600_000) {
+        lastPrune = t;
+        alerts.prune(30 * DAY);
+      }
+      deliver();
+    } catch (err) {
+      log.warn({ err }, 'alert loop failed; retrying at the next tick');
+    }
+  }
+
+  /** Runs a tick soon (new triggers, a slot freed), off the caller's stack. */
+  function kick(): void {
+    if (kicked || stopped) return;
+    kicked = true;
+    setImmediate(tick);
+  }
+
+  return {
+    onIngest,
+    onPolicyError,
+    /** After a change through this connection (API): data_version only moves for other connections. */
+    reload(): void {
+      rules = alerts.rules();
+    },
+    start(): void {
+      stopped = false;
+      timer = setInterval(tick, o.tickMs);
+      timer.unref();
+      kick();
+    },
+    stop(): void {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      timer = null;
+    },
+    /** Sends a test message on every channel of a rule now, outside the queue, and says how each went. */
+    async test(ruleId: string): Promise<TestResult[] | null> {
+      const rule = alerts.rule(ruleId);
+      if (!rule) return null;
+      return Promise.all(rule.channels.map(async (c, index): Promise<TestResult> => {
+        const target = c.kind === 'email' ? c.target : maskUrl(c.target, c.kind);
+        try {
+          await deps.sender.send(c, testMessage(rule.id, rule.on, now()));
+          return { index, kind: c.kind, target, ok: true };
+        } catch (err) {
+          return { index, kind: c.kind, target, ok: false, error: sendErrorCode(err) };
+        }
+      }));
+    },
+    /** The `alerts` part of /healthz. */
+    status() {
+      const s = streak.status();
+      const c = alerts.counts();
+      return { ...s, state: s.state === 'connecting' ? 'ok' as const : s.state, rules: rules.length, queued: c.queued, retrying: c.retrying, delivered: c.delivered, failed: c.failed, oldestQueuedAt: c.oldestQueuedAt === null ? null : new Date(c.oldestQueuedAt).toISOString(), inFlight };
+    },
+  };
+}
+
+export type AlertEngine = ReturnType<typeof createAlertEngine>;

@@ -1,0 +1,89 @@
+/**
+ * Alert rules and report schedules over HTTP (the same as `alert ...` and `report ...` on
+ * the CLI). Leads may read; admins change. A webhook secret is answered once, in the reply
+ * that created it, and never after; every change and every test is audited.
+ */
+import { z } from 'zod';
+import { AppError } from '../../shared/errors.js';
+import { firstIssue } from '../../shared/zod-errors.js';
+import type { AlertEngine } from '../alerts/engine.js';
+import { createdSecrets, NewRule, ruleFrom, ruleView } from '../alerts/rules.js';
+import { NewReport } from '../reports/schedule.js';
+import type { ReportStore } from '../reports/store.js';
+import type { AlertStore } from '../store/alerts.js';
+import { sendJson } from './http.js';
+import { actorOf, type Principal, type Route } from './router.js';
+
+export interface AlertApiDeps {
+  alerts: AlertStore;
+  engine: Pick<AlertEngine, 'reload' | 'test'>;
+  reports: ReportStore;
+  audit: (p: Principal | null, action: string, detail: Record<string, unknown>) => void;
+}
+
+function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  const r = schema.safeParse(body);
+  if (!r.success) throw new AppError('bad_request', `body ${firstIssue(r.error).line}`);
+  return r.data;
+}
+
+export function reportView(reports: ReportStore, s: ReturnType<ReportStore['list']>[number]) {
+  const last = reports.lastRun(s.id);
+  return {
+    id: s.id, every: s.every, site: s.site, email: s.emails, createdAt: new Date(s.createdAt).toISOString(), createdBy: s.createdBy,
+    lastRun: last ? { period: last.period, state: last.state, sentAt: last.sent_at === null ? null : new Date(last.sent_at).toISOString(), error: last.last_error } : null,
+  };
+}
+
+export function alertRoutes(deps: AlertApiDeps): Route[] {
+  const { alerts, engine, reports, audit } = deps;
+  return [
+    { method: 'GET', path: '/api/alerts', roles: ['lead', 'admin'], handle: ({ res }) => sendJson(res, 200, { items: alerts.rules().map(ruleView) }) },
+    {
+      method: 'POST', path: '/api/alerts', roles: ['admin'],
+      handle: async ({ res, body, principal }) => {
+        const rule = alerts.addRule(ruleFrom(parse(NewRule, await body()), actorOf(principal)));
+        engine.reload();
+        const view = ruleView(rule);
+        audit(principal, 'alert-add', { id: rule.id, on: rule.on, site: rule.site, channels: view.channels });
+        sendJson(res, 201, { ...view, secrets: createdSecrets(rule) });
+      },
+    },
+    {
+      method: 'DELETE', path: '/api/alerts/:id', roles: ['admin'],
+      handle: ({ res, params, principal }) => {
+        if (!alerts.removeRule(params.id!)) throw new AppError('not_found', `no alert rule ${params.id}; see GET /api/alerts`);
+        engine.reload();
+        audit(principal, 'alert-remove', { id: params.id });
+        sendJson(res, 200, { id: params.id, removed: true });
+      },
+    },
+    {
+      method: 'POST', path: '/api/alerts/:id/test', roles: ['admin'],
+      handle: async ({ res, params, principal }) => {
+        const results = await engine.test(params.id!);
+        if (!results) throw new AppError('not_found', `no alert rule ${params.id}; see GET /api/alerts`);
+        audit(principal, 'alert-test', { id: params.id, results });
+        sendJson(res, 200, { id: params.id, ok: results.every((r) => r.ok), channels: results });
+      },
+    },
+    { method: 'GET', path: '/api/reports', roles: ['lead', 'admin'], handle: ({ res }) => sendJson(res, 200, { items: reports.list().map((s) => reportView(reports, s)) }) },
+    {
+      method: 'POST', path: '/api/reports', roles: ['admin'],
+      handle: async ({ res, body, principal }) => {
+        const input = parse(NewReport, await body());
+        const s = reports.add({ every: input.every, site: input.site, emails: input.email, createdBy: actorOf(principal) });
+        audit(principal, 'report-add', { id: s.id, every: s.every, site: s.site, email: s.emails });
+        sendJson(res, 201, reportView(reports, s));
+      },
+    },
+    {
+      method: 'DELETE', path: '/api/reports/:id', roles: ['admin'],
+      handle: ({ res, params, principal }) => {
+        if (!reports.remove(params.id!)) throw new AppError('not_found', `no report schedule ${params.id}; see GET /api/reports`);
+        audit(principal, 'report-remove', { id: params.id });
+        sendJson(res, 200, { id: params.id, removed: true });
+      },
+    },
+  ];
+}

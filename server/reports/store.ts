@@ -1,0 +1,59 @@
+/**
+ * Report schedules and the claim rows that make "once per period" hold across a restart
+ * and across instances on one store: the first to insert (report, period) sends; a claim
+ * whose sender died is taken over once its lease runs out; a failed send is retried later.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../store/db.js';
+import type { Every } from './period.js';
+
+export interface ReportSchedule {
+  id: string;
+  every: Every;
+  site: string;
+  emails: string[];
+  createdAt: number;
+  createdBy: string;
+}
+
+interface Row { id: string; every: string; site: string; emails: string; created_at: number; created_by: string }
+const toSchedule = (r: Row): ReportSchedule => ({ id: r.id, every: r.every as Every, site: r.site, emails: JSON.parse(r.emails) as string[], createdAt: r.created_at, createdBy: r.created_by });
+
+/** Sends of one period are given up after this many failed attempts (the next period still goes). */
+export const MAX_REPORT_ATTEMPTS = 20;
+
+export function createReportStore(db: Db, now: () => number = Date.now) {
+  return {
+    add(s: Omit<ReportSchedule, 'id' | 'createdAt'>): ReportSchedule {
+      const created = { ...s, id: randomUUID().slice(0, 8), createdAt: now() };
+      db.prepare('INSERT INTO report_schedules (id, every, site, emails, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)').run(created.id, created.every, created.site, JSON.stringify(created.emails), created.createdAt, created.createdBy);
+      return created;
+    },
+    list: (): ReportSchedule[] => db.prepare<[], Row>('SELECT * FROM report_schedules ORDER BY created_at, id').all().map(toSchedule),
+    get(id: string): ReportSchedule | null {
+      const r = db.prepare<[string], Row>('SELECT * FROM report_schedules WHERE id = ?').get(id);
+      return r ? toSchedule(r) : null;
+    },
+    remove: (id: string): boolean => db.transaction(() => {
+      db.prepare('DELETE FROM report_runs WHERE report_id = ?').run(id);
+      return db.prepare('DELETE FROM report_schedules WHERE id = ?').run(id).changes > 0;
+    })(),
+    /** True when this caller now owns sending (report, period) until `leaseMs` from now. */
+    claim: (reportId: string, period: string, leaseMs: number): boolean => db.transaction(() => {
+      const t = now();
+      if (db.prepare("INSERT OR IGNORE INTO report_runs (report_id, period, state, lease_until) VALUES (?, ?, 'sending', ?)").run(reportId, period, t + leaseMs).changes > 0) return true;
+      return db.prepare(
+        "UPDATE report_runs SET state = 'sending', lease_until = ? WHERE report_id = ? AND period = ? AND state <> 'sent' AND lease_until < ? AND attempts < ?",
+      ).run(t + leaseMs, reportId, period, t, MAX_REPORT_ATTEMPTS).changes > 0;
+    }).immediate(),
+    sent: (reportId: string, period: string): void => void db.prepare("UPDATE report_runs SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE report_id = ? AND period = ?").run(now(), reportId, period),
+    failed: (reportId: string, period: string, code: string, retryAt: number): void =>
+      void db.prepare("UPDATE report_runs SET state = 'failed', attempts = attempts + 1, lease_until = ?, last_error = ? WHERE report_id = ? AND period = ?").run(retryAt, code, reportId, period),
+    /** The newest run of a schedule (for listings). */
+    lastRun: (reportId: string) => db.prepare<[string], { period: string; state: string; sent_at: number | null; last_error: string | null; attempts: number }>(
+      'SELECT period, state, sent_at, last_error, attempts FROM report_runs WHERE report_id = ? ORDER BY period DESC LIMIT 1',
+    ).get(reportId) ?? null,
+  };
+}
+
+export type ReportStore = ReturnType<typeof createReportStore>;
