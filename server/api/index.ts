@@ -13,7 +13,9 @@ import type { PolicyService } from '../policy/index.js';
 import type { Store } from '../store/index.js';
 import { staticRoutes } from '../web/static-files.js';
 import { sessionPrincipal, sessionRoutes } from './session.js';
-import { adminRoutes } from './admin.js';
+import { adminRoutes, agentAssignRoute, auditCsvRoute } from './admin.js';
+import { openApiRoute } from './openapi.js';
+import { policyRoutes } from './policies.js';
 import { agentRoutes } from './agents.js';
 import { bearer, sendJson, sendText } from './http.js';
 import type { LiveFeed } from './live.js';
@@ -68,8 +70,13 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     },
     ...agentRoutes(deps.store.agents, deps.gateway, deps.policies.policyFor, audit),
     ...adminRoutes(deps.store, deps.live),
+    agentAssignRoute(deps.store, deps.gateway, deps.policies),
+    auditCsvRoute(deps.store),
+    ...policyRoutes(deps.policies, deps.store.agents),
     ...staticRoutes(),
   ];
+  // Described last: the document lists every route above (server/api/openapi.ts).
+  routes.push(openApiRoute(routes));
 
   function authenticate(req: IncomingMessage): Principal | null {
     const token = bearer(req);
