@@ -82,7 +82,7 @@ describe('admin API', () => {
   it('refuses a bad move with a message naming the field, and a lead', async () => {
     const bad = await post('/api/agents/x/assign', { site: 7 });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error.message).toMatch(/site/);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/site/);
     const lead = await post('/api/agents/x/assign', { site: 'a' }, server.apiToken);
     expect(lead.status).toBe(403);
   });
