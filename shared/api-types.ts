@@ -166,10 +166,11 @@ export type Health = z.infer<typeof Health>;
 /** GET /api/enroll-secrets (admin) */
 export const EnrollSecretInfo = z.object({ id: z.string(), site: z.string().nullable(), createdAt: IsoTime, revokedAt: IsoTime.nullable() });
 export type EnrollSecretInfo = z.infer<typeof EnrollSecretInfo>;
-export const EnrollSecretList = z.object({ items: z.array(EnrollSecretInfo) });
+/** `installerVersion`: the installers `npm run package` builds from this server's package, for the install lines. */
+export const EnrollSecretList = z.object({ items: z.array(EnrollSecretInfo), installerVersion: z.string() });
 export type EnrollSecretList = z.infer<typeof EnrollSecretList>;
 /** POST /api/enroll-secrets (admin): the secret, shown this once. */
-export const EnrollSecretCreated = z.object({ id: z.string(), site: z.string().nullable(), secret: z.string() });
+export const EnrollSecretCreated = z.object({ id: z.string(), site: z.string().nullable(), secret: z.string(), installerVersion: z.string() });
 export type EnrollSecretCreated = z.infer<typeof EnrollSecretCreated>;
 
 /** GET /api/tokens (admin): never the token itself. */

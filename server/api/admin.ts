@@ -4,6 +4,7 @@
  * ending a credential also ends the live streams opened with it.
  */
 import { z } from 'zod';
+import { agentVersion } from '../../agent/version.js';
 import { AppError } from '../../shared/errors.js';
 import { firstIssue } from '../../shared/zod-errors.js';
 import type { Gateway } from '../gateway/index.js';
@@ -33,7 +34,10 @@ export function adminRoutes(store: Store, live: LiveFeed): Route[] {
   return [
     {
       method: 'GET', path: '/api/enroll-secrets', roles: ['admin'],
-      handle: ({ res }) => sendJson(res, 200, { items: store.secrets.list().map((s) => ({ id: s.id, site: s.site, createdAt: iso(s.created_at), revokedAt: iso(s.revoked_at) })) }),
+      handle: ({ res }) => sendJson(res, 200, {
+        items: store.secrets.list().map((s) => ({ id: s.id, site: s.site, createdAt: iso(s.created_at), revokedAt: iso(s.revoked_at) })),
+        installerVersion: agentVersion(),
+      }),
     },
     {
       method: 'POST', path: '/api/enroll-secrets', roles: ['admin'],
@@ -42,7 +46,7 @@ export function adminRoutes(store: Store, live: LiveFeed): Route[] {
         const created = store.secrets.create(site);
         // Which secret was made, for which site: never the secret itself.
         audit(principal, 'secret-create', { id: created.id, site });
-        sendJson(res, 201, { id: created.id, site, secret: created.secret });
+        sendJson(res, 201, { id: created.id, site, secret: created.secret, installerVersion: agentVersion() });
       },
     },
     {
