@@ -15,7 +15,7 @@ import { staticRoutes } from '../web/static-files.js';
 import { sessionPrincipal, sessionRoutes } from './session.js';
 import { adminRoutes, agentAssignRoute, auditCsvRoute } from './admin.js';
 import { openApiRoute } from './openapi.js';
-import { policyRoutes } from './policies.js';
+import { appNameOf, policyRoutes } from './policies.js';
 import { agentRoutes } from './agents.js';
 import { bearer, sendJson, sendText } from './http.js';
 import type { LiveFeed } from './live.js';
@@ -58,7 +58,7 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     },
     ...sessionRoutes(deps.store, deps.live, deps.secure),
     // Trend days are the clinic's days: the default policy's time zone.
-    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive),
+    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive, appNameOf(deps.policies)),
     {
       method: 'GET', path: '/api/audit', roles: ['admin'],
       handle: ({ res, url }) => {

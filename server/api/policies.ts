@@ -51,6 +51,20 @@ export function appNames(policies: PolicyService): AppNames {
   return { items: policies.current().catalog.apps.map((a) => ({ id: a.id, name: a.name, vendor: a.vendor ?? null })).sort((x, y) => x.id.localeCompare(y.id)) };
 }
 
+/** The catalog's display name of an app id (the id itself for an app the catalog no longer has). */
+export function appNameOf(policies: PolicyService): (id: string) => string {
+  let catalog: unknown = null;
+  let names = new Map<string, string>();
+  return (id) => {
+    const set = policies.current();
+    if (set.catalog !== catalog) {
+      catalog = set.catalog; // rebuilt only when a reload brought a new catalog
+      names = new Map(set.catalog.apps.map((a) => [a.id, a.name]));
+    }
+    return names.get(id) ?? id;
+  };
+}
+
 export function policyRoutes(policies: PolicyService, agents: AgentStore): Route[] {
   return [
     { method: 'GET', path: '/api/policies', roles: ['lead', 'admin'], handle: ({ res }) => sendJson(res, 200, policyOverview(policies, agents)) },

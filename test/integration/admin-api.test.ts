@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { packageRoot } from '../../shared/paths.js';
 import { createStore } from '../../server/store/index.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
-import { connectRaw, helloFrame } from '../support/ws-client.js';
+import { connectRaw, eventFrame, helloFrame, makeEvent } from '../support/ws-client.js';
 
 let server: TestServer;
 let admin: string;
@@ -106,6 +106,20 @@ describe('admin API', () => {
     }, { timeout: 10_000, interval: 100 });
     writeFileSync(join(policiesDir, 'south.yaml'), SOUTH);
     await vi.waitFor(async () => expect((await server.fetchJson('/api/policies')).body.error).toBeNull(), { timeout: 10_000, interval: 100 });
+  });
+
+  it('the violations CSV names each app by its display name beside its id', async () => {
+    const c = await connectRaw(server.wsUrl);
+    c.send(helloFrame({ enrollSecret: TEST_SECRET }));
+    await c.next('welcome');
+    c.send(eventFrame(1, [makeEvent({ app: 'whatsapp' }), makeEvent({ app: 'facetime' })]));
+    await c.next('ack');
+    c.close();
+    const res = await fetch(`${server.url}/api/violations.csv`, { headers: { authorization: `Bearer ${server.apiToken}` } });
+    const [head, ...rows] = (await res.text()).trim().split('\r\n').map((l) => l.split(','));
+    const at = head!.indexOf('appName');
+    expect(head!.slice(at - 1, at + 1)).toEqual(['app', 'appName']);
+    expect(rows.map((r) => `${r[at - 1]}=${r[at]}`).sort()).toEqual(['facetime=FaceTime', 'whatsapp=WhatsApp']);
   });
 
   it('GET /api/apps: display names from the catalog', async () => {

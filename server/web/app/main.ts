@@ -4,6 +4,7 @@
  * afterwards (?next=).
  */
 import { api, ApiError, errorText, onUnauthorized, setCsrfToken } from './api.js';
+import { loadAppNames } from './components/app-names.js';
 import { createShell, type Shell } from './components/shell.js';
 import { h } from './dom.js';
 import { match, navigate, safeNext, startRouter, type RouteName } from './router.js';
@@ -126,6 +127,9 @@ async function render(): Promise<void> {
     if (ctl.signal.aborted) return;
   }
 
+  // Display names before the first page that shows apps (a failure leaves ids).
+  await loadAppNames(ctl.signal);
+  if (ctl.signal.aborted) return;
   if (!shell) shell = createShell(root, session.user, () => void logout());
   const main = shell.main;
   main.replaceChildren();

@@ -42,7 +42,7 @@ export const adminSecretsView: View = (ctx) => {
           h('td', null, s.site ?? '(no site)'),
           h('td', null, when(s.createdAt)),
           h('td', null, s.revokedAt ? h('span', { class: 'badge badge-muted' }, 'Revoked ', when(s.revokedAt)) : h('span', { class: 'badge badge-ok' }, 'Live')),
-          h('td', null, s.revokedAt ? '' : h('button', { type: 'button', class: 'btn', onclick: () => void revoke(s.id, s.site) }, `Revoke secret ${s.id}`)))));
+          h('td', null, s.revokedAt ? '' : h('button', { type: 'button', class: 'btn', 'aria-label': `Revoke secret ${s.id}${s.site ? ` of site ${s.site}` : ''}`, onclick: () => void revoke(s.id, s.site) }, 'Revoke')))));
     } catch (err) {
       if (!isAbort(err)) status.error(`Could not load the secrets: ${errorText(err)}`);
     }

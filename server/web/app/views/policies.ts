@@ -76,7 +76,7 @@ export const policiesView: View = (ctx) => {
       h('td', null, a.group ?? '–'),
       h('td', null, `${a.policy.name} ${a.policy.version}`),
       h('td', null, a.runningVersion ?? 'not reported yet'),
-      h('td', null, a.current ? h('span', { class: 'badge badge-ok' }, 'Current') : h('span', { class: 'badge badge-muted' }, 'Update pending')))));
+      h('td', null, a.current ? h('span', { class: 'badge badge-ok' }, 'Current') : h('span', { class: 'badge badge-muted' }, a.runningVersion === null ? 'Not reported' : 'Update pending')))));
   }
 
   async function load(): Promise<void> {
