@@ -79,9 +79,15 @@ export const policiesView: View = (ctx) => {
       h('td', null, a.current ? h('span', { class: 'badge badge-ok' }, 'Current') : h('span', { class: 'badge badge-muted' }, a.runningVersion === null ? 'Not reported' : 'Update pending')))));
   }
 
+  let last = '';
   async function load(): Promise<void> {
     try {
-      show(await adminApi.policies(ctx.signal));
+      const o = await adminApi.policies(ctx.signal);
+      // Redrawn only when something changed, so a keyboard user's place on the page stays.
+      const now = JSON.stringify(o);
+      if (now === last) return;
+      last = now;
+      show(o);
     } catch (err) {
       if (!isAbort(err)) fill(cards, h('p', { class: 'form-error', role: 'alert' }, `Could not load the policies: ${errorText(err)}`));
     }
