@@ -6,7 +6,7 @@
  * form is used with the keyboard only; a lead sees no admin actions. Screenshots go to
  * test-results/admin-*.png.
  */
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -184,6 +184,38 @@ describe.skipIf(!hasChromium)('admin screens in Chromium', () => {
     await expect.poll(active).toBe('input[name]:User name');
     const users = (await server.fetchJson('/api/users', adminToken)).body.items as Array<{ name: string; role: string }>;
     expect(users.find((u) => u.name === 'kim.nurse')?.role).toBe('admin');
+    expect(await a11yGaps(page)).toEqual([]);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 60_000);
+
+  it('an admin moves an agent to a site on the agents screen, then finds it in the audit log and its CSV', async () => {
+    const c = await connectRaw(server.wsUrl);
+    const hello = helloFrame({ enrollSecret: 'test-enrolment-secret-0123456789', host: { hostname: 'ROOM-7-PC', platform: 'linux', osVersion: '6.1', agentVersion: '0.1.0' } });
+    c.send(hello);
+    await c.next('welcome');
+    const { context, page, errors } = await signedIn(ADMIN);
+    await page.goto(`${server.url}/admin/agents`);
+    await page.locator('#agents-table tbody tr', { hasText: 'ROOM-7-PC' }).waitFor();
+    await page.getByLabel('Agent').selectOption({ label: `ROOM-7-PC (${hello.agentId.slice(0, 8)})` });
+    await page.getByLabel('Site').fill('west');
+    await page.getByLabel('Group').fill('physio');
+    await page.getByRole('button', { name: 'Move agent' }).click();
+    await page.getByRole('status').filter({ hasText: 'Moved to site west, group physio' }).waitFor();
+    await expect.poll(() => page.locator('#agents-table tbody tr', { hasText: 'ROOM-7-PC' }).textContent()).toMatch(/west.*physio/);
+    c.close();
+
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByLabel('Action').fill('agent-assign');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(() => page.locator('#audit-table tbody tr').count()).toBe(1);
+    expect(await page.locator('#audit-table tbody tr').textContent()).toContain(ADMIN.name);
+    const href = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
+    expect(href).toBe('/api/audit.csv?action=agent-assign');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Export CSV' }).click()]);
+    const lines = readFileSync((await download.path())!, 'utf8').trim().split('\r\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(`${ADMIN.name},agent-assign,`);
     expect(await a11yGaps(page)).toEqual([]);
     expect(errors).toEqual([]);
     await context.close();
