@@ -90,7 +90,11 @@ async function stopChild(child: ChildProcess | null): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
+  // A child that does not stop within 5 s (say, a helper still waiting on a notification
+  // nobody answers) is killed: Ctrl-C always ends the demo.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
   await exited;
+  clearTimeout(timer);
 }
 
 /**

@@ -11,6 +11,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { packageRoot } from '../../shared/paths.js';
+import { startDesktop, warnIfMissing, type Desktop } from '../support/desktop.js';
+import { killAll, startFakeApp } from '../support/processes.js';
 import { tempDir } from '../support/server.js';
 
 const alive = (pid: number): boolean => {
@@ -25,10 +27,27 @@ const alive = (pid: number): boolean => {
 describe('npm start demo', () => {
   let demo: ChildProcess | null = null;
   let dir = '';
-  afterEach(() => {
-    if (demo && demo.exitCode === null) demo.kill('SIGKILL');
+  let desktop: Desktop | null = null;
+  afterEach(async () => {
+    if (demo && demo.exitCode === null) {
+      const gone = new Promise((r) => demo!.once('exit', r));
+      demo.kill('SIGTERM');
+      await gone;
+    }
+    await killAll();
+    await desktop?.stop();
+    desktop = null;
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
+
+  function startDemo(env: NodeJS.ProcessEnv): { child: ChildProcess; out: () => string } {
+    const child = spawn(process.execPath, [join(packageRoot(), 'build', 'server', 'demo.js')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    demo = child;
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr!.on('data', () => {});
+    return { child, out: () => out };
+  }
 
   it('starts a nudge helper on the agent\'s nudge folder, prints the credentials, and stops the helper on exit', async () => {
     dir = tempDir('cg-demo-');
@@ -37,12 +56,10 @@ describe('npm start demo', () => {
     delete env.WAYLAND_DISPLAY;
     delete env.CONSULTGUARD_DATA_DIR;
     delete env.CONSULTGUARD_NUDGE_DIR;
-    const child = spawn(process.execPath, [join(packageRoot(), 'build', 'server', 'demo.js')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    demo = child;
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr!.on('data', () => {});
-    await vi.waitFor(() => expect(out).toContain('Ctrl-C stops'), { timeout: 30_000, interval: 100 });
+    const started = startDemo(env);
+    const child = started.child;
+    await vi.waitFor(() => expect(started.out()).toContain('Ctrl-C stops'), { timeout: 30_000, interval: 100 });
+    const out = started.out();
 
     expect(out).toMatch(/Dashboard: +http:\/\/127\.0\.0\.1:\d+\//);
     expect(out).toMatch(/Login: +admin \/ \S+/);
@@ -73,4 +90,33 @@ describe('npm start demo', () => {
     await vi.waitFor(() => expect(alive(pid)).toBe(false), { timeout: 10_000 });
     expect(alive(agentPid!)).toBe(false);
   }, 60_000);
+
+  // The whole path a newcomer sees: a consumer app opens, the agent reports it, the demo's
+  // helper shows the nudge on the desktop (Xvfb + D-Bus + dunst here) and the violation
+  // records it. Also shows the demo's agent watches this whole machine, as documented.
+  it.skipIf(process.platform !== 'linux' || warnIfMissing('demo nudge on a desktop'))('on a desktop session, a Zoom opened during the demo is nudged on screen and recorded as nudged', async () => {
+    dir = tempDir('cg-demo-desk-');
+    desktop = await startDesktop(dir);
+    const env: NodeJS.ProcessEnv = { ...process.env, ...desktop.env, CONSULTGUARD_PORT: '0', CONSULTGUARD_LOG_LEVEL: 'warn' };
+    delete env.CONSULTGUARD_DATA_DIR;
+    delete env.CONSULTGUARD_NUDGE_DIR;
+    delete env.WAYLAND_DISPLAY;
+    const { out } = startDemo(env);
+    await vi.waitFor(() => expect(out()).toContain('Ctrl-C stops'), { timeout: 30_000, interval: 100 });
+    expect(out()).toContain('desktop notifications through notify-send');
+    const url = /Dashboard: +(http:\/\/\S+)\//.exec(out())![1]!;
+    const token = /API token \(lead\): +(\S+)/.exec(out())![1]!;
+    const agentOnline = async () => ((await (await fetch(`${url}/api/agents`, { headers: { authorization: `Bearer ${token}` } })).json()) as { items: Array<{ online: boolean }> }).items[0]?.online;
+    await vi.waitFor(async () => expect(await agentOnline()).toBe(true), { timeout: 20_000, interval: 200 });
+
+    startFakeApp(join(dir, 'opt', 'zoom', 'zoom'));
+    await vi.waitFor(async () => expect(await desktop!.displayed()).toBeGreaterThanOrEqual(1), { timeout: 30_000, interval: 200 });
+    // Read it back as the clinician saw it (closing moves it to dunst's history).
+    await desktop.dunstctl('close');
+    await vi.waitFor(async () => expect((await desktop!.history())[0]).toMatchObject({ appname: 'ConsultGuard', body: expect.stringMatching(/^Zoom is not approved/) }), { timeout: 5000, interval: 100 });
+    await vi.waitFor(async () => {
+      const page = (await (await fetch(`${url}/api/violations?app=zoom`, { headers: { authorization: `Bearer ${token}` } })).json()) as { items: Array<{ nudged: boolean }> };
+      expect(page.items.some((v) => v.nudged)).toBe(true);
+    }, { timeout: 15_000, interval: 200 });
+  }, 90_000);
 });
