@@ -162,3 +162,85 @@ export const Health = z.object({
   error: ErrorReply.shape.error.optional(),
 });
 export type Health = z.infer<typeof Health>;
+
+// ---- Admin and policy routes (issue 16). Each is one reply; the OpenAPI document
+// (server/api/openapi.ts, GET /api/openapi.json) is generated from these.
+
+/** GET /api/enroll-secrets (admin) */
+export const EnrollSecretInfo = z.object({ id: z.string(), site: z.string().nullable(), createdAt: IsoTime, revokedAt: IsoTime.nullable() });
+export type EnrollSecretInfo = z.infer<typeof EnrollSecretInfo>;
+/** `installerVersion`: the installers `npm run package` builds from this server's package, for the install lines. */
+export const EnrollSecretList = z.object({ items: z.array(EnrollSecretInfo), installerVersion: z.string() });
+export type EnrollSecretList = z.infer<typeof EnrollSecretList>;
+/** POST /api/enroll-secrets (admin): the secret, shown this once. */
+export const EnrollSecretCreated = z.object({ id: z.string(), site: z.string().nullable(), secret: z.string(), installerVersion: z.string() });
+export type EnrollSecretCreated = z.infer<typeof EnrollSecretCreated>;
+
+/** GET /api/tokens (admin): never the token itself. */
+export const ApiTokenInfo = z.object({ id: z.string(), name: z.string().nullable(), role: Role, createdAt: IsoTime, revokedAt: IsoTime.nullable() });
+export type ApiTokenInfo = z.infer<typeof ApiTokenInfo>;
+export const ApiTokenList = z.object({ items: z.array(ApiTokenInfo) });
+export type ApiTokenList = z.infer<typeof ApiTokenList>;
+/** POST /api/tokens (admin): the token, shown this once. */
+export const ApiTokenCreated = z.object({ id: z.string(), token: z.string() });
+export type ApiTokenCreated = z.infer<typeof ApiTokenCreated>;
+
+/** DELETE /api/enroll-secrets/:id, DELETE /api/tokens/:id */
+export const Revoked = z.object({ id: z.string(), revoked: z.literal(true) });
+export type Revoked = z.infer<typeof Revoked>;
+
+/** GET /api/users (admin) */
+export const UserInfo = z.object({ name: z.string(), role: Role, createdAt: IsoTime, disabledAt: IsoTime.nullable() });
+export type UserInfo = z.infer<typeof UserInfo>;
+export const UserList = z.object({ items: z.array(UserInfo) });
+export type UserList = z.infer<typeof UserList>;
+/** POST /api/users */
+export const UserSaved = z.object({ name: z.string(), role: Role });
+export const UserReset = z.object({ name: z.string(), reset: z.literal(true) });
+export const UserDisabled = z.object({ name: z.string(), disabled: z.literal(true) });
+
+/** POST /api/agents/:id/revoke | forget | assign (admin) */
+export const AgentRevoked = z.object({ agentId: z.string(), revoked: z.literal(true) });
+export const AgentForgotten = z.object({ agentId: z.string(), forgotten: z.literal(true) });
+export const AgentAssigned = z.object({ agentId: z.string(), site: z.string().nullable(), group: z.string().nullable(), policy: z.object({ name: z.string(), version: z.string() }) });
+export type AgentAssigned = z.infer<typeof AgentAssigned>;
+
+/** GET /api/apps: the catalog's display names, so people read "WhatsApp", not "whatsapp". */
+export const AppNames = z.object({ items: z.array(z.object({ id: z.string(), name: z.string(), vendor: z.string().nullable() })) });
+export type AppNames = z.infer<typeof AppNames>;
+
+export const ConsultWindowInfo = z.object({ days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])), from: z.string(), to: z.string() });
+export const PolicyInfo = z.object({
+  name: z.string(),
+  version: z.string(),
+  /** The file it came from, relative to the policies folder. */
+  file: z.string(),
+  description: z.string().nullable(),
+  default: z.boolean(),
+  assign: z.object({ sites: z.array(z.string()), groups: z.array(z.string()) }),
+  timezone: z.string(),
+  consultHours: z.array(ConsultWindowInfo),
+  closures: z.array(z.string()),
+  mode: z.enum(['monitor', 'nudge', 'enforce']),
+  monitor: z.union([z.literal('all'), z.array(z.string())]),
+  approved: z.object({ name: z.string(), url: z.string(), apps: z.array(z.string()) }),
+});
+export type PolicyInfo = z.infer<typeof PolicyInfo>;
+/** The pending bad edit (the last good policies stay in force), split into file and line when the message names them. */
+export const PolicyError = z.object({ message: z.string(), file: z.string().nullable(), line: z.number().int().nullable() });
+export type PolicyError = z.infer<typeof PolicyError>;
+export const PolicyAgent = z.object({
+  agentId: z.string(),
+  hostname: z.string(),
+  site: z.string().nullable(),
+  group: z.string().nullable(),
+  /** The policy the server gives it now. */
+  policy: z.object({ name: z.string(), version: z.string() }),
+  /** The version the agent last reported running (null before its first heartbeat). */
+  runningVersion: z.string().nullable(),
+  current: z.boolean(),
+});
+export type PolicyAgent = z.infer<typeof PolicyAgent>;
+/** GET /api/policies (lead, admin): policies stay files; this is the read-only view of them. */
+export const PolicyOverview = z.object({ policies: z.array(PolicyInfo), error: PolicyError.nullable(), agents: z.array(PolicyAgent) });
+export type PolicyOverview = z.infer<typeof PolicyOverview>;

@@ -13,7 +13,9 @@ import type { PolicyService } from '../policy/index.js';
 import type { Store } from '../store/index.js';
 import { staticRoutes } from '../web/static-files.js';
 import { sessionPrincipal, sessionRoutes } from './session.js';
-import { adminRoutes } from './admin.js';
+import { adminRoutes, agentAssignRoute, auditCsvRoute } from './admin.js';
+import { openApiRoute } from './openapi.js';
+import { appNameOf, policyRoutes } from './policies.js';
 import { agentRoutes } from './agents.js';
 import { alertRoutes, type AlertApiDeps } from './alerts.js';
 import { bearer, sendJson, sendText } from './http.js';
@@ -59,7 +61,7 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     },
     ...sessionRoutes(deps.store, deps.live, deps.secure),
     // Trend days are the clinic's days: the default policy's time zone.
-    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive),
+    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive, appNameOf(deps.policies)),
     {
       method: 'GET', path: '/api/audit', roles: ['admin'],
       handle: ({ res, url }) => {
@@ -72,8 +74,13 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     ...agentRoutes(deps.store.agents, deps.gateway, deps.policies.policyFor, audit),
     ...adminRoutes(deps.store, deps.live),
     ...(deps.alerts ? alertRoutes({ ...deps.alerts, audit }) : []),
+    agentAssignRoute(deps.store, deps.gateway, deps.policies),
+    auditCsvRoute(deps.store),
+    ...policyRoutes(deps.policies, deps.store.agents),
     ...staticRoutes(),
   ];
+  // Described last: the document lists every route above (server/api/openapi.ts).
+  routes.push(openApiRoute(routes));
 
   function authenticate(req: IncomingMessage): Principal | null {
     const token = bearer(req);

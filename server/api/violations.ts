@@ -69,7 +69,10 @@ export type CredentialCheck = (principal: Principal | null) => () => boolean;
 
 const violationPath = (agentId: string, id: string) => `/api/violations/${encodeURIComponent(agentId)}/${encodeURIComponent(id)}`;
 
-export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit, timezone: () => string, credentialLive: CredentialCheck): Route[] {
+/** `appName` is the catalog's display name (Zoom, WhatsApp), written beside the id in the CSV. */
+export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit, timezone: () => string, credentialLive: CredentialCheck, appName: (id: string) => string = (id) => id): Route[] {
+  const csvHeader = CSV_COLUMNS.flatMap((c): string[] => (c === 'app' ? ['app', 'appName'] : [c]));
+  const csvRow = (v: Violation) => CSV_COLUMNS.flatMap((c) => (c === 'app' ? [v.app, appName(v.app)] : [v[c]]));
   let filterCache: { at: number; value: ReturnType<ViolationStore['filterValues']> } | null = null;
   return [
     {
@@ -153,14 +156,14 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
         await streamLines(res, () => {
           if (first) {
             first = false;
-            return [csvLine(CSV_COLUMNS)];
+            return [csvLine(csvHeader)];
           }
           if (last || rows >= CSV_MAX_ROWS) return null;
           const page = store.list(filter, Math.min(CSV_PAGE, CSV_MAX_ROWS - rows), cursor);
           rows += page.items.length;
           cursor = page.next ?? undefined;
           last = !cursor;
-          return page.items.map((v) => csvLine(CSV_COLUMNS.map((c) => v[c])));
+          return page.items.map((v) => csvLine(csvRow(v)));
         });
       },
     },

@@ -113,6 +113,17 @@ export function createGateway(deps: GatewayDeps) {
     },
     onlineCount: (): number => online.size,
     connectionCount: (): number => sockets.size,
+    /**
+     * An administrator moved a connected agent (the store already says so): its session
+     * takes the new site (pinned) and group, and it gets its new policy at once.
+     */
+    reassign(agentId: string, site: string | null, group: string | null, policyFor: (agent: { site?: string | null; group?: string | null }) => EffectivePolicy): void {
+      const s = online.get(agentId);
+      if (!s?.hello) return;
+      s.hello = { ...s.hello, site: site ?? undefined, group: group ?? undefined };
+      s.sitePinned = site !== null;
+      s.pushPolicy(policyForAgent(policyFor, { site, group, sitePinned: s.sitePinned }));
+    },
     /** Sends each connected agent its policy if its version changed. */
     pushPolicies(policyFor: (agent: { site?: string | null; group?: string | null }) => EffectivePolicy): void {
       for (const s of online.values()) s.pushPolicy(policyForAgent(policyFor, { site: s.hello?.site, group: s.hello?.group, sitePinned: s.sitePinned }));

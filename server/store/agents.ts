@@ -56,6 +56,8 @@ export function createAgentStore(db: Db, now: () => number = Date.now) {
   const touch = db.prepare('UPDATE agents SET last_seen = ? WHERE agent_id = ?');
   const revoke = db.prepare('UPDATE agents SET token_hash = NULL, revoked_at = COALESCE(revoked_at, ?) WHERE agent_id = ?');
   const forget = db.prepare('DELETE FROM agents WHERE agent_id = ?');
+  // An administrator's move: the site is pinned (the agent's --site no longer changes it).
+  const assign = db.prepare('UPDATE agents SET site = @site, grp = @grp, site_pinned = CASE WHEN @site IS NULL THEN 0 ELSE 1 END WHERE agent_id = @agentId');
   const countBy = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM agents WHERE enrolled_by = ?');
 
   const host = (hello: Hello) => ({
@@ -86,6 +88,8 @@ export function createAgentStore(db: Db, now: () => number = Date.now) {
     revokeToken: (agentId: string): boolean => revoke.run(now(), agentId).changes > 0,
     /** Deletes the identity (admin `agent forget`): the id may enrol again with a secret. */
     forget: (agentId: string): boolean => forget.run(agentId).changes > 0,
+    /** Moves an agent to a site (pinned) and group (admin `POST /api/agents/:id/assign`); false if unknown. */
+    assign: (agentId: string, site: string | null, grp: string | null): boolean => assign.run({ agentId, site, grp }).changes > 0,
     /** How many agents a secret has enrolled (revoked ones count until forgotten). */
     enrolledBy: (key: string): number => countBy.get(key)?.n ?? 0,
     list: (): AgentRow[] => db.prepare<[], AgentRow>('SELECT * FROM agents ORDER BY hostname, agent_id').all(),

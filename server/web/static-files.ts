@@ -31,7 +31,7 @@ export function staticRoutes(): Route[] {
   const page = (): Route['handle'] => ({ res }) => sendText(res, 200, 'text/html; charset=utf-8', read(join(dir, 'index.html')), PAGE_HEADERS);
   return [
     // The app routes client-side; each entry URL serves the same shell.
-    ...['/', '/login', '/violations', '/fleet', '/trends', '/report', '/violations/:id', '/violations/:agentId/:id'].map((path): Route => ({ method: 'GET', path, roles: null, handle: page() })),
+    ...['/', '/login', '/violations', '/fleet', '/trends', '/report', '/violations/:id', '/violations/:agentId/:id', '/policies', '/admin', '/admin/:page'].map((path): Route => ({ method: 'GET', path, roles: null, handle: page() })),
     {
       method: 'GET', path: '/assets/:file', roles: null,
       handle: ({ res, params }) => {

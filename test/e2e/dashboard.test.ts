@@ -142,9 +142,9 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     const row = page.locator(`#violations-table tbody tr[data-id="${LIVE.violationId}"]`);
     await row.waitFor({ timeout: 5000 });
     expect(await page.evaluate(() => (globalThis as unknown as Record<string, unknown>).notReloaded)).toBe(true);
-    expect(await row.textContent()).toMatch(/facetime.*In call.*CLINIC\\dr\.lee.*NORTH-PC-01.*north/);
+    expect(await row.textContent()).toMatch(/FaceTime.*In call.*CLINIC\\dr\.lee.*NORTH-PC-01.*north/);
     expect(await row.textContent()).toContain('ongoing');
-    await expect.poll(() => page.locator('#feed-announcer').textContent()).toMatch(/New violation: facetime/);
+    await expect.poll(() => page.locator('#feed-announcer').textContent()).toMatch(/New violation: FaceTime/);
     // Newest first: the live row is on top.
     expect(await feedRows(page).first().getAttribute('data-id')).toBe(LIVE.violationId);
 
@@ -159,7 +159,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
   it('filters by app and state; the filters live in the URL and survive a reload', async () => {
     await page.getByLabel('App').selectOption('zoom');
     await page.waitForURL(/app=zoom/);
-    await expect.poll(async () => (await feedRows(page).locator('th').allTextContents()).map((s) => s.split(',')[0])).toEqual(['zoom', 'zoom']);
+    await expect.poll(async () => (await feedRows(page).locator('th').allTextContents()).map((s) => s.split(',')[0])).toEqual(['Zoom', 'Zoom']);
     await page.getByLabel('State').selectOption('in-call');
     await page.waitForURL(/state=in-call/);
     await expect.poll(() => feedRows(page).count()).toBe(1);
@@ -182,6 +182,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     expect(header).toEqual(expect.arrayContaining(['id', 'hostname', 'app', 'state']));
     const appCol = header.indexOf('app');
     expect(lines.slice(1).map((l) => l.split(',')[appCol])).toEqual(['zoom', 'zoom']);
+    // The display name people know sits beside the stable id.
+    expect(lines.slice(1).map((l) => l.split(',')[header.indexOf('appName')])).toEqual(['Zoom', 'Zoom']);
   });
 
   it('opens a violation with its evidence and timeline, and acknowledges it with a note', async () => {
@@ -193,7 +195,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     // Addressed by agent and id: violationIds are unique per agent only.
     await page.waitForURL(`${server.url}/violations/${agentId}/${LIVE.violationId}`);
     await page.locator('#evidence').waitFor();
-    expect(await page.locator('h1').textContent()).toBe('facetime on NORTH-PC-01');
+    expect(await page.locator('h1').textContent()).toBe('FaceTime on NORTH-PC-01');
     expect(await page.locator('#evidence').textContent()).toContain(LIVE.evidence);
     const timeline = page.locator('#timeline');
     expect(await timeline.textContent()).toMatch(/Started[\s\S]*Nudge shown[\s\S]*Nudge clicked/);
@@ -244,7 +246,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     await page.goto(`${server.url}/report?since=${day}&until=${day}`);
     await page.locator('#report').waitFor();
     expect(await page.locator('#report-totals').textContent()).toMatch(/Violations\s*4/);
-    expect(await page.locator('#report-by-app').textContent()).toMatch(/zoom\s*2/);
+    expect(await page.locator('#report-by-app').textContent()).toMatch(/Zoom\s*2/);
     expect(await page.locator('#report-generated').textContent()).toContain(`by ${USER}`);
     await screenshot(page, 'e2e-report', true);
     await page.emulateMedia({ media: 'print' });
@@ -277,11 +279,11 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
       const same = page.locator(`#violations-table tbody tr[data-id="${LIVE.violationId}"]`);
       await expect.poll(() => same.count()).toBe(2); // pushed live as a second row, not merged into the first
       const twinRow = page.locator(`tr[data-id="${LIVE.violationId}"][data-agent="${twin.agentId}"]`);
-      expect(await twinRow.textContent()).toMatch(/whatsapp.*EAST-PC-03/);
+      expect(await twinRow.textContent()).toMatch(/WhatsApp.*EAST-PC-03/);
       await twinRow.locator('a').click();
       await page.waitForURL(`${server.url}/violations/${twin.agentId}/${LIVE.violationId}`);
       await page.locator('#evidence').waitFor();
-      expect(await page.locator('h1').textContent()).toBe('whatsapp on EAST-PC-03');
+      expect(await page.locator('h1').textContent()).toBe('WhatsApp on EAST-PC-03');
       // The first agent's violation with this id was resolved; this one was not.
       expect(await page.locator('.ack-panel').textContent()).toContain('Nobody has reviewed this violation yet.');
       expect(await page.locator('#timeline').textContent()).not.toMatch(/Resolved/);

@@ -108,7 +108,7 @@ describe('feed', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/csv/);
     const lines = (await res.text()).trim().split('\r\n');
-    expect(lines[0]).toBe('id,agentId,hostname,site,user,app,state,via,startedAt,endedAt,durationSec,nudged,nudgeClicked,evidence');
+    expect(lines[0]).toBe('id,agentId,hostname,site,user,app,appName,state,via,startedAt,endedAt,durationSec,nudged,nudgeClicked,evidence');
     expect(lines).toHaveLength(2);
     expect(lines[1]).toContain(`"'=HYPERLINK(""http://x"")"`);
     expect(csvCell(['a, "quoted" line'])).toBe('"a, ""quoted"" line"');

@@ -37,7 +37,7 @@ interface Options {
   expect401?: boolean;
 }
 
-async function request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, opts: Options = {}): Promise<T> {
+export async function request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, opts: Options = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;

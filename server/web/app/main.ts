@@ -4,13 +4,20 @@
  * afterwards (?next=).
  */
 import { api, ApiError, errorText, onUnauthorized, setCsrfToken } from './api.js';
+import { loadAppNames } from './components/app-names.js';
 import { createShell, type Shell } from './components/shell.js';
 import { h } from './dom.js';
 import { match, navigate, safeNext, startRouter, type RouteName } from './router.js';
 import type { Session } from './types.js';
+import { adminAgentsView } from './views/admin-agents.js';
+import { adminAuditView } from './views/admin-audit.js';
+import { adminSecretsView } from './views/admin-secrets.js';
+import { adminTokensView } from './views/admin-tokens.js';
+import { adminUsersView } from './views/admin-users.js';
 import { detailByIdView, detailView } from './views/detail.js';
 import { fleetView } from './views/fleet.js';
 import { loginView } from './views/login.js';
+import { policiesView } from './views/policies.js';
 import { reportView } from './views/report.js';
 import { trendsView } from './views/trends.js';
 import { pageHeading, type View } from './views/view.js';
@@ -23,6 +30,12 @@ const VIEWS: Record<Exclude<RouteName, 'login'>, View> = {
   fleet: fleetView,
   trends: trendsView,
   report: reportView,
+  policies: policiesView,
+  'admin-secrets': adminSecretsView,
+  'admin-tokens': adminTokensView,
+  'admin-users': adminUsersView,
+  'admin-agents': adminAgentsView,
+  'admin-audit': adminAuditView,
 };
 
 const root = document.getElementById('app') ?? document.body;
@@ -114,6 +127,9 @@ async function render(): Promise<void> {
     if (ctl.signal.aborted) return;
   }
 
+  // Display names before the first page that shows apps (a failure leaves ids).
+  await loadAppNames(ctl.signal);
+  if (ctl.signal.aborted) return;
   if (!shell) shell = createShell(root, session.user, () => void logout());
   const main = shell.main;
   main.replaceChildren();

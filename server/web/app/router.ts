@@ -8,7 +8,8 @@ export interface Match {
   params: Record<string, string>;
 }
 
-export type RouteName = 'login' | 'violations' | 'violation' | 'violation-by-id' | 'fleet' | 'trends' | 'report';
+export type RouteName = 'login' | 'violations' | 'violation' | 'violation-by-id' | 'fleet' | 'trends' | 'report'
+  | 'policies' | 'admin-secrets' | 'admin-tokens' | 'admin-users' | 'admin-agents' | 'admin-audit';
 
 const ROUTES: Array<{ name: RouteName; re: RegExp; keys: string[] }> = [
   { name: 'login', re: /^\/login\/?$/, keys: [] },
@@ -19,6 +20,12 @@ const ROUTES: Array<{ name: RouteName; re: RegExp; keys: string[] }> = [
   { name: 'fleet', re: /^\/fleet\/?$/, keys: [] },
   { name: 'trends', re: /^\/trends\/?$/, keys: [] },
   { name: 'report', re: /^\/report\/?$/, keys: [] },
+  { name: 'policies', re: /^\/policies\/?$/, keys: [] },
+  { name: 'admin-secrets', re: /^\/admin(?:\/secrets)?\/?$/, keys: [] },
+  { name: 'admin-tokens', re: /^\/admin\/tokens\/?$/, keys: [] },
+  { name: 'admin-users', re: /^\/admin\/users\/?$/, keys: [] },
+  { name: 'admin-agents', re: /^\/admin\/agents\/?$/, keys: [] },
+  { name: 'admin-audit', re: /^\/admin\/audit\/?$/, keys: [] },
 ];
 
 export function match(pathname: string): Match | null {

@@ -10,15 +10,18 @@ export interface Shell {
   setListHref(href: string): void;
 }
 
-const NAV: Array<{ route: RouteName; href: string; label: string; also?: RouteName[] }> = [
+const NAV: Array<{ route: RouteName; href: string; label: string; also?: RouteName[]; admin?: boolean }> = [
   { route: 'violations', href: '/violations', label: 'Violations', also: ['violation', 'violation-by-id'] },
   { route: 'fleet', href: '/fleet', label: 'Fleet' },
   { route: 'trends', href: '/trends', label: 'Trends' },
   { route: 'report', href: '/report', label: 'Report' },
+  { route: 'policies', href: '/policies', label: 'Policies' },
+  // Leads never see admin actions (the server refuses them too).
+  { route: 'admin-secrets', href: '/admin/secrets', label: 'Admin', also: ['admin-tokens', 'admin-users', 'admin-agents', 'admin-audit'], admin: true },
 ];
 
 export function createShell(root: HTMLElement, user: User, onLogout: () => void): Shell {
-  const links = NAV.map((n) => ({ n, a: h('a', { href: n.href }, n.label) }));
+  const links = NAV.filter((n) => !n.admin || user.role === 'admin').map((n) => ({ n, a: h('a', { href: n.href }, n.label) }));
   const logout = h('button', { type: 'button', class: 'btn btn-quiet', onclick: onLogout }, 'Log out');
   const main = h('main', { id: 'main', tabindex: -1 });
   root.replaceChildren(

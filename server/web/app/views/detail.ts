@@ -2,6 +2,7 @@
  * One violation: what was seen (evidence), what happened when (timeline, oldest first),
  * and the review: acknowledge or resolve it with a note that stays in the audit trail.
  */
+import { appLabel } from '../components/app-names.js';
 import { api, ApiError, errorText, isAbort, violationPath } from '../api.js';
 import { ackBadge, nudgeText, ongoingTag, stateBadge } from '../components/badges.js';
 import { fill, h, nextId } from '../dom.js';
@@ -145,8 +146,8 @@ export const detailView: View = (ctx) => {
   const render = (d: ViolationDetail, keepForm: boolean) => {
     current = d;
     const v = d.violation;
-    ctx.title(`${v.app} on ${v.hostname}`);
-    fill(heading.querySelector('h1') ?? heading, `${v.app} on ${v.hostname}`);
+    ctx.title(`${appLabel(v.app)} on ${v.hostname}`);
+    fill(heading.querySelector('h1') ?? heading, `${appLabel(v.app)} on ${v.hostname}`);
     durationEl = h('span', null, fmtDuration(liveDurationSec(v)));
     const oldForm = keepForm ? body.querySelector('.ack-panel') : null;
     const print = h('button', { type: 'button', class: 'btn', onclick: () => window.print() }, 'Print evidence');

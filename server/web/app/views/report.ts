@@ -3,6 +3,7 @@
  * both days included), totals, by app, by site, top workstations, nudge click-through, and
  * when and by whom it was generated. Print CSS hides everything but the report.
  */
+import { appLabel } from '../components/app-names.js';
 import { api, errorText, isAbort } from '../api.js';
 import { barTable } from '../components/bars.js';
 import { fill, h } from '../dom.js';
@@ -48,7 +49,7 @@ function renderReport(t: Trends, since: string, until: string, user: User): HTML
         ['Nudge click-through', `${clicked.toLocaleString()} of ${shown.toLocaleString()} shown (${pct(clicked, shown)})`],
       ])),
     h('div', { class: 'report-grid' },
-      h('section', { class: 'report-section' }, barTable({ id: 'report-by-app', caption: 'By app', labelHeader: 'App', valueHeader: 'Violations', total: s.total, rows: s.byApp.map((x) => ({ label: x.app, value: x.count })) })),
+      h('section', { class: 'report-section' }, barTable({ id: 'report-by-app', caption: 'By app', labelHeader: 'App', valueHeader: 'Violations', total: s.total, rows: s.byApp.map((x) => ({ label: appLabel(x.app), value: x.count })) })),
       h('section', { class: 'report-section' }, barTable({ id: 'report-by-site', caption: 'By site', labelHeader: 'Site', valueHeader: 'Violations', total: s.total, rows: t.topSites.map((x) => ({ label: x.site ?? '(no site)', value: x.count })) })),
       h('section', { class: 'report-section' }, barTable({ id: 'report-workstations', caption: 'Top workstations', labelHeader: 'Workstation', valueHeader: 'Violations', total: s.total, rows: t.topWorkstations.map((x) => ({ label: x.hostname, value: x.count })) })),
     ),

@@ -2,6 +2,7 @@
  * Trends over a period: violations per day by app and in-call minutes per day (uPlot),
  * top sites and workstations and nudge click-through (HTML bars).
  */
+import { appLabel } from '../components/app-names.js';
 import { api, errorText, isAbort } from '../api.js';
 import { barTable, ratioBar } from '../components/bars.js';
 import { dailyChart } from '../components/chart.js';
@@ -52,7 +53,7 @@ export const trendsView: View = (ctx) => {
         h('section', { class: 'panel' },
           dailyChart({
             id: 'chart-by-app', title: 'Violations per day, by app', days: dayKeys, kind: 'stacked', yLabel: 'violations',
-            series: (s.apps.length ? s.apps : ['(none)']).map((app) => ({ label: app, values: t.days.map((d) => d.byApp[app] ?? 0) })),
+            series: (s.apps.length ? s.apps : ['(none)']).map((app) => ({ label: appLabel(app), values: t.days.map((d) => d.byApp[app] ?? 0) })),
           }, signal)),
         h('section', { class: 'panel' },
           dailyChart({

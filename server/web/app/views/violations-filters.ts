@@ -2,6 +2,7 @@
  * The feed's filter bar: drop-downs filled from /api/filters, state, time range (presets
  * or custom dates) and free-text search. Every control has a visible label.
  */
+import { appLabel } from '../components/app-names.js';
 import { api } from '../api.js';
 import { h } from '../dom.js';
 import { DEFAULT_RANGE, hasFilters, RANGE_LABELS, type FeedFilters, type RangePreset } from '../filters.js';
@@ -16,9 +17,9 @@ const LISTS: Array<{ key: ListKey; from: keyof FilterValues; label: string; all:
   { key: 'user', from: 'users', label: 'User', all: 'All users' },
 ];
 
-function options(select: HTMLSelectElement, all: string, values: string[], current: string): void {
+function options(select: HTMLSelectElement, all: string, values: string[], current: string, label: (v: string) => string = (v) => v): void {
   const list = [...new Set([...values, ...(current ? [current] : [])])].sort((a, b) => a.localeCompare(b));
-  select.replaceChildren(h('option', { value: '' }, all), ...list.map((v) => h('option', { value: v }, v)));
+  select.replaceChildren(h('option', { value: '' }, all), ...list.map((v) => h('option', { value: v }, label(v))));
   select.value = current;
 }
 
@@ -112,7 +113,7 @@ export function buildFilterForm(initial: FeedFilters, signal: AbortSignal, onCha
   });
 
   api.filters(signal).then((values) => {
-    for (const { l, el } of selects) options(el, l.all, values[l.from] ?? [], f[l.key]);
+    for (const { l, el } of selects) options(el, l.all, values[l.from] ?? [], f[l.key], l.key === 'app' ? appLabel : undefined);
   }, () => undefined); // the drop-downs keep "All …" and the current value; the feed still works
   return form;
 }

@@ -3,6 +3,7 @@
  * first, rows added and updated from the live stream without a reload, durations of
  * ongoing violations ticking, and a CSV export of exactly what is filtered.
  */
+import { appLabel } from '../components/app-names.js';
 import { api, errorText, isAbort, violationPath } from '../api.js';
 import { ackBadge, nudgeText, ongoingTag, stateBadge } from '../components/badges.js';
 import { h, fill, srOnly } from '../dom.js';
@@ -70,7 +71,7 @@ export const violationsView: View = (ctx) => {
 
   function renderRow(v: Violation, tr: HTMLTableRowElement): Row {
     const duration = h('span', null, fmtDuration(liveDurationSec(v)));
-    const link = h('a', { href: violationPath(v.agentId, v.id), class: 'row-link' }, v.app, srOnly(`, ${v.hostname}, details`));
+    const link = h('a', { href: violationPath(v.agentId, v.id), class: 'row-link' }, appLabel(v.app), srOnly(`, ${v.hostname}, details`));
     fill(tr,
       h('th', { scope: 'row' }, link),
       h('td', null, stateBadge(v.state)),
@@ -170,7 +171,7 @@ export const violationsView: View = (ctx) => {
     announceTimer = setTimeout(() => {
       const last = pending[pending.length - 1];
       if (!last) return;
-      const what = `${last.app}, ${last.state === 'in-call' ? 'in a call' : 'running'}, on ${last.hostname}${last.user ? ` (${last.user})` : ''}`;
+      const what = `${appLabel(last.app)}, ${last.state === 'in-call' ? 'in a call' : 'running'}, on ${last.hostname}${last.user ? ` (${last.user})` : ''}`;
       announcer.textContent = pending.length === 1 ? `New violation: ${what}.` : `${pending.length} new violations; latest: ${what}.`;
       pending = [];
     }, 800);
