@@ -108,7 +108,7 @@ describe('Windows native collector: the long-lived child', () => {
     const snapshot: Snapshot = { v: 1, platform: 'win32', hostname: 'replay', takenAt: '2026-12-02T09:00:00Z', processes: procs, connections: conns };
     const d = detect(snapshot, compileForScan(undefined)).find((x) => x.app === 'zoom');
     expect(d).toMatchObject({ state: 'running', user: 'VM\\root', pids: [516] });
-    expect(d!.evidence).toContain('process Zoom.exe (path matches Zoom install)');
+    expect(d!.evidence).toContain('process Zoom.exe (path C:\\Program Files\\Zoom\\bin\\Zoom.exe matches Zoom install)');
 
     // The same process (pid and start time): its command line is known; no flow of interest: no owners.
     await Promise.all([c.processes(wanted), c.connections(() => false)]);
