@@ -7,7 +7,8 @@
  * - macOS: /bin/ps, lsof -F, dscl; capture devices from the nudge helper in the user's session.
  * - Windows: the native collector (collector.c via win-native.ts): Toolhelp/NtQuery for
  *   processes, token owners, GetExtended*Table; ps-list + CIM + systeminformation only as
- *   its fallback; capture devices only through a `DeviceProbe` plugged in.
+ *   its fallback; capture devices from each signed-in user's nudge helper, which runs
+ *   consultguard-devices.exe in that session (devices/win-helper.ts).
  */
 import { hostname } from 'node:os';
 import type { Capabilities } from '../../shared/protocol.js';
@@ -16,6 +17,7 @@ import { createConnectionCollector, type Interesting } from './connections.js';
 import type { Logger } from '../../shared/log.js';
 import { createDarwinCollectors } from './darwin.js';
 import type { DeviceProbe } from './devices/types.js';
+import { createWindowsHelperDeviceProbe } from './devices/win-helper.js';
 import { createLinuxCollectors } from './linux.js';
 import { createProcessCollector, createPsListCollector, createUserNames, type NameFilter } from './processes.js';
 import { collectorCommand, createWindowsCollectors } from './win-native.js';
@@ -35,11 +37,11 @@ export interface Collectors {
 
 export interface CollectorOptions {
   platform?: NodeJS.Platform;
-  /** macOS: the nudge rendezvous root, to ask the session helper about capture devices. */
+  /** macOS and Windows: the nudge rendezvous root, to ask the session helper about capture devices. */
   nudgeRoot?: string;
-  /** macOS: make the user's helper folder if missing (the agent does; `scan --live` does not). */
+  /** macOS and Windows: make the user's helper folder if missing (the agent does; `scan --live` does not). */
   prepareHelperDir?: boolean;
-  /** Windows: the native capture-device probe (Core Audio / IMFSensorActivityMonitor), when present. */
+  /** Windows, tests: a capture-device probe in place of the session helpers' (devices/win-helper.ts). */
   deviceProbe?: DeviceProbe;
   /**
    * Linux, for tests only: the folder whose video* and snd/pcmC*D*c entries count as capture
@@ -74,7 +76,12 @@ export function defaultCollectors(opts: CollectorOptions = {}): Collectors {
   }
   // Windows: the native collector (win-native.ts), with ps-list, the CIM query and
   // systeminformation only as its fallback (which describe() then names).
-  const probe = opts.deviceProbe;
+  // Capture devices: each signed-in user's nudge helper runs consultguard-devices.exe in
+  // that user's session and answers over the named-pipe rendezvous (devices/win-helper.ts).
+  const helperProbe = !opts.deviceProbe && opts.nudgeRoot
+    ? createWindowsHelperDeviceProbe({ root: opts.nudgeRoot, prepare: opts.prepareHelperDir ?? false, ...onError })
+    : undefined;
+  const probe = opts.deviceProbe ?? helperProbe;
   const fallback = { processes: createPsListCollector(createUserNames(), 'win32'), connections: createConnectionCollector('win32') };
   const windows = createWindowsCollectors({ command: collectorCommand(), fallback, log: opts.log });
   return {
@@ -92,7 +99,10 @@ export function defaultCollectors(opts: CollectorOptions = {}): Collectors {
         tcpPeers: 'yes',
         // The Windows UDP table has no remote address (MIB_UDPROW_OWNER_PID; netstat prints *:*).
         udpPeers: 'no',
-        captureDevices: probe ? (probe.attribution === 'process' ? 'yes' : 'partial') : 'no',
+        // The helper's probe: `yes` once a helper answered from Core Audio and the sensor
+        // monitor (by pid), `partial` when a kind came from the ConsentStore fallback, `no`
+        // until a helper answered. An injected probe is taken at its word.
+        captureDevices: helperProbe ? helperProbe.level() : probe ? (probe.attribution === 'process' ? 'yes' : 'partial') : 'no',
       };
     },
   };

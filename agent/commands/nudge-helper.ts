@@ -8,6 +8,7 @@
 import { userInfo } from 'node:os';
 import { AppError } from '../../shared/errors.js';
 import { createDarwinCaptureProbe } from '../collect/devices/darwin-capture.js';
+import { createWindowsCaptureProbe } from '../collect/devices/win32.js';
 import type { Logger } from '../../shared/log.js';
 import { NUDGE_DIR_ENV } from '../../shared/paths.js';
 import { startHelperServer, type HelperServer } from '../nudge/ipc-server.js';
@@ -76,10 +77,12 @@ export async function runNudgeHelper(args: NudgeHelperArgs, log: Logger, untilSt
   const where = await waitForRendezvous(roots, named, log, () => stop);
   if (!where) return;
   const present = createPresenter({ platform: process.platform, notifier: notifierFor(process.platform), log });
-  // macOS: the agent asks this helper which capture devices are in use (only the user's
-  // session can ask AVFoundation and Core Audio). Linux needs no helper for it (the agent
-  // reads /proc); Windows' probe belongs to the Windows collector.
-  const devices = process.platform === 'darwin' ? createDarwinCaptureProbe() : undefined;
+  // The agent asks this helper which capture devices are in use, because only the user's
+  // session can: macOS through AVFoundation and Core Audio (osascript), Windows through the
+  // installed consultguard-devices.exe run as this user (Core Audio capture sessions,
+  // IMFSensorActivityMonitor, the ConsentStore as fallback). Linux needs no helper for it
+  // (the agent reads /proc).
+  const devices = process.platform === 'darwin' ? createDarwinCaptureProbe() : process.platform === 'win32' ? createWindowsCaptureProbe() : undefined;
   const server: HelperServer = await startHelperServer({ path: where.path, readKey: where.readKey, show: present, log, ...(devices ? { devices } : {}) });
   log.info({ path: where.path }, 'nudge helper listening');
   await untilStop;

@@ -63,7 +63,9 @@ function matchProcesses(scene: Scene): void {
       if (rule.role === 'main' || rule.role === 'call') {
         hit.pathVerified ||= fit.verified;
         claim(hit, proc);
-        const why = rule.role === 'call' ? 'call helper' : fit.verified ? `path matches ${rule.app.name} install` : `name of ${rule.app.name}`;
+        // A verified path is named, so a reviewer sees which install it was (per-user AppData
+        // or Program Files, a Store package); cut to keep the line inside the wire's 512 chars.
+        const why = rule.role === 'call' ? 'call helper' : fit.verified ? `path ${clip(proc.path ?? '')} matches ${rule.app.name} install` : `name of ${rule.app.name}`;
         note(hit, `process ${proc.name} (${why})`);
       }
       if (!hit.joined && !hit.hostJoined && proc.cmd && rule.app.joinRe?.test(proc.cmd)) {
@@ -78,6 +80,9 @@ function matchProcesses(scene: Scene): void {
     }
   }
 }
+
+const MAX_PATH_IN_EVIDENCE = 300;
+const clip = (path: string): string => (path.length > MAX_PATH_IN_EVIDENCE ? `...${path.slice(-(MAX_PATH_IN_EVIDENCE - 3))}` : path);
 
 const MAX_DEPTH = 4;
 

@@ -10,11 +10,14 @@ import { systemTool } from '../system-tools.js';
 
 const run = promisify(execFile);
 
-export function createUserResolver(idCommand = systemTool('id')) {
+export function createUserResolver(idCommand?: string) {
   const cache = new Map<string, Owner>();
   async function idOf(flag: '-u' | '-g', name: string): Promise<number | null> {
     try {
-      const { stdout } = await run(idCommand, [flag, '--', name], { timeout: 3000 });
+      // Looked up on first use, not at creation: the nudger makes a resolver on every OS, and
+      // Windows has no `id` (systemTool throws there); Windows nudges go by account name instead
+      // (ipc-client.ts, nudge/windows.ts) and never call this.
+      const { stdout } = await run(idCommand ?? systemTool('id'), [flag, '--', name], { timeout: 3000 });
       const n = Number(stdout.trim());
       return Number.isInteger(n) && n >= 0 ? n : null;
     } catch {

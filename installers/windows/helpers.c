@@ -92,6 +92,8 @@ static wchar_t *own_env_copy(void) {
 /* Starts node.exe ... nudge-helper as the session's user; FALSE when the session has no user. */
 static BOOL start_helper(Helper *h) {
   wchar_t cmd[2048];
+  wchar_t nudge_dir[MAX_PATH];
+  DWORD n;
   STARTUPINFOW si;
   PROCESS_INFORMATION pi;
   JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits;
@@ -112,7 +114,15 @@ static BOOL start_helper(Helper *h) {
   ZeroMemory(&si, sizeof si);
   si.cb = sizeof si;
   si.lpDesktop = (LPWSTR)L"winsta0\\default";
-  swprintf(cmd, 2048, L"\"%lsnode\\node.exe\" \"%lsapp\\agent.mjs\" nudge-helper", install_dir, install_dir);
+  /* The rendezvous the agent uses, named explicitly (--dir): the agent's default root is
+     %ProgramData% as this host set it (init_paths), while the user's environment block may
+     say otherwise (wine's gives C:\users\Public), and then the two never meet. A machine-wide
+     CONSULTGUARD_NUDGE_DIR, which the agent also reads, wins as it does for the agent. */
+  n = GetEnvironmentVariableW(L"CONSULTGUARD_NUDGE_DIR", nudge_dir, MAX_PATH);
+  if (n == 0 || n >= MAX_PATH) {
+    swprintf(nudge_dir, MAX_PATH, L"%ls\\nudge", data_dir);
+  }
+  swprintf(cmd, 2048, L"\"%lsnode\\node.exe\" \"%lsapp\\agent.mjs\" nudge-helper --dir \"%ls\"", install_dir, install_dir, nudge_dir);
   /* Suspended until it is in its job, so not even a child of it can escape the job. */
   ok = CreateProcessAsUserW(token, NULL, cmd, NULL, NULL, FALSE, CREATE_NO_WINDOW | CREATE_UNICODE_ENVIRONMENT | CREATE_SUSPENDED,
                             env ? env : fallback, install_dir, &si, &pi);

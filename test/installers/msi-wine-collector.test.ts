@@ -6,7 +6,7 @@
  * violation with the verified path and the Windows account, which ends after it exits.
  *
  * Why this proves the native path: wine has no PowerShell or CIM, so the fallback (fastlist
- * names only) could only say "name of Zoom" and no user; "path matches Zoom install" and a
+ * names only) could only say "name of Zoom" and no user; "path C:\...\Zoom.exe matches Zoom install" and a
  * DOMAIN\user owner can only come from the collector. The status file names it too.
  *
  * What wine cannot show: a service in session 0 reading processes of other sessions and
@@ -98,7 +98,7 @@ describe.skipIf(skip)('MSI under wine: the service runs the native collector', (
     await vi.waitFor(async () => {
       const open = (await violations()).filter((v) => v.endedAt === null);
       expect(open).toHaveLength(1);
-      expect(open[0]!.evidence).toContain('process Zoom.exe (path matches Zoom install)');
+      expect(open[0]!.evidence).toContain(`process Zoom.exe (path ${ZOOM} matches Zoom install)`);
       // Wine's one account, named DOMAIN\user as LookupAccountSidW names a local Windows account.
       expect(open[0]!.user).toMatch(new RegExp(`^[^\\\\]+\\\\${userInfo().username}$`));
     }, { timeout: 120_000, interval: 1000 });

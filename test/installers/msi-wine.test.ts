@@ -148,6 +148,15 @@ describe.skipIf(skip)('MSI under wine: install, upgrade, uninstall', () => {
     expect(parseWindowsDevices(r.output)).toEqual([{ kind: 'camera', path: 'C:\\Program Files\\Zoom\\bin\\Zoom.exe' }]);
   }, 60_000);
 
+  it('the service\'s agent gets capture devices from the helper in the session (wine: the registry fallback, so partial)', async () => {
+    // The agent (SYSTEM) asks the helper the service started in this session over its named
+    // pipe; the helper runs consultguard-devices.exe as the user and finds the ConsentStore
+    // entry of the test above. Wine has no IMFSensorActivityMonitor and no capture session,
+    // so `yes` (by pid) cannot be shown here: the unit test replays that report.
+    const caps = async () => ((await server.fetchJson('/api/agents')).body.items as { capabilities: Record<string, string> | null }[])[0]?.capabilities;
+    await vi.waitFor(async () => expect((await caps())?.captureDevices).toBe('partial'), { timeout: 120_000, interval: 1000 });
+  }, 150_000);
+
   it('handles consultguard: URLs: records the click, then launches the target the helper named', async () => {
     // A stub "approved app": a real Windows program that notes its arguments.
     const stub = join(tempDir('cg-stub-'), 'stub.c');

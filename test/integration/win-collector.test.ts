@@ -155,8 +155,8 @@ describe.skipIf(skip)('native collector under wine', () => {
     const d = detect(snapshot, catalog).find((x) => x.app === 'zoom');
     expect(d).toMatchObject({ app: 'zoom', state: 'running', user: zoom.user });
     expect(d!.pids).toContain(zoom.pid);
-    // "path matches": the path was read and checked (fastlist alone would say "name of Zoom").
-    expect(d!.evidence).toContain('process Zoom.exe (path matches Zoom install)');
+    // The path was read, checked and named (fastlist alone would say "name of Zoom").
+    expect(d!.evidence).toContain(`process Zoom.exe (path ${ZOOM} matches Zoom install)`);
   }, OWNERS_MS * 2);
 
   it('restarts a collector that died, using the fallback meanwhile', async () => {

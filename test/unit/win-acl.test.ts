@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { icaclsArgs, userDirCommand } from '../../agent/nudge/windows.js';
+import { systemTool } from '../../agent/system-tools.js';
 import { SDDL_CONFIG, SDDL_DATA_DIR, SDDL_NUDGE_ROOT, sddlHeader, sddlUserDir } from '../../installers/windows/acl.js';
 
 interface Ace { type: string; flags: string; rights: string; sid: string }
@@ -62,10 +63,10 @@ describe('ConsultGuard ACLs (SDDL)', () => {
     expect(h).toContain('#define CG_SDDL_USER_DIR_FMT L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FR;;;%ls)"');
   });
 
-  it('the agent makes a user folder through the service host when installed, else icacls with the same grants', () => {
+  it('the agent makes a user folder through the service host when installed, else System32 icacls (by full path) with the same grants', () => {
     expect(userDirCommand('C:\\ProgramData\\ConsultGuard\\nudge\\dr.lee', 'CLINIC\\dr.lee', 'C:\\Program Files\\ConsultGuard\\consultguard-service.exe')).toEqual({
       cmd: 'C:\\Program Files\\ConsultGuard\\consultguard-service.exe', args: ['user-dir', 'C:\\ProgramData\\ConsultGuard\\nudge\\dr.lee', 'CLINIC\\dr.lee'],
     });
-    expect(userDirCommand('C:\\x', 'CLINIC\\dr.lee', null)).toEqual({ cmd: 'icacls', args: icaclsArgs('C:\\x', 'CLINIC\\dr.lee') });
+    expect(userDirCommand('C:\\x', 'CLINIC\\dr.lee', null)).toEqual({ cmd: systemTool('icacls', 'win32'), args: icaclsArgs('C:\\x', 'CLINIC\\dr.lee') });
   });
 });

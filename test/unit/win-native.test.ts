@@ -108,7 +108,7 @@ describe('Windows native collector: the long-lived child', () => {
     const snapshot: Snapshot = { v: 1, platform: 'win32', hostname: 'replay', takenAt: '2026-12-02T09:00:00Z', processes: procs, connections: conns };
     const d = detect(snapshot, compileForScan(undefined)).find((x) => x.app === 'zoom');
     expect(d).toMatchObject({ state: 'running', user: 'VM\\root', pids: [516] });
-    expect(d!.evidence).toContain('process Zoom.exe (path matches Zoom install)');
+    expect(d!.evidence).toContain('process Zoom.exe (path C:\\Program Files\\Zoom\\bin\\Zoom.exe matches Zoom install)');
 
     // The same process (pid and start time): its command line is known; no flow of interest: no owners.
     await Promise.all([c.processes(wanted), c.connections(() => false)]);
@@ -181,14 +181,20 @@ describe('Windows native collector: where it is found', () => {
   });
 });
 
+const HEALTH = {
+  pollMs: 12, polls: 3, collectErrors: 0, stateErrors: 0, lastError: null, outboxDepth: 0, outboxBytes: 0,
+  dropped: 0, torn: 0, rssMb: 50, cpuUserMs: 10, cpuSystemMs: 5,
+};
+
 describe('consultguard-agent status', () => {
   it('names the collector the running agent uses (native or fallback)', () => {
     const state = tempDir('cg-status-');
-    writeFileSync(join(state, 'identity.json'), JSON.stringify({ agentId: 'a1', token: 't' }));
+    writeFileSync(join(state, 'identity.json'), JSON.stringify({ agentId: '3f0c9a4e-6a51-4c7e-9a43-2d6f1b8e5c10', token: 't' }));
     const text = (collector: string | undefined, json: boolean) => {
       writeFileSync(join(state, 'status.json'), JSON.stringify({
         at: '2026-12-02T09:00:00Z', pid: process.pid, connected: true, monitoring: true, serverUrl: 'wss://guard', policyVersion: null, open: [],
-        health: collector === undefined ? {} : { collector },
+        // The whole health figures the agent writes (shared/agent-state.ts HealthFigures), the collector optional.
+        health: { ...HEALTH, ...(collector === undefined ? {} : { collector }) },
       }));
       let out = '';
       runStatus(state, json, new Date('2026-12-02T09:00:00Z'), { write: (c: string) => ((out += c), true) } as unknown as NodeJS.WritableStream);

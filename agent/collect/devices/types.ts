@@ -7,11 +7,11 @@
  * - macOS: the per-user helper in the clinician's session asks AVFoundation and Core Audio
  *   (darwin-capture.ts) and answers the agent over the helper IPC (session.ts); macOS says
  *   "in use" per device, not by which process, so those entries carry no pid.
- * - Windows: the Windows collector's native probe (Core Audio capture sessions,
- *   IMFSensorActivityMonitor) implements `DeviceProbe` and is handed to
- *   `defaultCollectors({ deviceProbe })` (collect/snapshot.ts); without it devices stay
- *   absent and the capabilities say `captureDevices: no`. A probe that names processes
- *   sets `attribution: 'process'` (capability `yes`), one that only knows devices `'device'`.
+ * - Windows: the nudge helper in each signed-in user's session runs consultguard-devices.exe
+ *   (Core Audio capture sessions, IMFSensorActivityMonitor, the ConsentStore as fallback;
+ *   win32.ts) and answers the agent over the named-pipe rendezvous (win-helper.ts).
+ *   A probe that names processes sets `attribution: 'process'` (capability `yes`), one that
+ *   only knows devices `'device'`.
  */
 import type { DeviceUse, ProcessInfo } from '../../../shared/snapshot.js';
 
