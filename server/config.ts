@@ -17,6 +17,9 @@ export const SERVER_OPTIONS: OptionSpec[] = [
   { key: 'quotaEventsPerHour', flag: 'quota-events-per-hour', env: 'CONSULTGUARD_QUOTA_EVENTS_PER_HOUR', type: 'number', describe: 'events (and nudge outcomes) one agent may store per hour (default 5000)' },
   { key: 'quotaBytesPerHour', flag: 'quota-bytes-per-hour', env: 'CONSULTGUARD_QUOTA_BYTES_PER_HOUR', type: 'number', describe: 'bytes of event frames one agent may send per hour (default 16777216, 16 MiB)' },
   { key: 'clockSkewSec', flag: 'clock-skew-sec', env: 'CONSULTGUARD_CLOCK_SKEW_SEC', type: 'number', describe: 'how far ahead of server time an event may be dated; later ones get the time of receipt (default 300)' },
+  { key: 'showNames', flag: 'show-names', env: 'CONSULTGUARD_SHOW_NAMES', type: 'boolean', describe: "show clinicians' names instead of pseudonyms (the clinic's decision: see docs/privacy.md)" },
+  { key: 'auditRetentionDays', flag: 'audit-retention-days', env: 'CONSULTGUARD_AUDIT_RETENTION_DAYS', type: 'number', describe: 'delete audit entries older than N days (default 730)' },
+  { key: 'database', flag: 'database', env: 'CONSULTGUARD_DATABASE_URL', type: 'string', describe: 'the store: sqlite:PATH (default DATA/consultguard.db)' },
   { key: 'forwardSyslog', flag: 'forward-syslog', env: 'CONSULTGUARD_FORWARD_SYSLOG', type: 'string', describe: 'also send every event as RFC 5424 syslog: udp://HOST:PORT or tcp://HOST:PORT' },
 ];
 
@@ -31,6 +34,24 @@ const SyslogUrl = z
     return { protocol: m[1] as 'udp' | 'tcp', host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]) };
   });
 
+/**
+ * `--database URL` (CONTRACTS section 1): `sqlite:PATH` (`sqlite:///abs/path` too). This
+ * build has the SQLite engine only; a PostgreSQL URL is refused by name rather than
+ * silently using a local file.
+ */
+export const DatabaseUrl = z.string().transform((s, ctx) => {
+  if (/^postgres(ql)?:\/\//i.test(s)) {
+    ctx.addIssue({ code: 'custom', message: 'PostgreSQL is not yet supported by this build; use sqlite:PATH (or --data DIR for DATA/consultguard.db)' });
+    return z.NEVER;
+  }
+  const m = /^sqlite:(?:\/\/)?(.+)$/i.exec(s);
+  if (!m || !m[1]) {
+    ctx.addIssue({ code: 'custom', message: `expected sqlite:PATH, e.g. sqlite:/var/lib/consultguard/consultguard.db; got "${s}"` });
+    return z.NEVER;
+  }
+  return { engine: 'sqlite' as const, file: m[1] };
+});
+
 export const ServerConfig = z.object({
   port: z.number().int().min(0).max(65535).default(8470),
   host: z.string().min(1).default('127.0.0.1'),
@@ -41,6 +62,11 @@ export const ServerConfig = z.object({
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
   retentionDays: z.number().int().min(1).max(36500).default(365),
+  /** The audit log is kept longer than what it records: who saw what stays answerable. */
+  auditRetentionDays: z.number().int().min(1).max(36500).default(730),
+  /** Clinicians are pseudonymous unless the clinic decides otherwise (docs/privacy.md). */
+  showNames: z.boolean().default(false),
+  database: DatabaseUrl.optional(),
   forwardFile: z.string().optional(),
   forwardSyslog: SyslogUrl.optional(),
   helloTimeoutMs: z.number().int().min(100).default(10_000),

@@ -32,14 +32,15 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const policies = createPolicyService(resolve(config.policiesDir ?? builtinPoliciesDir()), log.child({ module: 'policy' }));
-  const store = createStore(resolve(config.dataDir));
+  const store = createStore(resolve(config.dataDir), Date.now, { showNames: config.showNames, file: config.database && resolve(config.database.file) });
   const secrets = resolveEnrollSecrets(config.enrollSecret, resolve(config.dataDir));
 
   const live = createLiveFeed();
   /** Sends what a batch opened or changed to dashboards, right after its ack. */
   const publish = (agentId: string, ids: string[]) => live.publish(ids.map((id) => store.violations.get(agentId, id)).filter((v) => v !== null));
-  const forwarder = createForwarder({ file: config.forwardFile, syslog: config.forwardSyslog }, log.child({ module: 'forward' }));
-  const stopRetention = startRetention(store.db, config.retentionDays, log.child({ module: 'retention' }));
+  // The SIEM sees clinicians as the dashboard does: pseudonyms unless the clinic shows names.
+  const forwarder = createForwarder({ file: config.forwardFile, syslog: config.forwardSyslog, people: store.people }, log.child({ module: 'forward' }));
+  const stopRetention = startRetention(store.db, { days: config.retentionDays, auditDays: config.auditRetentionDays }, log.child({ module: 'retention' }));
   let gatewayRef: { onlineCount(): number; connectionCount(): number } | null = null;
   const metrics = createMetrics({
     agentsOnline: () => gatewayRef?.onlineCount() ?? 0,
@@ -89,7 +90,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
-  log.info({ url, data: resolve(config.dataDir), policies: policies.current().policies.map((p) => p.effective.name) }, 'server listening');
+  log.info({ url, data: resolve(config.dataDir), showNames: config.showNames, policies: policies.current().policies.map((p) => p.effective.name) }, 'server listening');
 
   return {
     url,
