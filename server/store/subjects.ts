@@ -34,8 +34,19 @@ export function createSubjects(db: Db, people: People) {
   function identify(name: string) {
     const pseudonym = people.pseudonym(name);
     const names = [...new Set([name, ...people.namesOf(pseudonym)])];
-    return { pseudonym, names };
+    // Their name as free text may hold it (evidence paths, notes): every spelling and its account part.
+    const needles = [...new Set(names.flatMap((n) => [n, accountPart(n)]))].filter((n) => n.length >= 3 && !n.includes(':')).sort((a, b) => b.length - a.length);
+    return { pseudonym, names, needles };
   }
+  /** Audit entries whose JSON detail holds one of `needles` (any case): LIKE, as written inside JSON text. */
+  const auditMentioning = (needles: string[]) => {
+    const seqs = new Set<number>();
+    for (const needle of needles) {
+      const like = `%${JSON.stringify(needle).slice(1, -1).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      for (const a of db.prepare<[string], { seq: number }>("SELECT seq FROM audit WHERE detail LIKE ? ESCAPE '\\'").all(like)) seqs.add(a.seq);
+    }
+    return seqs;
+  };
   const inList = (names: string[]) => names.map(() => '?').join(', ');
   const violationsOf = (names: string[]) => db.prepare<string[], VRow>(`SELECT * FROM violations WHERE user IN (${inList(names)}) ORDER BY started_at, seq`).all(...names);
   const dashboardUser = (name: string) => {
@@ -47,7 +58,7 @@ export function createSubjects(db: Db, people: People) {
   };
 
   function exportSubject(name: string) {
-    const { pseudonym, names } = identify(name);
+    const { pseudonym, names, needles } = identify(name);
     const vs = violationsOf(names);
     const events = new Map<string, unknown>();
     const nudges = new Map<string, unknown>();
@@ -71,7 +82,14 @@ export function createSubjects(db: Db, people: People) {
     const dash = dashboardUser(name);
     const audit = db.prepare<[string, string, string], { seq: number; at: number; actor: string; action: string; detail: string }>(
       "SELECT * FROM audit WHERE instr(detail, ?) > 0 OR actor = ? COLLATE NOCASE OR json_extract(detail, '$.name') = ? COLLATE NOCASE ORDER BY seq",
-    ).all(pseudonym, dash?.name ?? '\u0000', dash?.name ?? '\u0000').map((a) => ({ seq: a.seq, at: iso(a.at), actor: a.actor, action: a.action, detail: json(a.detail) }));
+    ).all(pseudonym, dash?.name ?? '\u0000', dash?.name ?? '\u0000');
+    const mentioning = auditMentioning(needles);
+    const ids = new Set(audit.map((a) => a.seq));
+    if ([...mentioning].some((seq) => !ids.has(seq))) {
+      audit.push(...db.prepare<[], typeof audit[number]>(`SELECT * FROM audit WHERE seq IN (${[...mentioning].filter((seq) => !ids.has(seq)).join(',')})`).all());
+      audit.sort((a, b) => a.seq - b.seq);
+    }
+    const auditOut = audit.map((a) => ({ seq: a.seq, at: iso(a.at), actor: a.actor, action: a.action, detail: json(a.detail) }));
     return {
       v: 1,
       generatedAt: new Date().toISOString(),
@@ -94,18 +112,16 @@ export function createSubjects(db: Db, people: People) {
         reviewsMade: db.prepare<[string], { agent_id: string; violation_id: string; status: string; at: number; note: string }>('SELECT agent_id, violation_id, status, at, note FROM reviews WHERE by = ? COLLATE NOCASE ORDER BY at').all(dash.name)
           .map((r) => ({ agentId: r.agent_id, violationId: r.violation_id, status: r.status, at: iso(r.at), note: r.note })),
       },
-      audit,
+      audit: auditOut,
     };
   }
 
   function eraseSubject(name: string, actor: string, record: (actor: string, action: string, detail: Record<string, unknown>) => void) {
-    const { pseudonym, names } = identify(name);
-    // Their name, as written anywhere in free text (evidence paths, notes): every spelling and its account part.
-    const needles = [...new Set(names.flatMap((n) => [n, accountPart(n)]))].filter((n) => n.length >= 3 && !n.includes(':')).sort((a, b) => b.length - a.length);
+    const { pseudonym, names, needles } = identify(name);
     const re = needles.length ? new RegExp(needles.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'gi') : null;
     const scrub = (text: string | null) => (text === null || !re ? text : text.replace(re, '[erased]'));
     return db.transaction(() => {
-      const counts = { violations: 0, events: 0, nudges: 0, reviewNotes: 0, reveals: 0, dashboardTraces: 0 };
+      const counts = { violations: 0, events: 0, nudges: 0, reviewNotes: 0, reveals: 0, auditNotes: 0, dashboardTraces: 0 };
       const delEvents = db.prepare('DELETE FROM events WHERE agent_id = ? AND violation_id = ?');
       const delNudges = db.prepare('DELETE FROM nudges WHERE agent_id = ? AND violation_id = ?');
       const update = db.prepare('UPDATE violations SET user = ?, evidence = ?, ack_note = ? WHERE seq = ?');
@@ -126,6 +142,14 @@ export function createSubjects(db: Db, people: People) {
         counts.reveals += db.prepare('UPDATE reveals SET pseudonym = ?, reason = ? WHERE seq = ?').run('erased', scrub(r.reason), r.seq).changes;
       }
       db.prepare(`DELETE FROM people WHERE name IN (${inList(names)})`).run(...names);
+      // The audit stays, but free text in it (a note on a review, a search typed into the
+      // feed) loses their name; LIKE finds candidates (any case), the JSON is scrubbed value by value.
+      const deep = (v: unknown): unknown => (typeof v === 'string' ? scrub(v) : Array.isArray(v) ? v.map(deep) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deep(x)])) : v);
+      for (const seq of auditMentioning(needles)) {
+        const a = db.prepare<[number], { detail: string }>('SELECT detail FROM audit WHERE seq = ?').get(seq)!;
+        const detail = JSON.stringify(deep(json(a.detail)));
+        if (detail !== a.detail) counts.auditNotes += db.prepare('UPDATE audit SET detail = ? WHERE seq = ?').run(detail, seq).changes;
+      }
       const dash = dashboardUser(name);
       if (dash) {
         counts.dashboardTraces += db.prepare('DELETE FROM login_failures WHERE user_name = ?').run(dash.name.toLowerCase()).changes;
