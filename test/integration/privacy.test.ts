@@ -179,3 +179,42 @@ describe('reveal', () => {
     expect(bad.stderr).toMatch(/CONSULTGUARD_SHOW_NAMES: expected true or false/);
   });
 });
+
+describe('pseudonyms on the live feed and on an upgraded store', () => {
+  it('pushes pseudonyms on the live stream', async () => {
+    const { s } = await start();
+    const res = await fetch(`${s.url}/api/violations/stream`, { headers: { authorization: `Bearer ${s.apiToken}` } });
+    const reader = res.body!.getReader();
+    await report(s, [makeEvent({ user: LEE })]);
+    let text = '';
+    while (!text.includes('event: violation')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await reader.cancel();
+    const frame = text.slice(text.indexOf('event: violation'));
+    expect(frame).not.toMatch(/dr\.lee/i);
+    expect(JSON.parse(frame.split('data: ')[1]!.split('\n')[0]!).user).toMatch(PSEUDONYM);
+  });
+
+  it('a store made before the privacy migration gets its names learnt once, so pseudonym filters find old rows', async () => {
+    const dataDir = tempDir('cg-upgrade-');
+    const { migrations } = await import('../../server/store/migrations/index.js');
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(join(dataDir, 'consultguard.db'));
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT');
+    for (const m of migrations.filter((x) => x.version < 9)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    }
+    db.prepare(`INSERT INTO violations (id, agent_id, hostname, site, user, app, state, via, started_at, ended_at, evidence, updated_at)
+      VALUES ('v-old', 'a-old', 'PC', NULL, ?, 'zoom', 'running', 'process', ?, NULL, '[]', ?)`).run(LEE, Date.now(), Date.now());
+    db.close();
+    const store = createStore(dataDir);
+    const p = store.people.pseudonym(LEE);
+    expect(store.violations.list({ user: p }, 10).items.map((v) => v.id)).toEqual(['v-old']);
+    expect(store.violations.list({}, 10).items[0]!.user).toBe(p);
+    store.close();
+  });
+});
