@@ -75,7 +75,7 @@ export const violationsView: View = (ctx) => {
       h('th', { scope: 'row' }, link),
       h('td', null, stateBadge(v.state)),
       // A pseudonym unless the server shows names; the name is revealed on the detail page (audited).
-      h('td', v.userKind === 'pseudonym' || v.userKind === 'hashed' ? { title: 'Pseudonym: open the violation to reveal the name (a reason is asked and recorded)' } : null,
+      h('td', v.userKind === 'pseudonym' ? { title: 'Pseudonym: open the violation to reveal the name (a reason is asked and recorded)' } : null,
         v.user ?? h('span', { class: 'muted' }, 'unknown')),
       h('td', null, v.hostname),
       h('td', null, v.site ?? h('span', { class: 'muted' }, '–')),
