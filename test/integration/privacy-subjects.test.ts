@@ -148,4 +148,22 @@ describe('subject export and erase (admin API)', () => {
     ]);
     expect(JSON.stringify(audit)).not.toMatch(/dr\.lee/i);
   });
+
+  it('includes a dashboard login of the same account (its sign-in traces, reviews made) and erases the traces, keeping the login', async () => {
+    const { s, admin, post } = await seeded();
+    const store = createStore(s.dataDir);
+    store.users.add('dr.lee', 'lead', 'a long lead password');
+    store.close();
+    const wrong = await fetch(`${s.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'dr.lee', password: 'not the password' }) });
+    expect(wrong.status).toBe(401);
+    const path = `/api/subjects/${encodeURIComponent(LEE)}`;
+    const data = (await (await fetch(`${s.url}${path}/export`, { headers: { authorization: `Bearer ${admin}` } })).json()) as any;
+    expect(data.dashboardUser).toMatchObject({ name: 'dr.lee', role: 'lead', matchedBy: 'account part "dr.lee" of the name', loginFailures: [{ ip: expect.any(String) }] });
+    expect(data.audit.map((a: { action: string }) => a.action)).toContain('login-failed');
+    const er = (await (await post(`${path}/erase`, admin, {})).json()) as any;
+    expect(er.erased.dashboardTraces).toBe(1);
+    expect(er.kept.join(' ')).toMatch(/dashboard login "dr\.lee".*user disable dr\.lee/);
+    const again = (await (await fetch(`${s.url}${path}/export`, { headers: { authorization: `Bearer ${admin}` } })).json()) as any;
+    expect(again.dashboardUser.loginFailures).toEqual([]);
+  });
 });
