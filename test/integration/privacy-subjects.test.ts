@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStore } from '../../server/store/index.js';
+import { EraseReply } from '../../shared/api-types.js';
 import { runCli } from '../support/processes.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 import { connectRaw, eventFrame, helloFrame, makeEvent } from '../support/ws-client.js';
@@ -71,6 +72,7 @@ describe('subject export and erase (CLI)', () => {
     const er = await runCli('server', ['subject', 'erase', LEE, '--data', s.dataDir, '--reference', 'DSR-2026-17']);
     expect(er.code).toBe(0);
     expect(JSON.parse(er.stdout)).toMatchObject({ subject: { pseudonym }, erased: { violations: 1, events: 2, nudges: 1, reveals: 1, reviewNotes: 1 } });
+    expect(EraseReply.safeParse(JSON.parse(er.stdout)).success).toBe(true);
 
     const after = JSON.parse((await runCli('server', ['subject', 'export', LEE, '--data', s.dataDir])).stdout);
     for (const k of ['violations', 'events', 'nudges', 'reviews', 'reveals']) expect(after[k]).toEqual([]);

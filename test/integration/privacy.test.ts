@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createStore } from '../../server/store/index.js';
+import { RevealReply } from '../../shared/api-types.js';
 import { runCli } from '../support/processes.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 import { connectRaw, eventFrame, helloFrame, makeEvent } from '../support/ws-client.js';
@@ -131,6 +132,7 @@ describe('reveal', () => {
     expect(ok.headers.get('cache-control')).toBe('no-store');
     const body = (await ok.json()) as any;
     expect(body).toMatchObject({ user: LEE, pseudonym: expect.stringMatching(PSEUDONYM), by: 'token:test', reason: 'clinician asked about incident 4711' });
+    expect(RevealReply.strict().parse(body)).toEqual(body); // the documented shape, nothing more
 
     // Not cached into the feed: the next read is the pseudonym again.
     const again = (await (await call(s, 'GET', path, s.apiToken)).json()) as any;
