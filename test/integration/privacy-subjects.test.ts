@@ -124,6 +124,20 @@ describe('subject export and erase (CLI)', () => {
   });
 });
 
+describe('--database sqlite:PATH for the server', () => {
+  it('keeps the store at that file, and the CLI reaches it by the same URL', async () => {
+    const dir = tempDir('cg-dburl-');
+    const file = join(dir, 'elsewhere', 'guard.db');
+    server = await startTestServer({ dataDir: join(dir, 'data'), database: `sqlite:${file}` } as never);
+    // startTestServer made its token in DATA/consultguard.db; this store is another file.
+    const made = await runCli('server', ['token', 'create', '--role', 'lead', '--database', `sqlite://${file}`]);
+    expect(made.code).toBe(0);
+    const res = await fetch(`${server.url}/api/violations`, { headers: { authorization: `Bearer ${made.stdout.trim()}` } });
+    expect(res.status).toBe(200);
+    expect((await fetch(`${server.url}/api/violations`, { headers: { authorization: `Bearer ${server.apiToken}` } })).status).toBe(401);
+  });
+});
+
 describe('subject export and erase (admin API)', () => {
   it('is admin-only, answers the export, erases, and audits both by pseudonym', async () => {
     const { s, admin, post } = await seeded();
