@@ -3,7 +3,7 @@
  * running: SQLite in WAL mode takes a second writer, and backup is online).
  */
 import { chmodSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseCommandLine, resolveConfig, type OptionSpec } from '../shared/config.js';
 import { AppError } from '../shared/errors.js';
 import { ServerConfig, SERVER_OPTIONS } from './config.js';
@@ -11,13 +11,21 @@ import { cliActor } from './store/audit.js';
 import { createStore, type Store } from './store/index.js';
 import { ALERT_USAGE, runAlertCli } from './alerts/cli.js';
 
-const DATA_ONLY: OptionSpec[] = SERVER_OPTIONS.filter((o) => o.key === 'dataDir');
+/** What every command takes: where the store is (`--data DIR`, or `--database sqlite:PATH`). */
+const DATA_ONLY: OptionSpec[] = SERVER_OPTIONS.filter((o) => o.key === 'dataDir' || o.key === 'database');
 
 type Out = (line: string) => void;
 
-function withStore<T>(values: Record<string, unknown>, fn: (store: Store) => T): T {
+/** The store named by --data / --database (a --database without --data keeps its folder to itself). */
+function openStore(values: Record<string, unknown>): Store {
   const config = resolveConfig(ServerConfig, DATA_ONLY, values, process.env);
-  const store = createStore(resolve(config.dataDir));
+  const file = config.database ? resolve(config.database.file) : undefined;
+  const dataDir = file && values.data === undefined && !process.env.CONSULTGUARD_DATA_DIR ? dirname(file) : resolve(config.dataDir);
+  return createStore(dataDir, Date.now, { file });
+}
+
+function withStore<T>(values: Record<string, unknown>, fn: (store: Store) => T): T {
+  const store = openStore(values);
   try {
     return fn(store);
   } finally {
@@ -83,8 +91,10 @@ export const ADMIN_USAGE = `commands:
   agent revoke AGENT_ID                          revoke an agent's token (it stays refused until forgotten)
   agent forget AGENT_ID                          forget a (revoked) agent's identity so it may enrol again
   backup FILE                                    online copy of the store to FILE
+  subject export NAME                            everything held about one clinician (the user name agents report) as JSON
+  subject erase NAME [--reference TEXT]          erase or anonymise it (audited by pseudonym; --reference: your ticket)
 ${ALERT_USAGE}
-every command takes --data DIR (default ./data)`;
+every command takes --data DIR (default ./data) or --database sqlite:PATH`;
 
 export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
   const [cmd, sub, ...rest] = argv;
@@ -201,6 +211,9 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
     }
     case 'agent forget':
       return agentForget(rest, out);
+    case 'subject export':
+    case 'subject erase':
+      return subjectCommand(sub === 'export' ? 'export' : 'erase', rest, out);
     default:
       break;
   }
@@ -208,8 +221,7 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
     const { values, positionals } = parseCommandLine(argv.slice(1), DATA_ONLY);
     const file = positionals[0];
     if (!file) throw new AppError('bad_option', 'backup: expected the file to write, e.g. backup /backups/consultguard-2026-11-23.db');
-    const config = resolveConfig(ServerConfig, DATA_ONLY, values, process.env);
-    const store = createStore(resolve(config.dataDir));
+    const store = openStore(values);
     try {
       await store.db.backup(resolve(file));
       // A copy of the store holds what the store holds: readable by its owner only (see store/db.ts).
@@ -220,7 +232,7 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
     out(`backup written to ${resolve(file)}`);
     return true;
   }
-  if (cmd === 'token' || cmd === 'user' || cmd === 'secret' || cmd === 'agent') throw new AppError('bad_option', `unknown command "${key}"; run --help for the commands`);
+  if (cmd === 'token' || cmd === 'user' || cmd === 'secret' || cmd === 'agent' || cmd === 'subject') throw new AppError('bad_option', `unknown command "${key}"; run --help for the commands`);
   return false;
 }
 
@@ -244,5 +256,30 @@ function agentForget(argv: string[], out: Out): boolean {
   });
   if (!done) throw new AppError('bad_option', `agent forget: no agent ${id}`);
   out(`agent ${id} forgotten; it may enrol again with an enrolment secret`);
+  return true;
+}
+
+/**
+ * `subject export NAME` / `subject erase NAME`: a data-subject request (store/subjects.ts),
+ * JSON on stdout. NAME is the user name as the agents report it (quote it in the shell:
+ * 'CLINIC\\dr.lee'), or a workstation's keyed hash `h:...`. Both are audited with the OS user
+ * who ran them and the subject's pseudonym, never the name.
+ */
+function subjectCommand(sub: 'export' | 'erase', argv: string[], out: Out): boolean {
+  const { values, positionals } = parseCommandLine(argv, DATA_ONLY, { reference: 'string' });
+  const name = positionals[0]?.trim();
+  if (!name || name.length > 256) throw new AppError('bad_option', `subject ${sub}: expected the user name the agents report, e.g. subject ${sub} 'CLINIC\\dr.lee'`);
+  if (positionals.length > 1) throw new AppError('bad_option', `subject ${sub}: one NAME only (got ${positionals.length}); quote a name with spaces`);
+  withStore(values, (s) => {
+    if (sub === 'export') {
+      const data = s.subjects.exportSubject(name);
+      s.audit.record(cliActor(), 'subject-export', { pseudonym: data.subject.pseudonym, violations: data.violations.length });
+      out(JSON.stringify(data, null, 2));
+      return;
+    }
+    const ref = values.reference as string | undefined;
+    const result = s.subjects.eraseSubject(name, cliActor(), (actor, action, detail) => s.audit.record(actor, action, ref ? { ...detail, reference: ref } : detail));
+    out(JSON.stringify(result, null, 2));
+  });
   return true;
 }

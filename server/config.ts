@@ -19,6 +19,9 @@ export const SERVER_OPTIONS: OptionSpec[] = [
   { key: 'clockSkewSec', flag: 'clock-skew-sec', env: 'CONSULTGUARD_CLOCK_SKEW_SEC', type: 'number', describe: 'how far ahead of server time an event may be dated; later ones get the time of receipt (default 300)' },
   { key: 'smtpUrl', flag: 'smtp-url', env: 'CONSULTGUARD_SMTP_URL', type: 'string', describe: 'mail server for alert and report emails: smtp://[USER:PASS@]HOST:PORT (STARTTLS when offered) or smtps://...' },
   { key: 'mailFrom', flag: 'mail-from', env: 'CONSULTGUARD_MAIL_FROM', type: 'string', describe: 'From address of alert and report emails (default consultguard@HOSTNAME)' },
+  { key: 'showNames', flag: 'show-names', env: 'CONSULTGUARD_SHOW_NAMES', type: 'boolean', describe: "show clinicians' names instead of pseudonyms (the clinic's decision: see docs/privacy.md)" },
+  { key: 'auditRetentionDays', flag: 'audit-retention-days', env: 'CONSULTGUARD_AUDIT_RETENTION_DAYS', type: 'number', describe: 'delete audit entries older than N days (default 730)' },
+  { key: 'database', flag: 'database', env: 'CONSULTGUARD_DATABASE_URL', type: 'string', describe: 'the store: sqlite:PATH (default DATA/consultguard.db)' },
   { key: 'forwardSyslog', flag: 'forward-syslog', env: 'CONSULTGUARD_FORWARD_SYSLOG', type: 'string', describe: 'also send every event as RFC 5424 syslog: udp://HOST:PORT or tcp://HOST:PORT' },
 ];
 
@@ -41,6 +44,23 @@ const SmtpUrl = z.string().refine((s) => {
     return false;
   }
 }, { message: 'expected smtp://[USER:PASS@]HOST:PORT or smtps://[USER:PASS@]HOST:PORT' });
+/**
+ * `--database URL` (CONTRACTS section 1): `sqlite:PATH` (`sqlite:///abs/path` too). This
+ * build has the SQLite engine only; a PostgreSQL URL is refused by name rather than
+ * silently using a local file.
+ */
+export const DatabaseUrl = z.string().transform((s, ctx) => {
+  if (/^postgres(ql)?:\/\//i.test(s)) {
+    ctx.addIssue({ code: 'custom', message: 'PostgreSQL is not yet supported by this build; use sqlite:PATH (or --data DIR for DATA/consultguard.db)' });
+    return z.NEVER;
+  }
+  const m = /^sqlite:(?:\/\/)?(.+)$/i.exec(s);
+  if (!m || !m[1]) {
+    ctx.addIssue({ code: 'custom', message: `expected sqlite:PATH, e.g. sqlite:/var/lib/consultguard/consultguard.db; got "${s}"` });
+    return z.NEVER;
+  }
+  return { engine: 'sqlite' as const, file: m[1] };
+});
 
 export const ServerConfig = z.object({
   port: z.number().int().min(0).max(65535).default(8470),
@@ -52,6 +72,11 @@ export const ServerConfig = z.object({
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
   retentionDays: z.number().int().min(1).max(36500).default(365),
+  /** The audit log is kept longer than what it records: who saw what stays answerable. */
+  auditRetentionDays: z.number().int().min(1).max(36500).default(730),
+  /** Clinicians are pseudonymous unless the clinic decides otherwise (docs/privacy.md). */
+  showNames: z.boolean().default(false),
+  database: DatabaseUrl.optional(),
   forwardFile: z.string().optional(),
   forwardSyslog: SyslogUrl.optional(),
   helloTimeoutMs: z.number().int().min(100).default(10_000),

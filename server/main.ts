@@ -15,6 +15,7 @@ import { createGateway } from './gateway/index.js';
 import { createPolicyService } from './policy/index.js';
 import { resolveEnrollSecrets } from './secrets.js';
 import { createStore } from './store/index.js';
+import { isErased } from './store/people.js';
 import { createMetrics } from './metrics.js';
 import { createLiveFeed } from './api/live.js';
 import { createForwarder } from './forward/siem.js';
@@ -24,7 +25,6 @@ import { createHealth } from './health/index.js';
 import { registerHealthMetrics } from './health/metrics.js';
 import { createStoreProbe } from './health/store.js';
 import { createAlerting } from './alerts/index.js';
-import { pseudonymsFromDataDir } from './alerts/pseudonym.js';
 
 export interface RunningServer {
   url: string;
@@ -34,14 +34,15 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const policies = createPolicyService(resolve(config.policiesDir ?? builtinPoliciesDir()), log.child({ module: 'policy' }));
-  const store = createStore(resolve(config.dataDir));
+  const store = createStore(resolve(config.dataDir), Date.now, { showNames: config.showNames, file: config.database && resolve(config.database.file) });
   const secrets = resolveEnrollSecrets(config.enrollSecret, resolve(config.dataDir));
 
   const live = createLiveFeed();
   /** Sends what a batch opened or changed to dashboards, right after its ack. */
   const publish = (agentId: string, ids: string[]) => live.publish(ids.map((id) => store.violations.get(agentId, id)).filter((v) => v !== null));
-  const forwarder = createForwarder({ file: config.forwardFile, syslog: config.forwardSyslog }, log.child({ module: 'forward' }));
-  const stopRetention = startRetention(store.db, config.retentionDays, log.child({ module: 'retention' }));
+  // The SIEM sees clinicians as the dashboard does: pseudonyms unless the clinic shows names.
+  const forwarder = createForwarder({ file: config.forwardFile, syslog: config.forwardSyslog, people: store.people }, log.child({ module: 'forward' }));
+  const stopRetention = startRetention(store.db, { days: config.retentionDays, auditDays: config.auditRetentionDays }, log.child({ module: 'retention' }));
   let gatewayRef: { onlineCount(): number; connectionCount(): number } | null = null;
   const metrics = createMetrics({
     agentsOnline: () => gatewayRef?.onlineCount() ?? 0,
@@ -49,8 +50,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     policyError: () => policies.lastError() !== null,
   });
   // Alerts and scheduled reports; `gateway` is only asked once alerting.start() runs.
-  // Stand-in until issue 14's store pseudonym is merged: swap pseudonymsFromDataDir for it here.
-  const alerting = createAlerting({ store, config, policyFor: policies.policyFor, isOnline: (id) => gateway.isOnline(id), pseudonymFor: pseudonymsFromDataDir(resolve(config.dataDir)), registry: metrics.registry, log });
+  // Alerts and mailed reports name clinicians by the same pseudonym as the dashboard, and
+  // never by name, even where the clinic shows names on the dashboard (CONTRACTS section 4).
+  const alerting = createAlerting({ store, config, policyFor: policies.policyFor, isOnline: (id) => gateway.isOnline(id), pseudonymFor: (user) => (user === null ? null : isErased(user) ? 'erased' : store.people.pseudonym(user)), registry: metrics.registry, log });
   const gateway = createGateway({
     store,
     secrets: { configured: secrets, lookup: (s) => store.secrets.find(s), enrollLimit: config.enrollLimit },
@@ -104,7 +106,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
-  log.info({ url, data: resolve(config.dataDir), policies: policies.current().policies.map((p) => p.effective.name) }, 'server listening');
+  log.info({ url, data: resolve(config.dataDir), showNames: config.showNames, policies: policies.current().policies.map((p) => p.effective.name) }, 'server listening');
   alerting.start();
 
   return {

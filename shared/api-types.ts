@@ -24,12 +24,22 @@ export type ErrorReply = z.infer<typeof ErrorReply>;
 export const Ack = z.object({ status: AckStatus, by: z.string(), at: IsoTime, note: z.string() });
 export type Ack = z.infer<typeof Ack>;
 
+/**
+ * What `user` holds (docs/privacy.md): `pseudonym` (the default), `name` (the server shows
+ * names: the clinic's decision), `hashed` (the workstation sent only a keyed hash: a
+ * pseudonym that can never be revealed), `erased` (a data-subject request); null: no user.
+ */
+export const UserKind = z.enum(['pseudonym', 'name', 'hashed', 'erased']);
+export type UserKind = z.infer<typeof UserKind>;
+
 export const Violation = z.object({
   id: z.string(),
   agentId: z.string(),
   hostname: z.string(),
   site: z.string().nullable(),
+  /** A pseudonym such as `clinician-7f3a9c1d` unless the server shows names (see `userKind`). */
   user: z.string().nullable(),
+  userKind: UserKind.nullable().optional(),
   app: z.string(),
   state: ApiAppState,
   via: Via,
@@ -48,6 +58,8 @@ export const TimelineKind = z.enum([
   'started', 'updated', 'ended',
   'nudge-shown', 'nudge-clicked', 'nudge-dismissed', 'nudge-suppressed', 'app-closed', 'nudge-failed',
   'acknowledged', 'resolved',
+  // someone revealed the clinician's name (by, note = the reason; never the name)
+  'name-revealed',
 ]);
 export type TimelineKind = z.infer<typeof TimelineKind>;
 
@@ -68,6 +80,18 @@ export type ViolationPage = z.infer<typeof ViolationPage>;
 /** GET /api/violations/:id */
 export const ViolationDetail = z.object({ violation: Violation, timeline: z.array(TimelineEntry) });
 export type ViolationDetail = z.infer<typeof ViolationDetail>;
+
+/** POST /api/violations/:agentId/:id/reveal: shown to the caller only; audited, in the timeline. */
+export const RevealReply = z.object({ user: z.string(), pseudonym: z.string(), revealedAt: IsoTime, by: z.string(), reason: z.string() });
+export type RevealReply = z.infer<typeof RevealReply>;
+
+/** POST /api/subjects/:name/erase (admin) and `subject erase NAME`. */
+export const EraseReply = z.object({
+  subject: z.object({ pseudonym: z.string() }),
+  erased: z.record(z.string(), z.number().int()),
+  kept: z.array(z.string()),
+});
+export type EraseReply = z.infer<typeof EraseReply>;
 
 /** POST /api/violations/:id/ack */
 export const AckReply = z.object({ violation: Violation });

@@ -137,6 +137,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
   });
 
   // One person whatever the case the OS reported (CLINIC\\Dr.Lee, clinic\\dr.lee), as the pseudonym does.
+  const storedUser = db.prepare<[string, string], { user: string | null }>('SELECT user FROM violations WHERE agent_id = ? AND id = ?');
   const countRecent = db.prepare<[string, number, number], { n: number }>('SELECT count(*) AS n FROM violations WHERE user = ? COLLATE NOCASE AND started_at >= ? AND started_at <= ?');
   const countRecentSite = db.prepare<[string, number, number, string], { n: number }>('SELECT count(*) AS n FROM violations WHERE user = ? COLLATE NOCASE AND started_at >= ? AND started_at <= ? AND site = ?');
 
@@ -149,14 +150,18 @@ export function createAlertEngine(deps: AlertEngineDeps) {
     }
     const v = t.agentId && t.violationId ? deps.store.violations.get(t.agentId, t.violationId) : null;
     if (!v) return; // erased or pruned meanwhile
-    const clinician = deps.pseudonymFor(v.user);
+    // The store hands readers the shown form (a pseudonym, or the name with --show-names);
+    // alerts need the stored value: to count one person's violations, and to send the
+    // pseudonym even where the dashboard shows names.
+    const stored = storedUser.get(v.agentId, v.id)?.user ?? null;
+    const clinician = deps.pseudonymFor(stored);
     if (rule.on === 'in-call') {
       if (alerts.fireOnce(rule.id, `violation:${v.agentId}/${v.id}`, Infinity)) alerts.enqueue(rule, inCallMessage(rule.id, facts(v), deps.appName(v.app), clinician, now()));
       return;
     }
-    if (rule.on === 'repeat' && v.user && clinician) {
+    if (rule.on === 'repeat' && stored && clinician) {
       const end = Date.parse(v.startedAt);
-      const n = (rule.site ? countRecentSite.get(v.user, end - REPEAT_WINDOW, end, rule.site) : countRecent.get(v.user, end - REPEAT_WINDOW, end))?.n ?? 0;
+      const n = (rule.site ? countRecentSite.get(stored, end - REPEAT_WINDOW, end, rule.site) : countRecent.get(stored, end - REPEAT_WINDOW, end))?.n ?? 0;
       // Once per clinician per 7 days: the lead hears of the pattern, not of every case after it.
       if (n >= (rule.threshold ?? 3) && alerts.fireOnce(rule.id, `repeat:${clinician}`, REPEAT_WINDOW)) {
         alerts.enqueue(rule, repeatMessage(rule.id, facts(v), deps.appName(v.app), clinician, n, now()));

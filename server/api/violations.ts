@@ -7,7 +7,8 @@ import type { Violation, ViolationFilter, ViolationStore } from '../store/violat
 import { csvLine, streamLines } from './csv.js';
 import { sendJson } from './http.js';
 import type { LiveFeed } from './live.js';
-import type { Principal, Route } from './router.js';
+import type { RevealStore } from '../store/reveals.js';
+import { actorOf, type Ctx, type Principal, type Route } from './router.js';
 
 const Time = z
   .string()
@@ -62,6 +63,16 @@ const CSV_PAGE = 500;
 
 const Ack = z.object({ status: z.enum(['acknowledged', 'resolved']), note: z.string().max(2000).default('') });
 const TrendQuery = z.object({ since: Time, until: Time });
+const Reveal = z.object({
+  reason: z.string({ error: 'expected { "reason": "..." }: why you need this name; it is kept in the audit log' })
+    .trim().min(3, 'say why you need this name (at least 3 characters); it is kept in the audit log').max(500),
+});
+
+const REFUSED = {
+  no_user: 'this violation has no user name: the workstation reported none',
+  hashed: 'this clinician cannot be revealed: the workstation\'s policy sends only a keyed hash of user names, so the name never reached the server',
+  erased: 'this clinician was erased by a data-subject request; there is no name to reveal',
+} as const;
 
 export type Audit = (principal: Principal | null, action: string, detail?: Record<string, unknown>) => void;
 /** Whether the credential behind a request is still valid (a live stream re-checks it). */
@@ -70,9 +81,28 @@ export type CredentialCheck = (principal: Principal | null) => () => boolean;
 const violationPath = (agentId: string, id: string) => `/api/violations/${encodeURIComponent(agentId)}/${encodeURIComponent(id)}`;
 
 /** `appName` is the catalog's display name (Zoom, WhatsApp), written beside the id in the CSV. */
-export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit, timezone: () => string, credentialLive: CredentialCheck, appName: (id: string) => string = (id) => id): Route[] {
+export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit, timezone: () => string, credentialLive: CredentialCheck, reveals: RevealStore, appName: (id: string) => string = (id) => id): Route[] {
   const csvHeader = CSV_COLUMNS.flatMap((c): string[] => (c === 'app' ? ['app', 'appName'] : [c]));
   const csvRow = (v: Violation) => CSV_COLUMNS.flatMap((c) => (c === 'app' ? [v.app, appName(v.app)] : [v[c]]));
+  /**
+   * A clinician's name, to the caller only: with a reason, recorded in the violation's
+   * timeline and the audit log (the pseudonym and the reason, never the name), never
+   * cached (no-store) and never pushed to the live feed.
+   */
+  const reveal = async ({ res, principal, body }: Ctx, agentId: string, id: string) => {
+    const parsed = Reveal.safeParse(await body());
+    if (!parsed.success) throw new AppError('bad_request', `body ${firstIssue(parsed.error).line}`);
+    const { reason } = parsed.data;
+    const by = actorOf(principal);
+    const r = reveals.reveal(agentId, id, by, reason);
+    if (!r.ok) {
+      if (r.why === 'not_found') throw new AppError('not_found', `no violation ${id} from agent ${agentId}`);
+      audit(principal, 'reveal-name-refused', { agentId, id, why: r.why, pseudonym: r.pseudonym, reason });
+      throw new AppError('not_found', REFUSED[r.why]);
+    }
+    audit(principal, 'reveal-name', { agentId, id, pseudonym: r.pseudonym, reason });
+    sendJson(res, 200, { user: r.user, pseudonym: r.pseudonym, revealedAt: new Date(r.at).toISOString(), by, reason });
+  };
   let filterCache: { at: number; value: ReturnType<ViolationStore['filterValues']> } | null = null;
   return [
     {
@@ -105,6 +135,21 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
         if (agents.length > 1) throw new AppError('bad_request', `violation id ${params.id} is used by ${agents.length} agents; address it as /api/violations/AGENT_ID/${params.id}`);
         res.writeHead(308, { location: violationPath(agents[0]!, params.id!), 'cache-control': 'no-store' });
         res.end();
+      },
+    },
+    {
+      method: 'POST', path: '/api/violations/:agentId/:id/reveal', roles: ['lead', 'admin'],
+      handle: (ctx) => reveal(ctx, ctx.params.agentId!, ctx.params.id!),
+    },
+    {
+      // CONTRACTS section 4's address: resolved like the old GET (one agent has that id:
+      // that violation; several: a 400 naming the full address). A POST is not redirected.
+      method: 'POST', path: '/api/violations/:id/reveal', roles: ['lead', 'admin'],
+      handle: (ctx) => {
+        const agents = store.agentsWithId(ctx.params.id!);
+        if (agents.length === 0) throw new AppError('not_found', `no violation ${ctx.params.id}`);
+        if (agents.length > 1) throw new AppError('bad_request', `violation id ${ctx.params.id} is used by ${agents.length} agents; address it as /api/violations/AGENT_ID/${ctx.params.id}/reveal`);
+        return reveal(ctx, agents[0]!, ctx.params.id!);
       },
     },
     {

@@ -15,11 +15,18 @@ import { dirname } from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import type { Event } from '../../shared/protocol.js';
 import { createStreak, type StreakStatus } from '../health/streak.js';
+import type { People } from '../store/people.js';
+import { hideHomeFolders } from '../store/people.js';
 import { createTcpLink, type LinkOptions } from './syslog-tcp.js';
 
 export interface ForwardConfig {
   file?: string;
   syslog?: { host: string; port: number; protocol: 'udp' | 'tcp' };
+  /**
+   * How clinicians are shown (store/people.ts): pseudonyms unless the server shows names,
+   * home folders hidden in evidence. Without it, no user and no evidence paths go out.
+   */
+  people?: Pick<People, 'show' | 'showEvidence'>;
   /** TCP reconnect back-off (ms); defaults 500 doubling up to 30 s. */
   retry?: LinkOptions['retry'];
 }
@@ -94,11 +101,18 @@ export function createForwarder(config: ForwardConfig, log: Logger) {
   const udp = s?.protocol === 'udp' ? udpTarget(s.host, s.port, log) : null;
   const hostPort = s ? (s.host.includes(':') ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`) : '';
 
+  const people = config.people;
+  // A SIEM keeps what it gets for years, outside this server's retention and erasure: it
+  // gets the pseudonym (what the store shows), never more.
+  const shown = (e: Event) => {
+    const { user, userKind } = people?.show(e.user ?? null) ?? { user: null, userKind: null };
+    return { ...e, user, userKind, evidence: e.evidence.map(people?.showEvidence ?? hideHomeFolders) };
+  };
   return {
     enabled: Boolean(file || tcp || udp),
     forward(records: ForwardRecord[]): void {
       for (const r of records) {
-        const json = JSON.stringify({ type: 'consultguard.violation', agentId: r.agentId, hostname: r.hostname, site: r.site, ...r.event });
+        const json = JSON.stringify({ type: 'consultguard.violation', agentId: r.agentId, hostname: r.hostname, site: r.site, ...shown(r.event) });
         file?.write(json);
         if (tcp || udp) {
           const line = syslogLine(r, json);

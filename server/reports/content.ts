@@ -60,9 +60,11 @@ export function periodCsv(violations: ViolationStore, site: string, p: Period, p
   do {
     const page = violations.list({ site, since: p.since, until: p.until }, Math.min(500, CSV_MAX_ROWS - rows), cursor);
     for (const v of page.items) {
-      const row = { ...v, user: pseudonymFor(v.user) };
+      // The store already shows a pseudonym unless the clinic shows names; a mailed report
+      // names nobody either way.
+      const row = { ...v, user: v.userKind === 'name' ? pseudonymFor(v.user) : v.user };
       // Evidence can name a home folder (C:\Users\dr.lee\...): the user's name is replaced there too.
-      if (v.user) {
+      if (v.user && v.userKind === 'name') {
         const short = v.user.split(/[\\/]/).pop() ?? v.user;
         row.evidence = v.evidence.map((e) => e.split(short).join(row.user ?? '(clinician)'));
       }

@@ -6,14 +6,28 @@ import { createSecretStore } from './secrets.js';
 import { createUserStore } from './users.js';
 import { createAuditStore } from './audit.js';
 import { createViolationStore } from './violations.js';
+import { createPeople } from './people.js';
+import { createRevealStore } from './reveals.js';
+import { createSubjects } from './subjects.js';
 
-export function createStore(dataDir: string, now: () => number = Date.now) {
+export interface StoreOptions {
+  /** Show clinicians' names instead of pseudonyms (`--show-names`: the clinic's decision). */
+  showNames?: boolean;
+  /** The database file (`--database sqlite:PATH`); default DATA/consultguard.db. */
+  file?: string;
+}
+
+export function createStore(dataDir: string, now: () => number = Date.now, opts: StoreOptions = {}) {
   prepareDataDir(dataDir);
-  const db: Db = openDb(join(dataDir, 'consultguard.db'));
+  const db: Db = openDb(opts.file ?? join(dataDir, 'consultguard.db'));
+  const people = createPeople(db, { showNames: opts.showNames, now });
   return {
     db,
+    people,
     agents: createAgentStore(db, now),
-    violations: createViolationStore(db, now),
+    violations: createViolationStore(db, people, now),
+    reveals: createRevealStore(db, people, now),
+    subjects: createSubjects(db, people),
     apiTokens: createApiTokenStore(db, now),
     secrets: createSecretStore(db, now),
     users: createUserStore(db, now),

@@ -1,56 +1,111 @@
 /**
- * Retention: violations that ended more than `days` ago are deleted with their events,
- * nudges and reviews. Cooperative: small batches, each its own short transaction, with a
- * turn of the event loop between them, so agent acks and API requests are served while a
- * year of rows goes (a single synchronous loop held the loop for the whole delete).
- * Runs at start and every 6 hours; one run at a time.
+ * Retention of every table that holds personal data (docs/privacy.md, "How long"):
+ * - violations that ended more than `days` ago, and open ones nothing was heard of for that
+ *   long (an agent uninstalled mid-violation), with their events, nudges, reviews and reveals;
+ * - events, nudges, reviews and reveals older than `days` whatever they belong to (a nudge
+ *   for a violation whose events never came, rows left by an agent forgotten long ago);
+ * - sessions once expired; login failures once out of the lock-out window (15 minutes:
+ *   nothing reads them later; the audit keeps each failure); remembered sign-in addresses
+ *   after 30 days (what the limits use them for);
+ * - names seen (people) that no violation or nudge holds any more;
+ * - the audit log after its own, longer period (`auditDays`, default 730): it is the record
+ *   of who looked at what, kept longer so a clinician can still ask who saw their name.
+ * Cooperative: small batches, each its own short transaction, with a turn of the event loop
+ * between them, so agent acks and API requests are served while a year of rows goes.
+ * Runs at start and every 6 hours; one run at a time. The same on every OS.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from '../../shared/log.js';
 import type { Db } from './db.js';
+import { LOCKOUT, SESSION } from './users.js';
 
 export const RETENTION_BATCH = 500;
+export const AUDIT_RETENTION_DAYS = 730;
 
-export async function pruneOnce(db: Db, days: number, now = Date.now(), batch = RETENTION_BATCH): Promise<number> {
-  const cutoff = now - days * 86_400_000;
-  const pick = db.prepare<[number, number], { seq: number; id: string; agent_id: string }>(
-    'SELECT seq, id, agent_id FROM violations WHERE ended_at IS NOT NULL AND ended_at < ? LIMIT ?',
-  );
-  const delEvents = db.prepare('DELETE FROM events WHERE agent_id = ? AND violation_id = ?');
-  const delNudges = db.prepare('DELETE FROM nudges WHERE agent_id = ? AND violation_id = ?');
-  const delReviews = db.prepare('DELETE FROM reviews WHERE agent_id = ? AND violation_id = ?');
-  // Re-checked at delete time: between batches a late event may have reopened a row.
-  const delViolation = db.prepare('DELETE FROM violations WHERE seq = ? AND ended_at IS NOT NULL AND ended_at < ?');
-  const step = db.transaction((): number => {
-    const rows = pick.all(cutoff, batch);
-    let n = 0;
-    for (const r of rows) {
-      if (delViolation.run(r.seq, cutoff).changes === 0) continue;
-      delEvents.run(r.agent_id, r.id);
-      delNudges.run(r.agent_id, r.id);
-      delReviews.run(r.agent_id, r.id);
-      n++;
-    }
-    return rows.length === 0 ? -1 : n;
-  });
+export interface RetentionOptions {
+  /** Violations and what hangs off them. */
+  days: number;
+  /** The audit log. */
+  auditDays: number;
+}
+
+export type Pruned = Record<'violations' | 'events' | 'nudges' | 'reviews' | 'reveals' | 'sessions' | 'loginFailures' | 'loginKnown' | 'people' | 'audit', number>;
+
+/** Runs `step` (one short transaction answering how many rows it deleted) until it deletes none. */
+async function drain(step: () => number): Promise<number> {
   let total = 0;
   for (;;) {
     const n = step();
-    if (n < 0) return total;
+    if (n <= 0) return total;
     total += n;
     await nextTurn();
   }
 }
 
-export function startRetention(db: Db, days: number, log: Logger): () => void {
+/** Deletes ended (and long-silent open) violations older than `days`; answers how many. */
+export async function pruneOnce(db: Db, days: number, now = Date.now(), batch = RETENTION_BATCH): Promise<number> {
+  const cutoff = now - days * 86_400_000;
+  const pick = db.prepare<[number, number, number], { seq: number; id: string; agent_id: string }>(
+    `SELECT seq, id, agent_id FROM violations WHERE ended_at IS NOT NULL AND ended_at < ?
+     UNION ALL SELECT seq, id, agent_id FROM violations WHERE ended_at IS NULL AND updated_at < ? LIMIT ?`,
+  );
+  const children = ['events', 'nudges', 'reviews', 'reveals'].map((t) => db.prepare(`DELETE FROM ${t} WHERE agent_id = ? AND violation_id = ?`));
+  // Re-checked at delete time: between batches a late event may have reopened or refreshed a row.
+  const delViolation = db.prepare('DELETE FROM violations WHERE seq = ? AND ((ended_at IS NOT NULL AND ended_at < ?) OR (ended_at IS NULL AND updated_at < ?))');
+  let rowsSeen = 0;
+  const step = db.transaction((): number => {
+    const rows = pick.all(cutoff, cutoff, batch);
+    rowsSeen = rows.length;
+    let n = 0;
+    for (const r of rows) {
+      if (delViolation.run(r.seq, cutoff, cutoff).changes === 0) continue;
+      for (const c of children) c.run(r.agent_id, r.id);
+      n++;
+    }
+    return n;
+  });
+  let total = 0;
+  for (;;) {
+    const n = step();
+    total += n;
+    if (rowsSeen === 0 || n === 0) return total;
+    await nextTurn();
+  }
+}
+
+/** A batched `DELETE ... WHERE rowid IN (SELECT rowid ... LIMIT)` for a table with a time column. */
+function byTime(db: Db, table: string, key: string, where: string, batch: number) {
+  const stmt = db.prepare(`DELETE FROM ${table} WHERE ${key} IN (SELECT ${key.replace(/[()]/g, '')} FROM ${table} WHERE ${where} LIMIT ${batch})`);
+  return (...args: number[]) => drain(() => stmt.run(...args).changes);
+}
+
+/** One full pass over every table; answers what it deleted from each. */
+export async function pruneAll(db: Db, opts: RetentionOptions, now = Date.now(), batch = RETENTION_BATCH): Promise<Pruned> {
+  const cutoff = now - opts.days * 86_400_000;
+  const out = {} as Pruned;
+  out.violations = await pruneOnce(db, opts.days, now, batch);
+  // WITHOUT ROWID tables are keyed by their primary key; (agent_id, id) pairs go as one value.
+  out.events = await byTime(db, 'events', '(agent_id, id)', 'at < ?', batch)(cutoff);
+  out.nudges = await byTime(db, 'nudges', '(agent_id, id)', 'at < ?', batch)(cutoff);
+  out.reviews = await byTime(db, 'reviews', 'seq', 'at < ?', batch)(cutoff);
+  out.reveals = await byTime(db, 'reveals', 'seq', 'at < ?', batch)(cutoff);
+  out.sessions = await byTime(db, 'sessions', 'id_hash', 'expires_at < ? OR last_seen < ?', batch)(now, now - SESSION.idleMs);
+  out.loginFailures = await byTime(db, 'login_failures', 'rowid', 'at < ?', batch)(now - LOCKOUT.windowMs);
+  out.loginKnown = await byTime(db, 'login_known', '(user_name, ip)', 'last_ok < ?', batch)(now - LOCKOUT.knownMs);
+  out.people = await byTime(db, 'people', 'name', 'NOT EXISTS (SELECT 1 FROM violations v WHERE v.user = people.name) AND NOT EXISTS (SELECT 1 FROM nudges n WHERE n.user = people.name) AND first_seen < ?', batch)(now - 3600_000);
+  out.audit = await byTime(db, 'audit', 'seq', 'at < ?', batch)(now - opts.auditDays * 86_400_000);
+  return out;
+}
+
+export function startRetention(db: Db, opts: RetentionOptions, log: Logger): () => void {
   let running = false;
   let stopped = false;
   const run = () => {
     if (running || stopped) return;
     running = true;
-    pruneOnce(db, days)
-      .then((n) => {
-        if (n) log.info({ deleted: n, days }, 'retention: old violations deleted');
+    pruneAll(db, opts)
+      .then((pruned) => {
+        if (Object.values(pruned).some((n) => n > 0)) log.info({ deleted: pruned, days: opts.days, auditDays: opts.auditDays }, 'retention: old rows deleted');
       })
       .catch((err: unknown) => {
         // The store closed under it at shutdown is not a failure worth a log line.

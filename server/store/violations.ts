@@ -8,6 +8,7 @@ import type { FilterValues, TimelineEntry, TimelineKind, Trends, Violation } fro
 import { localTime } from '../../shared/hours.js';
 import { maxState, mergeVia, type AppState, type Via } from '../../shared/snapshot.js';
 import type { Db } from './db.js';
+import type { People } from './people.js';
 
 const MAX_EVIDENCE = 32;
 
@@ -21,8 +22,9 @@ export interface ViolationFilter {
   since?: number;
   until?: number;
   hostname?: string;
+  /** A pseudonym (or, with --show-names, also a name; `erased` for erased ones). */
   user?: string;
-  /** Free text: matched against workstation, user, app and site. */
+  /** Free text: matched against workstation, pseudonym (or name with --show-names), app and site. */
   q?: string;
 }
 
@@ -56,7 +58,12 @@ export interface IngestResult {
   events: Event[];
 }
 
-export function createViolationStore(db: Db, now: () => number = Date.now) {
+/**
+ * `people` decides how clinicians are shown: every read here (feed, detail, CSV, live feed,
+ * trends, filter values) shows pseudonyms unless the server shows names; the real name
+ * leaves the store only through reveals.ts (audited) and subjects.ts (data-subject requests).
+ */
+export function createViolationStore(db: Db, people: People, now: () => number = Date.now) {
   const insertEvent = db.prepare(
     'INSERT OR IGNORE INTO events (agent_id, id, violation_id, kind, at, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
@@ -72,6 +79,7 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
 
   function fold(agent: { agentId: string; hostname: string; site: string | null }, e: Event): void {
     const at = Date.parse(e.at);
+    people.see(e.user);
     const row = getViolation.get(agent.agentId, e.violationId);
     if (!row) {
       insertViolation.run({
@@ -117,12 +125,12 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
   function toViolation(r: Row): Violation {
     const end = r.ended_at ?? now();
     return {
-      id: r.id, agentId: r.agent_id, hostname: r.hostname, site: r.site, user: r.user, app: r.app,
+      id: r.id, agentId: r.agent_id, hostname: r.hostname, site: r.site, ...people.show(r.user), app: r.app,
       state: r.state as AppState, via: r.via as Via,
       startedAt: new Date(r.started_at).toISOString(),
       endedAt: r.ended_at === null ? null : new Date(r.ended_at).toISOString(),
       durationSec: Math.max(0, Math.round((end - r.started_at) / 1000)),
-      evidence: JSON.parse(r.evidence) as string[],
+      evidence: (JSON.parse(r.evidence) as string[]).map(people.showEvidence),
       nudged: r.nudge_shown_at !== null,
       nudgeClicked: r.nudge_clicked_at !== null,
       ack: r.ack_status === null
@@ -146,11 +154,18 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
     if (filter.since !== undefined) add('started_at >= @since', { since: filter.since });
     if (filter.until !== undefined) add('started_at < @until', { until: filter.until });
     if (filter.hostname) add('hostname = @hostname', { hostname: filter.hostname });
-    if (filter.user) add('user = @user', { user: filter.user });
+    if (filter.user === 'erased') add("user LIKE 'x:%'", {});
+    else if (filter.user) {
+      // By pseudonym: every spelling of that person (people table), through the user index.
+      const byPseudonym = 'user IN (SELECT name FROM people WHERE pseudonym = @user)';
+      add(people.showNames ? `(user = @user OR ${byPseudonym})` : byPseudonym, { user: filter.user });
+    }
     if (filter.q) {
       // LIKE with escaped wildcards; bounded in practice by the time range the dashboard sends.
+      // Free text never matches a hidden name: that would tell a name from its pseudonym.
       const like = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      add("(hostname LIKE @q ESCAPE '\\' OR user LIKE @q ESCAPE '\\' OR app LIKE @q ESCAPE '\\' OR site LIKE @q ESCAPE '\\')", { q: like });
+      const who = `user IN (SELECT name FROM people WHERE pseudonym LIKE @q ESCAPE '\\')${people.showNames ? " OR user LIKE @q ESCAPE '\\'" : ''}`;
+      add(`(hostname LIKE @q ESCAPE '\\' OR ${who} OR app LIKE @q ESCAPE '\\' OR site LIKE @q ESCAPE '\\')`, { q: like });
     }
     if (cursor) add('(started_at, seq) < (@cStart, @cSeq)', { cStart: cursor.startedAt, cSeq: cursor.seq });
     const sql = `SELECT * FROM violations ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, seq DESC LIMIT @limit`;
@@ -174,6 +189,7 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
     let stored = 0;
     for (const n of nudges) {
       const at = Date.parse(n.at);
+      people.see(n.user);
       if (insertNudge.run(agentId, n.id, n.violationId, n.app, n.user ?? null, n.outcome, at, n.detail ?? null, received).changes === 0) continue;
       stored++;
       if (n.outcome === 'shown') markShown.run(at, received, agentId, n.violationId);
@@ -200,12 +216,15 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
     const timeline: TimelineEntry[] = [];
     for (const e of events) {
       const body = JSON.parse(e.body) as Event;
-      timeline.push({ at: new Date(e.at).toISOString(), kind: e.kind as TimelineKind, state: body.state, evidence: body.evidence });
+      timeline.push({ at: new Date(e.at).toISOString(), kind: e.kind as TimelineKind, state: body.state, evidence: body.evidence.map(people.showEvidence) });
     }
     const NUDGE_KIND: Record<string, TimelineKind> = { shown: 'nudge-shown', clicked: 'nudge-clicked', dismissed: 'nudge-dismissed', suppressed: 'nudge-suppressed', 'app-closed': 'app-closed', failed: 'nudge-failed' };
     for (const n of nudges) timeline.push({ at: new Date(n.at).toISOString(), kind: NUDGE_KIND[n.outcome] ?? 'nudge-failed', ...(n.detail ? { note: n.detail } : {}) });
     const reviews = db.prepare<[string, string], { status: string; by: string; at: number; note: string }>('SELECT status, by, at, note FROM reviews WHERE agent_id = ? AND violation_id = ? ORDER BY at, seq').all(agentId, id);
     for (const r of reviews) timeline.push({ at: new Date(r.at).toISOString(), kind: r.status as TimelineKind, by: r.by, note: r.note });
+    // Who saw the clinician's name, and why: the reason, never the name.
+    const reveals = db.prepare<[string, string], { by: string; at: number; reason: string }>('SELECT by, at, reason FROM reveals WHERE agent_id = ? AND violation_id = ? ORDER BY at, seq').all(agentId, id);
+    for (const r of reveals) timeline.push({ at: new Date(r.at).toISOString(), kind: 'name-revealed', by: r.by, note: r.reason });
     timeline.sort((a, b) => a.at.localeCompare(b.at));
     return { violation: toViolation(row), timeline };
   }
@@ -265,7 +284,8 @@ export function createViolationStore(db: Db, now: () => number = Date.now) {
   /** Distinct values for the dashboard's filter lists (most frequent first where capped). */
   function filterValues(): FilterValues {
     const distinct = (col: string, limit: number) => db.prepare<[], { v: string }>(`SELECT ${col} AS v FROM violations WHERE ${col} IS NOT NULL GROUP BY ${col} ORDER BY count(*) DESC LIMIT ${limit}`).all().map((r) => r.v).sort();
-    return { apps: distinct('app', 100), sites: distinct('site', 500), hostnames: distinct('hostname', 500), users: distinct('user', 500) };
+    const users = [...new Set(distinct('user', 500).map((u) => people.show(u).user ?? ''))].filter(Boolean).sort();
+    return { apps: distinct('app', 100), sites: distinct('site', 500), hostnames: distinct('hostname', 500), users };
   }
 
   return { ingest, ingestNudges, list, get, detail, acknowledge, agentsWithId, trends, filterValues };

@@ -142,7 +142,9 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     const row = page.locator(`#violations-table tbody tr[data-id="${LIVE.violationId}"]`);
     await row.waitFor({ timeout: 5000 });
     expect(await page.evaluate(() => (globalThis as unknown as Record<string, unknown>).notReloaded)).toBe(true);
-    expect(await row.textContent()).toMatch(/FaceTime.*In call.*CLINIC\\dr\.lee.*NORTH-PC-01.*north/);
+    // The clinician as a pseudonym (issue 14), never the reported name.
+    expect(await row.textContent()).toMatch(/FaceTime.*In call.*clinician-[0-9a-f]{8}.*NORTH-PC-01.*north/);
+    expect(await row.textContent()).not.toContain('dr.lee');
     expect(await row.textContent()).toContain('ongoing');
     await expect.poll(() => page.locator('#feed-announcer').textContent()).toMatch(/New violation: FaceTime/);
     // Newest first: the live row is on top.

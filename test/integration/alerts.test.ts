@@ -78,7 +78,7 @@ describe('in-call alerts', () => {
     expect(verifySignature(hook, SECRET)).toBe(true);
     expect(verifySignature({ ...hook, raw: `${hook.raw} ` }, SECRET)).toBe(false);
     expect(hook.json).toMatchObject({ v: 1, type: 'alert', violationId: call.violationId, app: 'whatsapp', state: 'in-call', workstation: 'TEST-PC', site: 'north', rule: { on: 'in-call' } });
-    expect(hook.json.clinician).toMatch(/^clinician-[0-9a-f]{12}$/);
+    expect(hook.json.clinician).toMatch(/^clinician-[0-9a-f]{8}$/);
     expect(hook.headers['x-consultguard-alert']).toBe(hook.json.alertId);
 
     await vi.waitFor(() => expect(smtp.mails.length).toBe(2), { timeout: 10_000 }); // the call and the marker

@@ -337,7 +337,8 @@ describe('CSV cells', () => {
   ];
 
   it.each(cases)('a user name %j is exported as the text %j', async (user, expected) => {
-    server = await startTestServer();
+    // Names shown (--show-names): with pseudonyms the cell would never hold the agent's text.
+    server = await startTestServer({ showNames: true });
     const c = await connectRaw(server.wsUrl);
     c.send(helloFrame({ enrollSecret: TEST_SECRET }));
     await c.next('welcome');

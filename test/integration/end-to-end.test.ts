@@ -12,7 +12,8 @@ import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../suppo
 describe.skipIf(process.platform !== 'linux')('end to end: process to stored violation', () => {
   let server: TestServer;
   beforeEach(async () => {
-    server = await startTestServer();
+    // Names shown (--show-names), so the reported user can be compared with this OS account.
+    server = await startTestServer({ showNames: true });
   });
   afterEach(async () => {
     await killAll();

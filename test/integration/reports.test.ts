@@ -64,7 +64,7 @@ describe('scheduled reports', () => {
     expect(csv.body).toContain(wa.violationId as string);
     expect(csv.body).not.toContain(thisWeek.violationId as string);
     expect(csv.body).not.toContain('SOUTH-RM1');
-    expect(csv.body).toMatch(/,clinician-[0-9a-f]{12},/);
+    expect(csv.body).toMatch(/,clinician-[0-9a-f]{8},/);
     expect(`${mail.text}${csv.body}`.toLowerCase()).not.toContain('dr.lee');
 
     await vi.waitFor(async () => expect((await api(server.url, admin, 'GET', '/api/reports')).body.items[0].lastRun).toMatchObject({ period: week.key, state: 'sent' }));

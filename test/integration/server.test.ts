@@ -100,7 +100,8 @@ describe('auth matrix', () => {
 
 describe('feed', () => {
   it('exports CSV with the current filter and neutralises formulas', async () => {
-    server = await startTestServer();
+    // Names shown (--show-names): the user cell is what the agent reported, formula and all.
+    server = await startTestServer({ showNames: true });
     const { c } = await enrol(server, { site: 'north' });
     c.send(eventFrame(1, [makeEvent({ user: '=HYPERLINK("http://x")', app: 'zoom' }), makeEvent({ app: 'whatsapp', evidence: ['a, "quoted" line'] })]));
     await c.next('ack');

@@ -10,6 +10,7 @@ import * as m005 from './005_dashboard.js';
 import * as m006 from './006_reviews.js';
 import * as m007 from './007_agent_identity.js';
 import * as m008 from './008_login_limits.js';
+import * as m009 from './009_privacy.js';
 import * as m011 from './011_alerts.js';
 
 export interface Migration {
@@ -27,6 +28,7 @@ export const migrations: Migration[] = [
   { version: 6, ...m006 },
   { version: 7, ...m007 },
   { version: 8, ...m008 },
-  // 9 and 10 are reserved for branches merged separately; the runner applies by version set, so gaps are fine.
+  { version: 9, ...m009 },
+  // 10 is the exceptions migration (clinician exceptions).
   { version: 11, ...m011 },
 ];

@@ -3,7 +3,7 @@
  * header on every write, and one error type. A 401 on any call but the login itself means
  * the session ended: the app goes back to the login page and returns afterwards.
  */
-import type { AckStatus, Agent, FilterValues, Page, Session, Trends, Violation, ViolationDetail } from './types.js';
+import type { AckStatus, Agent, FilterValues, Page, Session, Trends, Violation, ViolationDetail, RevealReply } from './types.js';
 
 export class ApiError extends Error {
   constructor(
@@ -92,6 +92,8 @@ export const api = {
   violation: (agentId: string, id: string, signal?: AbortSignal) => request<ViolationDetail>('GET', violationPath(agentId, id, '/api'), { signal }),
   ack: (agentId: string, id: string, status: AckStatus, note: string) =>
     request<{ violation: Violation }>('POST', `${violationPath(agentId, id, '/api')}/ack`, { body: { status, note } }),
+  /** The clinician's name behind the pseudonym, to this user only; audited with the reason. */
+  reveal: (agentId: string, id: string, reason: string) => request<RevealReply>('POST', `${violationPath(agentId, id, '/api')}/reveal`, { body: { reason } }),
   /** By id alone (an old link): the server redirects when one agent has it, 400 when several do. */
   violationById: (id: string, signal?: AbortSignal) => request<ViolationDetail>('GET', `/api/violations/${encodeURIComponent(id)}`, { signal }),
   agents: (signal?: AbortSignal) => request<{ items: Agent[] }>('GET', '/api/agents', { signal }),

@@ -6,7 +6,7 @@
 import type { SessionReply, Violation } from '../../../shared/api-types.js';
 
 export type {
-  ApiAppState as AppState, AckStatus, Ack, Agent, FilterValues, Role, TimelineEntry, TimelineKind, TrendDay, Trends, Violation, ViolationDetail,
+  ApiAppState as AppState, AckStatus, Ack, Agent, FilterValues, Role, TimelineEntry, TimelineKind, TrendDay, Trends, Violation, ViolationDetail, RevealReply, UserKind,
 } from '../../../shared/api-types.js';
 
 export type Session = SessionReply;

@@ -10,14 +10,15 @@ import { fmtDateTime, fmtDuration, fmtFull, liveDurationSec, stateLabel, TIMELIN
 import { subscribeViolations } from '../live.js';
 import { navigate } from '../router.js';
 import type { AckStatus, TimelineEntry, Violation, ViolationDetail } from '../types.js';
+import { clinicianFact, type Revealed } from './detail-reveal.js';
 import { every, errorBox, LAST_LIST_KEY, loadingText, pageHeading, type View } from './view.js';
 
-function facts(v: Violation, durationEl: HTMLElement): HTMLElement {
+function facts(v: Violation, durationEl: HTMLElement, clinician: HTMLElement): HTMLElement {
   const row = (term: string, ...def: Array<Node | string>) => [h('dt', null, term), h('dd', null, ...def)];
   return h('dl', { class: 'facts' },
     row('State', stateBadge(v.state)),
     row('Review', ackBadge(v.ack)),
-    row('User', v.user ?? 'unknown'),
+    row('User', clinician),
     row('Workstation', v.hostname),
     row('Site', v.site ?? '–'),
     row('Started', fmtFull(v.startedAt)),
@@ -132,6 +133,8 @@ export const detailView: View = (ctx) => {
   );
   let current: ViolationDetail | null = null;
   let durationEl: HTMLElement | null = null;
+  // A revealed name lives in this view only: gone when the page is left or reloaded.
+  let revealed: Revealed | null = null;
 
   const reviewForm = (v: Violation): HTMLElement => {
     const form = ackForm(v, (_updated, status) => {
@@ -155,7 +158,11 @@ export const detailView: View = (ctx) => {
       h('p', { class: 'print-only muted' }, `ConsultGuard evidence record, printed ${fmtFull(new Date().toISOString())} by ${ctx.user.name}.`),
       h('div', { class: 'detail-grid' },
         h('div', { class: 'detail-col' },
-          h('section', { class: 'panel', 'aria-labelledby': 'sec-facts' }, h('h2', { id: 'sec-facts' }, 'Summary'), facts(v, durationEl)),
+          h('section', { class: 'panel', 'aria-labelledby': 'sec-facts' }, h('h2', { id: 'sec-facts' }, 'Summary'), facts(v, durationEl, clinicianFact(v, revealed, (r) => {
+            revealed = { key: `${v.agentId}/${v.id}`, reply: r };
+            // The timeline gains the reveal; the name stays in place and takes the focus.
+            void load(true).then(() => body.querySelector<HTMLElement>('#revealed-name')?.focus());
+          }))),
           oldForm ?? h('section', { class: 'panel ack-panel no-print', 'aria-labelledby': 'sec-review' },
             h('h2', { id: 'sec-review' }, 'Review'),
             v.ack ? h('p', { class: 'ack-current' }, ackBadge(v.ack), ` by ${v.ack.by}, ${fmtDateTime(v.ack.at)}`) : h('p', { class: 'muted' }, 'Nobody has reviewed this violation yet.'),

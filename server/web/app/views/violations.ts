@@ -75,7 +75,9 @@ export const violationsView: View = (ctx) => {
     fill(tr,
       h('th', { scope: 'row' }, link),
       h('td', null, stateBadge(v.state)),
-      h('td', null, v.user ?? h('span', { class: 'muted' }, 'unknown')),
+      // A pseudonym unless the server shows names; the name is revealed on the detail page (audited).
+      h('td', v.userKind === 'pseudonym' ? { title: 'Pseudonym: open the violation to reveal the name (a reason is asked and recorded)' } : null,
+        v.user ?? h('span', { class: 'muted' }, 'unknown')),
       h('td', null, v.hostname),
       h('td', null, v.site ?? h('span', { class: 'muted' }, '–')),
       h('td', null, h('time', { datetime: v.startedAt, title: fmtDateTime(v.startedAt) }, fmtWhen(v.startedAt))),

@@ -1,0 +1,111 @@
+/**
+ * Clinicians as the dashboard, the API and the SIEM see them: a stable pseudonym per person
+ * (`clinician-` and 8 hex digits of an HMAC-SHA256 of the reported user name, keyed with a
+ * secret kept in the store), unless the clinic has chosen to show names (`--show-names`).
+ *
+ * What a violation's `user` column may hold, and how each is shown:
+ * - a user name as the agent reported it (`CLINIC\dr.lee`, `dr.lee`): its pseudonym, or
+ *   the name with --show-names; the name can be revealed (audited, with a reason);
+ * - `h:...`: the workstation's policy switched user names off, and the agent sent only a
+ *   keyed hash: pseudonymised like a name, but it can never be revealed (the name never
+ *   reached the server);
+ * - `x:erased`: erased by a data-subject request; shown as `erased`.
+ * Neither prefix can begin a real account name: `:` is not allowed in Windows, macOS or
+ * Linux user names.
+ *
+ * Names are compared as the OS does on Windows (case-insensitively, Unicode NFC): the same
+ * person reported as `CLINIC\Dr.Lee` and `clinic\dr.lee` by two agents is one pseudonym.
+ * The key is in the store, not beside it, so the server, every CLI command and (later)
+ * every instance on one database compute the same pseudonyms, and a restored backup keeps
+ * them; anyone who can read the store can read the names anyway.
+ */
+import { createHmac } from 'node:crypto';
+import type { Db } from './db.js';
+
+export const ERASED = 'x:erased';
+export const HASHED_PREFIX = 'h:';
+export type UserKind = 'pseudonym' | 'name' | 'hashed' | 'erased';
+
+export interface ShownUser {
+  user: string | null;
+  userKind: UserKind | null;
+}
+
+export const isErased = (user: string | null | undefined): boolean => user?.startsWith('x:') === true;
+export const isHashed = (user: string | null | undefined): boolean => user?.startsWith(HASHED_PREFIX) === true;
+
+/** How two spellings of one account are made one: NFC, trimmed, lower case. */
+export const canonicalName = (name: string): string => name.normalize('NFC').trim().toLowerCase();
+
+/**
+ * The account part of a reported name (`CLINIC\dr.lee` -> `dr.lee`, `dr.lee@clinic.example`
+ * -> `dr.lee`): what appears in home-folder paths and may be a dashboard login.
+ */
+export function accountPart(name: string): string {
+  const afterDomain = name.slice(name.lastIndexOf('\\') + 1);
+  const at = afterDomain.indexOf('@');
+  return at > 0 ? afterDomain.slice(0, at) : afterDomain;
+}
+
+// Home folders in evidence lines (a camera held by C:\Users\dr.lee\...\Zoom.exe) name the
+// clinician: with pseudonyms on, the folder name is hidden.
+const HOME = /([\\/](?:users|home)[\\/])([^\\/\s)]+)/gi;
+export const hideHomeFolders = (line: string): string => line.replace(HOME, '$1…');
+
+export function createPeople(db: Db, opts: { showNames?: boolean; now?: () => number } = {}) {
+  const now = opts.now ?? Date.now;
+  const showNames = opts.showNames ?? false;
+  const key = db.prepare<[], { key: string }>('SELECT key FROM privacy_key WHERE id = 1').get()?.key;
+  if (!key) throw new Error('privacy_key missing: store migration 9 did not run');
+  const hmacKey = Buffer.from(key, 'hex');
+  const memo = new Map<string, string>();
+  const remember = db.prepare('INSERT OR IGNORE INTO people (name, pseudonym, first_seen) VALUES (?, ?, ?)');
+  const spellings = db.prepare<[string], { name: string }>('SELECT name FROM people WHERE pseudonym = ?');
+
+  function pseudonym(name: string): string {
+    let p = memo.get(name);
+    if (p === undefined) {
+      p = `clinician-${createHmac('sha256', hmacKey).update(canonicalName(name)).digest('hex').slice(0, 8)}`;
+      if (memo.size > 50_000) memo.clear(); // bounded: a clinic has thousands of clinicians, not millions
+      memo.set(name, p);
+    }
+    return p;
+  }
+
+  /** Records a reported name (so a pseudonym filter finds it); cheap, called per event with a user. */
+  function see(name: string | null | undefined): void {
+    if (!name || isErased(name)) return;
+    remember.run(name, pseudonym(name), now());
+  }
+
+  // Stores made before migration 9 hold names the people table has not seen: once.
+  const state = db.prepare<[], { backfilled: number }>('SELECT backfilled FROM privacy_key WHERE id = 1').get();
+  if (state?.backfilled === 0) {
+    db.transaction(() => {
+      for (const table of ['violations', 'nudges']) {
+        const names = db.prepare<[], { user: string }>(`SELECT DISTINCT user FROM ${table} WHERE user IS NOT NULL`).all();
+        for (const n of names) see(n.user);
+      }
+      db.prepare('UPDATE privacy_key SET backfilled = 1 WHERE id = 1').run();
+    })();
+  }
+
+  return {
+    showNames,
+    pseudonym,
+    see,
+    /** What a reader is shown for a stored `user` value. */
+    show(user: string | null): ShownUser {
+      if (user === null) return { user: null, userKind: null };
+      if (isErased(user)) return { user: 'erased', userKind: 'erased' };
+      if (isHashed(user)) return { user: pseudonym(user), userKind: 'hashed' };
+      return showNames ? { user, userKind: 'name' } : { user: pseudonym(user), userKind: 'pseudonym' };
+    },
+    /** An evidence line as readers see it (home folders hidden unless names are shown). */
+    showEvidence: (line: string): string => (showNames ? line : hideHomeFolders(line)),
+    /** Every stored spelling with this pseudonym (names and hashes). */
+    namesOf: (p: string): string[] => spellings.all(p).map((r) => r.name),
+  };
+}
+
+export type People = ReturnType<typeof createPeople>;
