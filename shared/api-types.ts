@@ -268,3 +268,102 @@ export type PolicyAgent = z.infer<typeof PolicyAgent>;
 /** GET /api/policies (lead, admin): policies stay files; this is the read-only view of them. */
 export const PolicyOverview = z.object({ policies: z.array(PolicyInfo), error: PolicyError.nullable(), agents: z.array(PolicyAgent) });
 export type PolicyOverview = z.infer<typeof PolicyOverview>;
+
+// ---- Alert rules and report schedules (server/api/alerts.ts). The request schemas live
+// here, not in server/, so the OpenAPI document can describe the bodies the server checks:
+// server/alerts/rules.ts and server/reports/schedule.ts re-export them for the CLI.
+
+/** What fires a rule (server/store/alerts.ts ALERT_EVENTS; rules.ts checks the two agree). */
+export const ALERT_EVENT_NAMES = ['in-call', 'silent-agent', 'repeat', 'policy-error'] as const;
+export const AlertEventName = z.enum(ALERT_EVENT_NAMES);
+/** Where a rule sends (server/store/alerts.ts CHANNEL_KINDS). */
+export const ALERT_CHANNEL_KINDS = ['webhook', 'teams', 'slack', 'email'] as const;
+export const AlertChannelKind = z.enum(ALERT_CHANNEL_KINDS);
+export type AlertChannelKind = z.infer<typeof AlertChannelKind>;
+
+const HttpUrl = (what: string) => z.string().max(2000).refine((s) => {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}, { message: `expected an http(s) URL for ${what}, such as https://hooks.example.org/consultguard` });
+
+const EMAIL_RE = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
+const Email = z.string().max(320).regex(EMAIL_RE, 'expected an email address such as it-security@clinic.example');
+
+/** POST /api/alerts (admin) body; also `alert add` on the CLI. A webhook without `secret` gets a generated one. */
+export const NewRule = z.object({
+  on: z.enum(ALERT_EVENT_NAMES, { message: `expected one of ${ALERT_EVENT_NAMES.join(', ')}` }),
+  threshold: z.number().int().min(2).max(1000).optional(),
+  site: z.string().min(1).max(128).optional(),
+  webhook: z.array(z.object({ url: HttpUrl('--webhook'), secret: z.string().min(16, 'a webhook secret needs at least 16 characters').max(512).optional() })).default([]),
+  teams: z.array(HttpUrl('--teams')).default([]),
+  slack: z.array(HttpUrl('--slack')).default([]),
+  email: z.array(Email).default([]),
+}).strict();
+export type NewRule = z.infer<typeof NewRule>;
+
+/** POST /api/reports (admin) body; also `report add` on the CLI. */
+export const NewReport = z.object({
+  every: z.enum(['weekly', 'monthly'], { message: 'expected weekly or monthly' }),
+  site: z.string().min(1, 'expected the site name the agents report (--site)').max(128),
+  email: z.array(z.string().max(320).regex(EMAIL_RE, 'expected an email address such as lead@clinic.example')).min(1, 'expected at least one --email ADDRESS').max(20),
+}).strict();
+export type NewReport = z.infer<typeof NewReport>;
+
+/**
+ * One channel of a rule as shown back: an email address whole, a webhook URL without its
+ * query, a Slack or Teams URL (itself a credential) cut to host and last 4 characters.
+ * `signed`: webhook only, whether deliveries carry an HMAC signature.
+ */
+export const AlertChannelView = z.object({ index: z.number().int().nonnegative(), kind: AlertChannelKind, target: z.string(), signed: z.boolean().optional() });
+export type AlertChannelView = z.infer<typeof AlertChannelView>;
+/** An alert rule as shown back: never a webhook secret. */
+export const AlertRuleView = z.object({
+  id: z.string(),
+  on: AlertEventName,
+  /** repeat rules: violations by one clinician within 7 days that fire it; null otherwise. */
+  threshold: z.number().int().nullable(),
+  /** null: every site. */
+  site: z.string().nullable(),
+  channels: z.array(AlertChannelView),
+  createdAt: IsoTime,
+  createdBy: z.string(),
+});
+export type AlertRuleView = z.infer<typeof AlertRuleView>;
+/** GET /api/alerts (lead, admin) */
+export const AlertRuleList = z.object({ items: z.array(AlertRuleView) });
+export type AlertRuleList = z.infer<typeof AlertRuleList>;
+/** POST /api/alerts (admin): the rule, with each webhook's signing secret shown this once (by channel index). */
+export const AlertRuleCreated = AlertRuleView.extend({ secrets: z.array(z.object({ index: z.number().int().nonnegative(), secret: z.string() })) });
+export type AlertRuleCreated = z.infer<typeof AlertRuleCreated>;
+/** One channel's outcome of a test send; `error` an errno-style or HTTP-status code, never exception text. */
+export const AlertTestChannel = z.object({ index: z.number().int().nonnegative(), kind: AlertChannelKind, target: z.string(), ok: z.boolean(), error: z.string().optional() });
+export type AlertTestChannel = z.infer<typeof AlertTestChannel>;
+/** POST /api/alerts/:id/test (admin): a test message on every channel now; `ok` when every channel took it. */
+export const AlertTestReply = z.object({ id: z.string(), ok: z.boolean(), channels: z.array(AlertTestChannel) });
+export type AlertTestReply = z.infer<typeof AlertTestReply>;
+
+/** DELETE /api/alerts/:id, DELETE /api/reports/:id (admin) */
+export const Removed = z.object({ id: z.string(), removed: z.literal(true) });
+export type Removed = z.infer<typeof Removed>;
+
+/** A report run's state: `sending` while claimed, `failed` until retried (error: its code). */
+export const ReportRunState = z.enum(['sending', 'sent', 'failed']);
+export type ReportRunState = z.infer<typeof ReportRunState>;
+/** A report schedule with its newest run (null before the first). */
+export const ReportScheduleView = z.object({
+  id: z.string(),
+  every: z.enum(['weekly', 'monthly']),
+  site: z.string(),
+  email: z.array(z.string()),
+  createdAt: IsoTime,
+  createdBy: z.string(),
+  lastRun: z.object({ period: z.string(), state: ReportRunState, sentAt: IsoTime.nullable(), error: z.string().nullable() }).nullable(),
+});
+export type ReportScheduleView = z.infer<typeof ReportScheduleView>;
+/** GET /api/reports (lead, admin); POST /api/reports answers one ReportScheduleView (201). */
+export const ReportScheduleList = z.object({ items: z.array(ReportScheduleView) });
+export type ReportScheduleList = z.infer<typeof ReportScheduleList>;

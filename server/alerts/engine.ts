@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { AlertTestChannel } from '../../shared/api-types.js';
 import type { Event } from '../../shared/protocol.js';
 import type { EffectivePolicy } from '../../shared/policy.js';
 import type { Logger } from '../../shared/log.js';
@@ -55,7 +56,8 @@ export interface AlertEngineDeps {
   now?: () => number;
 }
 
-export interface TestResult { index: number; kind: string; target: string; ok: boolean; error?: string }
+/** One channel's test outcome, as POST /api/alerts/:id/test answers it. */
+export type TestResult = AlertTestChannel;
 
 export function createAlertEngine(deps: AlertEngineDeps) {
   const { alerts, options: o, log } = deps;

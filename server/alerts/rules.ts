@@ -3,31 +3,19 @@
  * a rule is shown back: webhook secrets never, Slack and Teams URLs (themselves credentials)
  * cut to their host and last characters.
  */
-import { z } from 'zod';
+import { ALERT_CHANNEL_KINDS, ALERT_EVENT_NAMES, NewRule, type AlertRuleCreated, type AlertRuleView } from '../../shared/api-types.js';
 import { AppError } from '../../shared/errors.js';
-import { ALERT_EVENTS, newWebhookSecret, type AlertRule, type Channel } from '../store/alerts.js';
+import { ALERT_EVENTS, CHANNEL_KINDS, newWebhookSecret, type AlertRule, type Channel } from '../store/alerts.js';
 
-const HttpUrl = (what: string) => z.string().max(2000).refine((s) => {
-  try {
-    const u = new URL(s);
-    return (u.protocol === 'https:' || u.protocol === 'http:') && u.hostname !== '';
-  } catch {
-    return false;
-  }
-}, { message: `expected an http(s) URL for ${what}, such as https://hooks.example.org/consultguard` });
+// The schema lives in shared/ (the OpenAPI document describes it); CLI and API import it from here.
+export { NewRule };
 
-const Email = z.string().max(320).regex(/^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/, 'expected an email address such as it-security@clinic.example');
-
-export const NewRule = z.object({
-  on: z.enum(ALERT_EVENTS, { message: `expected one of ${ALERT_EVENTS.join(', ')}` }),
-  threshold: z.number().int().min(2).max(1000).optional(),
-  site: z.string().min(1).max(128).optional(),
-  webhook: z.array(z.object({ url: HttpUrl('--webhook'), secret: z.string().min(16, 'a webhook secret needs at least 16 characters').max(512).optional() })).default([]),
-  teams: z.array(HttpUrl('--teams')).default([]),
-  slack: z.array(HttpUrl('--slack')).default([]),
-  email: z.array(Email).default([]),
-}).strict();
-export type NewRule = z.infer<typeof NewRule>;
+// The store's lists and the API's must name the same events and channels: a compile error when one grows alone.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameEvents: Same<(typeof ALERT_EVENTS)[number], (typeof ALERT_EVENT_NAMES)[number]> = true;
+const sameKinds: Same<(typeof CHANNEL_KINDS)[number], (typeof ALERT_CHANNEL_KINDS)[number]> = true;
+void sameEvents;
+void sameKinds;
 
 /** The rule to store, with a generated secret for each webhook given without one. */
 export function ruleFrom(input: NewRule, createdBy: string): Omit<AlertRule, 'id' | 'createdAt'> {
@@ -54,15 +42,8 @@ export function maskUrl(raw: string, kind: Channel['kind']): string {
   }
 }
 
-export interface RuleView {
-  id: string;
-  on: AlertRule['on'];
-  threshold: number | null;
-  site: string | null;
-  channels: Array<{ index: number; kind: Channel['kind']; target: string; signed?: boolean }>;
-  createdAt: string;
-  createdBy: string;
-}
+/** A rule as the API and CLI show it (shared/api-types.ts AlertRuleView). */
+export type RuleView = AlertRuleView;
 
 export function ruleView(r: AlertRule): RuleView {
   return {
@@ -73,5 +54,5 @@ export function ruleView(r: AlertRule): RuleView {
 }
 
 /** The webhook secrets of a rule just created: shown once, to the one who created it. */
-export const createdSecrets = (r: AlertRule): Array<{ index: number; secret: string }> =>
+export const createdSecrets = (r: AlertRule): AlertRuleCreated['secrets'] =>
   r.channels.flatMap((c, index) => (c.kind === 'webhook' && c.secret ? [{ index, secret: c.secret }] : []));

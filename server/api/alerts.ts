@@ -4,6 +4,7 @@
  * that created it, and never after; every change and every test is audited.
  */
 import { z } from 'zod';
+import type { AlertRuleCreated, AlertRuleList, AlertTestReply, Removed, ReportRunState, ReportScheduleList, ReportScheduleView } from '../../shared/api-types.js';
 import { AppError } from '../../shared/errors.js';
 import { firstIssue } from '../../shared/zod-errors.js';
 import type { AlertEngine } from '../alerts/engine.js';
@@ -27,18 +28,19 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   return r.data;
 }
 
-export function reportView(reports: ReportStore, s: ReturnType<ReportStore['list']>[number]) {
+export function reportView(reports: ReportStore, s: ReturnType<ReportStore['list']>[number]): ReportScheduleView {
   const last = reports.lastRun(s.id);
   return {
     id: s.id, every: s.every, site: s.site, email: s.emails, createdAt: new Date(s.createdAt).toISOString(), createdBy: s.createdBy,
-    lastRun: last ? { period: last.period, state: last.state, sentAt: last.sent_at === null ? null : new Date(last.sent_at).toISOString(), error: last.last_error } : null,
+    // The store writes only these three states (server/reports/store.ts).
+    lastRun: last ? { period: last.period, state: last.state as ReportRunState, sentAt: last.sent_at === null ? null : new Date(last.sent_at).toISOString(), error: last.last_error } : null,
   };
 }
 
 export function alertRoutes(deps: AlertApiDeps): Route[] {
   const { alerts, engine, reports, audit } = deps;
   return [
-    { method: 'GET', path: '/api/alerts', roles: ['lead', 'admin'], handle: ({ res }) => sendJson(res, 200, { items: alerts.rules().map(ruleView) }) },
+    { method: 'GET', path: '/api/alerts', roles: ['lead', 'admin'], handle: ({ res }) => sendJson(res, 200, { items: alerts.rules().map(ruleView) } satisfies AlertRuleList) },
     {
       method: 'POST', path: '/api/alerts', roles: ['admin'],
       handle: async ({ res, body, principal }) => {
@@ -46,7 +48,7 @@ export function alertRoutes(deps: AlertApiDeps): Route[] {
         engine.reload();
         const view = ruleView(rule);
         audit(principal, 'alert-add', { id: rule.id, on: rule.on, site: rule.site, channels: view.channels });
-        sendJson(res, 201, { ...view, secrets: createdSecrets(rule) });
+        sendJson(res, 201, { ...view, secrets: createdSecrets(rule) } satisfies AlertRuleCreated);
       },
     },
     {
@@ -55,7 +57,7 @@ export function alertRoutes(deps: AlertApiDeps): Route[] {
         if (!alerts.removeRule(params.id!)) throw new AppError('not_found', `no alert rule ${params.id}; see GET /api/alerts`);
         engine.reload();
         audit(principal, 'alert-remove', { id: params.id });
-        sendJson(res, 200, { id: params.id, removed: true });
+        sendJson(res, 200, { id: params.id!, removed: true } satisfies Removed);
       },
     },
     {
@@ -64,17 +66,17 @@ export function alertRoutes(deps: AlertApiDeps): Route[] {
         const results = await engine.test(params.id!);
         if (!results) throw new AppError('not_found', `no alert rule ${params.id}; see GET /api/alerts`);
         audit(principal, 'alert-test', { id: params.id, results });
-        sendJson(res, 200, { id: params.id, ok: results.every((r) => r.ok), channels: results });
+        sendJson(res, 200, { id: params.id!, ok: results.every((r) => r.ok), channels: results } satisfies AlertTestReply);
       },
     },
-    { method: 'GET', path: '/api/reports', roles: ['lead', 'admin'], handle: ({ res }) => sendJson(res, 200, { items: reports.list().map((s) => reportView(reports, s)) }) },
+    { method: 'GET', path: '/api/reports', roles: ['lead', 'admin'], handle: ({ res }) => sendJson(res, 200, { items: reports.list().map((s) => reportView(reports, s)) } satisfies ReportScheduleList) },
     {
       method: 'POST', path: '/api/reports', roles: ['admin'],
       handle: async ({ res, body, principal }) => {
         const input = parse(NewReport, await body());
         const s = reports.add({ every: input.every, site: input.site, emails: input.email, createdBy: actorOf(principal) });
         audit(principal, 'report-add', { id: s.id, every: s.every, site: s.site, email: s.emails });
-        sendJson(res, 201, reportView(reports, s));
+        sendJson(res, 201, reportView(reports, s) satisfies ReportScheduleView);
       },
     },
     {
@@ -82,7 +84,7 @@ export function alertRoutes(deps: AlertApiDeps): Route[] {
       handle: ({ res, params, principal }) => {
         if (!reports.remove(params.id!)) throw new AppError('not_found', `no report schedule ${params.id}; see GET /api/reports`);
         audit(principal, 'report-remove', { id: params.id });
-        sendJson(res, 200, { id: params.id, removed: true });
+        sendJson(res, 200, { id: params.id!, removed: true } satisfies Removed);
       },
     },
   ];

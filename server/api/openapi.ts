@@ -72,13 +72,23 @@ export const DESCRIBED: Record<string, Described> = {
   'POST /api/users/:name/disable': { summary: "Disable a user; the user's sessions end (admin)", reply: T.UserDisabled },
   'GET /api/audit': { summary: 'The audit log, newest first (admin)', reply: T.AuditList, query: ['limit', 'before'] },
   'GET /api/audit.csv': { summary: 'The audit log as CSV, filtered (admin)', reply: { media: 'text/csv' }, query: audit },
+  'GET /api/alerts': { summary: 'Alert rules, never a webhook secret; Slack and Teams URLs masked', reply: T.AlertRuleList },
+  'POST /api/alerts': { summary: "Add an alert rule; each webhook's signing secret is shown this once (admin)", reply: T.AlertRuleCreated, status: 201, body: T.NewRule },
+  'DELETE /api/alerts/:id': { summary: 'Remove an alert rule (admin)', reply: T.Removed },
+  'POST /api/alerts/:id/test': { summary: "Send a test message on each of a rule's channels now and say how each went (admin)", reply: T.AlertTestReply },
+  'GET /api/reports': { summary: 'Scheduled email reports with their last run', reply: T.ReportScheduleList },
+  'POST /api/reports': { summary: 'Schedule a weekly or monthly report of one site by email (admin)', reply: T.ReportScheduleView, status: 201, body: T.NewReport },
+  'DELETE /api/reports/:id': { summary: 'Remove a report schedule (admin)', reply: T.Removed },
 };
+
+/** Request bodies named in components.schemas: described as what the server accepts (io "input", defaults optional). */
+const BODIES = new Set<z.ZodType>(Object.values(DESCRIBED).flatMap((d) => (d.body && nameOf.has(d.body) ? [d.body] : [])));
 
 /** Whether a route belongs in the API description (the dashboard's pages and assets do not). */
 export const isApiRoute = (r: Route): boolean => r.path.startsWith('/api/') || r.path === '/healthz' || r.path === '/metrics';
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Json {
-  const name = io === 'output' ? nameOf.get(schema) : undefined;
+  const name = (io === 'input') === BODIES.has(schema) ? nameOf.get(schema) : undefined;
   if (name) return { $ref: `#/components/schemas/${name}` };
   return z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Json;
 }
@@ -120,7 +130,7 @@ export function openApiDocument(routes: Route[]): Json {
     const p = r.path.replace(/:([a-zA-Z]+)/g, '{$1}');
     (paths[p] ??= {})[r.method.toLowerCase()] = operation(r, DESCRIBED[`${r.method} ${r.path}`]);
   }
-  const schemas = Object.fromEntries(Object.entries(NAMED).map(([k, v]) => [k, strip(z.toJSONSchema(v, { io: 'output', unrepresentable: 'any' }) as Json)]));
+  const schemas = Object.fromEntries(Object.entries(NAMED).map(([k, v]) => [k, strip(z.toJSONSchema(v, { io: BODIES.has(v) ? 'input' : 'output', unrepresentable: 'any' }) as Json)]));
   return {
     openapi: '3.1.0',
     info: { title: 'ConsultGuard policy server API', version: '1', description: 'README "HTTP API". Errors are { error: { code, message } }; codes in README "Error codes".' },

@@ -4,7 +4,9 @@
  * serves is in it with a schema for its reply, and every described JSON route's real reply,
  * from a real server holding an agent's violations, users, tokens and secrets, fits the
  * document's own schema (checked with Ajv against the generated JSON Schema, not zod: it is
- * the published document that clients trust).
+ * the published document that clients trust). Alert rules and report schedules are created
+ * through the API, with webhooks to loopback receivers this test starts: one that takes the
+ * test message and one that answers 503, so a rule's test shows both outcomes.
  */
 import { randomUUID } from 'node:crypto';
 import { Validator } from '@seriousme/openapi-schema-validator';
@@ -15,12 +17,15 @@ import { DESCRIBED } from '../../server/api/openapi.js';
 import { createStore } from '../../server/store/index.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 import { connectRaw, eventFrame, helloFrame, makeEvent } from '../support/ws-client.js';
+import { startReceiver, type HttpReceiver } from './alerts-receivers.js';
 
 type Json = Record<string, any>;
 let server: TestServer;
 let admin: string;
 let agentId: string;
 let doc: Json;
+let hook: HttpReceiver;
+let broken: HttpReceiver;
 const violationId = randomUUID();
 const exercised = new Set<string>();
 const ajv = new Ajv2020({ strict: false, allErrors: true });
@@ -33,6 +38,8 @@ beforeAll(async () => {
   store.users.add('it.lead', 'lead', 'correct horse battery');
   store.close();
   server = await startTestServer({ dataDir });
+  hook = await startReceiver();
+  broken = await startReceiver(0, 503);
   const c = await connectRaw(server.wsUrl);
   const hello = helloFrame({ enrollSecret: TEST_SECRET, site: 'north', group: 'gp' });
   agentId = hello.agentId as string;
@@ -50,7 +57,11 @@ beforeAll(async () => {
   expect(res.status).toBe(200);
   doc = (await res.json()) as Json;
 });
-afterAll(async () => server.close());
+afterAll(async () => {
+  await server.close();
+  await hook?.close();
+  await broken?.close();
+});
 
 function replySchema(method: string, path: string, status: number): Json {
   const op = doc.paths[path.replace(/:([a-zA-Z]+)/g, '{$1}')]?.[method.toLowerCase()];
@@ -121,6 +132,33 @@ describe('OpenAPI document', () => {
     const policies = await call('GET', '/api/policies', '/api/policies');
     expect(policies.agents).toEqual([expect.objectContaining({ agentId, site: 'north', runningVersion: null, current: false })]);
     await call('GET', '/api/audit', '/api/audit');
+
+    const rule = await call('POST', '/api/alerts', '/api/alerts', {
+      status: 201,
+      body: { on: 'in-call', site: 'north', webhook: [{ url: `${hook.url}/consultguard?key=abc` }, { url: `${broken.url}/down`, secret: 'sixteen-chars-or-more' }], slack: [`${hook.url}/services/T000/B000/XXXXsecret`] },
+    });
+    expect(rule).toMatchObject({ on: 'in-call', threshold: null, site: 'north', secrets: [{ index: 0, secret: expect.any(String) }, { index: 1, secret: 'sixteen-chars-or-more' }] });
+    expect(rule.channels).toEqual([
+      { index: 0, kind: 'webhook', target: `${hook.url}/consultguard`, signed: true },
+      { index: 1, kind: 'webhook', target: `${broken.url}/down`, signed: true },
+      { index: 2, kind: 'slack', target: `${hook.url}/…cret` },
+    ]);
+    const rules = await call('GET', '/api/alerts', '/api/alerts');
+    expect(rules.items).toEqual([expect.not.objectContaining({ secrets: expect.anything() })]);
+    const tested = await call('POST', '/api/alerts/:id/test', `/api/alerts/${rule.id}/test`);
+    expect(tested).toMatchObject({ id: rule.id, ok: false, channels: [{ index: 0, ok: true }, { index: 1, ok: false, error: expect.any(String) }, { index: 2, kind: 'slack', ok: true }] });
+    expect(hook.calls.map((c) => c.path)).toEqual(['/consultguard?key=abc', '/services/T000/B000/XXXXsecret']);
+    expect(broken.calls).toHaveLength(1);
+    await call('DELETE', '/api/alerts/:id', `/api/alerts/${rule.id}`);
+    await call('POST', '/api/alerts/:id/test', `/api/alerts/${rule.id}/test`, { status: 404 });
+    await call('POST', '/api/alerts', '/api/alerts', { body: { on: 'sometimes', email: ['it@clinic.example'] }, status: 400 });
+
+    const report = await call('POST', '/api/reports', '/api/reports', { status: 201, body: { every: 'weekly', site: 'north', email: ['lead@clinic.example'] } });
+    expect(report).toMatchObject({ every: 'weekly', site: 'north', email: ['lead@clinic.example'], lastRun: null });
+    const reportList = await call('GET', '/api/reports', '/api/reports');
+    expect(reportList.items).toEqual([report]);
+    await call('DELETE', '/api/reports/:id', `/api/reports/${report.id}`);
+    await call('DELETE', '/api/reports/:id', `/api/reports/${report.id}`, { status: 404 });
 
     const secret = await call('POST', '/api/enroll-secrets', '/api/enroll-secrets', { body: { site: 'south' }, status: 201 });
     expect(secret).toMatchObject({ site: 'south', secret: expect.any(String) });
