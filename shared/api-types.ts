@@ -83,6 +83,31 @@ export type ViolationDetail = z.infer<typeof ViolationDetail>;
 
 /** POST /api/violations/:agentId/:id/reveal: shown to the caller only; audited, in the timeline. */
 export const RevealReply = z.object({ user: z.string(), pseudonym: z.string(), revealedAt: IsoTime, by: z.string(), reason: z.string() });
+/** POST /api/violations/:agentId/:id/reveal body: why the name is needed (kept in the audit log). */
+export const RevealBody = z.object({ reason: z.string().trim().min(3).max(500) });
+
+/** GET /api/subjects/:name/export (admin): everything held about one clinician (store/subjects.ts). */
+export const SubjectExport = z.object({
+  v: z.literal(1),
+  generatedAt: IsoTime,
+  subject: z.object({ name: z.string(), pseudonym: z.string(), spellings: z.array(z.string()) }),
+  violations: z.array(z.object({ agentId: z.string(), id: z.string(), hostname: z.string(), app: z.string(), state: z.string(), startedAt: IsoTime }).loose()),
+  events: z.array(z.unknown()),
+  nudges: z.array(z.unknown()),
+  reviews: z.array(z.unknown()),
+  reveals: z.array(z.unknown()),
+  dashboardUser: z.object({ name: z.string(), role: z.string() }).loose().nullable(),
+  audit: z.array(z.unknown()),
+}).loose();
+export type SubjectExport = z.infer<typeof SubjectExport>;
+
+/** POST /api/subjects/:name/erase (admin): what was erased or anonymised, and what was kept and why. */
+export const SubjectErased = z.object({
+  subject: z.object({ pseudonym: z.string() }),
+  erased: z.record(z.string(), z.number().int().nonnegative()),
+  kept: z.array(z.string()),
+});
+export type SubjectErased = z.infer<typeof SubjectErased>;
 export type RevealReply = z.infer<typeof RevealReply>;
 
 /** POST /api/subjects/:name/erase (admin) and `subject erase NAME`. */

@@ -124,6 +124,10 @@ describe('OpenAPI document', () => {
     expect(page.items.length).toBe(2);
     await call('GET', '/api/violations/:agentId/:id', `/api/violations/${agentId}/${violationId}`);
     await call('POST', '/api/violations/:agentId/:id/ack', `/api/violations/${agentId}/${violationId}/ack`, { body: { status: 'acknowledged', note: 'seen' } });
+    const revealed = await call('POST', '/api/violations/:agentId/:id/reveal', `/api/violations/${agentId}/${violationId}/reveal`, { body: { reason: 'checking the described reveal reply' } });
+    expect(revealed.user).toBe('CLINIC\\dr.lee');
+    await call('POST', '/api/violations/:id/reveal', `/api/violations/${violationId}/reveal`, { body: { reason: 'the contract path, by violation id alone' } });
+    await call('POST', '/api/violations/:agentId/:id/reveal', `/api/violations/${agentId}/${violationId}/reveal`, { body: {}, status: 400 });
     await call('GET', '/api/trends', '/api/trends');
     await call('GET', '/api/filters', '/api/filters');
     const apps = await call('GET', '/api/apps', '/api/apps');
@@ -181,6 +185,13 @@ describe('OpenAPI document', () => {
     exercised.add('POST /api/session');
     expect(ajv.compile(replySchema('POST', '/api/session', 200))(await login.json())).toBe(true);
     await call('GET', '/api/session', '/api/session', { token: null, cookie });
+
+    // Data-subject requests (admin); the erase last, as it changes what the rest would read.
+    const subject = encodeURIComponent('CLINIC\\dr.lee');
+    const exported = await call('GET', '/api/subjects/:name/export', `/api/subjects/${subject}/export`, { token: admin });
+    expect(exported.violations.length).toBe(1);
+    const erased = await call('POST', '/api/subjects/:name/erase', `/api/subjects/${subject}/erase`, { token: admin, body: { reference: 'DSR-1' } });
+    expect(erased.erased.violations).toBe(1);
 
     // Errors fit the one error shape, as documented on each route.
     await call('GET', '/api/violations', '/api/violations?state=dancing', { status: 400 });
