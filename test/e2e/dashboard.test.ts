@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createStore } from '../../server/store/index.js';
 import { hasChromium, launchChromium, NO_CHROMIUM, screenshot, VIEWPORT, watchErrors } from '../support/browser.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
@@ -60,6 +60,39 @@ function a11yGaps(p: Page): Promise<string[]> {
   });
 }
 
+/**
+ * Each test starts from its own page and sets up what it needs, so one failure is one
+ * failing test, not ten: `open` signs in when the page asks for it (the login page keeps
+ * ?next=), `ensureLive` reports the live FaceTime violation if its own test did not.
+ */
+async function open(path: string): Promise<void> {
+  await page.goto(`${server.url}${path}`);
+  // Signed in: the top bar names the user; signed out: the app sends the page to /login.
+  const signedIn = await Promise.race([
+    page.locator('.who').waitFor().then(() => true),
+    page.waitForURL(/\/login\?next=/).then(() => false),
+  ]);
+  if (!signedIn) {
+    await login(page);
+    await page.waitForURL(`${server.url}${path}`);
+    await page.locator('.who').waitFor();
+  }
+}
+
+let liveReported = false;
+async function ensureLive(): Promise<void> {
+  if (liveReported) return;
+  liveReported = true;
+  await report(agent, [makeEvent({ violationId: LIVE.violationId, app: 'facetime', state: 'in-call', user: 'CLINIC\\dr.lee', evidence: [LIVE.evidence] })]);
+  await reportLiveNudges();
+}
+
+async function reportLiveNudges(): Promise<void> {
+  batch += 1;
+  agent.send({ type: 'nudges', batch, nudges: ['shown', 'clicked'].map((outcome, i) => ({ id: randomUUID(), violationId: LIVE.violationId, app: 'facetime', outcome, at: new Date(Date.now() + i).toISOString() })) });
+  await agent.next('ack');
+}
+
 function feedRows(p: Page) {
   return p.locator('#violations-table tbody tr[data-id]');
 }
@@ -95,6 +128,11 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     page = await context.newPage();
     page.setDefaultTimeout(8000); // fail fast: a missing row should not eat the whole suite's time
     errors = watchErrors(page);
+  });
+
+  // Console errors are counted per test, so one test's failure is not blamed on the next.
+  beforeEach(() => {
+    if (errors) errors.length = 0;
   });
 
   afterAll(async () => {
@@ -133,11 +171,12 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
   });
 
   it('shows a violation reported by an agent live, without a reload', async () => {
-    await page.goto(`${server.url}/violations`);
+    await open('/violations');
     await expect.poll(() => feedRows(page).count()).toBe(3);
     await page.locator('.live-status.live-live').waitFor();
     await page.evaluate(() => ((globalThis as unknown as Record<string, unknown>).notReloaded = true));
 
+    liveReported = true;
     await report(agent, [makeEvent({ violationId: LIVE.violationId, app: 'facetime', state: 'in-call', user: 'CLINIC\\dr.lee', evidence: [LIVE.evidence] })]);
     const row = page.locator(`#violations-table tbody tr[data-id="${LIVE.violationId}"]`);
     await row.waitFor({ timeout: 5000 });
@@ -151,14 +190,13 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     expect(await feedRows(page).first().getAttribute('data-id')).toBe(LIVE.violationId);
 
     // The agent reports the clinician was nudged and opened the approved app.
-    batch += 1;
-    agent.send({ type: 'nudges', batch, nudges: ['shown', 'clicked'].map((outcome, i) => ({ id: randomUUID(), violationId: LIVE.violationId, app: 'facetime', outcome, at: new Date(Date.now() + i).toISOString() })) });
-    await agent.next('ack');
+    await reportLiveNudges();
     await expect.poll(() => row.textContent()).toContain('Shown, clicked');
     await screenshot(page, 'e2e-violations-live');
   });
 
   it('filters by app and state; the filters live in the URL and survive a reload', async () => {
+    await open('/violations');
     await page.getByLabel('App').selectOption('zoom');
     await page.waitForURL(/app=zoom/);
     await expect.poll(async () => (await feedRows(page).locator('th').allTextContents()).map((s) => s.split(',')[0])).toEqual(['Zoom', 'Zoom']);
@@ -174,7 +212,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
   });
 
   it('exports the current filter as CSV', async () => {
-    await page.getByLabel('State').selectOption('');
+    await open('/violations?app=zoom');
     await expect.poll(() => feedRows(page).count()).toBe(2);
     const href = await page.locator('#export-csv').getAttribute('href');
     expect(href).toMatch(/^\/api\/violations\.csv\?.*app=zoom/);
@@ -189,6 +227,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
   });
 
   it('opens a violation with its evidence and timeline, and acknowledges it with a note', async () => {
+    await ensureLive();
+    await open('/violations?app=zoom');
     await page.getByRole('button', { name: 'Clear filters' }).click();
     await page.waitForURL(`${server.url}/violations`);
     // By keyboard: the row's link takes focus and Enter opens the detail.
@@ -221,6 +261,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
   });
 
   it('shows the fleet with the silent agent standing out', async () => {
+    await open('/violations');
     await page.getByRole('link', { name: 'Fleet' }).click();
     await page.waitForURL(`${server.url}/fleet`);
     const silent = page.locator('#fleet-table tr.row-silent');
@@ -232,6 +273,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
   });
 
   it('shows trends with charts and top lists', async () => {
+    await ensureLive();
+    await open('/violations');
     await page.getByRole('link', { name: 'Trends' }).click();
     await page.locator('#chart-by-app canvas').waitFor();
     await page.locator('#chart-in-call canvas').waitFor();
@@ -243,6 +286,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
   });
 
   it('prints a summary report for a date range', async () => {
+    await ensureLive();
+    await open('/violations');
     const today = new Date();
     const day = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, '0')}-${String(today.getDate()).padStart(2, '0')}`;
     await page.goto(`${server.url}/report?since=${day}&until=${day}`);
@@ -258,6 +303,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
   });
 
   it('logs out, and the pages need a login again', async () => {
+    await open('/violations');
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(/\/login$/);
     expect(await page.getByRole('status').textContent()).toContain('signed out');
@@ -267,9 +313,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
   });
 
   it('tells apart two agents that reported the same violationId: each row opens its own violation', async () => {
-    // After the logout above: sign in again (the login page keeps ?next=).
-    await login(page);
-    await page.waitForURL(`${server.url}/fleet`);
+    await ensureLive();
+    await open('/fleet');
     // A link from before (by id alone) still lands on the violation while only one agent has that id.
     await page.goto(`${server.url}/violations/${LIVE.violationId}`);
     await page.waitForURL(`${server.url}/violations/${agentId}/${LIVE.violationId}`);
