@@ -21,16 +21,19 @@ async function main(argv: string[]): Promise<number | void> {
       const toStderr = config.logFile === '-' || (config.logFile === undefined && process.stderr.isTTY);
       const destination = toStderr ? undefined : await rotatingFile(config.logFile ?? join(defaultLogDir(), 'agent'));
       const log = createLogger({ name: PROGRAM, level: config.logLevel, destination });
+      // Stop signals are caught before the agent starts: one that arrives while a module
+      // below loads (the agent may already be connected) stops it cleanly instead of killing it.
+      const signalled = untilSignal();
       // Commands load their own modules: `run` (the service) carries only what it uses.
       const { startAgent } = await import('./main.js');
+      const { untilStopRequest } = await import('./service-stop.js');
       const agent = startAgent(config, log);
       // A daemon outlives the terminal or session that started it: SIGHUP (a closed terminal;
       // on Windows the console's close, which the service host never gives node) is logged, not
       // fatal. CTRL_LOGOFF/SHUTDOWN never reach the agent: the host starts it without a console.
       process.on('SIGHUP', () => log.info('SIGHUP ignored: the agent keeps running (stop it through the service manager)'));
-      const { untilStopRequest } = await import('./service-stop.js');
       const stopRequest = untilStopRequest(process.env, log);
-      const sig = await Promise.race([untilSignal(), ...(stopRequest ? [stopRequest] : [])]);
+      const sig = await Promise.race([signalled, ...(stopRequest ? [stopRequest] : [])]);
       log.info({ signal: sig }, 'stopping');
       await agent.stop();
       return;
@@ -65,8 +68,20 @@ async function main(argv: string[]): Promise<number | void> {
       const { helperLogFile } = await import('./nudge/helper-paths.js');
       const logFile = values['log-file'] as string | undefined;
       const onTerminal = process.stderr.isTTY && process.platform !== 'win32';
-      const destination = logFile === '-' || (logFile === undefined && onTerminal) ? undefined : await rotatingFile(logFile ?? helperLogFile());
+      let destination: Awaited<ReturnType<typeof rotatingFile>> | undefined;
+      let noLogFile: string | null = null;
+      if (!(logFile === '-' || (logFile === undefined && onTerminal))) {
+        const path = logFile ?? helperLogFile();
+        try {
+          destination = await rotatingFile(path);
+        } catch (err) {
+          // A user without a writable home (a service account, HOME=/nonexistent) still gets
+          // nudges: log to stderr instead, and say so once.
+          noLogFile = `cannot write the helper log at ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}); logging to stderr; pass --log-file PATH to choose another`;
+        }
+      }
       const log = createLogger({ name: `${PROGRAM} nudge-helper`, level: (values['log-level'] as string | undefined) ?? process.env.CONSULTGUARD_LOG_LEVEL ?? 'info', destination });
+      if (noLogFile) log.warn(noLogFile);
       if (values['handle-url'] !== undefined) {
         const { runHandleUrl } = await import('./commands/handle-url.js');
         return runHandleUrl(values['handle-url'] as string, log);

@@ -3,6 +3,8 @@
  * log line: tokens, enrolment secrets, passwords and auth headers are redacted wherever
  * they appear in a logged object.
  */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger } from 'pino';
@@ -40,6 +42,10 @@ export function createLogger(opts: LogOptions): Logger {
  * no worker thread for the agent to carry). `path` without extension gets `.log`.
  */
 export async function rotatingFile(path: string): Promise<DestinationStream> {
+  // The folder first, synchronously: a folder that cannot be made (a HOME that does not
+  // exist, no permission) is then an exception the caller handles, not an unhandled
+  // 'error' event on the stream that ends the process later.
+  mkdirSync(dirname(path), { recursive: true });
   const { default: roll } = await import('pino-roll');
   return (await roll({ file: path, size: '10m', limit: { count: 5 }, mkdir: true })) as DestinationStream;
 }

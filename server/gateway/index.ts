@@ -84,11 +84,19 @@ export function createGateway(deps: GatewayDeps) {
   }, deps.pingIntervalMs);
   pinger.unref();
 
+  let closing = false;
+
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const path = (req.url ?? '').split('?')[0];
     if (path !== AGENT_PATH) return false;
     socket.on('error', () => socket.destroy());
+    // Shutting down: a socket accepted now would outlive close() and touch a closed store.
+    if (closing) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 5\r\n\r\n');
+      return true;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      if (closing) return void ws.terminate();
       sockets.add(ws);
       alive.add(ws);
       ws.on('pong', () => alive.add(ws));
@@ -130,6 +138,7 @@ export function createGateway(deps: GatewayDeps) {
     },
     /** Closes every agent socket and resolves once all are gone (before the store closes). */
     async close(): Promise<void> {
+      closing = true;
       clearInterval(pinger);
       clearInterval(sweeper);
       const gone = [...sockets].map((ws) => new Promise<void>((resolve) => {

@@ -1,11 +1,15 @@
 /**
- * One test per documented error code (README "Error codes" and shared/errors.ts), each
+ * One test per documented error code (shared/errors.ts, docs/errors.md, README "Error codes"), each
  * triggered for real: the built CLIs as child processes, a real server on a loopback port
  * with a real SQLite file, real WebSocket clients. Every HTTP and wire error is also checked
  * for its shape ({ code, message } only) and for the absence of exception text.
- * A new code is one new line in ROWS; the last test fails until it has one.
+ * A new code is one new line in ROWS and a line in docs/errors.md and the README table;
+ * the coverage test fails until it has all three.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +18,14 @@ import { AppError } from '../../shared/errors.js';
 import { ErrorMessage } from '../../shared/protocol.js';
 import { packageRoot } from '../../shared/paths.js';
 import { createStore } from '../../server/store/index.js';
+import { createOutbox } from '../../agent/outbox.js';
+import { createAgentState } from '../../agent/state.js';
+import { deliverNudge, type DeliverOptions } from '../../agent/nudge/ipc-client.js';
+import { encodeFrame, frameReader, newNonce } from '../../agent/nudge/ipc-protocol.js';
+import { startHelperServer, type HelperServer } from '../../agent/nudge/ipc-server.js';
+import { prepareUserDir, readKey } from '../../agent/nudge/rendezvous.js';
+import type { Event } from '../../shared/protocol.js';
+import { silentLogger } from '../../shared/log.js';
 import { runCli } from '../support/processes.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 import { connectRaw, eventFrame, helloFrame, makeEvent, type RawClient } from '../support/ws-client.js';
@@ -34,9 +46,13 @@ beforeAll(async () => {
   store.close();
   shared = await startTestServer({ dataDir, helloTimeoutMs: 300 });
 });
+const sockets: Array<Server | HelperServer> = [];
+const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
   for (const s of extra.splice(0)) await s.close();
+  for (const s of sockets.splice(0)) await ('address' in s ? new Promise((r) => s.close(r)) : s.close());
+  for (const f of cleanups.splice(0).reverse()) await f();
 });
 afterAll(async () => shared.close());
 
@@ -117,6 +133,82 @@ async function damagedStore(): Promise<TestServer> {
   return s;
 }
 
+/** The code an async library call rejects with, and its message. */
+async function rejected(p: Promise<unknown>): Promise<AppError> {
+  const err = await p.then(() => new Error('expected an AppError'), (e: unknown) => e);
+  if (err instanceof AppError) return err;
+  throw err;
+}
+
+// ---- the nudge IPC: a real helper server or a hand-made listener on a real Unix socket ----
+
+const uid = process.getuid?.() ?? 0;
+const gid = process.getgid?.() ?? 0;
+const isRoot = uid === 0;
+const nudgeRequest = () => ({
+  type: 'nudge' as const, id: randomUUID(), title: 'Please use Healthdirect Video Call', message: 'Zoom is not approved here.',
+  approved: { name: 'Healthdirect Video Call', url: 'https://vcc.healthdirect.org.au/' }, timeoutSec: 30,
+});
+
+/** The agent side of one nudge to this user, through the real client. */
+function nudge(root: string, opts: Partial<DeliverOptions> = {}): Promise<AppError> {
+  return rejected(deliverNudge({ root, user: 'me', request: nudgeRequest(), onOutcome: () => undefined, resolveUser: async () => ({ uid, gid }), waitForHelperMs: 300, handshakeMs: 1000, ...opts }));
+}
+
+/** A user's nudge folder with its key, prepared as the agent does. */
+function nudgeDir() {
+  const root = join(tempDir('cg-err-'), 'nudge');
+  return { root, paths: prepareUserDir(root, { uid, gid }, isRoot) };
+}
+
+async function listen(path: string, onConnection: (s: import('node:net').Socket) => void): Promise<void> {
+  const server = createServer((s) => {
+    s.on('error', () => undefined);
+    onConnection(s);
+  });
+  sockets.push(server);
+  await new Promise<void>((r) => server.listen(path, r));
+}
+
+/** What the helper answers a client that connects and then does `act` (frames as received). */
+function toHelper(path: string, act: (send: (f: object) => void) => void): Promise<Array<{ type: string; code?: string; message?: string }>> {
+  return new Promise((resolve) => {
+    const got: Array<{ type: string; code?: string; message?: string }> = [];
+    const s = createConnection(path);
+    s.on('data', frameReader((f) => {
+      got.push(f as { type: string });
+      if ((f as { type: string }).type === 'challenge') act((out) => s.write(encodeFrame(out)));
+    }, () => undefined));
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(got));
+  });
+}
+
+/**
+ * A server whose data folder is a 2 MiB tmpfs (room for the schema, no more), filled up once the server runs: the next
+ * write is SQLite's own SQLITE_FULL from the kernel's ENOSPC. Mounting needs root.
+ */
+async function fullDiskServer(): Promise<TestServer> {
+  const mnt = tempDir('cg-full-');
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', mnt]);
+  cleanups.push(() => {
+    execFileSync('umount', ['-l', mnt]);
+    rmdirSync(mnt);
+  });
+  const s = await startTestServer({ dataDir: mnt, keepData: true });
+  cleanups.push(() => s.close()); // runs before the unmount (cleanups run in reverse)
+  const fd = openSync(join(mnt, 'filler'), 'w');
+  const chunk = Buffer.alloc(4096, 0x2e);
+  try {
+    for (let i = 0; i < 512; i++) writeSync(fd, chunk); // 2 MiB at most: bounded
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
+  return s;
+}
+
 function file(name: string, text: string): string {
   const path = join(tempDir('cg-err-'), name);
   writeFileSync(path, text);
@@ -127,7 +219,8 @@ const badSnapshot = () => JSON.stringify({ v: 1, platform: 'linux', hostname: 'h
 
 // ---- the table: [code, how it is triggered, the check] -----------------------------------
 
-type Row = [code: string, how: string, run: () => Promise<void>];
+/** `unavailable`: why this machine cannot trigger it (the row is then skipped, saying so; CI=true fails on skips). */
+type Row = [code: string, how: string, run: () => Promise<void>, unavailable?: string];
 
 const ROWS: Row[] = [
   ['bad_option', 'server --port eighty: exit 2 naming the option', () => cli('server', ['--port', 'eighty'], /--port.*expected a number/)],
@@ -217,14 +310,6 @@ const ROWS: Row[] = [
     mkdirSync(join(data, 'consultguard.db')); // a folder where the SQLite file should be
     await cli('server', ['--port', '0', '--data', data, '--enroll-secret', TEST_SECRET], /cannot open the store at .*consultguard\.db/, 1);
   }],
-];
-
-/**
- * Codes other branches add in parallel (issue 11's gateway limits): each row joins ROWS as
- * soon as shared/errors.ts declares its code, so the merge needs no edit here; until then
- * the code does not exist and its row is not registered (nothing is skipped).
- */
-const WITH_PARALLEL_CODES: Row[] = [
   ['quota_exceeded', 'an agent over its events-per-hour quota: error with retryAfterSec, close 4429, no ack', async () => {
     const c = await enrolled(await own({ quotaEventsPerHour: 5 }));
     c.send(eventFrame(1, Array.from({ length: 5 }, () => makeEvent())));
@@ -241,41 +326,128 @@ const WITH_PARALLEL_CODES: Row[] = [
     c.send(helloFrame({ enrollSecret: TEST_SECRET }));
     await wsError(c, 'enrolment_limit', 4401);
   }],
+  ['disk_full', 'the server\'s disk fills up (a 2 MiB tmpfs under --data): 503 with Retry-After, our words only', async () => {
+    const s = await fullDiskServer();
+    // Every /api read is audited, so each one writes; the WAL grows until a write needs a
+    // page the disk no longer has. Bounded: 40 reads of ~8 KiB audit rows each.
+    const pad = 'x'.repeat(8000);
+    for (let i = 0; i < 40; i++) {
+      const res = await fetch(`${s.url}/api/trends?pad=${pad}${i}`, { headers: { authorization: `Bearer ${s.apiToken}` } });
+      await res.text();
+      if (res.status !== 200) break;
+    }
+    const res = await http(s, `/api/trends?pad=${pad}`, 503, 'disk_full');
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+  }, isRoot ? undefined : 'needs root to mount a tmpfs under --data'],
+  ['disk_full', 'the agent outbox on a full disk (the kernel\'s ENOSPC from /dev/full): thrown with the folder named', async () => {
+    const dir = join(tempDir('cg-err-'), 'outbox');
+    mkdirSync(dir);
+    const outbox = createOutbox({ dir, maxEvents: 1000, maxBytes: 1 << 20 });
+    symlinkSync('/dev/full', join(dir, 'seg-0000000000000001.log')); // the first segment the append opens
+    try {
+      expect(thrown(() => outbox.append([makeEvent() as Event]))).toBe('disk_full');
+    } finally {
+      outbox.close();
+    }
+  }, existsSync('/dev/full') ? undefined : 'needs /dev/full (Linux) for the kernel\'s ENOSPC'],
+  ['bad_state', 'agent run with identity.json and its backup both unusable: exit 1 naming the file, no new id', async () => {
+    const state = tempDir('cg-err-');
+    writeFileSync(join(state, 'identity.json'), 'garbage');
+    writeFileSync(join(state, 'identity.json.bak'), '');
+    const r = await runCli('agent', ['run', '--server', shared.wsUrl, '--enroll-secret', TEST_SECRET, '--state', state], { CONSULTGUARD_NUDGE_DIR: join(state, 'nudge') });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`${join(state, 'identity.json')} is unusable (it is not valid JSON)`);
+    expect(r.stderr).toContain('will not make up a new agent id');
+    expect(r.stderr.trim().split('\n'), 'one line, no stack trace').toHaveLength(1);
+    expect(readFileSync(join(state, 'identity.json'), 'utf8')).toBe('garbage');
+    expect(thrown(() => createAgentState(state))).toBe('bad_state');
+  }],
+  ['no_helper', 'a nudge for a user whose helper is not listening: the agent gives up naming the helper command', async () => {
+    const err = await nudge(join(tempDir('cg-err-'), 'nudge'));
+    expect(err.code).toBe('no_helper');
+    expect(err.message).toContain('consultguard-agent nudge-helper');
+  }],
+  ['untrusted_helper', 'a listener on the user\'s socket that cannot prove it holds the key: the nudge is not sent', async () => {
+    const { root, paths } = nudgeDir();
+    const received: string[] = [];
+    await listen(paths.socketFile, (s) => {
+      s.write(encodeFrame({ type: 'challenge', v: 1, nonce: newNonce() }));
+      s.on('data', frameReader((f) => {
+        received.push((f as { type: string }).type);
+        s.write(encodeFrame({ type: 'welcome', proof: randomBytes(32).toString('hex') }));
+      }, () => undefined));
+    });
+    const err = await nudge(root);
+    expect(err.code).toBe('untrusted_helper');
+    expect(received).toEqual(['hello']);
+  }],
+  ['helper_refused', 'a helper holding another key (replaced since it read it): the agent reports the refusal', async () => {
+    const { root, paths } = nudgeDir();
+    sockets.push(await startHelperServer({ path: paths.socketFile, readKey: () => randomBytes(32), log: silentLogger(), show: async () => undefined }));
+    const err = await nudge(root);
+    expect(err.code).toBe('helper_refused');
+    expect(err.message).toContain('unauthorized');
+  }],
+  ['unknown_user', 'a nudge for a process owner with no local account', async () => {
+    expect((await nudge(join(tempDir('cg-err-'), 'nudge'), { user: 'ghost', resolveUser: async () => null })).code).toBe('unknown_user');
+  }],
+  ['timeout', 'agent side: a listener that accepts and never completes the hello', async () => {
+    const { root, paths } = nudgeDir();
+    await listen(paths.socketFile, () => undefined);
+    const err = await nudge(root, { handshakeMs: 300 });
+    expect(err.code).toBe('timeout');
+    expect(err.message).toContain('did not complete the hello within 300 ms');
+  }],
+  ['timeout', 'helper side: a client that connects and sends no hello gets an IPC error frame', async () => {
+    const { paths } = nudgeDir();
+    sockets.push(await startHelperServer({ path: paths.socketFile, readKey: () => readKey(paths.keyFile, uid), log: silentLogger(), helloTimeoutMs: 300, show: async () => undefined }));
+    const got = await toHelper(paths.socketFile, () => undefined);
+    expect(got.map((f) => f.type)).toEqual(['challenge', 'error']);
+    expect(got[1]).toMatchObject({ code: 'timeout' });
+    expect(got[1]?.message).not.toMatch(EXCEPTION_TEXT);
+  }],
 ];
 
 /**
- * Declared in shared/errors.ts but produced nowhere (issue 17: use them or remove them).
- * Checked below: once code produces one, it must get a row above instead.
+ * Codes removed under issue 17 (declared, never produced): they must not come back
+ * unannounced. A code that is produced gets a row in ROWS and a line in the docs instead.
  */
-const DECLARED_UNUSED = ['frame_too_large', 'disk_full'];
+const REMOVED = ['frame_too_large'];
 
 const DECLARED = ((): string[] => {
-  const source = readFileSync(join(packageRoot(), 'shared', 'errors.ts'), 'utf8');
+  // Comments out first: one in the union holds a ';' (which once hid the nudge codes from this list).
+  const source = readFileSync(join(packageRoot(), 'shared', 'errors.ts'), 'utf8').replace(/\/\/.*$/gm, '');
   const union = /export type ErrorCode\s*=([^;]*);/.exec(source)?.[1] ?? '';
   return [...union.matchAll(/'([a-z0-9_]+)'/g)].map((m) => m[1]!);
 })();
-ROWS.push(...WITH_PARALLEL_CODES.filter((r) => DECLARED.includes(r[0])));
 
 describe('error codes', () => {
-  it.each(ROWS)('%s: %s', async (_code, _how, run) => run());
+  for (const [code, how, run, unavailable] of ROWS) it.skipIf(unavailable !== undefined)(`${code}: ${how}${unavailable ? ` (skipped: ${unavailable})` : ''}`, run);
 
-  it('has a row for every code in shared/errors.ts and in the README table', () => {
+  /** The codes in the first column of every table in a Markdown text (rows like "(no code)" are not codes). */
+  const tableCodes = (text: string): string[] =>
+    text.split('\n').filter((l) => l.startsWith('| `')).flatMap((l) => [...l.split('|')[1]!.matchAll(/`([a-z0-9_]+)`/g)].map((m) => m[1]!));
+  const sorted = (codes: Iterable<string>) => [...new Set(codes)].sort();
+
+  it('has a row for every code in shared/errors.ts, and docs/errors.md and the README table list exactly those codes', () => {
     const root = packageRoot();
-    const declared = DECLARED;
-    expect(declared.length).toBeGreaterThan(10);
+    expect(DECLARED.length).toBeGreaterThan(20);
+    // docs/errors.md is the full documented list: every declared code, nothing else.
+    const docs = tableCodes(readFileSync(join(root, 'docs', 'errors.md'), 'utf8'));
+    expect(sorted(docs), 'docs/errors.md lists exactly the codes of shared/errors.ts').toEqual(sorted(DECLARED));
+    // The README's short table agrees with it (every code, in fewer words) and links it.
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    const table = /## Error codes\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
-    const documented = table.split('\n').filter((l) => l.startsWith('| `')).flatMap((l) => [...l.split('|')[1]!.matchAll(/`([a-z0-9_]+)`/g)].map((m) => m[1]!));
-    expect(documented.length).toBeGreaterThan(10);
+    const section = /## Error codes\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+    expect(section).toContain('](docs/errors.md)');
+    expect(sorted(tableCodes(section)), 'the README table lists exactly the codes of shared/errors.ts').toEqual(sorted(DECLARED));
 
     const covered = new Set(ROWS.map((r) => r[0]));
-    const unused = new Set(DECLARED_UNUSED.filter((c) => declared.includes(c)));
-    expect([...new Set([...declared, ...documented])].filter((c) => !covered.has(c) && !unused.has(c)).sort(), 'codes without a row').toEqual([]);
-    expect(documented.filter((c) => unused.has(c)), 'a documented code must be produced and tested').toEqual([]);
-    expect(ROWS.map((r) => r[0]).filter((c) => !declared.includes(c)), 'rows for codes shared/errors.ts does not declare').toEqual([]);
+    expect(DECLARED.filter((c) => !covered.has(c)).sort(), 'codes without a row').toEqual([]);
+    expect(ROWS.map((r) => r[0]).filter((c) => !DECLARED.includes(c)), 'rows for codes shared/errors.ts does not declare').toEqual([]);
   });
 
-  it('produces none of the declared-but-unused codes anywhere in the code', () => {
+  it('neither declares nor produces a removed code anywhere in the code', () => {
+    expect(DECLARED.filter((c) => REMOVED.includes(c))).toEqual([]);
     const root = packageRoot();
     const grep = (dir: string): string[] => {
       return readdirSync(dir).flatMap((f) => {
@@ -285,6 +457,6 @@ describe('error codes', () => {
       });
     };
     const files = ['agent', 'server', 'shared'].flatMap((d) => grep(join(root, d)));
-    for (const code of DECLARED_UNUSED) expect(files.filter((f) => readFileSync(f, 'utf8').includes(`'${code}'`)), code).toEqual([]);
+    for (const code of REMOVED) expect(files.filter((f) => readFileSync(f, 'utf8').includes(`'${code}'`)), code).toEqual([]);
   });
 });

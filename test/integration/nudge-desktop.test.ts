@@ -69,7 +69,7 @@ describe.skipIf(skip)('nudge on a real Linux desktop (Xvfb, D-Bus, dunst)', () =
 
     // The rendezvous named on both sides (--nudge-dir on the agent, --dir on the helper).
     const agent = startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(work, 'state'), '--nudge-dir', join(work, 'nudge')]);
-    const helper = startAgentProcess(['nudge-helper', '--dir', join(work, 'nudge')], { ...desktop.env, PATH: `${bin}:${process.env.PATH}` });
+    const helper = startAgentProcess(['nudge-helper', '--dir', join(work, 'nudge'), '--log-file', '-'], { ...desktop.env, PATH: `${bin}:${process.env.PATH}` });
     await vi.waitFor(async () => expect((await server.fetchJson('/api/agents')).body.items[0]?.online).toBe(true), { timeout: 15_000, interval: 200 });
 
     const zoom = startFakeApp(join(work, 'opt', 'zoom', 'zoom'));
@@ -140,7 +140,8 @@ describe.skipIf(skip)('nudge on a real Linux desktop (Xvfb, D-Bus, dunst)', () =
     delete (env as Record<string, string | undefined>).CONSULTGUARD_NUDGE_DIR;
     try {
       const shownBefore = (await desktop.history()).length;
-      const helper = startAgentProcess(['nudge-helper'], env);
+      // --log-file -: not a rendezvous option; the helper logs to a per-user file when not on a terminal.
+      const helper = startAgentProcess(['nudge-helper', '--log-file', '-'], env);
       const agent = startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(other, 'elsewhere', 'state')]);
       startFakeApp(join(other, 'opt', 'zoom', 'zoom'));
       await vi.waitFor(async () => expect(await desktop.displayed()).toBe(1), { timeout: 25_000, interval: 200 });
@@ -159,7 +160,7 @@ describe.skipIf(skip)('nudge on a real Linux desktop (Xvfb, D-Bus, dunst)', () =
 describe.skipIf(process.platform === 'win32')('nudge helper waiting for the agent', () => {
   it('names the folder it watches and how to point it elsewhere', async () => {
     const dir = join(tempDir('cg-nudge3-'), 'nowhere');
-    const helper = startAgentProcess(['nudge-helper'], { CONSULTGUARD_NUDGE_DIR: dir });
+    const helper = startAgentProcess(['nudge-helper', '--log-file', '-'], { CONSULTGUARD_NUDGE_DIR: dir });
     await vi.waitFor(() => expect(helper.output()).toContain('waiting for the ConsultGuard agent'), { timeout: 10_000, interval: 100 });
     expect(helper.output()).toContain(`watching \\"${dir}\\"`);
     expect(helper.output()).toContain('--nudge-dir or CONSULTGUARD_NUDGE_DIR on the agent');
