@@ -151,12 +151,16 @@ export async function benchAgentMemory(): Promise<BenchResults> {
     }
     // One read of smaps_rollup gives both figures at the same moment.
     const mem = memoryKb(agent.pid!);
+    // The agent's heap follows what it reads each poll: this machine's process and socket
+    // tables (shared with whatever else runs here, e.g. another load test's sockets).
+    const procs = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).length;
+    const sockets = ['tcp', 'tcp6', 'udp', 'udp6'].reduce((n, t) => n + readFileSync(`/proc/net/${t}`, 'latin1').split('\n').length - 2, 0);
     const { body } = await server.fetchJson('/api/violations?limit=1000');
     const mb = (kb: number): number => round(kb / 1024, 1);
     return {
       'agent.rss_mb': {
         value: mb(mem.rss), unit: 'MB',
-        note: `Rss of the agent process (smaps_rollup, the same figure as VmRSS) after ${polls} polls (an hour at 5 s, run every 50 ms) with Zoom opening and closing every 2 s (${body.items.length} violations sent); ${mb(mem.shared)} MB of it are file pages shared with other processes (mostly the node binary); target < 60 MB`,
+        note: `Rss of the agent process (smaps_rollup, the same figure as VmRSS) after ${polls} polls (an hour at 5 s, run every 50 ms) with Zoom opening and closing every 2 s (${body.items.length} violations sent), ${procs} processes and ${sockets} sockets on the machine at that moment; ${mb(mem.shared)} MB of it are file pages shared with other processes (mostly the node binary); target < 60 MB`,
       },
       'agent.private_mb': {
         value: mb(mem.anonymous), unit: 'MB',
