@@ -1,5 +1,7 @@
 /** The deb's systemd unit, autostart entry, control file and maintainer scripts. */
 
+import { AGENT_NODE_FLAGS } from '../../shared/node-flags.js';
+
 const PACKAGE = 'consultguard-agent';
 export const OPT = '/opt/consultguard';
 export const CONFIG_FILE = '/etc/consultguard/agent.json';
@@ -36,7 +38,7 @@ After=network-online.target
 
 [Service]
 Type=simple
-ExecStart=${NODE} ${AGENT} run --config ${CONFIG_FILE}
+ExecStart=${[NODE, ...AGENT_NODE_FLAGS, AGENT].join(' ')} run --config ${CONFIG_FILE}
 Restart=on-failure
 RestartSec=10s
 # SIGTERM first: the agent flushes its outbox and says goodbye to the server.

@@ -3,6 +3,7 @@
  * nudge helper, in every GUI login) and the launcher script both call.
  */
 import { xmlEscape } from '../files.js';
+import { AGENT_NODE_FLAGS } from '../../shared/node-flags.js';
 
 export const INSTALL_ROOT = '/Library/Application Support/ConsultGuard';
 export const CONFIG_FILE = `${INSTALL_ROOT}/agent.json`;
@@ -84,5 +85,5 @@ if [ "\${1:-}" = run ] && [ "$(/usr/bin/id -u)" = 0 ] && [ -f "$MANAGED" ]; then
     echo "consultguard: $MANAGED is not convertible to JSON; keeping the current agent.json" >&2
   fi
 fi
-exec "$NODE" "$ROOT/app/agent.mjs" "$@"
+exec "$NODE" ${AGENT_NODE_FLAGS.join(' ')} "$ROOT/app/agent.mjs" "$@"
 `;

@@ -1,0 +1,20 @@
+/**
+ * Node (V8) flags the installed services start the agent with, on every OS: the systemd
+ * unit (installers/linux/templates.ts), the launchd launcher (installers/macos/launchd.ts)
+ * and the Windows service host's node command line. `npm run bench` starts the agent with
+ * the same flags, so agent.rss_mb measures what a clinic PC runs.
+ *
+ * --max-semi-space-size=2 (MB): V8 lets the young generation grow to 16 MB semi-spaces on a
+ * 64-bit machine, and an agent that allocates a little on every poll grows it to the
+ * maximum and keeps it: ~14 MB of resident memory for garbage. The agent's young objects
+ * (one poll's snapshot) are far smaller than 2 MB, so scavenges stay cheap and only come
+ * more often: measured on the simulated consult day (test/bench/agent.ts), anonymous
+ * memory 43 -> 28 MB with no measurable change in the agent's CPU (agent.poll_cpu_ms).
+ * --optimize-for-size: V8's own trade of memory for speed (smaller code and object
+ * layouts, earlier heap shrinking). Measured: another 2-3 MB resident off the simulated day
+ * (agent.rss_mb 76-77 -> 74-75 MB) with agent.poll_cpu_ms the same within noise (22-25 ms
+ * either way, two interleaved runs each) and the day's total CPU unchanged.
+ * Not used: --jitless / --lite-mode (3-10x the CPU of a poll), --max-old-space-size (a
+ * ceiling turns a large policy or outbox into a crash, and saved nothing measurable here).
+ */
+export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--optimize-for-size'];
