@@ -10,6 +10,7 @@
  * Outside consult hours the poll loop is not running at all: nothing is collected, only
  * the status heartbeat goes out.
  */
+import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../shared/log.js';
 import type { Event } from '../shared/protocol.js';
@@ -22,6 +23,7 @@ import { createNudger } from './nudge/nudger.js';
 import { createOutbox } from './outbox.js';
 import { createPolicyInForce } from './policy.js';
 import { createPoller } from './poll.js';
+import { createRedactor } from './privacy/redact.js';
 import { createSchedule } from './schedule.js';
 import { createAgentState } from './state.js';
 import { createStatus } from './status.js';
@@ -67,7 +69,10 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
   lifecycle.replay(outbox.pendingAfter(saved.state === 'ok' ? saved.value.seq : 0).flatMap((q) => (q.event ? [q.event] : [])));
   policy.onChange((p) => lifecycle.setEndAfter(p.agent.endAfterMissedPolls));
 
+  // The policy's collection switches, applied to everything queued for the server (and the hello).
+  const redact = createRedactor(policy.current);
   const transport = createTransport({
+    hostname: () => redact.hostname(osHostname()),
     serverUrl: config.serverUrl,
     insecure: config.insecure,
     caFile: config.caFile,
@@ -83,10 +88,13 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     onPolicy: (p) => policy.offer(p, 'server'),
     backoff: config.reconnect,
   });
+  policy.onChange(() => transport.refreshHostname());
+  // What the nudger queues (its outcomes) leaves redacted too; it keeps real names for finding helpers.
+  const redactedOutbox = { appendNudges: (list: Parameters<typeof outbox.appendNudges>[0]) => outbox.appendNudges(list.map(redact.nudge)) };
 
   // Nudges to the clinician's session helper; outcomes queue behind the events.
   const nudge = agentNudgeRoot(config.nudgeDir);
-  const nudger = createNudger({ root: nudge.root, outbox, transport, policy: policy.current, log: log.child({ module: 'nudge' }), now });
+  const nudger = createNudger({ root: nudge.root, outbox: redactedOutbox, transport, policy: policy.current, log: log.child({ module: 'nudge' }), now });
 
   const status = createStatus({ now, serverUrl: config.serverUrl, nudge, health, outbox, policy, open: lifecycle.open, transport, state });
 
@@ -103,7 +111,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
   function record(events: Event[]): void {
     if (events.length === 0) return;
     try {
-      outbox.append(events);
+      outbox.append(events.map(redact.event));
       health.ok('outbox');
     } catch (err) {
       // Disk full or read-only: keep monitoring; the lifecycle state is kept so `ended`

@@ -8,6 +8,7 @@ import { Identity, StatusFile } from '../../shared/agent-state.js';
 import { isWithinConsultHours } from '../../shared/hours.js';
 import { EffectivePolicy } from '../../shared/policy.js';
 import { readState, type Read } from '../state.js';
+import { collectionLines, transparencySections } from '../privacy/describe.js';
 
 /** A state file's value, or null with the reason kept for the report (a status command must not throw on a bad file). */
 function load<T>(file: string, read: Read<T>, problems: string[]): T | null {
@@ -57,6 +58,7 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
     dropped: status?.health.dropped ?? null,
     lastError: status?.health.lastError ?? null,
     nudgeDir: status?.nudge?.root ?? null,
+    collection: collectionLines(policy ?? {}),
     problems,
   };
   if (json) {
@@ -87,9 +89,16 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
   if (summary.lastError) lines.push(`  Last error:      ${summary.lastError}`);
   if (summary.nudgeDir) lines.push(`  Nudge folder:    ${summary.nudgeDir} (helpers must watch it: nudge-helper --dir, or CONSULTGUARD_NUDGE_DIR)`);
   for (const p of problems) lines.push(`  Unreadable:      ${p}`);
-  lines.push('  What is collected: only during consult hours, the names of running programs and the');
-  lines.push('  network destinations of known video apps are checked on this computer; only matches');
-  lines.push('  (app, time, user, workstation) are sent to the clinic. Nothing is collected outside consult hours.');
+  lines.push('  What is collected:');
+  for (const l of collectionLines(policy ?? {})) lines.push(`    ${l}`);
+  if (policy) {
+    const t = transparencySections(policy);
+    for (const heading of ['Who sees it', 'How long it is kept', 'Whom to ask']) {
+      const s = t.find((x) => x.heading === heading);
+      if (s) lines.push(`  ${heading}: ${s.lines.join(' ')}`);
+    }
+    lines.push('  More: consultguard-agent transparency');
+  }
   out.write(`${lines.join('\n')}\n`);
   return running ? 0 : 3;
 }
