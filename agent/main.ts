@@ -11,6 +11,7 @@
  * the status heartbeat goes out.
  */
 import { hostname as osHostname } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../shared/log.js';
 import type { Event } from '../shared/protocol.js';
@@ -20,6 +21,11 @@ import { createHealth } from './health.js';
 import { createLifecycle } from './lifecycle.js';
 import { agentNudgeRoot } from './nudge/rendezvous.js';
 import { createNudger } from './nudge/nudger.js';
+import { startClaimServer } from './nudge/claims.js';
+import { createExceptions } from './nudge/exceptions.js';
+import { createUserResolver } from './nudge/users.js';
+import { transparencySections } from './privacy/describe.js';
+import { writeSees } from './privacy/sees-file.js';
 import { createOutbox } from './outbox.js';
 import { createPolicyInForce } from './policy.js';
 import { createPoller } from './poll.js';
@@ -94,7 +100,43 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
 
   // Nudges to the clinician's session helper; outcomes queue behind the events.
   const nudge = agentNudgeRoot(config.nudgeDir);
-  const nudger = createNudger({ root: nudge.root, outbox: redactedOutbox, transport, policy: policy.current, log: log.child({ module: 'nudge' }), now });
+  // Clinician exceptions: claimed from a nudge or with `consultguard-agent exception`; each is an outcome in the outbox.
+  const exceptions = createExceptions({
+    now,
+    policy: policy.current,
+    open: lifecycle.open,
+    report(o) {
+      try {
+        redactedOutbox.appendNudges([o]);
+        transport.flush();
+      } catch (err) {
+        health.failed('state', 'outbox', err, 'free disk space in the state folder');
+      }
+    },
+  });
+  const nudger = createNudger({
+    root: nudge.root, outbox: redactedOutbox, transport, policy: policy.current, log: log.child({ module: 'nudge' }), now, exceptions,
+    extras: (p) => ({ ...(p.exceptions.reasons.length ? { exceptions: p.exceptions } : {}), sees: transparencySections(p) }),
+  });
+  // Published for clinicians' `transparency` and `exception --list` (the state folder is the service's).
+  policy.onChange((p) => {
+    try {
+      mkdirSync(nudge.root, { recursive: true, mode: 0o711 });
+      writeSees(nudge.root, transparencySections(p));
+    } catch (err) {
+      health.failed('state', 'transparency file', err, 'clinicians\' "consultguard-agent transparency" shows an older text; check the nudge folder');
+    }
+  });
+  const claims = startClaimServer({
+    root: nudge.root,
+    resolveUser: createUserResolver(),
+    log: log.child({ module: 'claims' }),
+    claim(c) {
+      const x = exceptions.claim(c);
+      return { until: x.until, reason: x.reason, app: x.app, minutesGranted: Math.round((x.until - now().getTime()) / 60_000) };
+    },
+  });
+  claims.then(() => health.ok('exception claims'), (err: unknown) => health.failed('state', 'exception claims', err, '"consultguard-agent exception" cannot reach this agent; nudge actions still work'));
 
   const status = createStatus({ now, serverUrl: config.serverUrl, nudge, health, outbox, policy, open: lifecycle.open, transport, state });
 
@@ -121,6 +163,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     }
     saveOpen();
     transport.flush();
+    exceptions.onEvents(events);
     nudger.onEvents(events);
     status.writeLocal();
   }
@@ -168,6 +211,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
       clearInterval(statusTimer);
       schedule.stop();
       nudger.stop();
+      await claims.then((server) => new Promise<void>((resolve) => server.close(() => resolve())), () => undefined);
       // Open violations stay open across a restart (saved in the state folder).
       saveOpen();
       await transport.stop();

@@ -10,6 +10,8 @@ import { AgentFrame, IPC_VERSION, type HelperError, type HelperFrame, type Helpe
 import { encodeFrame, frameReader, newNonce, proof, proofMatches } from './ipc-protocol.js';
 
 export type Report = (outcome: HelperOutcome['outcome'], detail?: string) => void;
+/** The clinician claimed an exception: sent to the agent before the final outcome. */
+export type Claim = (reason: string, minutes: number) => void;
 
 export interface HelperServerOptions {
   /** Unix socket path or Windows pipe path. */
@@ -17,7 +19,7 @@ export interface HelperServerOptions {
   /** Read at every hello, so a key the agent rewrites takes effect without a restart. */
   readKey: () => Buffer | null;
   /** Shows one nudge; calls `report('shown')` then exactly one final outcome. */
-  show: (request: NudgeRequest, report: Report) => Promise<void>;
+  show: (request: NudgeRequest, report: Report, claim: Claim) => Promise<void>;
   log: Logger;
   helloTimeoutMs?: number;
 }
@@ -116,7 +118,10 @@ function serve(socket: Socket, opts: HelperServerOptions, sockets: Set<Socket>):
         send({ type: 'outcome', id: frame.id, outcome, ...(detail ? { detail: detail.slice(0, 512) } : {}) });
         if (final) socket.end();
       };
-      opts.show(frame, report).catch((err: unknown) => report('failed', `the helper could not show it: ${err instanceof Error ? err.message : String(err)}`));
+      const claim: Claim = (reason, minutes) => {
+        if (!final) send({ type: 'exception', id: frame.id, reason, minutes });
+      };
+      opts.show(frame, report, claim).catch((err: unknown) => report('failed', `the helper could not show it: ${err instanceof Error ? err.message : String(err)}`));
       return;
     }
     refuse('bad_message', `unexpected "${frame.type}" while waiting for ${phase === 'hello' ? 'hello' : 'nothing more'}`);

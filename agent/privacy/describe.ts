@@ -64,8 +64,12 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 /** A self-contained page (no scripts, no remote assets) the helper opens in the user's browser. */
 export function transparencyHtml(p: DescribedPolicy): string {
-  const body = transparencySections(p).map((s) => `<h2>${esc(s.heading)}</h2>\n<ul>${s.lines.map((l) => `<li>${esc(l.trim())}</li>`).join('')}</ul>`).join('\n');
+  return transparencyHtmlFrom(transparencySections(p));
+}
+
+export function transparencyHtmlFrom(sections: Section[]): string {
+  const body = sections.map((s) => `<h2>${esc(s.heading)}</h2>\n<ul>${s.lines.map((l) => `<li>${esc(l.trim())}</li>`).join('')}</ul>`).join('\n');
   return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>What ConsultGuard sees</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:42em;margin:2em auto;padding:0 1em}h2{font-size:1.1em;margin-top:1.5em}</style></head>
-<body><h1>What ConsultGuard sees</h1>\n<p>Policy ${esc(p.name)}.</p>\n${body}\n</body></html>\n`;
+<body><h1>What ConsultGuard sees</h1>\n${body}\n</body></html>\n`;
 }

@@ -5,6 +5,10 @@ export type NotifyEvent =
   | { kind: 'shown' }
   /** `open`: the clinician chose the approved app; `about`: "Why am I seeing this?". */
   | { kind: 'action'; action: 'open' | 'about' }
+  /** "What ConsultGuard sees" (the local transparency page). */
+  | { kind: 'action'; action: 'sees' }
+  /** "I need this app for this consult", with the policy reason's id. */
+  | { kind: 'action'; action: 'exception'; reason: string }
   | { kind: 'closed'; detail: string }
   | { kind: 'failed'; detail: string };
 
@@ -21,3 +25,8 @@ export type BuildCommand = (request: NudgeRequest) => NotifierCommand;
 
 export const ABOUT_LABEL = 'Why am I seeing this?';
 export const openLabel = (request: NudgeRequest): string => `Open ${request.approved.name}`;
+
+export const SEES_LABEL = 'What ConsultGuard sees';
+export const exceptionLabel = (label: string): string => `I need this app: ${label}`;
+/** notify-send action keys for exceptions: `exc:<reason id>`. */
+export const EXCEPTION_KEY = 'exc:';
