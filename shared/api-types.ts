@@ -23,6 +23,19 @@ export type ErrorReply = z.infer<typeof ErrorReply>;
 export const Ack = z.object({ status: AckStatus, by: z.string(), at: IsoTime, note: z.string() });
 export type Ack = z.infer<typeof Ack>;
 
+/** A clinician's exception claimed for a violation (issue 14), and the lead's decision on it. */
+export const ViolationException = z.object({
+  reason: z.string(),
+  label: z.string(),
+  claimedAt: IsoTime,
+  until: IsoTime,
+  decision: z.enum(['accepted', 'rejected']).nullable(),
+  decidedBy: z.string().nullable(),
+  decidedAt: IsoTime.nullable(),
+  note: z.string(),
+});
+export type ViolationException = z.infer<typeof ViolationException>;
+
 export const Violation = z.object({
   id: z.string(),
   agentId: z.string(),
@@ -40,6 +53,8 @@ export const Violation = z.object({
   nudged: z.boolean(),
   nudgeClicked: z.boolean(),
   ack: Ack.nullable(),
+  /** "exception claimed: reason" (additive): present only when the clinician claimed one. */
+  exception: ViolationException.nullable().optional(),
 });
 export type Violation = z.infer<typeof Violation>;
 
@@ -47,6 +62,7 @@ export const TimelineKind = z.enum([
   'started', 'updated', 'ended',
   'nudge-shown', 'nudge-clicked', 'nudge-dismissed', 'nudge-suppressed', 'app-closed', 'nudge-failed',
   'acknowledged', 'resolved',
+  'exception-claimed',
 ]);
 export type TimelineKind = z.infer<typeof TimelineKind>;
 
@@ -82,6 +98,8 @@ export const Trends = z.object({
   topSites: z.array(z.object({ site: z.string(), count: z.number().int() })),
   topWorkstations: z.array(z.object({ hostname: z.string(), count: z.number().int() })),
   nudges: z.object({ violations: z.number().int(), shown: z.number().int(), clicked: z.number().int() }),
+  /** Violations with a claimed exception (by the lead's decision) apart from unexplained use (additive). */
+  exceptions: z.object({ claimed: z.number().int(), accepted: z.number().int(), rejected: z.number().int(), pending: z.number().int(), unexplained: z.number().int() }).optional(),
 });
 export type Trends = z.infer<typeof Trends>;
 

@@ -46,7 +46,7 @@ export function createNudger(opts: NudgerOptions) {
   const rules = createNudgeRules(now);
   const root = opts.root;
   const resolveUser = createUserResolver();
-  const deliver: Deliver = opts.deliver ?? ((user, request, onOutcome, signal) => deliverNudge({ root, user, request, onOutcome, resolveUser, signal, platform }));
+  const deliver: Deliver = opts.deliver ?? ((user, request, onOutcome, signal, onException) => deliverNudge({ root, user, request, onOutcome, onException, resolveUser, signal, platform }));
   const close = opts.close ?? ((targets: ProcessIdentity[]) => closeProcesses(targets, { platform }));
   const identify = opts.identify ?? ((pids: number[]) => readProcessIdentities(pids, platform));
   /** Enforce mode: what each violation's pids were when its latest event was recorded (the detecting poll). */

@@ -19,6 +19,7 @@ import { bearer, sendJson, sendText } from './http.js';
 import type { LiveFeed } from './live.js';
 import { actorOf, createRouter, type Principal, type Route } from './router.js';
 import { violationRoutes } from './violations.js';
+import { exceptionRoutes } from './exceptions.js';
 
 export interface ApiDeps {
   store: Store;
@@ -56,7 +57,8 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     },
     ...sessionRoutes(deps.store, deps.live, deps.secure),
     // Trend days are the clinic's days: the default policy's time zone.
-    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive),
+    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive, deps.store.exceptions),
+    ...exceptionRoutes(deps.store.exceptions, deps.store.violations, deps.live, audit),
     {
       method: 'GET', path: '/api/audit', roles: ['admin'],
       handle: ({ res, url }) => {

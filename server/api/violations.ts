@@ -8,6 +8,8 @@ import { csvLine, streamLines } from './csv.js';
 import { sendJson } from './http.js';
 import type { LiveFeed } from './live.js';
 import type { Principal, Route } from './router.js';
+import type { ExceptionStore } from '../store/exceptions.js';
+import { withExceptions } from './exceptions.js';
 
 const Time = z
   .string()
@@ -69,7 +71,7 @@ export type CredentialCheck = (principal: Principal | null) => () => boolean;
 
 const violationPath = (agentId: string, id: string) => `/api/violations/${encodeURIComponent(agentId)}/${encodeURIComponent(id)}`;
 
-export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit, timezone: () => string, credentialLive: CredentialCheck): Route[] {
+export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit, timezone: () => string, credentialLive: CredentialCheck, exceptions?: ExceptionStore): Route[] {
   let filterCache: { at: number; value: ReturnType<ViolationStore['filterValues']> } | null = null;
   return [
     {
@@ -78,7 +80,8 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
         const q = parseFeedQuery(url.searchParams);
         // Sessions (people) are audited per feed view; API tokens (SIEM polling) are not, or the log drowns.
         if (principal?.kind === 'session' && !q.cursor) audit(principal, 'view-feed', { filter: Object.fromEntries(url.searchParams) });
-        sendJson(res, 200, feedPage(store, q));
+        const page = feedPage(store, q);
+        sendJson(res, 200, exceptions ? { ...page, items: withExceptions(exceptions, page.items) } : page);
       },
     },
     {
@@ -89,7 +92,7 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
         const d = store.detail(params.agentId!, params.id!);
         if (!d) throw new AppError('not_found', `no violation ${params.id} from agent ${params.agentId}`);
         audit(principal, 'view-violation', { agentId: params.agentId, id: params.id });
-        sendJson(res, 200, d);
+        sendJson(res, 200, exceptions ? { ...d, violation: { ...d.violation, exception: exceptions.get(params.agentId!, params.id!) } } : d);
       },
     },
     {
@@ -123,7 +126,8 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
         const parsed = TrendQuery.safeParse({ since: raw.since ?? new Date(Date.now() - 30 * 86_400_000).toISOString(), until: raw.until ?? new Date(Date.now() + 60_000).toISOString() });
         if (!parsed.success) throw new AppError('bad_request', `query ${firstIssue(parsed.error).line}`);
         audit(principal, 'view-trends', raw);
-        sendJson(res, 200, store.trends(parsed.data.since, parsed.data.until, timezone()));
+        const trends = store.trends(parsed.data.since, parsed.data.until, timezone());
+        sendJson(res, 200, exceptions ? { ...trends, exceptions: exceptions.counts(parsed.data.since, parsed.data.until) } : trends);
       },
     },
     {

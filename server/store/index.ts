@@ -6,6 +6,7 @@ import { createSecretStore } from './secrets.js';
 import { createUserStore } from './users.js';
 import { createAuditStore } from './audit.js';
 import { createViolationStore } from './violations.js';
+import { createExceptionStore } from './exceptions.js';
 
 export function createStore(dataDir: string, now: () => number = Date.now) {
   prepareDataDir(dataDir);
@@ -18,6 +19,7 @@ export function createStore(dataDir: string, now: () => number = Date.now) {
     secrets: createSecretStore(db, now),
     users: createUserStore(db, now),
     audit: createAuditStore(db, now),
+    exceptions: createExceptionStore(db, now),
     close: (): void => void db.close(),
   };
 }

@@ -10,6 +10,7 @@ import * as m005 from './005_dashboard.js';
 import * as m006 from './006_reviews.js';
 import * as m007 from './007_agent_identity.js';
 import * as m008 from './008_login_limits.js';
+import * as m010 from './010_exceptions.js';
 
 export interface Migration {
   version: number;
@@ -26,4 +27,6 @@ export const migrations: Migration[] = [
   { version: 6, ...m006 },
   { version: 7, ...m007 },
   { version: 8, ...m008 },
+  // 9 is another change's (merged separately).
+  { version: 10, ...m010 },
 ];

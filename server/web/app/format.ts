@@ -98,6 +98,7 @@ export const TIMELINE_LABELS: Record<TimelineKind, string> = {
   'nudge-failed': 'Nudge could not be shown',
   acknowledged: 'Acknowledged',
   resolved: 'Resolved',
+  'exception-claimed': 'Exception claimed by the clinician',
 };
 
 export function pct(part: number, whole: number): string {
