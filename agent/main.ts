@@ -29,6 +29,7 @@ import { writeSees } from './privacy/sees-file.js';
 import { createOutbox } from './outbox.js';
 import { createPolicyInForce } from './policy.js';
 import { createPoller } from './poll.js';
+import { createReadiness, type Readiness } from './readiness.js';
 import { createRedactor } from './privacy/redact.js';
 import { createSchedule } from './schedule.js';
 import { createAgentState } from './state.js';
@@ -116,6 +117,8 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
   });
   const nudger = createNudger({
     root: nudge.root, outbox: redactedOutbox, transport, policy: policy.current, log: log.child({ module: 'nudge' }), now, exceptions,
+    // A nudge never only points at something broken: it says so, and whom to tell.
+    notice: () => (readiness && !readiness.ready ? `Note: ${readiness.problem ?? 'the approved app is not reachable'}. Please tell IT.` : null),
     extras: (p) => ({ ...(p.exceptions.reasons.length ? { exceptions: p.exceptions } : {}), sees: transparencySections(p) }),
   });
   // Published for clinicians' `transparency` and `exception --list` (the state folder is the service's).
@@ -127,6 +130,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
       health.failed('state', 'transparency file', err, 'clinicians\' "consultguard-agent transparency" shows an older text; check the nudge folder');
     }
   });
+  let readiness: Readiness | null = null;
   const claims = startClaimServer({
     root: nudge.root,
     resolveUser: createUserResolver(),
@@ -138,7 +142,20 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
   });
   claims.then(() => health.ok('exception claims'), (err: unknown) => health.failed('state', 'exception claims', err, '"consultguard-agent exception" cannot reach this agent; nudge actions still work'));
 
-  const status = createStatus({ now, serverUrl: config.serverUrl, nudge, health, outbox, policy, open: lifecycle.open, transport, state });
+  const status = createStatus({ now, serverUrl: config.serverUrl, nudge, health, outbox, policy, open: lifecycle.open, transport, state, readiness: () => readiness });
+  const checker = createReadiness({
+    now,
+    policy: policy.current,
+    onResult(r, changed) {
+      readiness = r;
+      if (changed) {
+        if (r.ready) log.info({ checkedAt: r.checkedAt }, 'approved app ready');
+        else log.warn({ problem: r.problem }, 'approved app not ready: nudges say so; the lead sees it in the fleet');
+        status.send();
+      }
+    },
+  });
+  policy.onChange(() => void checker.check());
 
   function saveOpen(): void {
     try {
@@ -186,6 +203,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
       status.setMonitoring(monitoring);
       if (monitoring) {
         poller.start();
+        void checker.check();
       } else {
         poller.stop();
         record(lifecycle.endAll(now(), 'consult hours ended'));
@@ -208,6 +226,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     agentId: state.agentId(),
     async stop() {
       poller.stop();
+      checker.stop();
       clearInterval(statusTimer);
       schedule.stop();
       nudger.stop();

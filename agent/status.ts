@@ -10,6 +10,7 @@ import type { Outbox } from './outbox.js';
 import type { PolicyInForce } from './policy.js';
 import type { AgentState } from './state.js';
 import type { Transport } from './transport.js';
+import type { Readiness } from './readiness.js';
 
 export interface StatusOptions {
   now: () => Date;
@@ -21,6 +22,12 @@ export interface StatusOptions {
   open: () => OpenViolation[];
   transport: Pick<Transport, 'sendStatus' | 'connected'>;
   state: Pick<AgentState, 'saveStatus'>;
+  /** Approved-app readiness (readiness.ts), flattened into the heartbeat's figures. */
+  readiness?: () => Readiness | null;
+}
+
+function readinessFigures(r: Readiness | null): Record<string, string | boolean | null> {
+  return r ? { approvedAppReady: r.ready, approvedAppCheckedAt: r.checkedAt, approvedAppProblem: r.problem } : {};
 }
 
 export function createStatus(opts: StatusOptions) {
@@ -35,6 +42,8 @@ export function createStatus(opts: StatusOptions) {
       ...opts.health.figures(),
       outboxDepth: o.depth, outboxBytes: o.bytes, dropped: o.dropped, torn: o.torn,
       rssMb: Math.round(mem.rss / 1048576), cpuUserMs: Math.round(cpu.user / 1000), cpuSystemMs: Math.round(cpu.system / 1000),
+      // Flat keys: the v1 status frame's health holds scalars only (an older server refuses objects).
+      ...readinessFigures(opts.readiness?.() ?? null),
     };
     return { at: opts.now().toISOString(), monitoring, policyVersion: opts.policy.current()?.version ?? null, health };
   }

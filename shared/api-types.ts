@@ -122,6 +122,8 @@ export const Agent = z.object({
   revoked: z.boolean(),
   /** The agent's own health figures from its last heartbeat (CONTRACTS section 3 `status`). */
   health: z.record(z.string(), z.unknown()).nullable(),
+  /** Approved-app readiness from the agent's last status (issue 14, additive). */
+  approvedApp: z.object({ ready: z.boolean(), checkedAt: z.string(), problem: z.string().nullable() }).nullable().optional(),
 });
 export type Agent = z.infer<typeof Agent>;
 

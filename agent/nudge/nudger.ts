@@ -38,6 +38,8 @@ export interface NudgerOptions {
   exceptions?: Pick<Exceptions, 'active' | 'claim'>;
   /** Extra fields of every nudge: exception reasons, "What ConsultGuard sees". */
   extras?: (policy: EffectivePolicy) => Pick<NudgeRequest, 'exceptions' | 'sees'>;
+  /** A line added to the nudge's message (e.g. the approved app is not reachable). */
+  notice?: () => string | null;
 }
 
 export function createNudger(opts: NudgerOptions) {
@@ -73,7 +75,9 @@ export function createNudger(opts: NudgerOptions) {
       rules.failed(v.violationId);
       return report(v, 'failed', 'unknown_user: the process owner is not known, so there is no session to nudge');
     }
-    const request: NudgeRequest = { ...renderNudge(policy, { id: randomUUID(), app: v.app, reminder, platform }), app: v.app, ...(opts.extras?.(policy) ?? {}) };
+    const rendered = renderNudge(policy, { id: randomUUID(), app: v.app, reminder, platform });
+    const notice = opts.notice?.();
+    const request: NudgeRequest = { ...rendered, ...(notice ? { message: `${rendered.message} ${notice}`.slice(0, 1000) } : {}), app: v.app, ...(opts.extras?.(policy) ?? {}) };
     const abort = new AbortController();
     inFlight.add(abort);
     let shown = false;
