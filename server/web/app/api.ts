@@ -92,6 +92,9 @@ export const api = {
   violation: (agentId: string, id: string, signal?: AbortSignal) => request<ViolationDetail>('GET', violationPath(agentId, id, '/api'), { signal }),
   ack: (agentId: string, id: string, status: AckStatus, note: string) =>
     request<{ violation: Violation }>('POST', `${violationPath(agentId, id, '/api')}/ack`, { body: { status, note } }),
+  /** A lead's decision on the clinician's exception (components/exception.ts). */
+  exceptionDecision: (agentId: string, id: string, decision: 'accept' | 'reject', note: string) =>
+    request<{ violation: Violation }>('POST', `${violationPath(agentId, id, '/api')}/exception`, { body: { decision, note } }),
   /** By id alone (an old link): the server redirects when one agent has it, 400 when several do. */
   violationById: (id: string, signal?: AbortSignal) => request<ViolationDetail>('GET', `/api/violations/${encodeURIComponent(id)}`, { signal }),
   agents: (signal?: AbortSignal) => request<{ items: Agent[] }>('GET', '/api/agents', { signal }),

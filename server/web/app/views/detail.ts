@@ -4,6 +4,7 @@
  */
 import { api, ApiError, errorText, isAbort, violationPath } from '../api.js';
 import { ackBadge, nudgeText, ongoingTag, stateBadge } from '../components/badges.js';
+import { exceptionPanel } from '../components/exception.js';
 import { fill, h, nextId } from '../dom.js';
 import { fmtDateTime, fmtDuration, fmtFull, liveDurationSec, stateLabel, TIMELINE_LABELS } from '../format.js';
 import { subscribeViolations } from '../live.js';
@@ -155,6 +156,7 @@ export const detailView: View = (ctx) => {
       h('div', { class: 'detail-grid' },
         h('div', { class: 'detail-col' },
           h('section', { class: 'panel', 'aria-labelledby': 'sec-facts' }, h('h2', { id: 'sec-facts' }, 'Summary'), facts(v, durationEl)),
+          exceptionPanel(v, () => void load(true)),
           oldForm ?? h('section', { class: 'panel ack-panel no-print', 'aria-labelledby': 'sec-review' },
             h('h2', { id: 'sec-review' }, 'Review'),
             v.ack ? h('p', { class: 'ack-current' }, ackBadge(v.ack), ` by ${v.ack.by}, ${fmtDateTime(v.ack.at)}`) : h('p', { class: 'muted' }, 'Nobody has reviewed this violation yet.'),
