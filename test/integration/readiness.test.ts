@@ -4,13 +4,13 @@
  * is ready; a launch target that is not installed is not. (Linux; the checks per OS are in
  * test/unit/readiness.test.ts.)
  */
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { packageRoot } from '../../shared/paths.js';
-import { killAll, startAgentProcess } from '../support/processes.js';
+import { killAll, startAgentProcess, startFakeApp } from '../support/processes.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 
 function policies(approved: string): string {
@@ -31,9 +31,10 @@ describe.skipIf(process.platform !== 'linux')('approved-app readiness in the fle
     web?.close();
   });
 
+  let work = '';
   const run = async (approved: string) => {
     server = await startTestServer({ policiesDir: policies(approved) });
-    const work = tempDir();
+    work = tempDir();
     startAgentProcess(['run', '--server', server.url, '--enroll-secret', TEST_SECRET, '--state', join(work, 'state'), '--nudge-dir', join(work, 'nudge')]);
     return vi.waitFor(async () => {
       const { body } = await server!.fetchJson('/api/agents');
@@ -53,5 +54,15 @@ describe.skipIf(process.platform !== 'linux')('approved-app readiness in the fle
     const a = await run('approved:\n  name: Healthdirect Video Call\n  url: https://vcc.healthdirect.org.au/\n  open:\n    linux: /opt/healthdirect/bin/hd-video\n');
     expect(a).toMatchObject({ ready: false, problem: 'Healthdirect Video Call: the launch command /opt/healthdirect/bin/hd-video is not installed' });
     expect(Date.parse(a.checkedAt)).not.toBeNaN();
-  });
+
+    // The clinician's nudge does not just point at it: it says it is broken and whom to tell.
+    const bin = join(work, 'bin');
+    mkdirSync(bin);
+    const calls = join(work, 'notify-calls.txt');
+    writeFileSync(join(bin, 'notify-send'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${calls}'\necho 3\n`);
+    chmodSync(join(bin, 'notify-send'), 0o755);
+    startAgentProcess(['nudge-helper', '--dir', join(work, 'nudge')], { PATH: `${bin}:${process.env.PATH}` });
+    startFakeApp(join(work, 'opt', 'zoom', 'zoom'));
+    await vi.waitFor(() => expect(existsSync(calls) && readFileSync(calls, 'utf8')).toContain('Note: Healthdirect Video Call: the launch command /opt/healthdirect/bin/hd-video is not installed. Please tell IT.'), { timeout: 20_000, interval: 200 });
+  }, 60_000);
 });
