@@ -148,11 +148,12 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     policy: policy.current,
     onResult(r, changed) {
       readiness = r;
-      if (changed) {
+      if (!changed) return;
+      if (r) {
         if (r.ready) log.info({ checkedAt: r.checkedAt }, 'approved app ready');
         else log.warn({ problem: r.problem }, 'approved app not ready: nudges say so; the lead sees it in the fleet');
-        status.send();
       }
+      status.send();
     },
   });
   policy.onChange(() => void checker.check());

@@ -92,7 +92,7 @@ export async function checkApprovedApp(policy: Pick<EffectivePolicy, 'approved'>
 }
 
 /** Runs the check at the right times and keeps the latest result. */
-export function createReadiness(opts: { now: () => Date; policy: () => EffectivePolicy | null; onResult: (r: Readiness, changed: boolean) => void; deps?: ReadinessDeps; tickMs?: number }) {
+export function createReadiness(opts: { now: () => Date; policy: () => EffectivePolicy | null; onResult: (r: Readiness | null, changed: boolean) => void; deps?: ReadinessDeps; tickMs?: number }) {
   let last: Readiness | null = null;
   let lastAt = 0;
   let running = false;
@@ -102,6 +102,12 @@ export function createReadiness(opts: { now: () => Date; policy: () => Effective
   async function check(): Promise<void> {
     const policy = opts.policy();
     if (!policy || running) return;
+    if (policy.approved.check === false) {
+      // Switched off by the policy: nothing reported, and nudges carry no note.
+      if (last !== null) opts.onResult(null, true);
+      last = null;
+      return;
+    }
     running = true;
     try {
       const r = await checkApprovedApp(policy, opts.now(), opts.deps);

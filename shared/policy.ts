@@ -49,6 +49,12 @@ export const ApprovedApp = z.object({
    * .desktop id or command. Missing: the URL opens in the default browser.
    */
   open: z.object({ win32: z.string().min(1).optional(), darwin: z.string().min(1).optional(), linux: z.string().min(1).optional() }).default({}),
+  /**
+   * Approved-app readiness (agent/readiness.ts): check the launch target or web address
+   * before consult hours (missing: true). `false` where workstations reach the web only through a proxy the
+   * agent service cannot use (the check would report a working app as down).
+   */
+  check: z.boolean().optional(),
 });
 
 export const NudgeSettings = z.object({
