@@ -21,4 +21,10 @@ CREATE TABLE exceptions (
   PRIMARY KEY (agent_id, violation_id)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX exceptions_claimed ON exceptions(claimed_at);
+-- A claim lives exactly as long as its violation: retention and data-subject erasure, which
+-- delete violations, take the claim (reason, user) with it.
+CREATE TRIGGER exceptions_follow_violations AFTER DELETE ON violations
+BEGIN
+  DELETE FROM exceptions WHERE agent_id = old.agent_id AND violation_id = old.id;
+END;
 `;
