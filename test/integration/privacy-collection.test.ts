@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { packageRoot } from '../../shared/paths.js';
-import { killAll, startAgentProcess, startFakeApp } from '../support/processes.js';
+import { killAll, runCli, startAgentProcess, startFakeApp } from '../support/processes.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -87,6 +87,11 @@ describe.skipIf(process.platform !== 'linux')('collection switches, enforced by 
       } finally {
         db.close();
       }
+      // The clinician reads the same switches in words.
+      const status = await runCli('agent', ['status', '--state', join(work, 'state')]);
+      expect(status.stdout).toContain('Your account name is not sent: a keyed code stands in for it');
+      expect(status.stdout).toContain("The computer's short name is sent (without its network domain).");
+      expect(status.stdout).toContain('Never sent: command lines, web addresses or meeting links');
     } finally {
       browser.kill();
     }
