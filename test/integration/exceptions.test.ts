@@ -1,10 +1,10 @@
 /**
  * Issue 14, clinician exceptions end to end with real processes: a real agent asks a real
- * nudge helper (child process) to nudge about Zoom; the clinician picks "I need this app:
+ * nudge helper (child process) to nudge about Viber; the clinician picks "I need this app:
  * The patient cannot use the approved app" (a stand-in notify-send on PATH prints that
  * action's key, as libnotify's does when a button is pressed; the Xvfb + dunst suite in
  * nudge-desktop.test.ts shows the real daemon path); the helper sends `exception` over its
- * IPC, the agent stops nudging Zoom for that user, queues the claim durably and the server
+ * IPC, the agent stops nudging Viber for that user, queues the claim durably and the server
  * shows it to a lead, who accepts it (audited); trends count it apart from unexplained use.
  * A second claim goes through `consultguard-agent exception` (the claim channel, for
  * desktops without actionable notifications). Linux only: real processes read from /proc.
@@ -25,7 +25,8 @@ consultHours:
   - days: [mon, tue, wed, thu, fri, sat, sun]
     from: "00:00"
     to: "24:00"
-monitor: all
+# Apps no other suite starts: suites run in parallel and every agent sees the whole machine.
+monitor: [viber, telegram]
 approved:
   name: Healthdirect Video Call
   url: https://vcc.healthdirect.org.au/
@@ -77,9 +78,9 @@ describe.skipIf(process.platform !== 'linux')('clinician exceptions, helper to l
     const helper = startAgentProcess(['nudge-helper', '--dir', nudgeDir], { PATH: `${bin}:${process.env.PATH}` });
     await vi.waitFor(async () => expect((await server.fetchJson('/api/agents')).body.items[0]?.online).toBe(true), { timeout: 15_000, interval: 200 });
 
-    const zoom = startFakeApp(join(work, 'opt', 'zoom', 'zoom'));
+    const viber = startFakeApp(join(work, 'opt', 'viber', 'Viber'));
     const v = await vi.waitFor(async () => {
-      const { body } = await server.fetchJson('/api/violations?app=zoom');
+      const { body } = await server.fetchJson('/api/violations?app=viber');
       expect(body.items[0]?.exception?.reason).toBe('patient-cannot-use');
       return body.items[0];
     }, { timeout: 20_000, interval: 200 }).catch((err: unknown) => {
@@ -102,11 +103,11 @@ describe.skipIf(process.platform !== 'linux')('clinician exceptions, helper to l
     expect(detail.body.timeline.map((t: { kind: string }) => t.kind)).toContain('exception-claimed');
 
     // The same app again inside the window: a new violation, no new nudge, the claim carried over.
-    zoom.kill('SIGTERM');
-    await vi.waitFor(async () => expect((await server.fetchJson('/api/violations?app=zoom')).body.items[0].endedAt).not.toBeNull(), { timeout: 15_000, interval: 200 });
-    startFakeApp(join(work, 'opt', 'zoom', 'zoom'));
+    viber.kill('SIGTERM');
+    await vi.waitFor(async () => expect((await server.fetchJson('/api/violations?app=viber')).body.items[0].endedAt).not.toBeNull(), { timeout: 15_000, interval: 200 });
+    startFakeApp(join(work, 'opt', 'viber', 'Viber'));
     const second = await vi.waitFor(async () => {
-      const { body } = await server.fetchJson('/api/violations?app=zoom');
+      const { body } = await server.fetchJson('/api/violations?app=viber');
       expect(body.items).toHaveLength(2);
       expect(body.items[0].exception?.reason).toBe('patient-cannot-use');
       return body.items[0];

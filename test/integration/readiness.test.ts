@@ -62,7 +62,7 @@ describe.skipIf(process.platform !== 'linux')('approved-app readiness in the fle
     writeFileSync(join(bin, 'notify-send'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${calls}'\necho 3\n`);
     chmodSync(join(bin, 'notify-send'), 0o755);
     startAgentProcess(['nudge-helper', '--dir', join(work, 'nudge')], { PATH: `${bin}:${process.env.PATH}` });
-    startFakeApp(join(work, 'opt', 'zoom', 'zoom'));
+    startFakeApp(join(work, 'opt', 'discord', 'Discord')); // not Zoom: other suites restart Zoom
     await vi.waitFor(() => expect(existsSync(calls) && readFileSync(calls, 'utf8')).toContain('Note: Healthdirect Video Call: the launch command /opt/healthdirect/bin/hd-video is not installed. Please tell IT.'), { timeout: 20_000, interval: 200 });
   }, 60_000);
 });
