@@ -47,7 +47,7 @@ describe.skipIf(process.platform !== 'linux')('collection switches, enforced by 
       const { body } = await server!.fetchJson('/api/agents');
       expect(body.items[0]?.online).toBe(true);
       expect(body.items[0]?.hostname).toBe(hostname().split('.')[0]);
-    }, { timeout: 15_000, interval: 200 });
+    }, { timeout: 25_000, interval: 200 });
 
     // Skype, not Zoom: other suites kill and restart Zoom and every agent sees the whole machine.
     startFakeApp(join(work, 'opt', 'skypeforlinux', 'skypeforlinux'));
@@ -62,7 +62,7 @@ describe.skipIf(process.platform !== 'linux')('collection switches, enforced by 
         const { body } = await server!.fetchJson('/api/violations');
         // Contains, not equals: suites run in parallel and an agent sees every process on the machine.
         expect(body.items.map((v: { app: string }) => v.app)).toEqual(expect.arrayContaining(['google-meet', 'skype']));
-      }, { timeout: 15_000, interval: 200 });
+      }, { timeout: 25_000, interval: 200 });
 
       const expected = `h:${createHmac('sha256', KEY).update(userInfo().username).digest('hex')}`;
       const db = new Database(join(server.dataDir, 'consultguard.db'), { readonly: true, fileMustExist: true });
@@ -97,5 +97,5 @@ describe.skipIf(process.platform !== 'linux')('collection switches, enforced by 
     } finally {
       browser.kill();
     }
-  });
+  }, 60_000);
 });
