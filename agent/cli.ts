@@ -8,7 +8,7 @@ import { createLogger, rotatingFile } from '../shared/log.js';
 import { AGENT_OPTIONS, AgentConfig, defaultConfigFile, defaultLogDir, defaultStateDir } from './config.js';
 
 const PROGRAM = 'consultguard-agent';
-const COMMANDS = 'run, status, scan, record, nudge-helper';
+const COMMANDS = 'run, status, scan, record, nudge-helper, transparency, exception';
 
 async function main(argv: string[]): Promise<number | void> {
   const [command, ...rest] = argv;
@@ -89,6 +89,18 @@ async function main(argv: string[]): Promise<number | void> {
       const { runNudgeHelper } = await import('./commands/nudge-helper.js');
       await runNudgeHelper({ dir: values.dir as string | undefined }, log, untilSignal());
       return;
+    }
+    case 'transparency': {
+      const { values } = parseCommandLine(rest, [], { open: 'boolean', dir: 'string', state: 'string' });
+      if (values.help) return void process.stdout.write(`usage: ${PROGRAM} transparency [--open] [--dir NUDGE_DIR] [--state DIR]\nprints "What ConsultGuard sees"; --open shows it in the browser\n`);
+      const { runTransparency } = await import('./commands/transparency.js');
+      return runTransparency({ open: Boolean(values.open), dir: values.dir as string | undefined, state: (values.state as string | undefined) ?? process.env.CONSULTGUARD_STATE_DIR }, process.stdout);
+    }
+    case 'exception': {
+      const { values } = parseCommandLine(rest, [], { app: 'string', reason: 'string', minutes: 'string', dir: 'string', list: 'boolean' });
+      if (values.help) return void process.stdout.write(`usage: ${PROGRAM} exception --app APP --reason REASON [--minutes N] [--dir NUDGE_DIR] | ${PROGRAM} exception --list\n"I need this app for this consult": no nudges for APP for up to the policy's maximum; run it as the clinician\n`);
+      const { runException } = await import('./commands/exception.js');
+      return runException(values as { app?: string; reason?: string; minutes?: string; dir?: string; list?: boolean }, process.stdout);
     }
     case undefined:
     case '--help':

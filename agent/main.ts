@@ -10,6 +10,8 @@
  * Outside consult hours the poll loop is not running at all: nothing is collected, only
  * the status heartbeat goes out.
  */
+import { hostname as osHostname } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
@@ -20,9 +22,16 @@ import { createHealth } from './health.js';
 import { createLifecycle } from './lifecycle.js';
 import { agentNudgeRoot } from './nudge/rendezvous.js';
 import { createNudger } from './nudge/nudger.js';
+import { startClaimServer } from './nudge/claims.js';
+import { createExceptions } from './nudge/exceptions.js';
+import { createUserResolver } from './nudge/users.js';
+import { transparencySections } from './privacy/describe.js';
+import { writeSees } from './privacy/sees-file.js';
 import { createOutbox } from './outbox.js';
 import { createPolicyInForce } from './policy.js';
 import { createPoller } from './poll.js';
+import { createReadiness, type Readiness } from './readiness.js';
+import { createRedactor } from './privacy/redact.js';
 import { createSchedule } from './schedule.js';
 import { createAgentState } from './state.js';
 import { createStatus } from './status.js';
@@ -68,7 +77,10 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
   lifecycle.replay(outbox.pendingAfter(saved.state === 'ok' ? saved.value.seq : 0).flatMap((q) => (q.event ? [q.event] : [])));
   policy.onChange((p) => lifecycle.setEndAfter(p.agent.endAfterMissedPolls));
 
+  // The policy's collection switches, applied to everything queued for the server (and the hello).
+  const redact = createRedactor(policy.current);
   const transport = createTransport({
+    hostname: () => redact.hostname(osHostname()),
     serverUrl: config.serverUrl,
     insecure: config.insecure,
     caFile: config.caFile,
@@ -84,10 +96,52 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     onPolicy: (p) => policy.offer(p, 'server'),
     backoff: config.reconnect,
   });
+  policy.onChange(() => transport.refreshHostname());
+  // What the nudger queues (its outcomes) leaves redacted too; it keeps real names for finding helpers.
+  const redactedOutbox = { appendNudges: (list: Parameters<typeof outbox.appendNudges>[0]) => outbox.appendNudges(list.map(redact.nudge)) };
 
   // Nudges to the clinician's session helper; outcomes queue behind the events.
   const nudge = agentNudgeRoot(config.nudgeDir);
-  const nudger = createNudger({ root: nudge.root, outbox, transport, policy: policy.current, log: log.child({ module: 'nudge' }), now });
+  // Clinician exceptions: claimed from a nudge or with `consultguard-agent exception`; each is an outcome in the outbox.
+  const exceptions = createExceptions({
+    now,
+    policy: policy.current,
+    open: lifecycle.open,
+    report(o) {
+      try {
+        redactedOutbox.appendNudges([o]);
+        transport.flush();
+      } catch (err) {
+        health.failed('state', 'outbox', err, 'free disk space in the state folder');
+      }
+    },
+  });
+  const nudger = createNudger({
+    root: nudge.root, outbox: redactedOutbox, transport, policy: policy.current, log: log.child({ module: 'nudge' }), now, exceptions,
+    // A nudge never only points at something broken: it says so, and whom to tell.
+    notice: () => (readiness && !readiness.ready ? `Note: ${readiness.problem ?? 'the approved app is not reachable'}. Please tell IT.` : null),
+    extras: (p) => ({ ...(p.exceptions.reasons.length ? { exceptions: p.exceptions } : {}), sees: transparencySections(p) }),
+  });
+  // Published for clinicians' `transparency` and `exception --list` (the state folder is the service's).
+  policy.onChange((p) => {
+    try {
+      mkdirSync(nudge.root, { recursive: true, mode: 0o711 });
+      writeSees(nudge.root, transparencySections(p));
+    } catch (err) {
+      health.failed('state', 'transparency file', err, 'clinicians\' "consultguard-agent transparency" shows an older text; check the nudge folder');
+    }
+  });
+  let readiness: Readiness | null = null;
+  const claims = startClaimServer({
+    root: nudge.root,
+    resolveUser: createUserResolver(),
+    log: log.child({ module: 'claims' }),
+    claim(c) {
+      const x = exceptions.claim(c);
+      return { until: x.until, reason: x.reason, app: x.app, minutesGranted: Math.round((x.until - now().getTime()) / 60_000) };
+    },
+  });
+  claims.then(() => health.ok('exception claims'), (err: unknown) => health.failed('state', 'exception claims', err, '"consultguard-agent exception" cannot reach this agent; nudge actions still work'));
 
   // Collectors. macOS asks the nudge helper in the user's session about capture devices
   // (same rendezvous as nudges); a device source that fails (no helper, sound server down)
@@ -102,7 +156,21 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     },
   });
 
-  const status = createStatus({ now, serverUrl: config.serverUrl, nudge, health, outbox, policy, open: lifecycle.open, transport, state, capabilities: collectors.capabilities, collector: collectors.describe });
+  const status = createStatus({ now, serverUrl: config.serverUrl, nudge, health, outbox, policy, open: lifecycle.open, transport, state, capabilities: collectors.capabilities, collector: collectors.describe, readiness: () => readiness });
+  const checker = createReadiness({
+    now,
+    policy: policy.current,
+    onResult(r, changed) {
+      readiness = r;
+      if (!changed) return;
+      if (r) {
+        if (r.ready) log.info({ checkedAt: r.checkedAt }, 'approved app ready');
+        else log.warn({ problem: r.problem }, 'approved app not ready: nudges say so; the lead sees it in the fleet');
+      }
+      status.send();
+    },
+  });
+  policy.onChange(() => void checker.check());
 
   function saveOpen(): void {
     try {
@@ -117,7 +185,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
   function record(events: Event[]): void {
     if (events.length === 0) return;
     try {
-      outbox.append(events);
+      outbox.append(events.map(redact.event));
       health.ok('outbox');
     } catch (err) {
       // Disk full or read-only: keep monitoring; the lifecycle state is kept so `ended`
@@ -127,6 +195,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     }
     saveOpen();
     transport.flush();
+    exceptions.onEvents(events);
     nudger.onEvents(events);
     status.writeLocal();
   }
@@ -149,6 +218,7 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
       status.setMonitoring(monitoring);
       if (monitoring) {
         poller.start();
+        void checker.check();
       } else {
         poller.stop();
         record(lifecycle.endAll(now(), 'consult hours ended'));
@@ -171,9 +241,11 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
     agentId: state.agentId(),
     async stop() {
       poller.stop();
+      checker.stop();
       clearInterval(statusTimer);
       schedule.stop();
       nudger.stop();
+      await claims.then((server) => new Promise<void>((resolve) => server.close(() => resolve())), () => undefined);
       // Open violations stay open across a restart (saved in the state folder).
       saveOpen();
       await transport.stop();

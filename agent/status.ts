@@ -11,6 +11,7 @@ import type { Outbox } from './outbox.js';
 import type { PolicyInForce } from './policy.js';
 import type { AgentState } from './state.js';
 import type { Transport } from './transport.js';
+import type { Readiness } from './readiness.js';
 
 export interface StatusOptions {
   now: () => Date;
@@ -26,6 +27,12 @@ export interface StatusOptions {
   capabilities?: (() => Capabilities) | undefined;
   /** The collector in use, in plain words (e.g. "native (consultguard-collector.exe)"). */
   collector?: (() => string) | undefined;
+  /** Approved-app readiness (readiness.ts), flattened into the heartbeat's figures. */
+  readiness?: () => Readiness | null;
+}
+
+function readinessFigures(r: Readiness | null): Record<string, string | boolean | null> {
+  return r ? { approvedAppReady: r.ready, approvedAppCheckedAt: r.checkedAt, approvedAppProblem: r.problem } : {};
 }
 
 export function createStatus(opts: StatusOptions) {
@@ -42,6 +49,8 @@ export function createStatus(opts: StatusOptions) {
       rssMb: Math.round(mem.rss / 1048576), cpuUserMs: Math.round(cpu.user / 1000), cpuSystemMs: Math.round(cpu.system / 1000),
       collector: opts.collector?.() ?? null,
       ...(opts.capabilities ? capabilitiesToHealth(opts.capabilities()) : {}),
+      // Flat keys: the v1 status frame's health holds scalars only (an older server refuses objects).
+      ...readinessFigures(opts.readiness?.() ?? null),
     };
     return { at: opts.now().toISOString(), monitoring, policyVersion: opts.policy.current()?.version ?? null, health };
   }

@@ -34,6 +34,8 @@ export interface TransportOptions {
   batchDelayMs?: number;
   backoff?: { minMs: number; maxMs: number };
   pingIntervalMs?: number;
+  /** The workstation name in `hello`, in the policy's collection form (agent/privacy/redact.ts). */
+  hostname?: () => string;
 }
 
 /** Validates the server URL and returns the agent endpoint URL. */
@@ -81,6 +83,9 @@ export function createTransport(opts: TransportOptions) {
   /** From the server's last `error` frame on this connection (quota: when to come back). */
   let retryAfterMs = 0;
   let lastRefusal: string | null = null;
+  const hostname = opts.hostname ?? osHostname;
+  /** The name the current connection's hello carried. */
+  let helloHost = '';
 
   function hello() {
     const token = opts.token();
@@ -92,7 +97,7 @@ export function createTransport(opts: TransportOptions) {
       // The token alone once the agent has one: the secret (shared by the whole roll-out)
       // goes on the wire only to enrol, and the server never falls back to it for a known id.
       ...(token ? { token } : opts.enrollSecret ? { enrollSecret: opts.enrollSecret } : {}),
-      host: { hostname: osHostname(), platform: process.platform as Platform, osVersion: release(), agentVersion: opts.agentVersion },
+      host: { hostname: (helloHost = hostname()), platform: process.platform as Platform, osVersion: release(), agentVersion: opts.agentVersion },
       ...(opts.site ? { site: opts.site } : {}),
       ...(opts.group ? { group: opts.group } : {}),
     };
@@ -224,6 +229,13 @@ export function createTransport(opts: TransportOptions) {
       if (ready && ws) ws.send(JSON.stringify({ type: 'status', ...status }));
     },
     connected: (): boolean => ready,
+    /**
+     * A new policy may change the hostname form (collection.hostname): the server records
+     * the name at each hello, so a changed form reconnects at once and replaces it.
+     */
+    refreshHostname(): void {
+      if (ws && ready && hostname() !== helloHost) ws.close(1000, 'hostname form changed');
+    },
     connectedSince: (): number | null => connectedSince,
     /** Waits briefly for the in-flight batch's ack, then closes. */
     async stop(graceMs = 2000): Promise<void> {

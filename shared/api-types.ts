@@ -31,6 +31,18 @@ export type Ack = z.infer<typeof Ack>;
  */
 export const UserKind = z.enum(['pseudonym', 'name', 'hashed', 'erased']);
 export type UserKind = z.infer<typeof UserKind>;
+/** A clinician's exception claimed for a violation (issue 14), and the lead's decision on it. */
+export const ViolationException = z.object({
+  reason: z.string(),
+  label: z.string(),
+  claimedAt: IsoTime,
+  until: IsoTime,
+  decision: z.enum(['accepted', 'rejected']).nullable(),
+  decidedBy: z.string().nullable(),
+  decidedAt: IsoTime.nullable(),
+  note: z.string(),
+});
+export type ViolationException = z.infer<typeof ViolationException>;
 
 export const Violation = z.object({
   id: z.string(),
@@ -51,6 +63,8 @@ export const Violation = z.object({
   nudged: z.boolean(),
   nudgeClicked: z.boolean(),
   ack: Ack.nullable(),
+  /** "exception claimed: reason" (additive): present only when the clinician claimed one. */
+  exception: ViolationException.nullable().optional(),
 });
 export type Violation = z.infer<typeof Violation>;
 
@@ -60,6 +74,7 @@ export const TimelineKind = z.enum([
   'acknowledged', 'resolved',
   // someone revealed the clinician's name (by, note = the reason; never the name)
   'name-revealed',
+  'exception-claimed',
 ]);
 export type TimelineKind = z.infer<typeof TimelineKind>;
 
@@ -132,6 +147,8 @@ export const Trends = z.object({
   topSites: z.array(z.object({ site: z.string(), count: z.number().int() })),
   topWorkstations: z.array(z.object({ hostname: z.string(), count: z.number().int() })),
   nudges: z.object({ violations: z.number().int(), shown: z.number().int(), clicked: z.number().int() }),
+  /** Violations with a claimed exception (by the lead's decision) apart from unexplained use (additive). */
+  exceptions: z.object({ claimed: z.number().int(), accepted: z.number().int(), rejected: z.number().int(), pending: z.number().int(), unexplained: z.number().int() }).optional(),
 });
 export type Trends = z.infer<typeof Trends>;
 
@@ -156,6 +173,8 @@ export const Agent = z.object({
   health: z.record(z.string(), z.unknown()).nullable(),
   /** Which evidence the agent's machine can see (from its heartbeat); null: an agent that does not report it. */
   capabilities: z.object({ processPaths: CapabilityLevel, processUsers: CapabilityLevel, tcpPeers: CapabilityLevel, udpPeers: CapabilityLevel, captureDevices: CapabilityLevel }).nullable(),
+  /** Approved-app readiness from the agent's last status (issue 14, additive). */
+  approvedApp: z.object({ ready: z.boolean(), checkedAt: z.string(), problem: z.string().nullable() }).nullable().optional(),
 });
 export type Agent = z.infer<typeof Agent>;
 

@@ -12,6 +12,14 @@
  *   helper -> agent   error {code, message}                 and closes (bad hello, bad frame)
  *   agent  -> helper  devices {id}                          instead of a nudge: which capture devices are in use
  *   helper -> agent   devices {id, devices|null, detail?}   the answer (null: not known here); then the helper closes
+ *   helper -> agent   exception {id, reason, minutes}       the clinician chose "I need this app for this consult"
+ *                                                           (then the final outcome, `dismissed`)
+ *
+ * The claim channel (`consultguard-agent exception`, for OSes or desktops without actionable
+ * notifications): the agent listens at ROOT/agent.sock (Windows: \\.\pipe\consultguard-agent);
+ *   agent  -> client  challenge {nonce}
+ *   client -> agent   claim {user, app, reason, minutes, proof}   proof = HMAC(user's nudge key, "claim", nonce, user, app, reason, minutes)
+ *   agent  -> client  claimed {until} | error {code, message}
  *
  * To add a message: declare its schema and add it to AGENT_TO_HELPER or HELPER_TO_AGENT
  * (one line); both unions and their types follow.
@@ -49,6 +57,12 @@ export const NudgeRequest = z.object({
     open: z.string().min(1).max(500).optional(),
   }),
   aboutUrl: WebUrl.optional(),
+  /** The catalog id of the app the nudge is about (exceptions name it). */
+  app: z.string().min(1).max(64).optional(),
+  /** The policy's exception reasons: the notification offers one action per reason. */
+  exceptions: z.object({ reasons: z.array(z.object({ id: z.string().min(1).max(41), label: z.string().min(1).max(120) })).max(6), maxMinutes: z.number().int().min(1) }).optional(),
+  /** "What ConsultGuard sees" (agent/privacy/describe.ts), for the page the nudge links to. */
+  sees: z.array(z.object({ heading: z.string().max(100), lines: z.array(z.string().max(600)).max(20) })).max(12).optional(),
   /** How long the notification stays up before it counts as dismissed. */
   timeoutSec: z.number().int().min(5).max(3600),
 });
@@ -61,6 +75,34 @@ export const HelperOutcome = z.object({
   detail: z.string().max(512).optional(),
 });
 export type HelperOutcome = z.infer<typeof HelperOutcome>;
+
+/** Helper -> agent: the clinician claimed an exception from the nudge `id`. */
+export const HelperException = z.object({
+  type: z.literal('exception'),
+  id: z.string().uuid(),
+  reason: z.string().min(1).max(41),
+  minutes: z.number().int().min(1).max(24 * 60),
+});
+export type HelperException = z.infer<typeof HelperException>;
+
+/** The claim channel: a user's own process (the CLI) asks the agent for an exception. */
+export const ClaimChallenge = z.object({ type: z.literal('challenge'), v: z.literal(IPC_VERSION), nonce: Nonce });
+export const ClaimRequest = z.object({
+  type: z.literal('claim'),
+  v: z.literal(IPC_VERSION),
+  /** POSIX: the uid as text (whose key in ROOT proves it); Windows: the account name. */
+  user: z.string().min(1).max(256),
+  app: z.string().min(1).max(64),
+  reason: z.string().min(1).max(41),
+  minutes: z.number().int().min(1).max(24 * 60),
+  proof: Proof,
+});
+export type ClaimRequest = z.infer<typeof ClaimRequest>;
+export const ClaimReply = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('claimed'), until: z.string(), minutes: z.number().int(), app: z.string(), reason: z.string() }),
+  z.object({ type: z.literal('error'), code: z.string(), message: z.string().max(512) }),
+]);
+export type ClaimReply = z.infer<typeof ClaimReply>;
 
 /** The codes a helper may refuse with: a subset of the one list in shared/errors.ts. */
 export const IPC_ERROR_CODES = ['unauthorized', 'bad_message', 'timeout'] as const satisfies readonly ErrorCode[];
@@ -83,7 +125,7 @@ export const DevicesReport = z.object({
 export type DevicesReport = z.infer<typeof DevicesReport>;
 
 const AGENT_TO_HELPER = [HelperHello, NudgeRequest, DevicesQuery] as const;
-const HELPER_TO_AGENT = [HelperChallenge, HelperReady, HelperOutcome, HelperError, DevicesReport] as const;
+const HELPER_TO_AGENT = [HelperChallenge, HelperReady, HelperOutcome, HelperException, HelperError, DevicesReport] as const;
 
 export const AgentFrame = z.discriminatedUnion('type', AGENT_TO_HELPER);
 export type AgentFrame = z.infer<typeof AgentFrame>;

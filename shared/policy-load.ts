@@ -113,6 +113,9 @@ export function loadPolicies(dirArg: string): PolicySet {
       mode: policy.mode,
       nudge: policy.nudge,
       agent: policy.agent,
+      collection: policy.collection,
+      transparency: policy.transparency,
+      exceptions: policy.exceptions,
       catalog: { apps: [...merged.values()].filter((a) => monitor.includes(a.id)), browsers },
     };
     const effective = EffectivePolicy.parse({ version: versionOf(body), ...body });

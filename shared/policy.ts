@@ -49,6 +49,12 @@ export const ApprovedApp = z.object({
    * .desktop id or command. Missing: the URL opens in the default browser.
    */
   open: z.object({ win32: z.string().min(1).optional(), darwin: z.string().min(1).optional(), linux: z.string().min(1).optional() }).default({}),
+  /**
+   * Approved-app readiness (agent/readiness.ts): check the launch target or web address
+   * before consult hours (missing: true). `false` where workstations reach the web only through a proxy the
+   * agent service cannot use (the check would report a working app as down).
+   */
+  check: z.boolean().optional(),
 });
 
 export const NudgeSettings = z.object({
@@ -67,6 +73,64 @@ export const NudgeSettings = z.object({
   aboutUrl: z.string().url().optional(),
 });
 
+/**
+ * What leaves the workstation (issue 14: privacy by design). Enforced by the agent before
+ * an event or nudge outcome is queued (agent/privacy/redact.ts), so the server never holds
+ * what the clinic chose not to collect.
+ * - `userNames`: `full` sends the process owner's account name; `hashed` sends
+ *   `h:<hex>` = HMAC-SHA256(hashKey, name), stable per deployment so the server can
+ *   pseudonymise and count, but cannot turn back into a name.
+ * - `commandLines` / URLs: never sent. Evidence names the rule that matched, never a link.
+ * - `evidence`: `full` (each signal with process name, pid, address) or `summary` (only the
+ *   kind of signal: "camera in use by the app", "network flow to the app's media range").
+ * - `hostname`: `full` (FQDN as the OS says), `short` (up to the first dot) or `hashed`.
+ */
+export const Collection = z
+  .object({
+    userNames: z.enum(['full', 'hashed']).default('full'),
+    commandLines: z.literal('never').default('never'),
+    evidence: z.enum(['full', 'summary']).default('full'),
+    hostname: z.enum(['full', 'short', 'hashed']).default('full'),
+    /** Per-deployment secret for `hashed` (at least 16 characters); keep it out of version control. */
+    hashKey: z.string().min(16, 'expected a secret of at least 16 characters').max(256).optional(),
+  })
+  .strict()
+  .refine((c) => c.hashKey !== undefined || (c.userNames !== 'hashed' && c.hostname !== 'hashed'), {
+    message: 'expected `hashKey` (a per-deployment secret) when userNames or hostname is "hashed"',
+    path: ['hashKey'],
+  });
+export type Collection = z.infer<typeof Collection>;
+export const DEFAULT_COLLECTION: Collection = { userNames: 'full', commandLines: 'never', evidence: 'full', hostname: 'full' };
+
+/** What clinicians are told in "What ConsultGuard sees" (agent/privacy/describe.ts). */
+export const Transparency = z
+  .object({
+    /** Whom to ask (privacy officer, works council contact): a name, mail or phone. */
+    contact: z.string().min(1).max(300).default('your clinic\'s privacy officer'),
+    /** Who sees the records. */
+    seenBy: z.string().min(1).max(500).default('the clinic\'s security leads, on the ConsultGuard dashboard'),
+    /** How long records are kept, in words (match the server's --retention-days). */
+    retention: z.string().min(1).max(500).default('365 days, then deleted'),
+  })
+  .strict();
+export type Transparency = z.infer<typeof Transparency>;
+
+/** Clinician exceptions: "I need this app for this consult", time-boxed, with a reason from this list. */
+export const ExceptionReason = z.object({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'expected a short id of lowercase letters, digits and dashes'),
+  label: z.string().min(1).max(120),
+});
+export const Exceptions = z
+  .object({
+    reasons: z.array(ExceptionReason).max(6).default([]),
+    /** Longest window one claim opens; no nudges for that app and user meanwhile. */
+    maxMinutes: z.number().int().min(1).max(24 * 60).default(60),
+  })
+  .strict();
+export type Exceptions = z.infer<typeof Exceptions>;
+export const DEFAULT_EXCEPTIONS: Exceptions = { reasons: [], maxMinutes: 60 };
+export const DEFAULT_TRANSPARENCY: Transparency = Transparency.parse({});
+
 /** A policy file as IT staff write it. */
 export const PolicyFile = z
   .object({
@@ -84,6 +148,9 @@ export const PolicyFile = z
     nudge: NudgeSettings.default({} as never),
     /** Policy-local catalog additions and overrides (same shape as a catalog file). */
     apps: z.array(CatalogApp).default([]),
+    collection: Collection.default(DEFAULT_COLLECTION),
+    transparency: Transparency.default(DEFAULT_TRANSPARENCY),
+    exceptions: Exceptions.default(DEFAULT_EXCEPTIONS),
     agent: z
       .object({
         // Below 1 s only makes sense for tests and benchmarks (a simulated day in minutes).
@@ -107,6 +174,10 @@ export const EffectivePolicy = z.object({
   mode: Mode,
   nudge: NudgeSettings,
   agent: z.object({ pollSeconds: z.number(), endAfterMissedPolls: z.number().int() }),
+  // Defaults keep a policy cached by an older agent, or sent by an older server, readable.
+  collection: Collection.default(DEFAULT_COLLECTION),
+  transparency: Transparency.default(DEFAULT_TRANSPARENCY),
+  exceptions: Exceptions.default(DEFAULT_EXCEPTIONS),
   catalog: z.object({ apps: z.array(CatalogApp), browsers: z.array(Browser) }),
 });
 export type EffectivePolicy = z.infer<typeof EffectivePolicy>;

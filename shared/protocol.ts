@@ -46,15 +46,20 @@ export type Event = z.infer<typeof Event>;
  * the approved app from it, `dismissed` when closed without it, `suppressed` when policy
  * (quiet period, hourly cap, monitor mode) held it back, `app-closed` in enforce mode,
  * `failed` when no helper could show it (e.g. nobody logged in).
+ * `exception` (additive, issue 14): the clinician claimed "I need this app for this consult"
+ * with `reason` (an id from the policy's `exceptions.reasons`, its words in `detail`); no
+ * nudges for that app and user until `until`. A lead accepts or rejects it on the server.
  */
 export const NudgeOutcome = z.object({
   id: Uuid,
   violationId: Uuid,
   app: z.string().min(1).max(64),
   user: z.string().max(256).optional(),
-  outcome: z.enum(['shown', 'clicked', 'dismissed', 'suppressed', 'app-closed', 'failed']),
+  outcome: z.enum(['shown', 'clicked', 'dismissed', 'suppressed', 'app-closed', 'failed', 'exception']),
   at: IsoTime,
   detail: z.string().max(512).optional(),
+  reason: z.string().min(1).max(41).optional(),
+  until: IsoTime.optional(),
 });
 export type NudgeOutcome = z.infer<typeof NudgeOutcome>;
 

@@ -9,6 +9,7 @@ import { isWithinConsultHours } from '../../shared/hours.js';
 import { EffectivePolicy } from '../../shared/policy.js';
 import { readState, type Read } from '../state.js';
 import { capabilitiesFromHealth, type Capabilities } from '../../shared/protocol.js';
+import { collectionLines, transparencySections } from '../privacy/describe.js';
 
 /** A state file's value, or null with the reason kept for the report (a status command must not throw on a bad file). */
 function load<T>(file: string, read: Read<T>, problems: string[]): T | null {
@@ -58,6 +59,7 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
     dropped: status?.health.dropped ?? null,
     lastError: status?.health.lastError ?? null,
     nudgeDir: status?.nudge?.root ?? null,
+    collection: collectionLines(policy ?? {}),
     problems,
     /** Which evidence this machine's collectors see (null: the agent has not reported it yet). */
     canSee: capabilitiesFromHealth(status?.health),
@@ -93,9 +95,16 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
   if (summary.nudgeDir) lines.push(`  Nudge folder:    ${summary.nudgeDir} (helpers must watch it: nudge-helper --dir, or CONSULTGUARD_NUDGE_DIR)`);
   for (const p of problems) lines.push(`  Unreadable:      ${p}`);
   if (summary.canSee) lines.push(`  Can see:         ${describeCapabilities(summary.canSee)}`);
-  lines.push('  What is collected: only during consult hours, the names of running programs and the');
-  lines.push('  network destinations of known video apps are checked on this computer; only matches');
-  lines.push('  (app, time, user, workstation) are sent to the clinic. Nothing is collected outside consult hours.');
+  lines.push('  What is collected:');
+  for (const l of collectionLines(policy ?? {})) lines.push(`    ${l}`);
+  if (policy) {
+    const t = transparencySections(policy);
+    for (const heading of ['Who sees it', 'How long it is kept', 'Whom to ask']) {
+      const s = t.find((x) => x.heading === heading);
+      if (s) lines.push(`  ${heading}: ${s.lines.join(' ')}`);
+    }
+    lines.push('  More: consultguard-agent transparency');
+  }
   out.write(`${lines.join('\n')}\n`);
   return running ? 0 : 3;
 }

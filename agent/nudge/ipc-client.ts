@@ -6,7 +6,7 @@
 import { createConnection } from 'node:net';
 import { AppError, isAppError } from '../../shared/errors.js';
 import { nudgeError } from './errors.js';
-import { AgentFrame, HelperFrame, IPC_VERSION, type HelperOutcome, type NudgeRequest } from '../../shared/ipc.js';
+import { AgentFrame, HelperFrame, IPC_VERSION, type HelperException, type HelperOutcome, type NudgeRequest } from '../../shared/ipc.js';
 import { encodeFrame, frameReader, newNonce, proof, proofMatches } from './ipc-protocol.js';
 import { checkHelperSocket, prepareUserDir, type Owner } from './rendezvous.js';
 import { prepareWindowsUserDir } from './windows.js';
@@ -17,6 +17,8 @@ export interface DeliverOptions {
   user: string;
   request: NudgeRequest;
   onOutcome: (outcome: HelperOutcome) => void;
+  /** The clinician claimed an exception from this nudge (before its final outcome). */
+  onException?: (claim: HelperException) => void;
   resolveUser: (user: string) => Promise<Owner | null>;
   platform?: NodeJS.Platform;
   /** How long to wait for a helper to appear (it may be starting at login). */
@@ -108,6 +110,8 @@ function converse(path: string, key: Buffer, opts: DeliverOptions): Promise<void
         timer = setTimeout(() => done(nudgeError('timeout', 'the helper gave no final outcome in time')), (request.timeoutSec + 30) * 1000);
         return void send(request);
       }
+      // A claimed exception comes before the final outcome of the same nudge.
+      if (phase === 'outcomes' && frame.type === 'exception' && frame.id === request.id) return void opts.onException?.(frame);
       if (phase === 'outcomes' && frame.type === 'outcome' && frame.id === request.id) {
         opts.onOutcome(frame);
         if (frame.outcome !== 'shown') done();

@@ -10,6 +10,8 @@ import { AgentFrame, IPC_VERSION, type DevicesReport, type HelperError, type Hel
 import { encodeFrame, frameReader, newNonce, proof, proofMatches } from './ipc-protocol.js';
 
 export type Report = (outcome: HelperOutcome['outcome'], detail?: string) => void;
+/** The clinician claimed an exception: sent to the agent before the final outcome. */
+export type Claim = (reason: string, minutes: number) => void;
 
 export interface HelperServerOptions {
   /** Unix socket path or Windows pipe path. */
@@ -17,7 +19,7 @@ export interface HelperServerOptions {
   /** Read at every hello, so a key the agent rewrites takes effect without a restart. */
   readKey: () => Buffer | null;
   /** Shows one nudge; calls `report('shown')` then exactly one final outcome. */
-  show: (request: NudgeRequest, report: Report) => Promise<void>;
+  show: (request: NudgeRequest, report: Report, claim: Claim) => Promise<void>;
   log: Logger;
   helloTimeoutMs?: number;
   /** Answers a `devices` query (capture devices in use in this session); absent: "not known here". */
@@ -118,7 +120,10 @@ function serve(socket: Socket, opts: HelperServerOptions, sockets: Set<Socket>):
         send({ type: 'outcome', id: frame.id, outcome, ...(detail ? { detail: detail.slice(0, 512) } : {}) });
         if (final) socket.end();
       };
-      opts.show(frame, report).catch((err: unknown) => report('failed', `the helper could not show it: ${err instanceof Error ? err.message : String(err)}`));
+      const claim: Claim = (reason, minutes) => {
+        if (!final) send({ type: 'exception', id: frame.id, reason, minutes });
+      };
+      opts.show(frame, report, claim).catch((err: unknown) => report('failed', `the helper could not show it: ${err instanceof Error ? err.message : String(err)}`));
       return;
     }
     if (phase === 'nudge' && frame.type === 'devices') {

@@ -13,12 +13,13 @@ import { closeProcesses, type CloseResult } from './enforce.js';
 import { readProcessIdentities, type ProcessIdentity } from './process-identity.js';
 import { detailOf } from './errors.js';
 import { deliverNudge } from './ipc-client.js';
-import type { HelperOutcome, NudgeRequest } from '../../shared/ipc.js';
+import type { HelperException, HelperOutcome, NudgeRequest } from '../../shared/ipc.js';
+import type { Exceptions } from './exceptions.js';
 import { renderNudge } from './message.js';
 import { createNudgeRules, type Action, type Tracked } from './rules.js';
 import { createUserResolver } from './users.js';
 
-export type Deliver = (user: string, request: NudgeRequest, onOutcome: (o: HelperOutcome) => void, signal: AbortSignal) => Promise<void>;
+export type Deliver = (user: string, request: NudgeRequest, onOutcome: (o: HelperOutcome) => void, signal: AbortSignal, onException?: (x: HelperException) => void) => Promise<void>;
 
 export interface NudgerOptions {
   /** The rendezvous root (agentNudgeRoot in rendezvous.ts). */
@@ -33,6 +34,12 @@ export interface NudgerOptions {
   close?: (targets: ProcessIdentity[]) => Promise<CloseResult>;
   /** Start time and executable of pids (enforce mode records them when the app is detected). */
   identify?: (pids: number[]) => Promise<Map<number, ProcessIdentity>>;
+  /** Clinician exceptions: no nudge (nor closing) inside a claimed window. */
+  exceptions?: Pick<Exceptions, 'active' | 'claim'>;
+  /** Extra fields of every nudge: exception reasons, "What ConsultGuard sees". */
+  extras?: (policy: EffectivePolicy) => Pick<NudgeRequest, 'exceptions' | 'sees'>;
+  /** A line added to the nudge's message (e.g. the approved app is not reachable). */
+  notice?: () => string | null;
 }
 
 export function createNudger(opts: NudgerOptions) {
@@ -41,7 +48,7 @@ export function createNudger(opts: NudgerOptions) {
   const rules = createNudgeRules(now);
   const root = opts.root;
   const resolveUser = createUserResolver();
-  const deliver: Deliver = opts.deliver ?? ((user, request, onOutcome, signal) => deliverNudge({ root, user, request, onOutcome, resolveUser, signal, platform }));
+  const deliver: Deliver = opts.deliver ?? ((user, request, onOutcome, signal, onException) => deliverNudge({ root, user, request, onOutcome, onException, resolveUser, signal, platform }));
   const close = opts.close ?? ((targets: ProcessIdentity[]) => closeProcesses(targets, { platform }));
   const identify = opts.identify ?? ((pids: number[]) => readProcessIdentities(pids, platform));
   /** Enforce mode: what each violation's pids were when its latest event was recorded (the detecting poll). */
@@ -68,7 +75,9 @@ export function createNudger(opts: NudgerOptions) {
       rules.failed(v.violationId);
       return report(v, 'failed', 'unknown_user: the process owner is not known, so there is no session to nudge');
     }
-    const request = renderNudge(policy, { id: randomUUID(), app: v.app, reminder, platform });
+    const rendered = renderNudge(policy, { id: randomUUID(), app: v.app, reminder, platform });
+    const notice = opts.notice?.();
+    const request: NudgeRequest = { ...rendered, ...(notice ? { message: `${rendered.message} ${notice}`.slice(0, 1000) } : {}), app: v.app, ...(opts.extras?.(policy) ?? {}) };
     const abort = new AbortController();
     inFlight.add(abort);
     let shown = false;
@@ -81,7 +90,14 @@ export function createNudger(opts: NudgerOptions) {
           schedule();
         }
         report(v, o.outcome, o.detail);
-      }, abort.signal);
+      }, abort.signal, (x) => {
+        if (!v.user) return;
+        try {
+          opts.exceptions?.claim({ user: v.user, app: v.app, reason: x.reason, minutes: x.minutes, violationId: v.violationId });
+        } catch (err) {
+          opts.log.warn({ app: v.app, detail: detailOf(err) }, 'exception claimed from a nudge refused');
+        }
+      });
     } catch (err) {
       if (stopped) return;
       opts.log.warn({ app: v.app, user: v.user, detail: detailOf(err) }, 'nudge not delivered');
@@ -108,6 +124,11 @@ export function createNudger(opts: NudgerOptions) {
 
   function act(actions: Action[], policy: EffectivePolicy): void {
     for (const a of actions) {
+      const x = a.kind === 'suppress' ? null : opts.exceptions?.active(a.violation.user, a.violation.app);
+      if (x) {
+        report(a.violation, 'suppressed', `exception claimed: ${x.label} (until ${new Date(x.until).toISOString()})`);
+        continue;
+      }
       if (a.kind === 'suppress') report(a.violation, 'suppressed', a.reason);
       else if (a.kind === 'nudge') void nudge(a.violation, a.reminder, policy);
       else void closeApp(a.violation);

@@ -4,7 +4,8 @@
  */
 import type { Logger } from '../../shared/log.js';
 import type { NudgeRequest } from '../../shared/ipc.js';
-import type { Report } from './ipc-server.js';
+import type { Claim, Report } from './ipc-server.js';
+import { writeTransparencyPage } from '../privacy/page.js';
 import { launch, openCommand, type Launch } from './open.js';
 import { runNotifier } from './notify/run.js';
 import type { NotifierCommand, NotifyEvent } from './notify/types.js';
@@ -13,19 +14,34 @@ export interface PresentDeps {
   platform: NodeJS.Platform;
   notifier: (request: NudgeRequest) => NotifierCommand;
   launch?: (l: Launch) => Promise<string | null>;
+  /** Where the helper writes "What ConsultGuard sees" before opening it (a folder of this user's). */
+  pageDir?: string;
   log: Logger;
 }
 
 export function createPresenter(deps: PresentDeps) {
   const start = deps.launch ?? launch;
-  return async function present(request: NudgeRequest, report: Report): Promise<void> {
+  return async function present(request: NudgeRequest, report: Report, claim: Claim = () => {}): Promise<void> {
     const handle = async (event: NotifyEvent): Promise<void> => {
       switch (event.kind) {
         case 'shown':
           return report('shown');
         case 'action': {
+          if (event.action === 'exception') {
+            const reason = request.exceptions?.reasons.find((r) => r.id === event.reason);
+            if (reason && request.exceptions) {
+              claim(reason.id, request.exceptions.maxMinutes);
+              return report('dismissed', `claimed an exception: ${reason.label}`);
+            }
+          }
+          if (event.action === 'sees' && request.sees) {
+            const page = writeTransparencyPage(request.sees, deps.pageDir);
+            const problem = await start(openCommand(deps.platform, page.url));
+            return report('dismissed', problem ? `asked what ConsultGuard sees, but ${problem}` : 'opened "What ConsultGuard sees"');
+          }
           // Windows: the URL handler already opened it; only its result is reported here.
-          const opened = (l: Launch) => (event.handled !== undefined ? Promise.resolve(event.handled) : start(l));
+          const handled = 'handled' in event ? event.handled : undefined;
+          const opened = (l: Launch) => (handled !== undefined ? Promise.resolve(handled) : start(l));
           if (event.action === 'about' && request.aboutUrl) {
             const problem = await opened(openCommand(deps.platform, request.aboutUrl));
             return report('dismissed', problem ? `asked why, but ${problem}` : 'opened "Why am I seeing this?"');

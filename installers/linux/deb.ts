@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { agentConfigJson, copyFile, copyTree, normaliseModes, writeFile } from '../files.js';
 import { run } from '../exec.js';
 import type { PackageInput } from '../package-input.js';
-import { AUTOSTART_PATH, CONFIG_FILE, OPT, autostartEntry, control, postinst, postrm, prerm, UNIT_PATH, unitFile, wrapper } from './templates.js';
+import { AUTOSTART_PATH, CONFIG_FILE, MENU_PATH, OPT, autostartEntry, control, menuEntry, postinst, postrm, prerm, UNIT_PATH, unitFile, wrapper } from './templates.js';
 import { readdirSync, statSync } from 'node:fs';
 
 export type DebInput = PackageInput;
@@ -32,6 +32,7 @@ export async function buildDeb(input: DebInput): Promise<string> {
   writeFile(join(root, 'usr', 'bin', 'consultguard-agent'), wrapper());
   writeFile(join(root, UNIT_PATH.slice(1)), unitFile());
   writeFile(join(root, AUTOSTART_PATH.slice(1)), autostartEntry());
+  writeFile(join(root, MENU_PATH.slice(1)), menuEntry());
   normaliseModes(root, (rel) => rel === 'usr/bin/consultguard-agent' || rel.endsWith('node/bin/node'));
   // Always shipped (as a conffile, so local edits survive upgrades); empty when the build had no settings.
   writeFile(join(root, CONFIG_FILE.slice(1)), agentConfigJson(input.settings), 0o600);

@@ -8,6 +8,8 @@ export const CONFIG_FILE = '/etc/consultguard/agent.json';
 const UNIT = 'consultguard-agent.service';
 export const UNIT_PATH = `/lib/systemd/system/${UNIT}`;
 export const AUTOSTART_PATH = '/etc/xdg/autostart/consultguard-nudge-helper.desktop';
+/** The app-menu entry "What ConsultGuard sees" (issue 14): Linux desktops have a menu, not a ConsultGuard tray icon. */
+export const MENU_PATH = '/usr/share/applications/consultguard-transparency.desktop';
 export const NODE = `${OPT}/node/bin/node`;
 const AGENT = `${OPT}/app/agent.mjs`;
 
@@ -87,6 +89,16 @@ Exec=${NODE} ${AGENT} nudge-helper
 Terminal=false
 NoDisplay=true
 X-GNOME-Autostart-enabled=true
+`;
+
+export const menuEntry = (): string => `[Desktop Entry]
+Type=Application
+Name=What ConsultGuard sees
+Comment=What the clinic's ConsultGuard agent collects on this computer, when, who sees it and whom to ask
+Exec=${NODE} ${AGENT} transparency --open
+Icon=dialog-information
+Terminal=false
+Categories=Utility;Security;
 `;
 
 export const control = (version: string, installedKb: number): string => `Package: ${PACKAGE}

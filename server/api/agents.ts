@@ -16,6 +16,13 @@ import type { Principal, Route } from './router.js';
 
 const SILENT_AFTER_MS = 3 * 60_000;
 
+/** The agent's approved-app readiness (agent/readiness.ts), from its flat status figures. */
+function approvedAppOf(health: string | null): Agent['approvedApp'] {
+  const h = health ? (JSON.parse(health) as Record<string, unknown>) : {};
+  if (typeof h.approvedAppReady !== 'boolean') return null;
+  return { ready: h.approvedAppReady, checkedAt: String(h.approvedAppCheckedAt ?? ''), problem: typeof h.approvedAppProblem === 'string' ? h.approvedAppProblem : null };
+}
+
 export function agentView(a: AgentRow, online: boolean, policy: EffectivePolicy, now: Date): Agent {
   const health = a.health ? (JSON.parse(a.health) as Record<string, unknown>) : null;
   const fresh = a.last_seen !== null && now.getTime() - a.last_seen < SILENT_AFTER_MS;
@@ -30,6 +37,7 @@ export function agentView(a: AgentRow, online: boolean, policy: EffectivePolicy,
     health,
     /** What evidence the agent's machine can see (from its heartbeat); null: an agent that does not report it. */
     capabilities: capabilitiesFromHealth(health),
+    approvedApp: approvedAppOf(a.health),
   };
 }
 

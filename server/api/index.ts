@@ -23,6 +23,7 @@ import type { LiveFeed } from './live.js';
 import { actorOf, createRouter, type Principal, type Route } from './router.js';
 import { violationRoutes } from './violations.js';
 import { subjectRoutes } from './subjects.js';
+import { exceptionRoutes } from './exceptions.js';
 
 export interface ApiDeps {
   store: Store;
@@ -62,8 +63,9 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     },
     ...sessionRoutes(deps.store, deps.live, deps.secure),
     // Trend days are the clinic's days: the default policy's time zone.
-    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive, deps.store.reveals, appNameOf(deps.policies)),
+    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive, deps.store.reveals, appNameOf(deps.policies), deps.store.exceptions),
     ...subjectRoutes(deps.store, audit),
+    ...exceptionRoutes(deps.store.exceptions, deps.store.violations, deps.live, audit),
     {
       method: 'GET', path: '/api/audit', roles: ['admin'],
       handle: ({ res, url }) => {

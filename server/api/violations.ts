@@ -9,6 +9,8 @@ import { sendJson } from './http.js';
 import type { LiveFeed } from './live.js';
 import type { RevealStore } from '../store/reveals.js';
 import { actorOf, type Ctx, type Principal, type Route } from './router.js';
+import type { ExceptionStore } from '../store/exceptions.js';
+import { withExceptions } from './exceptions.js';
 
 const Time = z
   .string()
@@ -81,7 +83,7 @@ export type CredentialCheck = (principal: Principal | null) => () => boolean;
 const violationPath = (agentId: string, id: string) => `/api/violations/${encodeURIComponent(agentId)}/${encodeURIComponent(id)}`;
 
 /** `appName` is the catalog's display name (Zoom, WhatsApp), written beside the id in the CSV. */
-export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit, timezone: () => string, credentialLive: CredentialCheck, reveals: RevealStore, appName: (id: string) => string = (id) => id): Route[] {
+export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit, timezone: () => string, credentialLive: CredentialCheck, reveals: RevealStore, appName: (id: string) => string = (id) => id, exceptions?: ExceptionStore): Route[] {
   const csvHeader = CSV_COLUMNS.flatMap((c): string[] => (c === 'app' ? ['app', 'appName'] : [c]));
   const csvRow = (v: Violation) => CSV_COLUMNS.flatMap((c) => (c === 'app' ? [v.app, appName(v.app)] : [v[c]]));
   /**
@@ -111,7 +113,8 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
         const q = parseFeedQuery(url.searchParams);
         // Sessions (people) are audited per feed view; API tokens (SIEM polling) are not, or the log drowns.
         if (principal?.kind === 'session' && !q.cursor) audit(principal, 'view-feed', { filter: Object.fromEntries(url.searchParams) });
-        sendJson(res, 200, feedPage(store, q));
+        const page = feedPage(store, q);
+        sendJson(res, 200, exceptions ? { ...page, items: withExceptions(exceptions, page.items) } : page);
       },
     },
     {
@@ -122,7 +125,7 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
         const d = store.detail(params.agentId!, params.id!);
         if (!d) throw new AppError('not_found', `no violation ${params.id} from agent ${params.agentId}`);
         audit(principal, 'view-violation', { agentId: params.agentId, id: params.id });
-        sendJson(res, 200, d);
+        sendJson(res, 200, exceptions ? { ...d, violation: { ...d.violation, exception: exceptions.get(params.agentId!, params.id!) } } : d);
       },
     },
     {
@@ -171,7 +174,8 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
         const parsed = TrendQuery.safeParse({ since: raw.since ?? new Date(Date.now() - 30 * 86_400_000).toISOString(), until: raw.until ?? new Date(Date.now() + 60_000).toISOString() });
         if (!parsed.success) throw new AppError('bad_request', `query ${firstIssue(parsed.error).line}`);
         audit(principal, 'view-trends', raw);
-        sendJson(res, 200, store.trends(parsed.data.since, parsed.data.until, timezone()));
+        const trends = store.trends(parsed.data.since, parsed.data.until, timezone());
+        sendJson(res, 200, exceptions ? { ...trends, exceptions: exceptions.counts(parsed.data.since, parsed.data.until) } : trends);
       },
     },
     {

@@ -165,6 +165,7 @@ export function startSession(ws: WebSocket, remote: string, deps: SessionDeps): 
       const times = checkTimes(msg.nudges, deps.clock, Date.now());
       if (times.clamped || times.expired) deps.metrics?.eventTimes?.(times.clamped, times.expired);
       const result = times.kept.length ? deps.store.violations.ingestNudges(agentId, times.kept) : { stored: 0, touched: [] };
+      if (times.kept.length) deps.store.exceptions.ingest(agentId, times.kept); // clinician exceptions (server/store/exceptions.ts), before the ack
       send(ws, { type: 'ack', batch: msg.batch });
       if (result.stored) deps.onNudges?.(agentId, result.touched);
       return;

@@ -9,6 +9,7 @@ import { createViolationStore } from './violations.js';
 import { createPeople } from './people.js';
 import { createRevealStore } from './reveals.js';
 import { createSubjects } from './subjects.js';
+import { createExceptionStore } from './exceptions.js';
 
 export interface StoreOptions {
   /** Show clinicians' names instead of pseudonyms (`--show-names`: the clinic's decision). */
@@ -32,6 +33,7 @@ export function createStore(dataDir: string, now: () => number = Date.now, opts:
     secrets: createSecretStore(db, now),
     users: createUserStore(db, now),
     audit: createAuditStore(db, now),
+    exceptions: createExceptionStore(db, now),
     close: (): void => void db.close(),
   };
 }

@@ -101,6 +101,9 @@ export function createSubjects(db: Db, people: People) {
       })),
       events: [...events.values()],
       nudges: [...nudges.values()],
+      exceptions: db.prepare<string[], { agent_id: string; violation_id: string; app: string; reason: string; label: string; claimed_at: number; until: number; decision: string | null; decided_by: string | null; note: string }>(
+        `SELECT * FROM exceptions WHERE user IN (${inList(names)}) ORDER BY claimed_at`,
+      ).all(...names).map((e) => ({ agentId: e.agent_id, violationId: e.violation_id, app: e.app, reason: e.reason, label: e.label, claimedAt: iso(e.claimed_at), until: iso(e.until), decision: e.decision, decidedBy: e.decided_by, note: e.note })),
       reviews,
       reveals,
       dashboardUser: dash && {
@@ -121,7 +124,7 @@ export function createSubjects(db: Db, people: People) {
     const re = needles.length ? new RegExp(needles.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'gi') : null;
     const scrub = (text: string | null) => (text === null || !re ? text : text.replace(re, '[erased]'));
     return db.transaction(() => {
-      const counts = { violations: 0, events: 0, nudges: 0, reviewNotes: 0, reveals: 0, auditNotes: 0, dashboardTraces: 0 };
+      const counts = { violations: 0, events: 0, nudges: 0, exceptions: 0, reviewNotes: 0, reveals: 0, auditNotes: 0, dashboardTraces: 0 };
       const delEvents = db.prepare('DELETE FROM events WHERE agent_id = ? AND violation_id = ?');
       const delNudges = db.prepare('DELETE FROM nudges WHERE agent_id = ? AND violation_id = ?');
       const update = db.prepare('UPDATE violations SET user = ?, evidence = ?, ack_note = ? WHERE seq = ?');
@@ -138,6 +141,8 @@ export function createSubjects(db: Db, people: People) {
       }
       counts.events += db.prepare(`DELETE FROM events WHERE json_extract(body, '$.user') IN (${inList(names)})`).run(...names).changes;
       counts.nudges += db.prepare(`DELETE FROM nudges WHERE user IN (${inList(names)})`).run(...names).changes;
+      // A clinician's exception claims (reason, window) are theirs too: the violation stays, the claim goes.
+      counts.exceptions = db.prepare(`DELETE FROM exceptions WHERE user IN (${inList(names)})`).run(...names).changes;
       for (const r of db.prepare<[string], { seq: number; reason: string }>('SELECT seq, reason FROM reveals WHERE pseudonym = ?').all(pseudonym)) {
         counts.reveals += db.prepare('UPDATE reveals SET pseudonym = ?, reason = ? WHERE seq = ?').run('erased', scrub(r.reason), r.seq).changes;
       }

@@ -260,6 +260,26 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     await expect.poll(() => page.locator(`tr[data-id="${LIVE.violationId}"]`).textContent()).toContain('Resolved');
   });
 
+  it('shows a clinician\'s exception on the violation, and a lead accepts it from the panel', async () => {
+    batch += 1;
+    agent.send({ type: 'nudges', batch, nudges: [{ id: randomUUID(), violationId: LIVE.violationId, app: 'facetime', outcome: 'exception', at: new Date().toISOString(), reason: 'patient-cannot-use', until: new Date(Date.now() + 30 * 60_000).toISOString(), detail: 'exception claimed: The patient cannot use the approved app' }] });
+    await agent.next('ack');
+    await page.goto(`${server.url}/violations`);
+    const row = page.locator(`tr[data-id="${LIVE.violationId}"]`);
+    await expect.poll(() => row.textContent()).toContain('exception claimed: The patient cannot use the approved app');
+    await page.goto(`${server.url}/violations/${agentId}/${LIVE.violationId}`);
+    const panel = page.locator('.exception-panel');
+    await panel.waitFor();
+    expect(await panel.textContent()).toContain('exception claimed: The patient cannot use the approved app');
+    expect(await page.locator('#timeline').textContent()).toContain('Exception claimed by the clinician');
+    await page.getByLabel('Note (kept in the audit trail)').fill('no smartphone at home');
+    await page.getByRole('button', { name: 'Accept exception' }).click();
+    await expect.poll(() => page.locator('.exception-panel').textContent()).toMatch(/exception accepted[\s\S]*Accepted by sam\.lead[\s\S]*no smartphone at home/);
+    expect(await a11yGaps(page)).toEqual([]);
+    const stored = await server.fetchJson(`/api/violations/${agentId}/${LIVE.violationId}`);
+    expect(stored.body.violation.exception).toMatchObject({ decision: 'accepted', decidedBy: USER, note: 'no smartphone at home' });
+  });
+
   it('shows the fleet with the silent agent standing out', async () => {
     await open('/violations');
     await page.getByRole('link', { name: 'Fleet' }).click();

@@ -99,6 +99,10 @@ describe.skipIf(skip)('Linux deb', () => {
     const desktop = iniValues(readFileSync(join(root, 'etc', 'xdg', 'autostart', 'consultguard-nudge-helper.desktop'), 'utf8'));
     expect(desktop.get('Type')).toEqual(['Application']);
     expect(desktop.get('Exec')).toEqual(['/opt/consultguard/node/bin/node /opt/consultguard/app/agent.mjs nudge-helper']);
+    // "What ConsultGuard sees" in the app menu (issue 14): the transparency page, opened in the browser.
+    const menu = iniValues(readFileSync(join(root, 'usr', 'share', 'applications', 'consultguard-transparency.desktop'), 'utf8'));
+    expect(menu.get('Name')).toEqual(['What ConsultGuard sees']);
+    expect(menu.get('Exec')).toEqual(['/opt/consultguard/node/bin/node /opt/consultguard/app/agent.mjs transparency --open']);
   });
 
   it('runs the shipped node runtime and bundle on a recorded snapshot', () => {
@@ -118,7 +122,7 @@ describe.skipIf(skip)('Linux deb', () => {
     mkdirSync(join(root, 'var', 'log', 'consultguard'), { recursive: true });
     dpkg('--purge', 'consultguard-agent');
     for (const p of ['opt/consultguard', 'etc/consultguard', 'lib/systemd/system/consultguard-agent.service', 'etc/xdg/autostart/consultguard-nudge-helper.desktop',
-      'usr/bin/consultguard-agent', 'var/lib/consultguard', 'var/log/consultguard']) {
+      'usr/share/applications/consultguard-transparency.desktop', 'usr/bin/consultguard-agent', 'var/lib/consultguard', 'var/log/consultguard']) {
       expect(existsSync(join(root, p)), p).toBe(false);
     }
     expect(readFileSync(join(root, 'var', 'lib', 'dpkg', 'status'), 'utf8')).not.toContain('consultguard-agent');

@@ -28,6 +28,7 @@ monitor: all
 approved:
   name: Healthdirect Video Call
   url: ${APPROVED_URL}
+  check: false      # no internet here: readiness is tested in readiness.test.ts
 mode: nudge
 nudge:
   quietMinutes: 30

@@ -5,10 +5,12 @@
  *    it: a real Notification Centre alert with our buttons, printing JSON on the answer;
  *  - otherwise: an AppleScript dialog with the same buttons that gives up by itself, built
  *    into every Mac.
- * Both are only unit-tested here (no macOS on this build machine).
+ * Both are only unit-tested here (no macOS on this build machine). Exceptions and "What
+ * ConsultGuard sees" are alerter actions; the dialog has room for three buttons only, so
+ * without alerter the clinician uses `consultguard-agent exception` and `transparency`.
  */
 import type { NudgeRequest } from '../../../shared/ipc.js';
-import { ABOUT_LABEL, openLabel, type NotifierCommand, type NotifyEvent } from './types.js';
+import { ABOUT_LABEL, SEES_LABEL, exceptionLabel, openLabel, type NotifierCommand, type NotifyEvent } from './types.js';
 import { systemTool } from '../../system-tools.js';
 
 /** alerter separates actions with commas. */
@@ -16,7 +18,9 @@ const label = (text: string): string => text.replace(/,/g, ' ');
 
 export function alerterCommand(request: NudgeRequest, alerter: string): NotifierCommand {
   const open = label(openLabel(request));
-  const actions = [open, ...(request.aboutUrl ? [ABOUT_LABEL] : [])];
+  // alerter shows several actions as a drop-down: the exception reasons and the transparency page fit there.
+  const reasons = (request.exceptions?.reasons ?? []).map((r) => ({ id: r.id, text: label(exceptionLabel(r.label)) }));
+  const actions = [open, ...(request.aboutUrl ? [ABOUT_LABEL] : []), ...reasons.map((r) => r.text), ...(request.sees ? [SEES_LABEL] : [])];
   return {
     cmd: alerter,
     args: ['-title', 'ConsultGuard', '-subtitle', request.title, '-message', request.message, '-actions', actions.join(','), '-closeLabel', 'Not now',
@@ -33,6 +37,9 @@ export function alerterCommand(request: NudgeRequest, alerter: string): Notifier
       if (answer.activationType === 'actionClicked') {
         if (answer.activationValue === open) return { kind: 'action', action: 'open' };
         if (answer.activationValue === ABOUT_LABEL) return { kind: 'action', action: 'about' };
+        if (answer.activationValue === SEES_LABEL) return { kind: 'action', action: 'sees' };
+        const reason = reasons.find((r) => r.text === answer.activationValue);
+        if (reason) return { kind: 'action', action: 'exception', reason: reason.id };
       }
       return { kind: 'closed', detail: answer.activationType === 'timeout' ? 'expired' : `closed (${answer.activationType ?? 'no answer'})` };
     },

@@ -7,7 +7,7 @@
  * Windows. `stdbuf -oL` makes notify-send print its id (= shown) at once, not at exit.
  */
 import type { NudgeRequest } from '../../../shared/ipc.js';
-import { ABOUT_LABEL, openLabel, type NotifierCommand, type NotifyEvent } from './types.js';
+import { ABOUT_LABEL, EXCEPTION_KEY, SEES_LABEL, exceptionLabel, openLabel, type NotifierCommand, type NotifyEvent } from './types.js';
 
 /** Notification bodies may be parsed as markup by the daemon (body-markup capability). */
 export const escapeMarkup = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -24,6 +24,9 @@ export function linuxNotifyCommand(request: NudgeRequest, opts: { stdbuf: boolea
     `--action=default=${openLabel(request)}`,
     `--action=open=${openLabel(request)}`,
     ...(request.aboutUrl ? [`--action=about=${ABOUT_LABEL}`] : []),
+    // One action per exception reason: the daemon shows them as buttons (dunst: its menu).
+    ...(request.exceptions?.reasons ?? []).map((r) => `--action=${EXCEPTION_KEY}${r.id}=${exceptionLabel(r.label)}`),
+    ...(request.sees ? [`--action=sees=${SEES_LABEL}`] : []),
     '--',
     request.title,
     escapeMarkup(request.message),
@@ -37,6 +40,10 @@ export function linuxNotifyCommand(request: NudgeRequest, opts: { stdbuf: boolea
     }
     if (text === 'default' || text === 'open') return { kind: 'action', action: 'open' };
     if (text === 'about') return { kind: 'action', action: 'about' };
+    if (text === 'sees') return { kind: 'action', action: 'sees' };
+    if (text.startsWith(EXCEPTION_KEY) && request.exceptions?.reasons.some((r) => `${EXCEPTION_KEY}${r.id}` === text)) {
+      return { kind: 'action', action: 'exception', reason: text.slice(EXCEPTION_KEY.length) };
+    }
     return null;
   };
   return opts.stdbuf

@@ -9,6 +9,10 @@ export type NotifyEvent =
    * consultguard: URL handler); null if that worked, else what went wrong.
    */
   | { kind: 'action'; action: 'open' | 'about'; handled?: string | null }
+  /** "What ConsultGuard sees" (the local transparency page). */
+  | { kind: 'action'; action: 'sees' }
+  /** "I need this app for this consult", with the policy reason's id. */
+  | { kind: 'action'; action: 'exception'; reason: string }
   | { kind: 'closed'; detail: string }
   | { kind: 'failed'; detail: string };
 
@@ -26,3 +30,8 @@ export type BuildCommand = (request: NudgeRequest) => NotifierCommand;
 export const ABOUT_LABEL = 'Why am I seeing this?';
 export const NOT_NOW_LABEL = 'Not now';
 export const openLabel = (request: NudgeRequest): string => `Open ${request.approved.name}`;
+
+export const SEES_LABEL = 'What ConsultGuard sees';
+export const exceptionLabel = (label: string): string => `I need this app: ${label}`;
+/** notify-send action keys for exceptions: `exc:<reason id>`. */
+export const EXCEPTION_KEY = 'exc:';

@@ -12,6 +12,7 @@ import * as m007 from './007_agent_identity.js';
 import * as m008 from './008_login_limits.js';
 import * as m009 from './009_privacy.js';
 import * as m011 from './011_alerts.js';
+import * as m010 from './010_exceptions.js';
 
 export interface Migration {
   version: number;
@@ -29,6 +30,6 @@ export const migrations: Migration[] = [
   { version: 7, ...m007 },
   { version: 8, ...m008 },
   { version: 9, ...m009 },
-  // 10 is the exceptions migration (clinician exceptions).
+  { version: 10, ...m010 },
   { version: 11, ...m011 },
 ];

@@ -94,6 +94,9 @@ export const api = {
     request<{ violation: Violation }>('POST', `${violationPath(agentId, id, '/api')}/ack`, { body: { status, note } }),
   /** The clinician's name behind the pseudonym, to this user only; audited with the reason. */
   reveal: (agentId: string, id: string, reason: string) => request<RevealReply>('POST', `${violationPath(agentId, id, '/api')}/reveal`, { body: { reason } }),
+  /** A lead's decision on the clinician's exception (components/exception.ts). */
+  exceptionDecision: (agentId: string, id: string, decision: 'accept' | 'reject', note: string) =>
+    request<{ violation: Violation }>('POST', `${violationPath(agentId, id, '/api')}/exception`, { body: { decision, note } }),
   /** By id alone (an old link): the server redirects when one agent has it, 400 when several do. */
   violationById: (id: string, signal?: AbortSignal) => request<ViolationDetail>('GET', `/api/violations/${encodeURIComponent(id)}`, { signal }),
   agents: (signal?: AbortSignal) => request<{ items: Agent[] }>('GET', '/api/agents', { signal }),

@@ -99,6 +99,7 @@ export const TIMELINE_LABELS: Record<TimelineKind, string> = {
   acknowledged: 'Acknowledged',
   resolved: 'Resolved',
   'name-revealed': "Clinician's name revealed",
+  'exception-claimed': 'Exception claimed by the clinician',
 };
 
 export function pct(part: number, whole: number): string {

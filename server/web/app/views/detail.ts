@@ -5,6 +5,7 @@
 import { appLabel } from '../components/app-names.js';
 import { api, ApiError, errorText, isAbort, violationPath } from '../api.js';
 import { ackBadge, nudgeText, ongoingTag, stateBadge } from '../components/badges.js';
+import { exceptionPanel } from '../components/exception.js';
 import { fill, h, nextId } from '../dom.js';
 import { fmtDateTime, fmtDuration, fmtFull, liveDurationSec, stateLabel, TIMELINE_LABELS } from '../format.js';
 import { subscribeViolations } from '../live.js';
@@ -163,6 +164,7 @@ export const detailView: View = (ctx) => {
             // The timeline gains the reveal; the name stays in place and takes the focus.
             void load(true).then(() => body.querySelector<HTMLElement>('#revealed-name')?.focus());
           }))),
+          exceptionPanel(v, () => void load(true)),
           oldForm ?? h('section', { class: 'panel ack-panel no-print', 'aria-labelledby': 'sec-review' },
             h('h2', { id: 'sec-review' }, 'Review'),
             v.ack ? h('p', { class: 'ack-current' }, ackBadge(v.ack), ` by ${v.ack.by}, ${fmtDateTime(v.ack.at)}`) : h('p', { class: 'muted' }, 'Nobody has reviewed this violation yet.'),

@@ -9,7 +9,7 @@ import { fmtAgo, fmtDateTime } from '../format.js';
 import type { Agent } from '../types.js';
 import { every, pageHeading, type View } from './view.js';
 
-const COLUMNS = ['Workstation', 'Status', 'Site', 'Group', 'Platform', 'Last seen', 'Monitoring', 'Can see', 'Agent version', 'Policy version'];
+const COLUMNS = ['Workstation', 'Status', 'Site', 'Group', 'Platform', 'Last seen', 'Monitoring', 'Can see', 'Approved app', 'Agent version', 'Policy version'];
 
 /** `capabilities` of /api/agents: which evidence the machine's collectors see ('yes', 'partial', 'no'). */
 type Level = 'yes' | 'partial' | 'no';
@@ -88,6 +88,8 @@ export const fleetView: View = (ctx) => {
           h('td', null, a.lastSeen ? h('time', { datetime: a.lastSeen, title: fmtDateTime(a.lastSeen) }, fmtAgo(a.lastSeen)) : 'never'),
           h('td', null, monitoringCell(a)),
           h('td', null, capabilitiesCell(a)),
+          // Approved-app readiness (agent/readiness.ts): the word carries the meaning, the problem is the title.
+          h('td', { title: a.approvedApp?.problem ?? '' }, !a.approvedApp ? '–' : a.approvedApp.ready ? 'ready' : `not ready: ${a.approvedApp.problem ?? ''}`),
           h('td', null, a.agentVersion ?? '–'),
           h('td', null, a.policyVersion ?? '–'),
         )));

@@ -47,6 +47,11 @@ function renderReport(t: Trends, since: string, until: string, user: User): HTML
         ['Busiest day', busiest && busiestCount > 0 ? `${fmtDate(new Date(parseDay(busiest.day)))} (${busiestCount})` : '–'],
         ['Nudges shown', `${shown.toLocaleString()} of ${violations.toLocaleString()} violations (${pct(shown, violations)})`],
         ['Nudge click-through', `${clicked.toLocaleString()} of ${shown.toLocaleString()} shown (${pct(clicked, shown)})`],
+        // Clinician exceptions (issue 14) apart from unexplained use.
+        ...(t.exceptions ? [
+          ['Exceptions claimed', `${t.exceptions.claimed.toLocaleString()} (${t.exceptions.accepted} accepted, ${t.exceptions.rejected} rejected, ${t.exceptions.pending} not reviewed)`] as [string, string],
+          ['Unexplained use', `${t.exceptions.unexplained.toLocaleString()} of ${violations.toLocaleString()} violations`] as [string, string],
+        ] : []),
       ])),
     h('div', { class: 'report-grid' },
       h('section', { class: 'report-section' }, barTable({ id: 'report-by-app', caption: 'By app', labelHeader: 'App', valueHeader: 'Violations', total: s.total, rows: s.byApp.map((x) => ({ label: appLabel(x.app), value: x.count })) })),

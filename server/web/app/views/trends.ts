@@ -48,7 +48,10 @@ export const trendsView: View = (ctx) => {
         stat('violations', s.total.toLocaleString(), 'stat-total'),
         stat('minutes in consumer-app calls', s.inCallMinutes.toLocaleString(), 'stat-incall'),
         stat('nudges shown', `${shown.toLocaleString()}`, 'stat-shown'),
-        stat('nudge click-through', pct(clicked, shown), 'stat-ctr')),
+        stat('nudge click-through', pct(clicked, shown), 'stat-ctr'),
+        // Clinician exceptions (issue 14), counted apart from unexplained use.
+        t.exceptions ? stat('exceptions claimed', t.exceptions.claimed.toLocaleString(), 'stat-exceptions') : null,
+        t.exceptions ? stat('unexplained use', t.exceptions.unexplained.toLocaleString(), 'stat-unexplained') : null),
       h('div', { class: 'chart-grid' },
         h('section', { class: 'panel' },
           dailyChart({

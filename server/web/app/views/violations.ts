@@ -6,6 +6,7 @@
 import { appLabel } from '../components/app-names.js';
 import { api, errorText, isAbort, violationPath } from '../api.js';
 import { ackBadge, nudgeText, ongoingTag, stateBadge } from '../components/badges.js';
+import { exceptionBadge } from '../components/exception.js';
 import { h, fill, srOnly } from '../dom.js';
 import { fmtDateTime, fmtDuration, fmtWhen, liveDurationSec } from '../format.js';
 import { apiQuery, filtersToQuery, matchesFilters, parseFilters } from '../filters.js';
@@ -83,7 +84,7 @@ export const violationsView: View = (ctx) => {
       h('td', null, h('time', { datetime: v.startedAt, title: fmtDateTime(v.startedAt) }, fmtWhen(v.startedAt))),
       h('td', { class: 'num' }, duration, v.endedAt ? null : [' ', ongoingTag()]),
       h('td', null, nudgeText(v)),
-      h('td', null, ackBadge(v.ack)),
+      h('td', null, ackBadge(v.ack), exceptionBadge(v) ? [' ', exceptionBadge(v)] : null),
     );
     tr.dataset.id = v.id;
     tr.dataset.agent = v.agentId;

@@ -1,0 +1,85 @@
+/**
+ * Clinician exceptions on the server (issue 14): the `exception` nudge outcomes agents send
+ * (shared/protocol.ts), one row per violation (a later claim for the same violation, while
+ * undecided, replaces the reason and window), the lead's accept/reject, and the counts that
+ * trends and the report show apart from unexplained use.
+ */
+import type { ViolationException } from '../../shared/api-types.js';
+import type { NudgeOutcome } from '../../shared/protocol.js';
+import type { Db } from './db.js';
+
+interface Row {
+  agent_id: string;
+  violation_id: string;
+  reason: string;
+  label: string;
+  claimed_at: number;
+  until: number;
+  decision: 'accepted' | 'rejected' | null;
+  decided_by: string | null;
+  decided_at: number | null;
+  note: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const toApi = (r: Row): ViolationException => ({
+  reason: r.reason, label: r.label, claimedAt: iso(r.claimed_at), until: iso(r.until),
+  decision: r.decision, decidedBy: r.decided_by, decidedAt: r.decided_at === null ? null : iso(r.decided_at), note: r.note,
+});
+
+/** The reason's words the agent put in `detail` ("exception claimed: LABEL"), else the id. */
+const labelOf = (n: NudgeOutcome) => n.detail?.replace(/^exception claimed:\s*/, '') || n.reason || 'no reason given';
+
+export function createExceptionStore(db: Db, now: () => number = Date.now) {
+  const upsert = db.prepare(
+    `INSERT INTO exceptions (agent_id, violation_id, outcome_id, app, user, reason, label, claimed_at, until)
+     VALUES (@agentId, @violationId, @id, @app, @user, @reason, @label, @at, @until)
+     ON CONFLICT (agent_id, violation_id) DO UPDATE SET outcome_id = excluded.outcome_id, reason = excluded.reason, label = excluded.label,
+       claimed_at = excluded.claimed_at, until = excluded.until
+     WHERE exceptions.decision IS NULL AND exceptions.outcome_id <> excluded.outcome_id AND excluded.claimed_at >= exceptions.claimed_at`,
+  );
+  const getRow = db.prepare<[string, string], Row>('SELECT * FROM exceptions WHERE agent_id = ? AND violation_id = ?');
+  const decideRow = db.prepare('UPDATE exceptions SET decision = ?, decided_by = ?, decided_at = ?, note = ? WHERE agent_id = ? AND violation_id = ?');
+
+  return {
+    /** The `exception` outcomes of a nudges batch (idempotent: a resent batch changes nothing). */
+    ingest: db.transaction((agentId: string, nudges: NudgeOutcome[]): number => {
+      let n = 0;
+      for (const x of nudges) {
+        if (x.outcome !== 'exception') continue;
+        const at = Date.parse(x.at);
+        const until = x.until ? Date.parse(x.until) : at;
+        n += upsert.run({ agentId, violationId: x.violationId, id: x.id, app: x.app, user: x.user ?? null, reason: x.reason ?? 'unknown', label: labelOf(x).slice(0, 200), at, until }).changes;
+      }
+      return n;
+    }),
+    get(agentId: string, violationId: string): ViolationException | null {
+      const r = getRow.get(agentId, violationId);
+      return r ? toApi(r) : null;
+    },
+    /** Exceptions of many violations at once (a feed page). */
+    forViolations(items: Array<{ agentId: string; id: string }>): Map<string, ViolationException> {
+      const out = new Map<string, ViolationException>();
+      if (items.length === 0) return out;
+      const rows = db.prepare<string[], Row>(`SELECT * FROM exceptions WHERE (agent_id, violation_id) IN (VALUES ${items.map(() => '(?, ?)').join(', ')})`).all(...items.flatMap((i) => [i.agentId, i.id]));
+      for (const r of rows) out.set(`${r.agent_id}\u0000${r.violation_id}`, toApi(r));
+      return out;
+    },
+    decide(agentId: string, violationId: string, decision: 'accepted' | 'rejected', by: string, note: string): ViolationException | null {
+      if (decideRow.run(decision, by, now(), note, agentId, violationId).changes === 0) return null;
+      return toApi(getRow.get(agentId, violationId)!);
+    },
+    /** Violations started in [since, until): with a claimed exception (by decision) and without one. */
+    counts(since: number, until: number): { claimed: number; accepted: number; rejected: number; pending: number; unexplained: number } {
+      const r = db.prepare<[number, number], { total: number; claimed: number; accepted: number; rejected: number }>(
+        `SELECT count(*) AS total, count(e.violation_id) AS claimed,
+                coalesce(sum(e.decision = 'accepted'), 0) AS accepted, coalesce(sum(e.decision = 'rejected'), 0) AS rejected
+         FROM violations v LEFT JOIN exceptions e ON e.agent_id = v.agent_id AND e.violation_id = v.id
+         WHERE v.started_at >= ? AND v.started_at < ?`,
+      ).get(since, until)!;
+      return { claimed: r.claimed, accepted: r.accepted, rejected: r.rejected, pending: r.claimed - r.accepted - r.rejected, unexplained: r.total - r.claimed };
+    },
+  };
+}
+
+export type ExceptionStore = ReturnType<typeof createExceptionStore>;
