@@ -6,8 +6,9 @@
 import { createConnection } from 'node:net';
 import { AppError, isAppError } from '../../shared/errors.js';
 import { nudgeError } from './errors.js';
-import { AgentFrame, HelperFrame, IPC_VERSION, type HelperException, type HelperOutcome, type NudgeRequest } from '../../shared/ipc.js';
-import { encodeFrame, frameReader, newNonce, proof, proofMatches } from './ipc-protocol.js';
+import type { AgentFrame, HelperException, HelperOutcome, NudgeRequest } from '../../shared/ipc.js';
+import { encodeFrame, frameReader } from './ipc-protocol.js';
+import { agentHandshake } from './ipc-handshake.js';
 import { checkHelperSocket, prepareUserDir, type Owner } from './rendezvous.js';
 import { prepareWindowsUserDir } from './windows.js';
 
@@ -71,9 +72,6 @@ function converse(path: string, key: Buffer, opts: DeliverOptions): Promise<void
   const { request } = opts;
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
-    const agentNonce = newNonce();
-    let helperNonce = '';
-    let phase: 'connecting' | 'challenge' | 'welcome' | 'outcomes' = 'connecting';
     let settled = false;
     let timer = setTimeout(() => done(nudgeError('timeout', `the helper at ${path} did not complete the hello within ${opts.handshakeMs ?? 5000} ms`)), opts.handshakeMs ?? 5000);
     const onAbort = () => done(nudgeError('timeout', 'the agent is stopping'));
@@ -89,44 +87,36 @@ function converse(path: string, key: Buffer, opts: DeliverOptions): Promise<void
       else resolve();
     }
     const send = (frame: AgentFrame) => socket.write(encodeFrame(frame));
+    const hs = agentHandshake({ path, key, send, after: 'outcomes', distrust: 'not sending it the nudge' });
 
     function onFrame(value: unknown): void {
-      const parsed = HelperFrame.safeParse(value);
-      if (!parsed.success) return done(nudgeError('untrusted_helper', `the helper sent a frame that is not protocol v${IPC_VERSION}`));
-      const frame = parsed.data;
-      if (frame.type === 'error') return done(nudgeError('helper_refused', `the helper refused: ${frame.code}: ${frame.message}`));
-      if (phase === 'challenge' && frame.type === 'challenge') {
-        helperNonce = frame.nonce;
-        phase = 'welcome';
-        return void send({ type: 'hello', v: IPC_VERSION, nonce: agentNonce, proof: proof(key, 'agent', helperNonce, agentNonce) });
-      }
-      if (phase === 'welcome' && frame.type === 'welcome') {
-        if (!proofMatches(proof(key, 'helper', agentNonce, helperNonce), frame.proof)) {
-          return done(nudgeError('untrusted_helper', `the process listening at ${path} cannot prove it holds the user's key; not sending it the nudge`));
-        }
-        phase = 'outcomes';
+      const step = hs.step(value);
+      if ('error' in step) return done(step.error);
+      if ('trusted' in step) {
         clearTimeout(timer);
         // The notification's own life plus slack: the helper always ends with a final outcome.
         timer = setTimeout(() => done(nudgeError('timeout', 'the helper gave no final outcome in time')), (request.timeoutSec + 30) * 1000);
         return void send(request);
       }
+      if (!('frame' in step)) return;
+      const { frame } = step;
       // A claimed exception comes before the final outcome of the same nudge.
-      if (phase === 'outcomes' && frame.type === 'exception' && frame.id === request.id) return void opts.onException?.(frame);
-      if (phase === 'outcomes' && frame.type === 'outcome' && frame.id === request.id) {
+      if (hs.phase === 'outcomes' && frame.type === 'exception' && frame.id === request.id) return void opts.onException?.(frame);
+      if (hs.phase === 'outcomes' && frame.type === 'outcome' && frame.id === request.id) {
         opts.onOutcome(frame);
         if (frame.outcome !== 'shown') done();
         return;
       }
-      done(nudgeError('untrusted_helper', `unexpected "${frame.type}" from the helper while waiting for ${phase}`));
+      done(hs.unexpected(frame));
     }
 
-    socket.on('connect', () => (phase = 'challenge'));
+    socket.on('connect', () => hs.connected());
     socket.on('data', frameReader(onFrame, (message) => done(nudgeError('untrusted_helper', `bad frame from the helper: ${message}`))));
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      done(phase === 'connecting'
+      done(hs.phase === 'connecting'
         ? nudgeError('no_helper', `cannot connect to the nudge helper at ${path} (${err.code ?? err.message}); it may be starting or not running`)
         : nudgeError('timeout', `the connection to the helper failed: ${err.message}`));
     });
-    socket.on('close', () => done(nudgeError('timeout', `the helper closed the connection during ${phase}`)));
+    socket.on('close', () => done(nudgeError('timeout', `the helper closed the connection during ${hs.phase}`)));
   });
 }

@@ -8,8 +8,9 @@ import { createConnection } from 'node:net';
 import type { DeviceUse } from '../../shared/snapshot.js';
 import type { AppError } from '../../shared/errors.js';
 import { nudgeError } from './errors.js';
-import { type AgentFrame, HelperFrame, IPC_VERSION } from '../../shared/ipc.js';
-import { encodeFrame, frameReader, newNonce, proof, proofMatches } from './ipc-protocol.js';
+import type { AgentFrame } from '../../shared/ipc.js';
+import { encodeFrame, frameReader } from './ipc-protocol.js';
+import { agentHandshake } from './ipc-handshake.js';
 
 export interface DevicesAnswer {
   devices: DeviceUse[] | null;
@@ -19,10 +20,7 @@ export interface DevicesAnswer {
 export function askHelperDevices(path: string, key: Buffer, timeoutMs = 5000): Promise<DevicesAnswer> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
-    const agentNonce = newNonce();
     const id = randomUUID();
-    let helperNonce = '';
-    let phase: 'connecting' | 'challenge' | 'welcome' | 'answer' = 'connecting';
     let settled = false;
     const timer = setTimeout(() => done(nudgeError('timeout', `the helper at ${path} gave no device answer within ${timeoutMs} ms`)), timeoutMs);
     function done(err: AppError | null, answer?: DevicesAnswer): void {
@@ -34,31 +32,21 @@ export function askHelperDevices(path: string, key: Buffer, timeoutMs = 5000): P
       else resolve(answer!);
     }
     const send = (frame: AgentFrame) => socket.write(encodeFrame(frame));
+    const hs = agentHandshake({ path, key, send, after: 'answer', distrust: 'not trusting its answer' });
     function onFrame(value: unknown): void {
-      const parsed = HelperFrame.safeParse(value);
-      if (!parsed.success) return done(nudgeError('untrusted_helper', `the helper sent a frame that is not protocol v${IPC_VERSION}`));
-      const frame = parsed.data;
-      if (frame.type === 'error') return done(nudgeError('helper_refused', `the helper refused: ${frame.code}: ${frame.message}`));
-      if (phase === 'challenge' && frame.type === 'challenge') {
-        helperNonce = frame.nonce;
-        phase = 'welcome';
-        return void send({ type: 'hello', v: IPC_VERSION, nonce: agentNonce, proof: proof(key, 'agent', helperNonce, agentNonce) });
-      }
-      if (phase === 'welcome' && frame.type === 'welcome') {
-        if (!proofMatches(proof(key, 'helper', agentNonce, helperNonce), frame.proof)) {
-          return done(nudgeError('untrusted_helper', `the process listening at ${path} cannot prove it holds the user's key; not trusting its answer`));
-        }
-        phase = 'answer';
-        return void send({ type: 'devices', id });
-      }
-      if (phase === 'answer' && frame.type === 'devices' && frame.id === id) {
+      const step = hs.step(value);
+      if ('error' in step) return done(step.error);
+      if ('trusted' in step) return void send({ type: 'devices', id });
+      if (!('frame' in step)) return;
+      const { frame } = step;
+      if (hs.phase === 'answer' && frame.type === 'devices' && frame.id === id) {
         return done(null, { devices: frame.devices, ...(frame.detail ? { detail: frame.detail } : {}) });
       }
-      done(nudgeError('untrusted_helper', `unexpected "${frame.type}" from the helper while waiting for ${phase}`));
+      done(hs.unexpected(frame));
     }
-    socket.on('connect', () => (phase = 'challenge'));
+    socket.on('connect', () => hs.connected());
     socket.on('data', frameReader(onFrame, (message) => done(nudgeError('untrusted_helper', `bad frame from the helper: ${message}`))));
-    socket.on('error', (err: NodeJS.ErrnoException) => done(nudgeError(phase === 'connecting' ? 'no_helper' : 'timeout', `the helper at ${path}: ${err.code ?? err.message}`)));
-    socket.on('close', () => done(nudgeError('timeout', `the helper closed the connection during ${phase}`)));
+    socket.on('error', (err: NodeJS.ErrnoException) => done(nudgeError(hs.phase === 'connecting' ? 'no_helper' : 'timeout', `the helper at ${path}: ${err.code ?? err.message}`)));
+    socket.on('close', () => done(nudgeError('timeout', `the helper closed the connection during ${hs.phase}`)));
   });
 }
