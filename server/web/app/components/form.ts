@@ -2,7 +2,9 @@
  * Form parts the admin screens share: a labelled field (label tied to its control, hint
  * read by screen readers via aria-describedby), a polite live region that announces each
  * result, and a copy button that says what it copied. Focus is moved by the views.
+ * The violation page's small forms (review, reveal) share `markInvalid` and `sendForm`.
  */
+import { ApiError, errorText } from '../api.js';
 import { h, nextId } from '../dom.js';
 
 export function field(label: string, control: HTMLInputElement | HTMLSelectElement, hint?: string): HTMLElement {
@@ -73,4 +75,28 @@ export async function busy<T>(form: HTMLFormElement, work: () => Promise<T>): Pr
     for (const c of controls) c.disabled = false;
     form.removeAttribute('aria-busy');
   }
+}
+
+/** A field left wrong: `msg` (a form-msg live line) says what to write, the field is marked and focused. */
+export function markInvalid(msg: HTMLElement, control: HTMLElement, text: string): void {
+  msg.className = 'form-msg form-error';
+  msg.textContent = text;
+  control.setAttribute('aria-invalid', 'true');
+  control.focus();
+}
+
+/**
+ * Sends one request from a small form: `submit` is disabled and `pending` shown meanwhile; a
+ * failure re-enables it and says what failed, naming a stale session (csrf) so the user
+ * knows to reload rather than retry.
+ */
+export function sendForm<T>(submit: HTMLButtonElement, msg: HTMLElement, pending: string, failure: string, request: () => Promise<T>, onDone: (result: T) => void): void {
+  submit.disabled = true;
+  msg.className = 'form-msg';
+  msg.textContent = pending;
+  request().then(onDone, (err: unknown) => {
+    submit.disabled = false;
+    msg.className = 'form-msg form-error';
+    msg.textContent = err instanceof ApiError && err.code === 'csrf' ? 'Your session is out of date; reload the page and try again.' : `${failure}: ${errorText(err)}`;
+  });
 }

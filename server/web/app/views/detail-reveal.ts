@@ -5,7 +5,8 @@
  * only (never in storage, the URL or the feed) and the server records the reveal, with its
  * reason, in the audit log and on the timeline.
  */
-import { api, ApiError, errorText } from '../api.js';
+import { api } from '../api.js';
+import { markInvalid, sendForm } from '../components/form.js';
 import { fill, h, nextId } from '../dom.js';
 import { fmtDateTime } from '../format.js';
 import type { RevealReply, Violation } from '../types.js';
@@ -71,21 +72,8 @@ export function clinicianFact(v: Violation, revealed: Revealed | null, onReveale
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const why = reason.value.trim();
-    if (why.length < 3) {
-      msg.className = 'form-msg form-error';
-      msg.textContent = 'Say why you need the name (at least 3 characters).';
-      reason.setAttribute('aria-invalid', 'true');
-      reason.focus();
-      return;
-    }
-    submit.disabled = true;
-    msg.className = 'form-msg';
-    msg.textContent = 'Revealing…';
-    api.reveal(v.agentId, v.id, why).then(onRevealed, (err: unknown) => {
-      submit.disabled = false;
-      msg.className = 'form-msg form-error';
-      msg.textContent = err instanceof ApiError && err.code === 'csrf' ? 'Your session is out of date; reload the page and try again.' : `Could not reveal: ${errorText(err)}`;
-    });
+    if (why.length < 3) return markInvalid(msg, reason, 'Say why you need the name (at least 3 characters).');
+    sendForm(submit, msg, 'Revealing…', 'Could not reveal', () => api.reveal(v.agentId, v.id, why), onRevealed);
   });
   box.append(' ', button, form);
   return box;

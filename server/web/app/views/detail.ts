@@ -6,6 +6,7 @@ import { appLabel } from '../components/app-names.js';
 import { api, ApiError, errorText, isAbort, violationPath } from '../api.js';
 import { ackBadge, nudgeText, ongoingTag, stateBadge } from '../components/badges.js';
 import { exceptionPanel } from '../components/exception.js';
+import { markInvalid, sendForm } from '../components/form.js';
 import { fill, h, nextId } from '../dom.js';
 import { fmtDateTime, fmtDuration, fmtFull, liveDurationSec, stateLabel, TIMELINE_LABELS } from '../format.js';
 import { subscribeViolations } from '../live.js';
@@ -73,26 +74,8 @@ function ackForm(v: Violation, onDone: (v: Violation, status: AckStatus) => void
     ev.preventDefault();
     const chosen = form.querySelector<HTMLInputElement>('input[name="ack-status"]:checked')?.value as AckStatus | undefined;
     if (!chosen) return void (msg.textContent = 'Choose Acknowledge or Resolve.');
-    if (!note.value.trim()) {
-      msg.textContent = 'Write a note: what was done, or why no action is needed.';
-      msg.className = 'form-msg form-error';
-      note.setAttribute('aria-invalid', 'true');
-      note.focus();
-      return;
-    }
-    submit.disabled = true;
-    msg.className = 'form-msg';
-    msg.textContent = 'Saving…';
-    api.ack(v.agentId, v.id, chosen, note.value.trim()).then(
-      (r) => onDone(r.violation, chosen),
-      (err: unknown) => {
-        submit.disabled = false;
-        msg.className = 'form-msg form-error';
-        msg.textContent = err instanceof ApiError && err.code === 'csrf'
-          ? 'Your session is out of date; reload the page and try again.'
-          : `Could not save: ${errorText(err)}`;
-      },
-    );
+    if (!note.value.trim()) return markInvalid(msg, note, 'Write a note: what was done, or why no action is needed.');
+    sendForm(submit, msg, 'Saving…', 'Could not save', () => api.ack(v.agentId, v.id, chosen, note.value.trim()), (r) => onDone(r.violation, chosen));
   });
   return form;
 }
