@@ -15,6 +15,7 @@ import { silentLogger } from '../../shared/log.js';
 import { isLoopbackHost } from '../../shared/net.js';
 import { packageRoot } from '../../shared/paths.js';
 import { storedEvents } from '../support/agent.js';
+import { enrolRaw } from '../support/enrol.js';
 import { runCli, startAgentProcess } from '../support/processes.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 import { connectRaw, eventFrame, helloFrame, makeEvent, type RawClient } from '../support/ws-client.js';
@@ -27,14 +28,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function enrol(s: TestServer, over: Record<string, unknown> = {}) {
-  const c = await connectRaw(s.wsUrl);
-  clients.push(c);
-  const hello = helloFrame({ enrollSecret: TEST_SECRET, ...over });
-  c.send(hello);
-  const first = await c.next();
-  return { c, hello, first };
-}
+const enrol = (s: TestServer, over: Record<string, unknown> = {}) => enrolRaw(s, clients, over);
 
 async function reconnect(s: TestServer, agentId: string, token: string, over: Record<string, unknown> = {}) {
   const c = await connectRaw(s.wsUrl);

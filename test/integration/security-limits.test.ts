@@ -11,6 +11,7 @@ import { createTransport } from '../../agent/transport.js';
 import { silentLogger } from '../../shared/log.js';
 import type { Event } from '../../shared/protocol.js';
 import { storedEvents } from '../support/agent.js';
+import { enrolRaw } from '../support/enrol.js';
 import { runCli } from '../support/processes.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 import { connectRaw, eventFrame, helloFrame, makeEvent, type RawClient } from '../support/ws-client.js';
@@ -23,13 +24,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function enrol(s: TestServer, over: Record<string, unknown> = {}) {
-  const c = await connectRaw(s.wsUrl);
-  clients.push(c);
-  const hello = helloFrame({ enrollSecret: TEST_SECRET, ...over });
-  c.send(hello);
-  return { c, hello, first: await c.next() };
-}
+const enrol = (s: TestServer, over: Record<string, unknown> = {}) => enrolRaw(s, clients, over);
 
 async function metric(s: TestServer, line: RegExp): Promise<number> {
   const text = await fetch(`${s.url}/metrics`).then((r) => r.text());

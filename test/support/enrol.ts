@@ -1,0 +1,15 @@
+/**
+ * Enrols a raw WebSocket client (test/support/ws-client.ts) against a test server with the
+ * test enrolment secret, for tests that replay the agent protocol frame by frame.
+ */
+import { TEST_SECRET, type TestServer } from './server.js';
+import { connectRaw, helloFrame, type RawClient } from './ws-client.js';
+
+/** `over` replaces hello fields; the client is pushed onto `clients`, which the test closes after each case. */
+export async function enrolRaw(s: TestServer, clients: RawClient[], over: Record<string, unknown> = {}) {
+  const c = await connectRaw(s.wsUrl);
+  clients.push(c);
+  const hello = helloFrame({ enrollSecret: TEST_SECRET, ...over });
+  c.send(hello);
+  return { c, hello, first: await c.next() };
+}
