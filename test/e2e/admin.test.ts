@@ -12,7 +12,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { packageRoot } from '../../shared/paths.js';
 import { createStore } from '../../server/store/index.js';
-import { hasChromium, launchChromium, NO_CHROMIUM, screenshot, VIEWPORT, watchErrors } from '../support/browser.js';
+import { a11yGaps, hasChromium, launchChromium, NO_CHROMIUM, screenshot, VIEWPORT, watchErrors } from '../support/browser.js';
 import { startTestServer, tempDir, type TestServer } from '../support/server.js';
 import { connectRaw, helloFrame } from '../support/ws-client.js';
 
@@ -37,19 +37,6 @@ async function signedIn(user: { name: string; password: string }): Promise<{ con
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(/\/violations/, { timeout: 15_000 });
   return { context, page, errors };
-}
-
-/** Form controls without a label, and table headers without a scope: both should be none. */
-function a11yGaps(p: Page): Promise<string[]> {
-  return p.evaluate(() => {
-    const d = (globalThis as any).document;
-    const gaps: string[] = [];
-    for (const el of d.querySelectorAll('input, select, textarea')) {
-      if (el.type !== 'hidden' && el.labels.length === 0 && !el.getAttribute('aria-label')) gaps.push(`unlabelled ${el.tagName} #${el.id}`);
-    }
-    for (const th of d.querySelectorAll('table th')) if (!th.getAttribute('scope')) gaps.push(`th without scope: ${th.textContent}`);
-    return gaps;
-  });
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createStore } from '../../server/store/index.js';
-import { hasChromium, launchChromium, NO_CHROMIUM, screenshot, VIEWPORT, watchErrors } from '../support/browser.js';
+import { a11yGaps, hasChromium, launchChromium, NO_CHROMIUM, screenshot, VIEWPORT, watchErrors } from '../support/browser.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 import { connectRaw, eventFrame, helloFrame, makeEvent, type RawClient } from '../support/ws-client.js';
 
@@ -45,19 +45,6 @@ async function login(p: Page, password = PASSWORD, user = USER): Promise<void> {
   await p.getByLabel('Username').fill(user);
   await p.getByLabel('Password').fill(password);
   await p.getByRole('button', { name: 'Sign in' }).click();
-}
-
-/** Form controls without a label, and table headers without a scope: both should be none. */
-function a11yGaps(p: Page): Promise<string[]> {
-  return p.evaluate(() => {
-    const d = (globalThis as any).document;
-    const gaps: string[] = [];
-    for (const el of d.querySelectorAll('input, select, textarea')) {
-      if (el.type !== 'hidden' && el.labels.length === 0 && !el.getAttribute('aria-label')) gaps.push(`unlabelled ${el.tagName} #${el.id}`);
-    }
-    for (const th of d.querySelectorAll('table th')) if (!th.getAttribute('scope')) gaps.push(`th without scope: ${th.textContent}`);
-    return gaps;
-  });
 }
 
 /**

@@ -42,3 +42,16 @@ export function watchErrors(page: Page): string[] {
   });
   return errors;
 }
+
+/** Form controls without a label, and table headers without a scope: both should be none. */
+export function a11yGaps(p: Page): Promise<string[]> {
+  return p.evaluate(() => {
+    const d = (globalThis as any).document;
+    const gaps: string[] = [];
+    for (const el of d.querySelectorAll('input, select, textarea')) {
+      if (el.type !== 'hidden' && el.labels.length === 0 && !el.getAttribute('aria-label')) gaps.push(`unlabelled ${el.tagName} #${el.id}`);
+    }
+    for (const th of d.querySelectorAll('table th')) if (!th.getAttribute('scope')) gaps.push(`th without scope: ${th.textContent}`);
+    return gaps;
+  });
+}
