@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createStore } from '../../server/store/index.js';
 import { csvCell } from '../../server/api/csv.js';
+import { reportOneViolation } from '../support/enrol.js';
 import { runCli } from '../support/processes.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 import { connectRaw, eventFrame, helloFrame, makeEvent } from '../support/ws-client.js';
@@ -297,14 +298,7 @@ describe('bad paths and error replies', () => {
 
   it('answers a store busy past its timeout with 503 store_unavailable, Retry-After and a fixed message (no SQLite text)', async () => {
     server = await startTestServer();
-    const c = await connectRaw(server.wsUrl);
-    const hello = helloFrame({ enrollSecret: TEST_SECRET });
-    c.send(hello);
-    await c.next('welcome');
-    const e = makeEvent();
-    c.send(eventFrame(1, [e]));
-    await c.next('ack');
-    c.close();
+    const { hello, e } = await reportOneViolation(server);
     // Another process (here: another connection) holds the write lock.
     const other = new Database(join(server.dataDir, 'consultguard.db'));
     other.exec('BEGIN IMMEDIATE');

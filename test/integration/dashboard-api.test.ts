@@ -1,5 +1,6 @@
 /** Dashboard logins: scrypt users, cookie flags, CSRF on state changes, lock-out, audit. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { reportOneViolation } from '../support/enrol.js';
 import { runCli } from '../support/processes.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { connectRaw, eventFrame, helloFrame, makeEvent } from '../support/ws-client.js';
@@ -32,14 +33,7 @@ describe('dashboard sessions', () => {
     const feed = await fetch(`${server.url}/api/violations`, { headers: { cookie } });
     expect(feed.status).toBe(200);
 
-    const c = await connectRaw(server.wsUrl);
-    const hello = helloFrame({ enrollSecret: TEST_SECRET });
-    c.send(hello);
-    await c.next('welcome');
-    const e = makeEvent();
-    c.send(eventFrame(1, [e]));
-    await c.next('ack');
-    c.close();
+    const { hello, e } = await reportOneViolation(server);
 
     const path = `/api/violations/${hello.agentId}/${e.violationId}`;
     const ack = (headers: Record<string, string>) => fetch(`${server!.url}${path}/ack`, {
