@@ -14,18 +14,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { outboxText } from '../support/agent.js';
+import { allDayPolicy } from '../support/policy.js';
 import { killAll, runCli, startAgentProcess, startFakeApp } from '../support/processes.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 
-const POLICY = `version: 1
-name: exceptions-e2e
-default: true
-timezone: UTC
-consultHours:
-  - days: [mon, tue, wed, thu, fri, sat, sun]
-    from: "00:00"
-    to: "24:00"
-# Apps no other suite starts: suites run in parallel and every agent sees the whole machine.
+const POLICY = allDayPolicy('exceptions-e2e', `# Apps no other suite starts: suites run in parallel and every agent sees the whole machine.
 monitor: [viber, telegram]
 approved:
   name: Healthdirect Video Call
@@ -44,7 +37,7 @@ transparency:
 agent:
   pollSeconds: 1
   endAfterMissedPolls: 2
-`;
+`);
 
 describe.skipIf(process.platform !== 'linux')('clinician exceptions, helper to lead', () => {
   let work: string;

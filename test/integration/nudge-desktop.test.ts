@@ -11,20 +11,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { packageRoot, systemNudgeRoot, userNudgeRoot } from '../../shared/paths.js';
 import { outboxText } from '../support/agent.js';
 import { startDesktop, warnIfMissing, type Desktop } from '../support/desktop.js';
+import { allDayPolicy } from '../support/policy.js';
 import { killAll, startAgentProcess, startFakeApp } from '../support/processes.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 
 const APPROVED_URL = 'https://vcc.healthdirect.org.au/';
 const ABOUT_URL = 'https://consultguard.example/why';
-const POLICY = `version: 1
-name: nudge-e2e
-default: true
-timezone: UTC
-consultHours:
-  - days: [mon, tue, wed, thu, fri, sat, sun]
-    from: "00:00"
-    to: "24:00"
-monitor: all
+const POLICY = allDayPolicy('nudge-e2e', `monitor: all
 approved:
   name: Healthdirect Video Call
   url: ${APPROVED_URL}
@@ -37,7 +30,7 @@ nudge:
 agent:
   pollSeconds: 1
   endAfterMissedPolls: 2
-`;
+`);
 
 const skip = process.platform !== 'linux' || warnIfMissing('nudge desktop end-to-end');
 const mode = (file: string) => (statSync(file).mode & 0o777).toString(8);
