@@ -34,22 +34,27 @@ async function onlineAgents(s: TestServer): Promise<Array<{ agentId: string; onl
   return (await s.fetchJson('/api/agents')).body.items;
 }
 
+/** A server, and a state folder its agent enrolled from once and then stopped (its identity.json written). */
+async function enrolledOnce(): Promise<{ s: TestServer; work: string; identityFile: string }> {
+  const s = (server = await startTestServer());
+  const work = tempDir();
+  const first = run(work, s.url);
+  await vi.waitFor(async () => expect((await onlineAgents(s))[0]?.online).toBe(true), WAIT);
+  await first.stop();
+  return { s, work, identityFile: join(work, 'state', 'identity.json') };
+}
+
 describe.skipIf(process.platform === 'win32')('agent identity file', () => {
   it('restores a corrupt identity.json from its backup and keeps the same agent id and token', async () => {
-    server = await startTestServer();
-    const work = tempDir();
-    const first = run(work, server.url);
-    await vi.waitFor(async () => expect((await onlineAgents(server!))[0]?.online).toBe(true), WAIT);
-    await first.stop();
-    const identityFile = join(work, 'state', 'identity.json');
+    const { s, work, identityFile } = await enrolledOnce();
     const before = JSON.parse(readFileSync(identityFile, 'utf8')) as { agentId: string; token: string };
     expect(before.token).toBeTruthy();
     expect(JSON.parse(readFileSync(`${identityFile}.bak`, 'utf8'))).toEqual(before);
 
     writeFileSync(identityFile, '{"agentId": "not-a-uu'); // torn by a crash or a bad disk
-    const second = run(work, server.url);
+    const second = run(work, s.url);
     await vi.waitFor(async () => {
-      const agents = await onlineAgents(server!);
+      const agents = await onlineAgents(s);
       expect(agents).toHaveLength(1);
       expect(agents[0]).toMatchObject({ agentId: before.agentId, online: true });
     }, WAIT);
@@ -62,23 +67,18 @@ describe.skipIf(process.platform === 'win32')('agent identity file', () => {
   });
 
   it('refuses to start, naming the file and what to do, when identity.json and its backup are both unusable', async () => {
-    server = await startTestServer();
-    const work = tempDir();
-    const first = run(work, server.url);
-    await vi.waitFor(async () => expect((await onlineAgents(server!))[0]?.online).toBe(true), WAIT);
-    await first.stop();
-    const identityFile = join(work, 'state', 'identity.json');
+    const { s, work, identityFile } = await enrolledOnce();
     writeFileSync(identityFile, 'garbage');
     writeFileSync(`${identityFile}.bak`, '');
 
-    const again = run(work, server.url);
+    const again = run(work, s.url);
     const code = await new Promise<number | null>((resolve) => again.child.once('exit', (c) => resolve(c)));
     expect(code).not.toBe(0);
     expect(again.output()).toContain(`${identityFile} is unusable (it is not valid JSON) and its backup ${identityFile}.bak is unusable too (it is empty)`);
     expect(again.output()).toContain('will not make up a new agent id');
     expect(again.output()).toContain('agent forget');
     expect(readFileSync(identityFile, 'utf8')).toBe('garbage'); // not overwritten
-    expect(await onlineAgents(server)).toHaveLength(1); // no second identity on the server
+    expect(await onlineAgents(s)).toHaveLength(1); // no second identity on the server
   });
 });
 
