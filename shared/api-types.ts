@@ -96,6 +96,11 @@ export type ViolationPage = z.infer<typeof ViolationPage>;
 export const ViolationDetail = z.object({ violation: Violation, timeline: z.array(TimelineEntry) });
 export type ViolationDetail = z.infer<typeof ViolationDetail>;
 
+/** POST /api/violations/:agentId/:id/exception: the lead's decision on a clinician's claim. */
+export const ExceptionDecisionBody = z.object({ decision: z.enum(['accept', 'reject']), note: z.string().max(2000).optional() });
+export const ExceptionDecisionReply = z.object({ violation: Violation, exception: ViolationException.nullable() });
+export type ExceptionDecisionReply = z.infer<typeof ExceptionDecisionReply>;
+
 /** POST /api/violations/:agentId/:id/reveal: shown to the caller only; audited, in the timeline. */
 export const RevealReply = z.object({ user: z.string(), pseudonym: z.string(), revealedAt: IsoTime, by: z.string(), reason: z.string() });
 /** POST /api/violations/:agentId/:id/reveal body: why the name is needed (kept in the audit log). */

@@ -73,6 +73,7 @@ export const DESCRIBED: Record<string, Described> = {
   'GET /api/audit': { summary: 'The audit log, newest first (admin)', reply: T.AuditList, query: ['limit', 'before'] },
   'POST /api/violations/:agentId/:id/reveal': { summary: "A clinician's name, to the caller only, with a reason (audited, on the timeline)", reply: T.RevealReply, body: T.RevealBody },
   'POST /api/violations/:id/reveal': { summary: 'The same by the violation id alone (CONTRACTS section 4): 400 when several agents have that id', reply: T.RevealReply, body: T.RevealBody },
+  'POST /api/violations/:agentId/:id/exception': { summary: "A lead's decision on the clinician's exception claim (audited)", reply: T.ExceptionDecisionReply, body: T.ExceptionDecisionBody },
   'GET /api/subjects/:name/export': { summary: 'Data-subject request: everything held about one clinician, by the user name agents report (admin, audited)', reply: T.SubjectExport },
   'POST /api/subjects/:name/erase': { summary: 'Data-subject request: erase or anonymise one clinician (admin, audited by pseudonym)', reply: T.SubjectErased, body: z.object({ reference: z.string().max(200).optional() }) },
   'GET /api/audit.csv': { summary: 'The audit log as CSV, filtered (admin)', reply: { media: 'text/csv' }, query: audit },

@@ -51,7 +51,8 @@ describe.skipIf(skip)('MSI under wine: the service runs the native collector', (
 
   beforeAll(async () => {
     dir = tempDir('cg-msi-coll-');
-    const [built, prefix, srv, exe] = await Promise.all([builtInstallers(), createWinePrefix(), startTestServer(), buildFakeApp(dir)]);
+    // Names shown: this test checks the Windows account the collector reads (the dashboard default is a pseudonym).
+    const [built, prefix, srv, exe] = await Promise.all([builtInstallers(), createWinePrefix(), startTestServer({ showNames: true }), buildFakeApp(dir)]);
     wine = prefix;
     server = srv;
     fake = exe;

@@ -51,6 +51,9 @@ beforeAll(async () => {
     makeEvent({ app: 'whatsapp', user: undefined }),
   ]));
   await c.next('ack');
+  // The clinician claimed an exception for the Zoom violation (a nudge outcome, protocol v1).
+  c.send({ type: 'nudges', batch: 2, nudges: [{ id: randomUUID(), violationId, app: 'zoom', user: 'CLINIC\\dr.lee', outcome: 'exception', reason: 'patient-cannot-use', detail: 'The patient cannot use the approved app', at: new Date().toISOString(), until: new Date(Date.now() + 30 * 60_000).toISOString() }] });
+  await c.next('ack');
   c.send({ type: 'status', at: new Date().toISOString(), monitoring: true, policyVersion: null, health: { polls: 3 } });
   c.close();
   const res = await fetch(`${server.url}/api/openapi.json`);
@@ -128,6 +131,8 @@ describe('OpenAPI document', () => {
     expect(revealed.user).toBe('CLINIC\\dr.lee');
     await call('POST', '/api/violations/:id/reveal', `/api/violations/${violationId}/reveal`, { body: { reason: 'the contract path, by violation id alone' } });
     await call('POST', '/api/violations/:agentId/:id/reveal', `/api/violations/${agentId}/${violationId}/reveal`, { body: {}, status: 400 });
+    const decided = await call('POST', '/api/violations/:agentId/:id/exception', `/api/violations/${agentId}/${violationId}/exception`, { body: { decision: 'accept', note: 'checked' } });
+    expect(decided.exception).toMatchObject({ reason: 'patient-cannot-use', decision: 'accepted' });
     await call('GET', '/api/trends', '/api/trends');
     await call('GET', '/api/filters', '/api/filters');
     const apps = await call('GET', '/api/apps', '/api/apps');
