@@ -8,7 +8,7 @@
  * no 22.23.3). To move on: `npm view <name>@<ver> dist.integrity` for each, update both.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../shared/errors.js';
 import { run } from './exec.js';
@@ -99,17 +99,35 @@ export async function fetchRuntime(id: RuntimeId, cacheDir: string): Promise<Run
   if (existsSync(marker)) return result;
 
   mkdirSync(dir, { recursive: true });
-  if (!existsSync(tarball) || (await sha512Integrity(tarball)) !== spec.integrity) {
-    rmSync(tarball, { force: true });
-    // --ignore-scripts: nothing from the registry runs on the build machine.
-    await run('npm', ['pack', `${spec.npmName}@${NODE_VERSION}`, '--pack-destination', dir, '--ignore-scripts', '--silent']);
-    if (!existsSync(tarball)) throw new AppError('internal', `npm pack ${spec.npmName}@${NODE_VERSION} did not write ${tarball}`);
+  // Several builds may fetch at once (the MSI and its upgrade, test files): each works in a
+  // folder of its own and moves the result into place with one rename, so no build ever packs
+  // a node binary another build is still writing (a half-written node.exe fails with error 193).
+  const work = mkdtempSync(join(dir, `.${base}-`));
+  try {
+    if (!existsSync(tarball) || (await sha512Integrity(tarball)) !== spec.integrity) {
+      // --ignore-scripts: nothing from the registry runs on the build machine.
+      await run('npm', ['pack', `${spec.npmName}@${NODE_VERSION}`, '--pack-destination', work, '--ignore-scripts', '--silent']);
+      const packed = join(work, `${base}.tgz`);
+      if (!existsSync(packed)) throw new AppError('internal', `npm pack ${spec.npmName}@${NODE_VERSION} did not write ${packed}`);
+      await verifyIntegrity(packed, spec.integrity, `${spec.npmName}@${NODE_VERSION}`);
+      renameSync(packed, tarball);
+    } else {
+      await verifyIntegrity(tarball, spec.integrity, `${spec.npmName}@${NODE_VERSION}`);
+    }
+    const stage = join(work, 'unpacked');
+    mkdirSync(stage);
+    const wanted = [`package/${spec.binary}`, ...(spec.hasLicense ? ['package/LICENSE'] : [])];
+    await run('tar', ['-xzf', tarball, '-C', stage, ...wanted]);
+    writeFileSync(join(stage, '.verified'), `${spec.integrity}\n`);
+    if (existsSync(marker)) return result; // another build finished first: use its copy
+    rmSync(unpacked, { recursive: true, force: true }); // a build killed while unpacking
+    try {
+      renameSync(stage, unpacked);
+    } catch (err) {
+      if (!existsSync(marker)) throw err; // lost a race to a build that completed: fine
+    }
+    return result;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
-  await verifyIntegrity(tarball, spec.integrity, `${spec.npmName}@${NODE_VERSION}`);
-  rmSync(unpacked, { recursive: true, force: true });
-  mkdirSync(unpacked, { recursive: true });
-  const wanted = [`package/${spec.binary}`, ...(spec.hasLicense ? ['package/LICENSE'] : [])];
-  await run('tar', ['-xzf', tarball, '-C', unpacked, ...wanted]);
-  writeFileSync(marker, `${spec.integrity}\n`);
-  return result;
 }
