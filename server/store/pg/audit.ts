@@ -1,0 +1,25 @@
+/** The audit log on PostgreSQL (audit.ts): one insert per entry; detail kept as JSON text. */
+import type { PgDb, Queryable } from './db.js';
+
+export function createPgAuditStore(db: PgDb, now: () => number = Date.now) {
+  return {
+    /** `q`: a transaction's client when the entry must commit with the change it records. */
+    async record(actor: string, action: string, detail: Record<string, unknown> = {}, q?: Queryable): Promise<void> {
+      let text: string;
+      try {
+        text = JSON.stringify(detail);
+      } catch {
+        text = JSON.stringify({ note: 'detail could not be serialised' });
+      }
+      const args = [now(), actor, action, text];
+      const sql = 'INSERT INTO audit (at, actor, action, detail) VALUES ($1, $2, $3, $4)';
+      await (q ? q.query(sql, args) : db.query(sql, args));
+    },
+    async list(limit: number, before?: number) {
+      const { rows } = await db.query<{ seq: number; at: number; actor: string; action: string; detail: string }>(
+        'SELECT * FROM audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2', [before ?? Number.MAX_SAFE_INTEGER, limit],
+      );
+      return rows.map((r) => ({ seq: r.seq, at: new Date(r.at).toISOString(), actor: r.actor, action: r.action, detail: JSON.parse(r.detail) as Record<string, unknown> }));
+    },
+  };
+}
