@@ -9,8 +9,7 @@
  * tested here on Linux against PostgreSQL 15.
  */
 import { AppError } from '../../../shared/errors.js';
-import type { Logger } from '../../../shared/log.js';
-import type { OpenOptions, Store } from '../types.js';
+import type { OpenOptions, PostgresEngineModule, Store } from '../types.js';
 import { createPgAgentStore } from './agents.js';
 import { createPgAlertStore } from './alerts.js';
 import { createPgAuditStore } from './audit.js';
@@ -31,7 +30,6 @@ import { createPgViolationStore } from './violations.js';
 export interface PgOpenOptions extends OpenOptions {
   /** Connections in this instance's pool (default 10). */
   poolSize?: number;
-  log?: Logger;
 }
 
 /** A transaction's client as a PgDb: every store module built on it joins that transaction. */
@@ -126,5 +124,5 @@ export async function openPgStore(opts: PgOpenOptions): Promise<Store> {
   return build(db);
 }
 
-export { openPgStore as openStore };
-export default openPgStore;
+/** The engine entry the store opener loads for a postgres:// URL (types.ts PostgresEngineModule). */
+export const openPostgresStore: PostgresEngineModule['openPostgresStore'] = (url, opts) => openPgStore({ ...opts, url });
