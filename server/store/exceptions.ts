@@ -5,30 +5,9 @@
  * trends and the report show apart from unexplained use.
  */
 import type { ViolationException } from '../../shared/api-types.js';
+import { exceptionLabel as labelOf, exceptionToApi as toApi, type ExceptionRow as Row } from './rows.js';
 import type { NudgeOutcome } from '../../shared/protocol.js';
 import type { Db } from './db.js';
-
-interface Row {
-  agent_id: string;
-  violation_id: string;
-  reason: string;
-  label: string;
-  claimed_at: number;
-  until: number;
-  decision: 'accepted' | 'rejected' | null;
-  decided_by: string | null;
-  decided_at: number | null;
-  note: string;
-}
-
-const iso = (ms: number) => new Date(ms).toISOString();
-const toApi = (r: Row): ViolationException => ({
-  reason: r.reason, label: r.label, claimedAt: iso(r.claimed_at), until: iso(r.until),
-  decision: r.decision, decidedBy: r.decided_by, decidedAt: r.decided_at === null ? null : iso(r.decided_at), note: r.note,
-});
-
-/** The reason's words the agent put in `detail` ("exception claimed: LABEL"), else the id. */
-const labelOf = (n: NudgeOutcome) => n.detail?.replace(/^exception claimed:\s*/, '') || n.reason || 'no reason given';
 
 export function createExceptionStore(db: Db, now: () => number = Date.now) {
   const upsert = db.prepare(

@@ -19,8 +19,8 @@
  * every instance on one database compute the same pseudonyms, and a restored backup keeps
  * them; anyone who can read the store can read the names anyway.
  */
-import { createHmac } from 'node:crypto';
 import type { Db } from './db.js';
+import { pseudonymiser } from './rows.js';
 
 export const ERASED = 'x:erased';
 export const HASHED_PREFIX = 'h:';
@@ -57,20 +57,10 @@ export function createPeople(db: Db, opts: { showNames?: boolean; now?: () => nu
   const showNames = opts.showNames ?? false;
   const key = db.prepare<[], { key: string }>('SELECT key FROM privacy_key WHERE id = 1').get()?.key;
   if (!key) throw new Error('privacy_key missing: store migration 9 did not run');
-  const hmacKey = Buffer.from(key, 'hex');
-  const memo = new Map<string, string>();
+  const shown = pseudonymiser(key, showNames);
+  const pseudonym = shown.pseudonym;
   const remember = db.prepare('INSERT OR IGNORE INTO people (name, pseudonym, first_seen) VALUES (?, ?, ?)');
   const spellings = db.prepare<[string], { name: string }>('SELECT name FROM people WHERE pseudonym = ?');
-
-  function pseudonym(name: string): string {
-    let p = memo.get(name);
-    if (p === undefined) {
-      p = `clinician-${createHmac('sha256', hmacKey).update(canonicalName(name)).digest('hex').slice(0, 8)}`;
-      if (memo.size > 50_000) memo.clear(); // bounded: a clinic has thousands of clinicians, not millions
-      memo.set(name, p);
-    }
-    return p;
-  }
 
   /** Records a reported name (so a pseudonym filter finds it); cheap, called per event with a user. */
   function see(name: string | null | undefined): void {
@@ -91,18 +81,8 @@ export function createPeople(db: Db, opts: { showNames?: boolean; now?: () => nu
   }
 
   return {
-    showNames,
-    pseudonym,
+    ...shown,
     see,
-    /** What a reader is shown for a stored `user` value. */
-    show(user: string | null): ShownUser {
-      if (user === null) return { user: null, userKind: null };
-      if (isErased(user)) return { user: 'erased', userKind: 'erased' };
-      if (isHashed(user)) return { user: pseudonym(user), userKind: 'hashed' };
-      return showNames ? { user, userKind: 'name' } : { user: pseudonym(user), userKind: 'pseudonym' };
-    },
-    /** An evidence line as readers see it (home folders hidden unless names are shown). */
-    showEvidence: (line: string): string => (showNames ? line : hideHomeFolders(line)),
     /** Every stored spelling with this pseudonym (names and hashes). */
     namesOf: (p: string): string[] => spellings.all(p).map((r) => r.name),
   };

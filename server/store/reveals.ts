@@ -6,7 +6,8 @@
  * by a data-subject request cannot be revealed, and the answer says which.
  */
 import type { Db } from './db.js';
-import { isErased, isHashed, type People } from './people.js';
+import type { People } from './people.js';
+import { revealable } from './rows.js';
 
 export type RevealResult =
   | { ok: true; user: string; pseudonym: string; at: number }
@@ -17,13 +18,9 @@ export function createRevealStore(db: Db, people: People, now: () => number = Da
   const insert = db.prepare('INSERT INTO reveals (agent_id, violation_id, pseudonym, by, at, reason) VALUES (?, ?, ?, ?, ?, ?)');
   return {
     reveal: db.transaction((agentId: string, id: string, by: string, reason: string): RevealResult => {
-      const row = userOf.get(agentId, id);
-      if (!row) return { ok: false, why: 'not_found', pseudonym: null };
-      const user = row.user;
-      if (user === null) return { ok: false, why: 'no_user', pseudonym: null };
-      if (isErased(user)) return { ok: false, why: 'erased', pseudonym: null };
-      const pseudonym = people.pseudonym(user);
-      if (isHashed(user)) return { ok: false, why: 'hashed', pseudonym };
+      const r = revealable(userOf.get(agentId, id)?.user, people.pseudonym);
+      if (!r.ok) return r;
+      const { user, pseudonym } = r;
       const at = now();
       insert.run(agentId, id, pseudonym, by, at, reason);
       return { ok: true, user, pseudonym, at };

@@ -19,7 +19,7 @@ describe.skipIf(skip !== null)('PostgreSQL migrations', () => {
       expect(await migratePg(db)).toEqual(pgMigrations.map((m) => m.version));
       expect(await migratePg(db)).toEqual([]);
       const { rows } = await db.query('SELECT max(version) AS v FROM schema_migrations');
-      expect(rows[0].v).toBe(LATEST_PG);
+      expect(rows[0]?.v).toBe(LATEST_PG);
     } finally {
       await db.close();
     }
@@ -32,7 +32,7 @@ describe.skipIf(skip !== null)('PostgreSQL migrations', () => {
       const results = await Promise.all(dbs.map((d) => migratePg(d)));
       expect(results.flat().sort()).toEqual(pgMigrations.map((m) => m.version));
       const { rows } = await dbs[0]!.query('SELECT count(*) AS n FROM schema_migrations');
-      expect(rows[0].n).toBe(pgMigrations.length);
+      expect(rows[0]?.n).toBe(pgMigrations.length);
     } finally {
       await Promise.all(dbs.map((d) => d.close()));
     }

@@ -82,7 +82,7 @@ describe.skipIf(skip !== null)('PostgreSQL violation store matches SQLite', () =
 
   it('stores each event once: resent and repeated ids are duplicates, as in SQLite', async () => {
     const [n] = (await db.query('SELECT count(*) AS n FROM events')).rows;
-    expect(n.n).toBe(lite.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM events').get()!.n);
+    expect(n?.n).toBe(lite.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM events').get()!.n);
     const again = batches()[0]!;
     expect(await pgv.ingest(again.agent, again.events)).toEqual({ stored: 0, duplicates: again.events.length, touched: [], events: [] });
   });

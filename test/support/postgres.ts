@@ -113,7 +113,7 @@ export async function startPostgres(): Promise<PgCluster> {
     await exec(bin.initdb, ['-D', data, '-U', user, '--pwfile', join(root, 'pw'), '-E', 'UTF8', '--no-locale', '--no-sync', '--auth-local=trust', '--auth-host=scram-sha-256']);
   } catch (err) {
     rmSync(root, { recursive: true, force: true });
-    throw new Error(`initdb failed (as ${as ? `uid ${as.uid}` : userInfo().username}): ${(err as { stderr?: string }).stderr ?? String(err)}`);
+    throw new Error(`initdb failed (as ${as ? `uid ${as.uid}` : userInfo().username}): ${(err as { stderr?: string }).stderr ?? String(err)}`, { cause: err });
   }
   rmSync(join(root, 'pw'));
   const port = await freePort();
@@ -166,7 +166,7 @@ export async function startPostgres(): Promise<PgCluster> {
   } catch (err) {
     const log = existsSync(join(root, 'postgres.log')) ? readFileSync(join(root, 'postgres.log'), 'utf8').slice(-2000) : '';
     atExit();
-    throw new Error(`pg_ctl start failed: ${(err as { stderr?: string }).stderr ?? String(err)}\n${log}`);
+    throw new Error(`pg_ctl start failed: ${(err as { stderr?: string }).stderr ?? String(err)}\n${log}`, { cause: err });
   }
   const base = `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}`;
   let n = 0;

@@ -55,7 +55,7 @@ export interface PgDb {
   /** host:port/db (for messages and logs). */
   where: string;
   /** One statement on the pool. */
-  query<R extends pg.QueryResultRow = any>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
   /** `fn` inside BEGIN ... COMMIT on one client (ROLLBACK on a throw); answers what `fn` answered. */
   tx<T>(fn: (c: Client) => Promise<T>): Promise<T>;
   close(): Promise<void>;

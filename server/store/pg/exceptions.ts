@@ -1,27 +1,8 @@
 /** Clinician exceptions on PostgreSQL (exceptions.ts): one row per violation, the lead's decision, counts. */
 import type { ViolationException } from '../../../shared/api-types.js';
 import type { NudgeOutcome } from '../../../shared/protocol.js';
+import { exceptionLabel as labelOf, exceptionToApi as toApi, type ExceptionRow as Row } from '../rows.js';
 import type { PgDb } from './db.js';
-
-interface Row {
-  agent_id: string;
-  violation_id: string;
-  reason: string;
-  label: string;
-  claimed_at: number;
-  until: number;
-  decision: 'accepted' | 'rejected' | null;
-  decided_by: string | null;
-  decided_at: number | null;
-  note: string;
-}
-
-const iso = (ms: number) => new Date(ms).toISOString();
-const toApi = (r: Row): ViolationException => ({
-  reason: r.reason, label: r.label, claimedAt: iso(r.claimed_at), until: iso(r.until),
-  decision: r.decision, decidedBy: r.decided_by, decidedAt: r.decided_at === null ? null : iso(r.decided_at), note: r.note,
-});
-const labelOf = (n: NudgeOutcome) => n.detail?.replace(/^exception claimed:\s*/, '') || n.reason || 'no reason given';
 
 export function createPgExceptionStore(db: PgDb, now: () => number = Date.now) {
   const getRow = async (agentId: string, violationId: string) => (await db.query<Row>('SELECT * FROM exceptions WHERE agent_id = $1 AND violation_id = $2', [agentId, violationId])).rows[0];

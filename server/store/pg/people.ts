@@ -4,8 +4,8 @@
  * key), so every instance on one database, and a store copied from SQLite, shows the same
  * pseudonyms. Only `see` and `namesOf` touch the database; the rest is the shared logic.
  */
-import { createHmac } from 'node:crypto';
-import { canonicalName, hideHomeFolders, isErased, isHashed, type ShownUser } from '../people.js';
+import { isErased } from '../people.js';
+import { pseudonymiser } from '../rows.js';
 import type { PgDb, Queryable } from './db.js';
 
 export async function createPgPeople(db: PgDb, opts: { showNames?: boolean; now?: () => number } = {}) {
@@ -14,18 +14,8 @@ export async function createPgPeople(db: PgDb, opts: { showNames?: boolean; now?
   const { rows } = await db.query<{ key: string }>('SELECT key FROM privacy_key WHERE id = 1');
   const key = rows[0]?.key;
   if (!key) throw new Error('privacy_key missing: PostgreSQL store migration 1 did not run');
-  const hmacKey = Buffer.from(key, 'hex');
-  const memo = new Map<string, string>();
-
-  function pseudonym(name: string): string {
-    let p = memo.get(name);
-    if (p === undefined) {
-      p = `clinician-${createHmac('sha256', hmacKey).update(canonicalName(name)).digest('hex').slice(0, 8)}`;
-      if (memo.size > 50_000) memo.clear();
-      memo.set(name, p);
-    }
-    return p;
-  }
+  const shown = pseudonymiser(key, showNames);
+  const pseudonym = shown.pseudonym;
 
   /** Records reported names (so a pseudonym filter finds them), in the caller's transaction. */
   async function see(q: Queryable, names: Array<string | null | undefined>): Promise<void> {
@@ -38,16 +28,8 @@ export async function createPgPeople(db: PgDb, opts: { showNames?: boolean; now?
   }
 
   return {
-    showNames,
-    pseudonym,
+    ...shown,
     see,
-    show(user: string | null): ShownUser {
-      if (user === null) return { user: null, userKind: null };
-      if (isErased(user)) return { user: 'erased', userKind: 'erased' };
-      if (isHashed(user)) return { user: pseudonym(user), userKind: 'hashed' };
-      return showNames ? { user, userKind: 'name' } : { user: pseudonym(user), userKind: 'pseudonym' };
-    },
-    showEvidence: (line: string): string => (showNames ? line : hideHomeFolders(line)),
     namesOf: async (p: string): Promise<string[]> => (await db.query<{ name: string }>('SELECT name FROM people WHERE pseudonym = $1', [p])).rows.map((r) => r.name),
   };
 }

@@ -17,29 +17,10 @@ import { maxState, mergeVia, type AppState, type Via } from '../../../shared/sna
 import type { FeedCursor, IngestResult, ViolationFilter } from '../types.js';
 import { mapError, type PgDb } from './db.js';
 import type { PgPeople } from './people.js';
+import { toViolation as toViolationView, type ViolationRow as Row } from '../rows.js';
 
 const MAX_EVIDENCE = 32;
 
-interface Row {
-  seq: number;
-  id: string;
-  agent_id: string;
-  hostname: string;
-  site: string | null;
-  user: string | null;
-  app: string;
-  state: string;
-  via: string;
-  started_at: number;
-  ended_at: number | null;
-  evidence: string;
-  nudge_shown_at: number | null;
-  nudge_clicked_at: number | null;
-  ack_status: string | null;
-  ack_by: string | null;
-  ack_at: number | null;
-  ack_note: string | null;
-}
 
 /** A violation as the fold holds it: a row read for update, or a new one (seq 0). */
 interface Folded { seq: number; id: string; user: string | null; app: string; state: AppState; via: Via; startedAt: number; endedAt: number | null; evidence: string[] }
@@ -120,22 +101,7 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => nu
     });
   }
 
-  function toViolation(r: Row): Violation {
-    const end = r.ended_at ?? now();
-    return {
-      id: r.id, agentId: r.agent_id, hostname: r.hostname, site: r.site, ...people.show(r.user), app: r.app,
-      state: r.state as AppState, via: r.via as Via,
-      startedAt: new Date(r.started_at).toISOString(),
-      endedAt: r.ended_at === null ? null : new Date(r.ended_at).toISOString(),
-      durationSec: Math.max(0, Math.round((end - r.started_at) / 1000)),
-      evidence: (JSON.parse(r.evidence) as string[]).map(people.showEvidence),
-      nudged: r.nudge_shown_at !== null,
-      nudgeClicked: r.nudge_clicked_at !== null,
-      ack: r.ack_status === null
-        ? null
-        : { status: r.ack_status as 'acknowledged' | 'resolved', by: r.ack_by ?? '', at: new Date(r.ack_at ?? 0).toISOString(), note: r.ack_note ?? '' },
-    };
-  }
+  const toViolation = (r: Row): Violation => toViolationView(r, people, now());
 
   /** The WHERE clause and parameters of a feed filter (and cursor), as SQLite's `list` builds them. */
   function where(filter: ViolationFilter, cursor?: FeedCursor): { sql: string; args: unknown[] } {
