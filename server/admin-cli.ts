@@ -1,14 +1,15 @@
 /**
  * `consultguard-server` admin commands that work on the store directly (the server may be
- * running: SQLite in WAL mode takes a second writer, and backup is online).
+ * running: SQLite in WAL mode takes a second writer, and backup is online; PostgreSQL takes
+ * any number). Each opens the store named by --data / --database (store/open.ts).
  */
-import { chmodSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { parseCommandLine, resolveConfig, type OptionSpec } from '../shared/config.js';
+import { resolve } from 'node:path';
+import { parseCommandLine, type OptionSpec } from '../shared/config.js';
 import { AppError } from '../shared/errors.js';
-import { ServerConfig, SERVER_OPTIONS } from './config.js';
+import { SERVER_OPTIONS } from './config.js';
 import { cliActor } from './store/audit.js';
-import { createStore, type Store } from './store/index.js';
+import type { Store } from './store/types.js';
+import { withStore as withCliStore } from './cli-store.js';
 import { ALERT_USAGE, runAlertCli } from './alerts/cli.js';
 
 /** What every command takes: where the store is (`--data DIR`, or `--database sqlite:PATH`). */
@@ -17,21 +18,7 @@ const DATA_ONLY: OptionSpec[] = SERVER_OPTIONS.filter((o) => o.key === 'dataDir'
 type Out = (line: string) => void;
 
 /** The store named by --data / --database (a --database without --data keeps its folder to itself). */
-function openStore(values: Record<string, unknown>): Store {
-  const config = resolveConfig(ServerConfig, DATA_ONLY, values, process.env);
-  const file = config.database ? resolve(config.database.file) : undefined;
-  const dataDir = file && values.data === undefined && !process.env.CONSULTGUARD_DATA_DIR ? dirname(file) : resolve(config.dataDir);
-  return createStore(dataDir, Date.now, { file });
-}
-
-function withStore<T>(values: Record<string, unknown>, fn: (store: Store) => T): T {
-  const store = openStore(values);
-  try {
-    return fn(store);
-  } finally {
-    store.close();
-  }
-}
+const withStore = <T>(values: Record<string, unknown>, fn: (store: Store) => Promise<T>): Promise<T> => withCliStore(values, DATA_ONLY, fn);
 
 /** The password from stdin: piped (one line), or typed at a prompt without echo. */
 async function readPassword(): Promise<string> {
@@ -110,17 +97,17 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
       const role = values.role;
       if (role !== 'lead' && role !== 'admin') throw new AppError('bad_option', `--role: expected lead or admin, got ${role === undefined ? 'nothing' : `"${String(role)}"`}`);
       const name = (values.name as string | undefined) ?? null;
-      withStore(values, (s) => {
-        const created = s.apiTokens.create(role, name);
-        s.audit.record(cliActor(), 'token-create', { id: created.id, role, name });
+      await withStore(values, async (s) => {
+        const created = await s.apiTokens.create(role, name);
+        await s.audit.record(cliActor(), 'token-create', { id: created.id, role, name });
         out(created.token);
       });
       return true;
     }
     case 'token list': {
       const { values } = parseCommandLine(rest, DATA_ONLY);
-      withStore(values, (s) => {
-        for (const t of s.apiTokens.list()) out(`${t.id}  role=${t.role}  name=${t.name ?? '-'}  created=${new Date(t.created_at).toISOString()}${t.revoked_at ? `  revoked=${new Date(t.revoked_at).toISOString()}` : ''}`);
+      await withStore(values, async (s) => {
+        for (const t of await s.apiTokens.list()) out(`${t.id}  role=${t.role}  name=${t.name ?? '-'}  created=${new Date(t.created_at).toISOString()}${t.revoked_at ? `  revoked=${new Date(t.revoked_at).toISOString()}` : ''}`);
       });
       return true;
     }
@@ -128,9 +115,10 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
       const { values, positionals } = parseCommandLine(rest, DATA_ONLY);
       const id = positionals[0];
       if (!id) throw new AppError('bad_option', 'token revoke: expected the token id (see "token list")');
-      withStore(values, (s) => {
-        if (!s.apiTokens.revoke(id)) throw new AppError('bad_option', `token revoke: no live token ${id} (see "token list")`);
-        s.audit.record(cliActor(), 'token-revoke', { id });
+      await withStore(values, async (s) => {
+        if (!await s.apiTokens.revoke(id)) throw new AppError('bad_option', `token revoke: no live token ${id} (see "token list")`);
+        await s.audit.record(cliActor(), 'token-revoke', { id });
+        await s.changes.notify('tokens', id);
       });
       out(`token ${id} revoked`);
       return true;
@@ -141,10 +129,10 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
       const name = userName(key, positionals[0]);
       if (role !== 'lead' && role !== 'admin') throw new AppError('bad_option', `--role: expected lead or admin, got ${role === undefined ? 'nothing' : `"${String(role)}"`}`);
       const password = await newPassword();
-      withStore(values, (s) => {
-        const existed = s.users.exists(name);
-        s.users.add(name, role, password);
-        s.audit.record(cliActor(), existed ? 'user-reset' : 'user-add', { name, role });
+      await withStore(values, async (s) => {
+        const existed = await s.users.exists(name);
+        await s.users.add(name, role, password);
+        await s.audit.record(cliActor(), existed ? 'user-reset' : 'user-add', { name, role });
       });
       out(`user ${name} (${role}) saved`);
       return true;
@@ -153,9 +141,10 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
       const { values, positionals } = parseCommandLine(rest, DATA_ONLY);
       const name = userName(key, positionals[0]);
       const password = await newPassword();
-      withStore(values, (s) => {
-        if (!s.users.reset(name, password)) throw new AppError('bad_option', `user reset: no user ${name} (see "user list")`);
-        s.audit.record(cliActor(), 'user-reset', { name });
+      await withStore(values, async (s) => {
+        if (!await s.users.reset(name, password)) throw new AppError('bad_option', `user reset: no user ${name} (see "user list")`);
+        await s.audit.record(cliActor(), 'user-reset', { name });
+        await s.changes.notify('users', name);
       });
       out(`user ${name}: password reset, sessions ended`);
       return true;
@@ -163,35 +152,36 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
     case 'user disable': {
       const { values, positionals } = parseCommandLine(rest, DATA_ONLY);
       const name = userName(key, positionals[0]);
-      withStore(values, (s) => {
-        if (!s.users.disable(name)) throw new AppError('bad_option', `user disable: no enabled user ${name} (see "user list")`);
-        s.audit.record(cliActor(), 'user-disable', { name });
+      await withStore(values, async (s) => {
+        if (!await s.users.disable(name)) throw new AppError('bad_option', `user disable: no enabled user ${name} (see "user list")`);
+        await s.audit.record(cliActor(), 'user-disable', { name });
+        await s.changes.notify('users', name);
       });
       out(`user ${name} disabled, sessions ended`);
       return true;
     }
     case 'user list': {
       const { values } = parseCommandLine(rest, DATA_ONLY);
-      withStore(values, (s) => {
-        for (const u of s.users.list()) out(`${u.name}  role=${u.role}  created=${new Date(u.created_at).toISOString()}${u.disabled_at ? `  disabled=${new Date(u.disabled_at).toISOString()}` : ''}`);
+      await withStore(values, async (s) => {
+        for (const u of await s.users.list()) out(`${u.name}  role=${u.role}  created=${new Date(u.created_at).toISOString()}${u.disabled_at ? `  disabled=${new Date(u.disabled_at).toISOString()}` : ''}`);
       });
       return true;
     }
     case 'secret create': {
       const { values } = parseCommandLine(rest, DATA_ONLY, { site: 'string' });
-      withStore(values, (s) => {
+      await withStore(values, async (s) => {
         const site = (values.site as string | undefined) ?? null;
-        const created = s.secrets.create(site);
+        const created = await s.secrets.create(site);
         // The secret itself never goes into the audit: only which one was made, for which site.
-        s.audit.record(cliActor(), 'secret-create', { id: created.id, site });
+        await s.audit.record(cliActor(), 'secret-create', { id: created.id, site });
         out(created.secret);
       });
       return true;
     }
     case 'secret list': {
       const { values } = parseCommandLine(rest, DATA_ONLY);
-      withStore(values, (s) => {
-        for (const r of s.secrets.list()) out(`${r.id}  site=${r.site ?? '-'}  created=${new Date(r.created_at).toISOString()}${r.revoked_at ? `  revoked=${new Date(r.revoked_at).toISOString()}` : ''}`);
+      await withStore(values, async (s) => {
+        for (const r of await s.secrets.list()) out(`${r.id}  site=${r.site ?? '-'}  created=${new Date(r.created_at).toISOString()}${r.revoked_at ? `  revoked=${new Date(r.revoked_at).toISOString()}` : ''}`);
       });
       return true;
     }
@@ -200,9 +190,11 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
       const { values, positionals } = parseCommandLine(rest, DATA_ONLY);
       const id = positionals[0];
       if (!id) throw new AppError('bad_option', `${key}: expected the ${cmd === 'secret' ? 'secret id (see "secret list")' : 'agent id (see GET /api/agents)'}`);
-      const done = withStore(values, (s) => {
-        const ok = cmd === 'secret' ? s.secrets.revoke(id) : s.agents.revokeToken(id);
-        if (ok) s.audit.record(cliActor(), cmd === 'secret' ? 'secret-revoke' : 'agent-revoke', cmd === 'secret' ? { id } : { agentId: id });
+      const done = await withStore(values, async (s) => {
+        const ok = cmd === 'secret' ? await s.secrets.revoke(id) : await s.agents.revokeToken(id);
+        if (ok) await s.audit.record(cliActor(), cmd === 'secret' ? 'secret-revoke' : 'agent-revoke', cmd === 'secret' ? { id } : { agentId: id });
+        // A revoked agent's socket closes wherever it is connected (the servers' change feed).
+        if (ok && cmd === 'agent') await s.changes.notify('agents', id);
         return ok;
       });
       if (!done) throw new AppError('bad_option', `${key}: no ${cmd} ${id}`);
@@ -221,14 +213,8 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
     const { values, positionals } = parseCommandLine(argv.slice(1), DATA_ONLY);
     const file = positionals[0];
     if (!file) throw new AppError('bad_option', 'backup: expected the file to write, e.g. backup /backups/consultguard-2026-11-23.db');
-    const store = openStore(values);
-    try {
-      await store.db.backup(resolve(file));
-      // A copy of the store holds what the store holds: readable by its owner only (see store/db.ts).
-      if (process.platform !== 'win32') chmodSync(resolve(file), 0o600);
-    } finally {
-      store.close();
-    }
+    // SQLite: an online copy (0600); PostgreSQL refuses, naming pg_dump.
+    await withStore(values, (s) => s.backup(resolve(file)));
     out(`backup written to ${resolve(file)}`);
     return true;
   }
@@ -241,17 +227,19 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
  * again with a secret; a connected agent is closed by the server's sweep within a second.
  * Audited with the operating-system user who ran it.
  */
-function agentForget(argv: string[], out: Out): boolean {
+async function agentForget(argv: string[], out: Out): Promise<boolean> {
   const { values, positionals } = parseCommandLine(argv, DATA_ONLY);
   const id = positionals[0];
   if (!id) throw new AppError('bad_option', 'agent forget: expected the agent id (see GET /api/agents)');
-  const done = withStore(values, (s) => {
-    const row = s.agents.get(id);
+  const done = await withStore(values, async (s) => {
+    const row = await s.agents.get(id);
     if (!row) return false;
-    s.db.transaction(() => {
-      s.agents.forget(id);
-      s.audit.record(cliActor(), 'agent-forget', { agentId: id, hostname: row.hostname, wasRevoked: row.revoked_at !== null });
-    })();
+    await s.transaction(async (tx) => {
+      await tx.agents.forget(id);
+      await tx.audit.record(cliActor(), 'agent-forget', { agentId: id, hostname: row.hostname, wasRevoked: row.revoked_at !== null });
+    });
+    // Its socket closes wherever it is connected (the servers' change feed).
+    await s.changes.notify('agents', id);
     return true;
   });
   if (!done) throw new AppError('bad_option', `agent forget: no agent ${id}`);
@@ -265,20 +253,20 @@ function agentForget(argv: string[], out: Out): boolean {
  * 'CLINIC\\dr.lee'), or a workstation's keyed hash `h:...`. Both are audited with the OS user
  * who ran them and the subject's pseudonym, never the name.
  */
-function subjectCommand(sub: 'export' | 'erase', argv: string[], out: Out): boolean {
+async function subjectCommand(sub: 'export' | 'erase', argv: string[], out: Out): Promise<boolean> {
   const { values, positionals } = parseCommandLine(argv, DATA_ONLY, { reference: 'string' });
   const name = positionals[0]?.trim();
   if (!name || name.length > 256) throw new AppError('bad_option', `subject ${sub}: expected the user name the agents report, e.g. subject ${sub} 'CLINIC\\dr.lee'`);
   if (positionals.length > 1) throw new AppError('bad_option', `subject ${sub}: one NAME only (got ${positionals.length}); quote a name with spaces`);
-  withStore(values, (s) => {
+  await withStore(values, async (s) => {
     if (sub === 'export') {
-      const data = s.subjects.exportSubject(name);
-      s.audit.record(cliActor(), 'subject-export', { pseudonym: data.subject.pseudonym, violations: data.violations.length });
+      const data = await s.subjects.exportSubject(name);
+      await s.audit.record(cliActor(), 'subject-export', { pseudonym: data.subject.pseudonym, violations: data.violations.length });
       out(JSON.stringify(data, null, 2));
       return;
     }
     const ref = values.reference as string | undefined;
-    const result = s.subjects.eraseSubject(name, cliActor(), (actor, action, detail) => s.audit.record(actor, action, ref ? { ...detail, reference: ref } : detail));
+    const result = await s.subjects.eraseSubject(name, cliActor(), ref ? { reference: ref } : undefined);
     out(JSON.stringify(result, null, 2));
   });
   return true;

@@ -21,7 +21,7 @@ export const SERVER_OPTIONS: OptionSpec[] = [
   { key: 'mailFrom', flag: 'mail-from', env: 'CONSULTGUARD_MAIL_FROM', type: 'string', describe: 'From address of alert and report emails (default consultguard@HOSTNAME)' },
   { key: 'showNames', flag: 'show-names', env: 'CONSULTGUARD_SHOW_NAMES', type: 'boolean', describe: "show clinicians' names instead of pseudonyms (the clinic's decision: see docs/privacy.md)" },
   { key: 'auditRetentionDays', flag: 'audit-retention-days', env: 'CONSULTGUARD_AUDIT_RETENTION_DAYS', type: 'number', describe: 'delete audit entries older than N days (default 730)' },
-  { key: 'database', flag: 'database', env: 'CONSULTGUARD_DATABASE_URL', type: 'string', describe: 'the store: sqlite:PATH (default DATA/consultguard.db)' },
+  { key: 'database', flag: 'database', env: 'CONSULTGUARD_DATABASE_URL', type: 'string', describe: 'the store: sqlite:PATH (default DATA/consultguard.db) or postgres://USER@HOST:PORT/DB' },
   { key: 'forwardSyslog', flag: 'forward-syslog', env: 'CONSULTGUARD_FORWARD_SYSLOG', type: 'string', describe: 'also send every event as RFC 5424 syslog: udp://HOST:PORT or tcp://HOST:PORT' },
 ];
 
@@ -45,18 +45,24 @@ const SmtpUrl = z.string().refine((s) => {
   }
 }, { message: 'expected smtp://[USER:PASS@]HOST:PORT or smtps://[USER:PASS@]HOST:PORT' });
 /**
- * `--database URL` (CONTRACTS section 1): `sqlite:PATH` (`sqlite:///abs/path` too). This
- * build has the SQLite engine only; a PostgreSQL URL is refused by name rather than
- * silently using a local file.
+ * `--database URL` (CONTRACTS section 1): `sqlite:PATH` (`sqlite:///abs/path` too) or
+ * `postgres://USER@HOST:PORT/DB` (`postgresql://` too). The store opens it (store/open.ts);
+ * a build without the PostgreSQL engine refuses such a URL there, by name.
  */
 export const DatabaseUrl = z.string().transform((s, ctx) => {
   if (/^postgres(ql)?:\/\//i.test(s)) {
-    ctx.addIssue({ code: 'custom', message: 'PostgreSQL is not yet supported by this build; use sqlite:PATH (or --data DIR for DATA/consultguard.db)' });
-    return z.NEVER;
+    try {
+      const u = new URL(s);
+      if (!u.hostname && !u.searchParams.get('host')) throw new Error('no host');
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected postgres://USER@HOST:PORT/DB (password in PGPASSWORD or ~/.pgpass rather than the URL)' });
+      return z.NEVER;
+    }
+    return { engine: 'postgres' as const, url: s };
   }
   const m = /^sqlite:(?:\/\/)?(.+)$/i.exec(s);
   if (!m || !m[1]) {
-    ctx.addIssue({ code: 'custom', message: `expected sqlite:PATH, e.g. sqlite:/var/lib/consultguard/consultguard.db; got "${s}"` });
+    ctx.addIssue({ code: 'custom', message: `expected sqlite:PATH or postgres://USER@HOST:PORT/DB, e.g. sqlite:/var/lib/consultguard/consultguard.db; got "${s}"` });
     return z.NEVER;
   }
   return { engine: 'sqlite' as const, file: m[1] };

@@ -22,8 +22,8 @@ async function main(): Promise<void> {
   const level = process.env.CONSULTGUARD_LOG_LEVEL ?? 'warn';
   const port = Number(process.env.CONSULTGUARD_PORT ?? 8470);
   const secret = resolveEnrollSecrets(process.env.CONSULTGUARD_ENROLL_SECRET, dataDir)[0]!;
-  const token = demoToken(dataDir);
-  const login = demoLogin(dataDir);
+  const token = await demoToken(dataDir);
+  const login = await demoLogin(dataDir);
 
   const log = createLogger({ name: 'consultguard-server', level });
   const config = ServerConfig.parse({ port, dataDir, policiesDir: join(packageRoot(), 'policies', 'demo'), enrollSecret: secret, logLevel: level });
@@ -120,37 +120,37 @@ function onPath(cmd: string, env: NodeJS.ProcessEnv): boolean {
 }
 
 /** A demo admin login, kept in the data folder (mode 0600) so it stays the same across restarts. */
-function demoLogin(dataDir: string): { name: string; password: string } {
+async function demoLogin(dataDir: string): Promise<{ name: string; password: string }> {
   const file = join(dataDir, 'demo-login');
   const store = createStore(dataDir);
   try {
     if (existsSync(file)) {
       const [name, password] = readFileSync(file, 'utf8').trim().split('\n');
-      if (name && password && store.users.exists(name)) return { name, password };
+      if (name && password && (await store.users.exists(name))) return { name, password };
     }
     const login = { name: 'admin', password: randomBytes(12).toString('base64url') };
-    store.users.add(login.name, 'admin', login.password);
+    await store.users.add(login.name, 'admin', login.password);
     writeFileSync(file, `${login.name}\n${login.password}\n`, { mode: 0o600 });
     return login;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 /** One lead token for the demo, kept in the data folder so the printed URL stays valid. */
-function demoToken(dataDir: string): string {
+async function demoToken(dataDir: string): Promise<string> {
   const file = join(dataDir, 'demo-token');
   const store = createStore(dataDir);
   try {
     if (existsSync(file)) {
       const saved = readFileSync(file, 'utf8').trim();
-      if (store.apiTokens.verify(saved)) return saved;
+      if (await store.apiTokens.verify(saved)) return saved;
     }
-    const { token } = store.apiTokens.create('lead', 'demo');
+    const { token } = await store.apiTokens.create('lead', 'demo');
     writeFileSync(file, `${token}\n`, { mode: 0o600 });
     return token;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -14,12 +14,12 @@ import type { ServerConfig } from './config.js';
 import { createGateway } from './gateway/index.js';
 import { createPolicyService } from './policy/index.js';
 import { resolveEnrollSecrets } from './secrets.js';
-import { createStore } from './store/index.js';
+import { databaseUrl, openStore } from './store/open.js';
 import { isErased } from './store/people.js';
 import { createMetrics } from './metrics.js';
 import { createLiveFeed } from './api/live.js';
 import { createForwarder } from './forward/siem.js';
-import { startRetention } from './store/retention.js';
+import { startRetention } from './store/retention-job.js';
 import { AppError } from '../shared/errors.js';
 import { createHealth } from './health/index.js';
 import { registerHealthMetrics } from './health/metrics.js';
@@ -34,15 +34,35 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const policies = createPolicyService(resolve(config.policiesDir ?? builtinPoliciesDir()), log.child({ module: 'policy' }));
-  const store = createStore(resolve(config.dataDir), Date.now, { showNames: config.showNames, file: config.database && resolve(config.database.file) });
+  const store = await openStore({
+    url: databaseUrl(config.database), dataDir: resolve(config.dataDir), showNames: config.showNames,
+    // How soon a revoke or rule change made elsewhere (the CLI, another instance) is seen.
+    changePollMs: config.revocationSweepMs, log: log.child({ module: 'store' }),
+  });
   const secrets = resolveEnrollSecrets(config.enrollSecret, resolve(config.dataDir));
 
   const live = createLiveFeed();
-  /** Sends what a batch opened or changed to dashboards, right after its ack. */
-  const publish = (agentId: string, ids: string[]) => live.publish(ids.map((id) => store.violations.get(agentId, id)).filter((v) => v !== null));
+  /** Sends what a batch opened or changed to this instance's dashboards. */
+  const publish = async (agentId: string, ids: string[]) => {
+    const found = await Promise.all(ids.map((id) => store.violations.get(agentId, id)));
+    live.publish(found.filter((v) => v !== null));
+  };
+  // Every instance's dashboards hear of every instance's batches (PostgreSQL: NOTIFY; SQLite:
+  // this process's own, at once). The payload names violations, never their content.
+  store.changes.subscribe('violations', (payload) => {
+    if (!payload) return; // "something changed" from another SQLite connection: nothing to push
+    const { agentId, ids } = JSON.parse(payload) as { agentId: string; ids: string[] };
+    publish(agentId, ids).catch((err: unknown) => log.warn({ err }, 'could not push violations to the live feed'));
+  });
+  /** Right after a batch's ack: announced in slices that fit a notification (PostgreSQL caps them at 8000 bytes). */
+  const announce = (agentId: string, ids: string[]) => {
+    for (let i = 0; i < ids.length; i += 50) {
+      store.changes.notify('violations', JSON.stringify({ agentId, ids: ids.slice(i, i + 50) })).catch((err: unknown) => log.warn({ err }, 'could not announce violations to the live feed'));
+    }
+  };
   // The SIEM sees clinicians as the dashboard does: pseudonyms unless the clinic shows names.
   const forwarder = createForwarder({ file: config.forwardFile, syslog: config.forwardSyslog, people: store.people }, log.child({ module: 'forward' }));
-  const stopRetention = startRetention(store.db, { days: config.retentionDays, auditDays: config.auditRetentionDays }, log.child({ module: 'retention' }));
+  const stopRetention = startRetention(store, { days: config.retentionDays, auditDays: config.auditRetentionDays }, log.child({ module: 'retention' }));
   let gatewayRef: { onlineCount(): number; connectionCount(): number } | null = null;
   const metrics = createMetrics({
     agentsOnline: () => gatewayRef?.onlineCount() ?? 0,
@@ -66,17 +86,17 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     sweepIntervalMs: config.revocationSweepMs,
     rate: config.rate,
     metrics,
-    onNudges: publish,
+    onNudges: announce,
     // Push what this batch opened or changed to dashboards, right after the ack.
     onIngest: (agent, result) => {
-      publish(agent.agentId, result.touched);
+      announce(agent.agentId, result.touched);
       if (forwarder.enabled) forwarder.forward(result.events.map((event) => ({ ...agent, event })));
-      alerting.engine.onIngest(agent, result.events);
+      void alerting.engine.onIngest(agent, result.events); // never rejects: it logs its own failures
     },
   });
   gatewayRef = gateway;
 
-  const healthDeps = { store: createStoreProbe(store.db, log.child({ module: 'health' })), policies, forwarder, agentsOnline: () => gateway.onlineCount() };
+  const healthDeps = { store: createStoreProbe(store, log.child({ module: 'health' })), policies, forwarder, agentsOnline: () => gateway.onlineCount() };
   const health = createHealth(healthDeps);
   health.register('alerts', () => alerting.engine.status());
   registerHealthMetrics(metrics.registry, healthDeps);
@@ -86,7 +106,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // Listeners run just before the service records the new error: read it a moment later.
     queueMicrotask(() => {
       const error = policies.lastError();
-      if (error) alerting.engine.onPolicyError(error);
+      if (error) void alerting.engine.onPolicyError(error); // never rejects
     });
   });
   policies.watch();
@@ -106,7 +126,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
-  log.info({ url, data: resolve(config.dataDir), showNames: config.showNames, policies: policies.current().policies.map((p) => p.effective.name) }, 'server listening');
+  log.info({ url, data: resolve(config.dataDir), store: store.location, showNames: config.showNames, policies: policies.current().policies.map((p) => p.effective.name) }, 'server listening');
   alerting.start();
 
   return {
@@ -122,7 +142,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       const closed = new Promise<void>((ok) => server.close(() => ok()));
       server.closeAllConnections(); // keep-alive and stream connections would hold close() open
       await closed;
-      store.close();
+      await store.close();
     },
   };
 }

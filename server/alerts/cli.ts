@@ -1,26 +1,24 @@
 /**
  * `consultguard-server alert ...` and `report ...`: rules and schedules written straight to
- * the store (the server may be running: it sees the change at its next batch, through
- * SQLite's data_version, with no restart). Every change is audited as `cli:<OS user>`.
+ * the store (the server may be running: it sees the change at its next batch, through the
+ * store's change feed, with no restart; every instance does). Every change is audited as `cli:<OS user>`.
  * `alert test ID` sends from this process, with the same --smtp-url / --mail-from options
  * (or environment) as the server, and prints how each channel went.
  */
-import { resolve } from 'node:path';
 import { parseCommandLine, resolveConfig, type OptionSpec } from '../../shared/config.js';
 import { AppError } from '../../shared/errors.js';
 import { firstIssue } from '../../shared/zod-errors.js';
 import { ServerConfig, SERVER_OPTIONS } from '../config.js';
 import { NewReport } from '../reports/schedule.js';
-import { createReportStore } from '../reports/store.js';
-import { createAlertStore } from '../store/alerts.js';
 import { cliActor } from '../store/audit.js';
-import { createStore, type Store } from '../store/index.js';
+import type { Store } from '../store/types.js';
+import { withStore as withCliStore } from '../cli-store.js';
 import { createdSecrets, NewRule, ruleFrom, ruleView } from './rules.js';
 import { createMailer, createSender, sendErrorCode } from './send.js';
 import { testMessage } from './message.js';
 import { defaultMailFrom } from './index.js';
 
-const OPTIONS: OptionSpec[] = SERVER_OPTIONS.filter((o) => o.key === 'dataDir' || o.key === 'smtpUrl' || o.key === 'mailFrom');
+const OPTIONS: OptionSpec[] = SERVER_OPTIONS.filter((o) => o.key === 'dataDir' || o.key === 'database' || o.key === 'smtpUrl' || o.key === 'mailFrom');
 type Out = (line: string) => void;
 
 export const ALERT_USAGE = `  alert add --on in-call|silent-agent|repeat|policy-error [--webhook URL [--webhook-secret S]] [--teams URL] [--slack URL] [--email ADDR] [--site S] [--threshold N]
@@ -32,15 +30,7 @@ export const ALERT_USAGE = `  alert add --on in-call|silent-agent|repeat|policy-
   report list                                    schedules and their last run
   report remove ID                               delete a schedule`;
 
-function withStore<T>(values: Record<string, unknown>, fn: (store: Store) => T): T {
-  const config = resolveConfig(ServerConfig, OPTIONS, values, process.env);
-  const store = createStore(resolve(config.dataDir));
-  try {
-    return fn(store);
-  } finally {
-    store.close();
-  }
-}
+const withStore = <T>(values: Record<string, unknown>, fn: (store: Store) => Promise<T>): Promise<T> => withCliStore(values, OPTIONS, fn);
 
 function parseInput<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } }, input: unknown, flag: (path: readonly PropertyKey[]) => string): T {
   const r = schema.safeParse(input);
@@ -53,7 +43,7 @@ function parseInput<T>(schema: { safeParse(v: unknown): { success: true; data: T
 
 const ALERT_FLAGS = { on: 'string', webhook: 'string', 'webhook-secret': 'string', teams: 'string', slack: 'string', email: 'string', site: 'string', threshold: 'string' } as const;
 
-function alertAdd(argv: string[], out: Out): void {
+async function alertAdd(argv: string[], out: Out): Promise<void> {
   const { values } = parseCommandLine(argv, OPTIONS, { ...ALERT_FLAGS });
   const str = (k: string) => values[k] as string | undefined;
   if (str('webhook-secret') !== undefined && str('webhook') === undefined) throw new AppError('bad_option', '--webhook-secret goes with --webhook URL');
@@ -80,10 +70,11 @@ function alertAdd(argv: string[], out: Out): void {
     if (err instanceof AppError) throw new AppError('bad_option', err.message);
     throw err;
   }
-  withStore(values, (s) => {
-    const created = createAlertStore(s.db).addRule(rule);
+  await withStore(values, async (s) => {
+    const created = await s.alerts.addRule(rule);
     const view = ruleView(created);
-    s.audit.record(cliActor(), 'alert-add', { id: created.id, on: created.on, site: created.site, channels: view.channels });
+    await s.audit.record(cliActor(), 'alert-add', { id: created.id, on: created.on, site: created.site, channels: view.channels });
+    await s.changes.notify('alerts', created.id);
     out(`alert ${created.id} added: on ${created.on}${created.site ? ` at site ${created.site}` : ''}${created.threshold ? ` (${created.threshold} in 7 days)` : ''} -> ${view.channels.map((c) => `${c.kind} ${c.target}`).join(', ')}`);
     // A secret we made is shown this once, so the receiver can be set to verify signatures.
     if (created.channels.some((c) => c.kind === 'email')) out('email is sent through the server\'s --smtp-url (CONSULTGUARD_SMTP_URL); "alert test ID" checks it');
@@ -96,7 +87,7 @@ async function alertTest(argv: string[], out: Out): Promise<number | void> {
   const id = positionals[0];
   if (!id) throw new AppError('bad_option', 'alert test: expected the rule id (see "alert list")');
   const config = resolveConfig(ServerConfig, OPTIONS, values, process.env);
-  const rule = withStore(values, (s) => createAlertStore(s.db).rule(id));
+  const rule = await withStore(values, (s) => s.alerts.rule(id));
   if (!rule) throw new AppError('bad_option', `alert test: no rule ${id} (see "alert list")`);
   const mailer = createMailer({ url: config.smtpUrl, from: config.mailFrom ?? defaultMailFrom() }, config.alerts.timeoutMs);
   const sender = createSender(mailer, config.alerts.timeoutMs);
@@ -117,7 +108,7 @@ async function alertTest(argv: string[], out: Out): Promise<number | void> {
   } finally {
     mailer.close();
   }
-  withStore(values, (s) => s.audit.record(cliActor(), 'alert-test', { id, failed }));
+  await withStore(values, (s) => s.audit.record(cliActor(), 'alert-test', { id, failed }));
   return failed ? 1 : undefined;
 }
 
@@ -130,8 +121,8 @@ export async function runAlertCli(argv: string[], out: Out): Promise<number | vo
       return alertAdd(rest, out);
     case 'alert list': {
       const { values } = parseCommandLine(rest, OPTIONS);
-      withStore(values, (s) => {
-        for (const r of createAlertStore(s.db).rules().map(ruleView)) {
+      await withStore(values, async (s) => {
+        for (const r of (await s.alerts.rules()).map(ruleView)) {
           out(`${r.id}  on=${r.on}${r.threshold ? `  threshold=${r.threshold}` : ''}  site=${r.site ?? '*'}  channels=${r.channels.map((c) => `${c.kind}:${c.target}${c.signed ? '(signed)' : ''}`).join(',')}  created=${r.createdAt} by ${r.createdBy}`);
         }
       });
@@ -141,9 +132,10 @@ export async function runAlertCli(argv: string[], out: Out): Promise<number | vo
       const { values, positionals } = parseCommandLine(rest, OPTIONS);
       const id = positionals[0];
       if (!id) throw new AppError('bad_option', 'alert remove: expected the rule id (see "alert list")');
-      withStore(values, (s) => {
-        if (!createAlertStore(s.db).removeRule(id)) throw new AppError('bad_option', `alert remove: no rule ${id} (see "alert list")`);
-        s.audit.record(cliActor(), 'alert-remove', { id });
+      await withStore(values, async (s) => {
+        if (!await s.alerts.removeRule(id)) throw new AppError('bad_option', `alert remove: no rule ${id} (see "alert list")`);
+        await s.audit.record(cliActor(), 'alert-remove', { id });
+        await s.changes.notify('alerts', id);
       });
       out(`alert ${id} removed`);
       return;
@@ -154,19 +146,18 @@ export async function runAlertCli(argv: string[], out: Out): Promise<number | vo
       const { values } = parseCommandLine(rest, OPTIONS, { every: 'string', site: 'string', email: 'string' });
       const email = values.email as string | undefined;
       const input = parseInput(NewReport, { every: values.every, site: values.site, email: email === undefined ? [] : email.split(',').map((e) => e.trim()) }, (path) => `--${String(path[0] ?? '')}`);
-      withStore(values, (s) => {
-        const created = createReportStore(s.db).add({ every: input.every, site: input.site, emails: input.email, createdBy: cliActor() });
-        s.audit.record(cliActor(), 'report-add', { id: created.id, every: created.every, site: created.site, email: created.emails });
+      await withStore(values, async (s) => {
+        const created = await s.reports.add({ every: input.every, site: input.site, emails: input.email, createdBy: cliActor() });
+        await s.audit.record(cliActor(), 'report-add', { id: created.id, every: created.every, site: created.site, email: created.emails });
         out(`report ${created.id} added: ${created.every} for site ${created.site} to ${created.emails.join(', ')} (the period that ended last goes out within a minute)`);
       });
       return;
     }
     case 'report list': {
       const { values } = parseCommandLine(rest, OPTIONS);
-      withStore(values, (s) => {
-        const reports = createReportStore(s.db);
-        for (const r of reports.list()) {
-          const last = reports.lastRun(r.id);
+      await withStore(values, async (s) => {
+        for (const r of await s.reports.list()) {
+          const last = await s.reports.lastRun(r.id);
           out(`${r.id}  every=${r.every}  site=${r.site}  email=${r.emails.join(',')}  last=${last ? `${last.period} ${last.state}${last.last_error ? ` (${last.last_error})` : ''}` : '-'}`);
         }
       });
@@ -176,9 +167,9 @@ export async function runAlertCli(argv: string[], out: Out): Promise<number | vo
       const { values, positionals } = parseCommandLine(rest, OPTIONS);
       const id = positionals[0];
       if (!id) throw new AppError('bad_option', 'report remove: expected the schedule id (see "report list")');
-      withStore(values, (s) => {
-        if (!createReportStore(s.db).remove(id)) throw new AppError('bad_option', `report remove: no schedule ${id} (see "report list")`);
-        s.audit.record(cliActor(), 'report-remove', { id });
+      await withStore(values, async (s) => {
+        if (!await s.reports.remove(id)) throw new AppError('bad_option', `report remove: no schedule ${id} (see "report list")`);
+        await s.audit.record(cliActor(), 'report-remove', { id });
       });
       out(`report ${id} removed`);
       return;

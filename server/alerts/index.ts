@@ -9,9 +9,7 @@ import type { Logger } from '../../shared/log.js';
 import type { EffectivePolicy } from '../../shared/policy.js';
 import type { ServerConfig } from '../config.js';
 import { createReportScheduler } from '../reports/index.js';
-import { createReportStore } from '../reports/store.js';
-import { createAlertStore } from '../store/alerts.js';
-import type { Store } from '../store/index.js';
+import type { Store } from '../store/types.js';
 import { createAlertEngine } from './engine.js';
 import type { PseudonymFor } from './pseudonym.js';
 import { createMailer, createSender } from './send.js';
@@ -36,15 +34,14 @@ export function createAlerting(deps: AlertingDeps) {
   // Secrets stay out of the log: the SMTP URL (it may hold a password) and channel secrets are never logged.
   const log = deps.log.child({ module: 'alerts' }, { redact: { paths: ['smtpUrl', '*.smtpUrl', 'secret', '*.secret', 'channels[*].secret', '*.channels[*].secret'], censor: '[redacted]' } });
   const mailer = createMailer({ url: config.smtpUrl, from: config.mailFrom ?? defaultMailFrom() }, config.alerts.timeoutMs);
-  const alerts = createAlertStore(deps.store.db);
-  const reports = createReportStore(deps.store.db);
+  const { alerts, reports } = deps.store;
   const appName = appNamer(deps.policyFor);
   const engine = createAlertEngine({
     store: deps.store, alerts, sender: createSender(mailer, config.alerts.timeoutMs), pseudonymFor: deps.pseudonymFor, appName,
     policyFor: deps.policyFor, isOnline: deps.isOnline, log, registry: deps.registry, options: config.alerts,
   });
   const scheduler = createReportScheduler({
-    db: deps.store.db, violations: deps.store.violations, reports, mailer, pseudonymFor: deps.pseudonymFor, appName,
+    violations: deps.store.violations, reports, mailer, pseudonymFor: deps.pseudonymFor, appName,
     policyFor: deps.policyFor, log: deps.log.child({ module: 'reports' }), checkMs: config.reportCheckMs,
   });
   return {

@@ -34,8 +34,8 @@ export function adminRoutes(store: Store, live: LiveFeed): Route[] {
   return [
     {
       method: 'GET', path: '/api/enroll-secrets', roles: ['admin'],
-      handle: ({ res }) => sendJson(res, 200, {
-        items: store.secrets.list().map((s) => ({ id: s.id, site: s.site, createdAt: iso(s.created_at), revokedAt: iso(s.revoked_at) })),
+      handle: async ({ res }) => sendJson(res, 200, {
+        items: (await store.secrets.list()).map((s) => ({ id: s.id, site: s.site, createdAt: iso(s.created_at), revokedAt: iso(s.revoked_at) })),
         installerVersion: agentVersion(),
       }),
     },
@@ -43,58 +43,60 @@ export function adminRoutes(store: Store, live: LiveFeed): Route[] {
       method: 'POST', path: '/api/enroll-secrets', roles: ['admin'],
       handle: async ({ res, body, principal }) => {
         const { site } = parse(z.object({ site: z.string().min(1).max(128).nullable().default(null) }), await body());
-        const created = store.secrets.create(site);
+        const created = await store.secrets.create(site);
         // Which secret was made, for which site: never the secret itself.
-        audit(principal, 'secret-create', { id: created.id, site });
+        await audit(principal, 'secret-create', { id: created.id, site });
         sendJson(res, 201, { id: created.id, site, secret: created.secret, installerVersion: agentVersion() });
       },
     },
     {
       method: 'DELETE', path: '/api/enroll-secrets/:id', roles: ['admin'],
-      handle: ({ res, params, principal }) => {
-        if (!store.secrets.revoke(params.id!)) throw new AppError('not_found', `no live enrolment secret ${params.id}`);
-        audit(principal, 'secret-revoke', { id: params.id });
+      handle: async ({ res, params, principal }) => {
+        if (!(await store.secrets.revoke(params.id!))) throw new AppError('not_found', `no live enrolment secret ${params.id}`);
+        await audit(principal, 'secret-revoke', { id: params.id });
         sendJson(res, 200, { id: params.id, revoked: true });
       },
     },
     {
       method: 'GET', path: '/api/tokens', roles: ['admin'],
-      handle: ({ res }) => sendJson(res, 200, {
-        items: store.apiTokens.list().map((t) => ({ id: t.id, name: t.name, role: t.role, createdAt: iso(t.created_at), revokedAt: iso(t.revoked_at) })),
+      handle: async ({ res }) => sendJson(res, 200, {
+        items: (await store.apiTokens.list()).map((t) => ({ id: t.id, name: t.name, role: t.role, createdAt: iso(t.created_at), revokedAt: iso(t.revoked_at) })),
       }),
     },
     {
       method: 'POST', path: '/api/tokens', roles: ['admin'],
       handle: async ({ res, body, principal }) => {
         const { role, name } = parse(z.object({ role: Role, name: z.string().max(128).nullable().default(null) }), await body());
-        const created = store.apiTokens.create(role, name);
-        audit(principal, 'token-create', { id: created.id, role, name });
+        const created = await store.apiTokens.create(role, name);
+        await audit(principal, 'token-create', { id: created.id, role, name });
         sendJson(res, 201, created);
       },
     },
     {
       method: 'DELETE', path: '/api/tokens/:id', roles: ['admin'],
-      handle: ({ res, params, principal }) => {
-        if (!store.apiTokens.revoke(params.id!)) throw new AppError('not_found', `no live API token ${params.id}; see GET /api/tokens`);
-        audit(principal, 'token-revoke', { id: params.id });
-        live.revalidate();
+      handle: async ({ res, params, principal }) => {
+        if (!(await store.apiTokens.revoke(params.id!))) throw new AppError('not_found', `no live API token ${params.id}; see GET /api/tokens`);
+        await audit(principal, 'token-revoke', { id: params.id });
+        await live.revalidate();
+        await store.changes.notify('tokens', params.id);
         sendJson(res, 200, { id: params.id, revoked: true });
       },
     },
     {
       method: 'GET', path: '/api/users', roles: ['admin'],
-      handle: ({ res }) => sendJson(res, 200, {
-        items: store.users.list().map((u) => ({ name: u.name, role: u.role, createdAt: iso(u.created_at), disabledAt: iso(u.disabled_at) })),
+      handle: async ({ res }) => sendJson(res, 200, {
+        items: (await store.users.list()).map((u) => ({ name: u.name, role: u.role, createdAt: iso(u.created_at), disabledAt: iso(u.disabled_at) })),
       }),
     },
     {
       method: 'POST', path: '/api/users', roles: ['admin'],
       handle: async ({ res, body, principal }) => {
         const { name, role, password } = parse(z.object({ name: UserName, role: Role, password: Password }), await body());
-        const existed = store.users.exists(name);
-        await store.users.addAsync(name, role, password);
-        audit(principal, existed ? 'user-reset' : 'user-add', { name, role });
-        live.revalidate();
+        const existed = await store.users.exists(name);
+        await store.users.add(name, role, password);
+        await audit(principal, existed ? 'user-reset' : 'user-add', { name, role });
+        await live.revalidate();
+        await store.changes.notify('users', name);
         sendJson(res, existed ? 200 : 201, { name, role });
       },
     },
@@ -102,18 +104,20 @@ export function adminRoutes(store: Store, live: LiveFeed): Route[] {
       method: 'POST', path: '/api/users/:name/reset', roles: ['admin'],
       handle: async ({ res, body, params, principal }) => {
         const { password } = parse(z.object({ password: Password }), await body());
-        if (!(await store.users.resetAsync(params.name!, password))) throw new AppError('not_found', `no user ${params.name}; see GET /api/users`);
-        audit(principal, 'user-reset', { name: params.name });
-        live.revalidate();
+        if (!(await store.users.reset(params.name!, password))) throw new AppError('not_found', `no user ${params.name}; see GET /api/users`);
+        await audit(principal, 'user-reset', { name: params.name });
+        await live.revalidate();
+        await store.changes.notify('users', params.name);
         sendJson(res, 200, { name: params.name, reset: true });
       },
     },
     {
       method: 'POST', path: '/api/users/:name/disable', roles: ['admin'],
-      handle: ({ res, params, principal }) => {
-        if (!store.users.disable(params.name!)) throw new AppError('not_found', `no enabled user ${params.name}; see GET /api/users`);
-        audit(principal, 'user-disable', { name: params.name });
-        live.revalidate();
+      handle: async ({ res, params, principal }) => {
+        if (!(await store.users.disable(params.name!))) throw new AppError('not_found', `no enabled user ${params.name}; see GET /api/users`);
+        await audit(principal, 'user-disable', { name: params.name });
+        await live.revalidate();
+        await store.changes.notify('users', params.name);
         sendJson(res, 200, { name: params.name, disabled: true });
       },
     },
@@ -135,11 +139,11 @@ export function agentAssignRoute(store: Store, gateway: Gateway, policies: Polic
     handle: async ({ res, params, body, principal }) => {
       const id = params.id!;
       const { site, group } = parse(z.object({ site: Place, group: Place }).strict(), await body());
-      const before = store.agents.get(id);
+      const before = await store.agents.get(id);
       if (!before) throw new AppError('not_found', `no agent ${id}; see GET /api/agents`);
-      store.agents.assign(id, site, group);
+      await store.agents.assign(id, site, group);
       const policy = policyForAgent(policies.policyFor, { site, group, sitePinned: site !== null });
-      store.audit.record(actorOf(principal), 'agent-assign', { agentId: id, hostname: before.hostname, from: { site: before.site, group: before.grp }, to: { site, group }, policy: `${policy.name}@${policy.version}` });
+      await store.audit.record(actorOf(principal), 'agent-assign', { agentId: id, hostname: before.hostname, from: { site: before.site, group: before.grp }, to: { site, group }, policy: `${policy.name}@${policy.version}` });
       gateway.reassign(id, site, group, policies.policyFor);
       sendJson(res, 200, { agentId: id, site, group, policy: { name: policy.name, version: policy.version } });
     },
@@ -175,7 +179,7 @@ export function auditCsvRoute(store: Store): Route {
         return (!actor || e.actor.toLowerCase().includes(actor.toLowerCase())) && (!action || e.action === action)
           && (since === null || at >= since) && (until === null || at <= until);
       };
-      store.audit.record(actorOf(principal), 'audit-export', { ...q.data });
+      await store.audit.record(actorOf(principal), 'audit-export', { ...q.data });
       res.writeHead(200, {
         'content-type': 'text/csv; charset=utf-8',
         'content-disposition': 'attachment; filename="consultguard-audit.csv"',
@@ -185,9 +189,9 @@ export function auditCsvRoute(store: Store): Route {
       let before: number | undefined;
       let done = false;
       // Pages of 500 by seq: a long log streams at the client's pace (csv.ts).
-      await streamLines(res, () => {
+      await streamLines(res, async () => {
         if (done) return null;
-        const page = store.audit.list(500, before);
+        const page = await store.audit.list(500, before);
         if (page.length < 500) done = true;
         const last = page[page.length - 1];
         if (last) before = last.seq;

@@ -10,7 +10,7 @@ import { isWithinConsultHours } from '../../shared/hours.js';
 import type { EffectivePolicy } from '../../shared/policy.js';
 import type { Gateway } from '../gateway/index.js';
 import { policyForAgent } from '../gateway/pinning.js';
-import type { AgentRow, AgentStore } from '../store/agents.js';
+import type { AgentRow, AgentStore, ChangeFeed } from '../store/types.js';
 import { sendJson } from './http.js';
 import type { Principal, Route } from './router.js';
 
@@ -41,37 +41,40 @@ export function agentView(a: AgentRow, online: boolean, policy: EffectivePolicy,
   };
 }
 
-type Audit = (p: Principal | null, action: string, detail?: Record<string, unknown>) => void;
+type Audit = (p: Principal | null, action: string, detail?: Record<string, unknown>) => Promise<void>;
 
-export function agentRoutes(agents: AgentStore, gateway: Gateway, policyFor: (a: { site?: string | null; group?: string | null }) => EffectivePolicy, audit?: Audit): Route[] {
+/** `changes`: tells every instance (PostgreSQL) that an agent's token went, so its socket closes wherever it is. */
+export function agentRoutes(agents: AgentStore, gateway: Gateway, policyFor: (a: { site?: string | null; group?: string | null }) => EffectivePolicy, audit?: Audit, changes?: Pick<ChangeFeed, 'notify'>): Route[] {
   return [
     {
       method: 'GET', path: '/api/agents', roles: ['lead', 'admin'],
-      handle: ({ res }) => {
+      handle: async ({ res }) => {
         const now = new Date();
-        sendJson(res, 200, { items: agents.list().map((a) => agentView(a, gateway.isOnline(a.agent_id), policyForAgent(policyFor, { site: a.site, group: a.grp, sitePinned: a.site_pinned === 1 }), now)) });
+        sendJson(res, 200, { items: (await agents.list()).map((a) => agentView(a, gateway.isOnline(a.agent_id), policyForAgent(policyFor, { site: a.site, group: a.grp, sitePinned: a.site_pinned === 1 }), now)) });
       },
     },
     {
       method: 'POST', path: '/api/agents/:id/revoke', roles: ['admin'],
-      handle: ({ res, params, principal }) => {
-        if (!agents.get(params.id!)) throw new AppError('not_found', `no agent ${params.id}`);
-        agents.revokeToken(params.id!);
-        audit?.(principal, 'agent-revoke', { agentId: params.id });
+      handle: async ({ res, params, principal }) => {
+        if (!(await agents.get(params.id!))) throw new AppError('not_found', `no agent ${params.id}`);
+        await agents.revokeToken(params.id!);
+        await audit?.(principal, 'agent-revoke', { agentId: params.id });
         gateway.disconnect(params.id!, 'token revoked by an administrator');
+        await changes?.notify('agents', params.id);
         sendJson(res, 200, { agentId: params.id, revoked: true });
       },
     },
     {
       // Deletes the identity (violations stay) so the id may enrol again with a secret.
       method: 'POST', path: '/api/agents/:id/forget', roles: ['admin'],
-      handle: ({ res, params, principal }) => {
+      handle: async ({ res, params, principal }) => {
         const id = params.id!;
-        const row = agents.get(id);
+        const row = await agents.get(id);
         if (!row) throw new AppError('not_found', `no agent ${id}; see GET /api/agents`);
-        agents.forget(id);
-        audit?.(principal, 'agent-forget', { agentId: id, hostname: row.hostname, wasRevoked: row.revoked_at !== null });
+        await agents.forget(id);
+        await audit?.(principal, 'agent-forget', { agentId: id, hostname: row.hostname, wasRevoked: row.revoked_at !== null });
         gateway.disconnect(id, 'this agent was forgotten by an administrator; it may enrol again with the enrolment secret');
+        await changes?.notify('agents', id);
         sendJson(res, 200, { agentId: id, forgotten: true });
       },
     },

@@ -10,16 +10,15 @@ import { firstIssue } from '../../shared/zod-errors.js';
 import type { AlertEngine } from '../alerts/engine.js';
 import { createdSecrets, NewRule, ruleFrom, ruleView } from '../alerts/rules.js';
 import { NewReport } from '../reports/schedule.js';
-import type { ReportStore } from '../reports/store.js';
-import type { AlertStore } from '../store/alerts.js';
+import type { AlertQueue, ReportSchedule, ReportStore } from '../store/types.js';
 import { sendJson } from './http.js';
 import { actorOf, type Principal, type Route } from './router.js';
 
 export interface AlertApiDeps {
-  alerts: AlertStore;
+  alerts: AlertQueue;
   engine: Pick<AlertEngine, 'reload' | 'test'>;
   reports: ReportStore;
-  audit: (p: Principal | null, action: string, detail: Record<string, unknown>) => void;
+  audit: (p: Principal | null, action: string, detail: Record<string, unknown>) => Promise<void>;
 }
 
 function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
@@ -28,8 +27,8 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   return r.data;
 }
 
-export function reportView(reports: ReportStore, s: ReturnType<ReportStore['list']>[number]): ReportScheduleView {
-  const last = reports.lastRun(s.id);
+export async function reportView(reports: ReportStore, s: ReportSchedule): Promise<ReportScheduleView> {
+  const last = await reports.lastRun(s.id);
   return {
     id: s.id, every: s.every, site: s.site, email: s.emails, createdAt: new Date(s.createdAt).toISOString(), createdBy: s.createdBy,
     // The store writes only these three states (server/reports/store.ts).
@@ -40,23 +39,23 @@ export function reportView(reports: ReportStore, s: ReturnType<ReportStore['list
 export function alertRoutes(deps: AlertApiDeps): Route[] {
   const { alerts, engine, reports, audit } = deps;
   return [
-    { method: 'GET', path: '/api/alerts', roles: ['lead', 'admin'], handle: ({ res }) => sendJson(res, 200, { items: alerts.rules().map(ruleView) } satisfies AlertRuleList) },
+    { method: 'GET', path: '/api/alerts', roles: ['lead', 'admin'], handle: async ({ res }) => sendJson(res, 200, { items: (await alerts.rules()).map(ruleView) } satisfies AlertRuleList) },
     {
       method: 'POST', path: '/api/alerts', roles: ['admin'],
       handle: async ({ res, body, principal }) => {
-        const rule = alerts.addRule(ruleFrom(parse(NewRule, await body()), actorOf(principal)));
-        engine.reload();
+        const rule = await alerts.addRule(ruleFrom(parse(NewRule, await body()), actorOf(principal)));
+        await engine.reload();
         const view = ruleView(rule);
-        audit(principal, 'alert-add', { id: rule.id, on: rule.on, site: rule.site, channels: view.channels });
+        await audit(principal, 'alert-add', { id: rule.id, on: rule.on, site: rule.site, channels: view.channels });
         sendJson(res, 201, { ...view, secrets: createdSecrets(rule) } satisfies AlertRuleCreated);
       },
     },
     {
       method: 'DELETE', path: '/api/alerts/:id', roles: ['admin'],
-      handle: ({ res, params, principal }) => {
-        if (!alerts.removeRule(params.id!)) throw new AppError('not_found', `no alert rule ${params.id}; see GET /api/alerts`);
-        engine.reload();
-        audit(principal, 'alert-remove', { id: params.id });
+      handle: async ({ res, params, principal }) => {
+        if (!(await alerts.removeRule(params.id!))) throw new AppError('not_found', `no alert rule ${params.id}; see GET /api/alerts`);
+        await engine.reload();
+        await audit(principal, 'alert-remove', { id: params.id });
         sendJson(res, 200, { id: params.id!, removed: true } satisfies Removed);
       },
     },
@@ -65,25 +64,25 @@ export function alertRoutes(deps: AlertApiDeps): Route[] {
       handle: async ({ res, params, principal }) => {
         const results = await engine.test(params.id!);
         if (!results) throw new AppError('not_found', `no alert rule ${params.id}; see GET /api/alerts`);
-        audit(principal, 'alert-test', { id: params.id, results });
+        await audit(principal, 'alert-test', { id: params.id, results });
         sendJson(res, 200, { id: params.id!, ok: results.every((r) => r.ok), channels: results } satisfies AlertTestReply);
       },
     },
-    { method: 'GET', path: '/api/reports', roles: ['lead', 'admin'], handle: ({ res }) => sendJson(res, 200, { items: reports.list().map((s) => reportView(reports, s)) } satisfies ReportScheduleList) },
+    { method: 'GET', path: '/api/reports', roles: ['lead', 'admin'], handle: async ({ res }) => sendJson(res, 200, { items: await Promise.all((await reports.list()).map((s) => reportView(reports, s))) } satisfies ReportScheduleList) },
     {
       method: 'POST', path: '/api/reports', roles: ['admin'],
       handle: async ({ res, body, principal }) => {
         const input = parse(NewReport, await body());
-        const s = reports.add({ every: input.every, site: input.site, emails: input.email, createdBy: actorOf(principal) });
-        audit(principal, 'report-add', { id: s.id, every: s.every, site: s.site, email: s.emails });
-        sendJson(res, 201, reportView(reports, s) satisfies ReportScheduleView);
+        const s = await reports.add({ every: input.every, site: input.site, emails: input.email, createdBy: actorOf(principal) });
+        await audit(principal, 'report-add', { id: s.id, every: s.every, site: s.site, email: s.emails });
+        sendJson(res, 201, (await reportView(reports, s)) satisfies ReportScheduleView);
       },
     },
     {
       method: 'DELETE', path: '/api/reports/:id', roles: ['admin'],
-      handle: ({ res, params, principal }) => {
-        if (!reports.remove(params.id!)) throw new AppError('not_found', `no report schedule ${params.id}; see GET /api/reports`);
-        audit(principal, 'report-remove', { id: params.id });
+      handle: async ({ res, params, principal }) => {
+        if (!(await reports.remove(params.id!))) throw new AppError('not_found', `no report schedule ${params.id}; see GET /api/reports`);
+        await audit(principal, 'report-remove', { id: params.id });
         sendJson(res, 200, { id: params.id!, removed: true } satisfies Removed);
       },
     },

@@ -26,13 +26,13 @@ export function csvLine(values: unknown[]): string {
  * the event loop a turn between pages (a long export never starves agent acks). Stops
  * when the client goes away. `page()` answers the next lines, or null after the last page.
  */
-export async function streamLines(res: ServerResponse, page: () => string[] | null): Promise<'done' | 'closed'> {
+export async function streamLines(res: ServerResponse, page: () => string[] | null | Promise<string[] | null>): Promise<'done' | 'closed'> {
   let closed = false;
   const onClose = () => (closed = true);
   res.on('close', onClose);
   res.on('error', onClose); // a reset socket ends the export quietly
   try {
-    for (let lines = page(); lines !== null; lines = page()) {
+    for (let lines = await page(); lines !== null; lines = await page()) {
       for (const line of lines) {
         if (closed) return 'closed';
         if (!res.write(line)) {

@@ -6,8 +6,8 @@
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
 import { firstIssue } from '../../shared/zod-errors.js';
-import type { ExceptionStore } from '../store/exceptions.js';
-import type { Violation, ViolationStore } from '../store/violations.js';
+import type { Violation } from '../../shared/api-types.js';
+import type { ExceptionStore, ViolationStore } from '../store/types.js';
 import { sendJson } from './http.js';
 import type { LiveFeed } from './live.js';
 import type { Route } from './router.js';
@@ -16,8 +16,8 @@ import type { Audit } from './violations.js';
 const Decision = z.object({ decision: z.enum(['accept', 'reject']), note: z.string().max(2000).default('') }).strict();
 
 /** Adds `exception` (or null) to each violation of a feed page or detail. */
-export function withExceptions<T extends Pick<Violation, 'agentId' | 'id'>>(exceptions: ExceptionStore, items: T[]): Array<T & { exception: ReturnType<ExceptionStore['get']> }> {
-  const found = exceptions.forViolations(items);
+export async function withExceptions<T extends Pick<Violation, 'agentId' | 'id'>>(exceptions: ExceptionStore, items: T[]): Promise<Array<T & { exception: Awaited<ReturnType<ExceptionStore['get']>> }>> {
+  const found = await exceptions.forViolations(items);
   return items.map((v) => ({ ...v, exception: found.get(`${v.agentId}\u0000${v.id}`) ?? null }));
 }
 
@@ -30,13 +30,13 @@ export function exceptionRoutes(exceptions: ExceptionStore, violations: Violatio
         if (!parsed.success) throw new AppError('bad_request', `body ${firstIssue(parsed.error).line}; expected {"decision": "accept" | "reject", "note": "..."}`);
         const agentId = params.agentId!;
         const id = params.id!;
-        const v = violations.get(agentId, id);
+        const v = await violations.get(agentId, id);
         if (!v) throw new AppError('not_found', `no violation ${id} from agent ${agentId}`);
-        if (!exceptions.get(agentId, id)) throw new AppError('bad_request', `violation ${id} has no exception claimed by the clinician; there is nothing to accept or reject`);
+        if (!(await exceptions.get(agentId, id))) throw new AppError('bad_request', `violation ${id} has no exception claimed by the clinician; there is nothing to accept or reject`);
         const decision = parsed.data.decision === 'accept' ? 'accepted' : 'rejected';
-        const exception = exceptions.decide(agentId, id, decision, principal?.name ?? principal?.id ?? '?', parsed.data.note);
-        audit(principal, decision === 'accepted' ? 'exception-accept' : 'exception-reject', { agentId, id, reason: exception?.reason, note: parsed.data.note });
-        const [withX] = withExceptions(exceptions, [v]);
+        const exception = await exceptions.decide(agentId, id, decision, principal?.name ?? principal?.id ?? '?', parsed.data.note);
+        await audit(principal, decision === 'accepted' ? 'exception-accept' : 'exception-reject', { agentId, id, reason: exception?.reason, note: parsed.data.note });
+        const [withX] = await withExceptions(exceptions, [v]);
         live.publish([v]);
         sendJson(res, 200, { violation: withX, exception });
       },

@@ -42,8 +42,8 @@ export interface ApiDeps {
 export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const audit = (p: Principal | null, action: string, detail: Record<string, unknown> = {}) => deps.store.audit.record(actorOf(p), action, detail);
   // A live stream re-checks the credential it was opened with (logout, reset, disable, revoke).
-  const credentialLive = (p: Principal | null) => (): boolean => {
-    if (p?.kind === 'session') return p.sessionKey !== undefined && deps.store.users.sessionLive(p.sessionKey);
+  const credentialLive = (p: Principal | null) => async (): Promise<boolean> => {
+    if (p?.kind === 'session') return p.sessionKey !== undefined && (await deps.store.users.sessionLive(p.sessionKey));
     if (p?.kind === 'token') return deps.store.apiTokens.live(p.id);
     return false;
   };
@@ -52,8 +52,8 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     {
       method: 'GET', path: '/healthz', roles: null,
       // The truth about each part (server/health/): 503 with store_unavailable when the store is not usable.
-      handle: ({ res }) => {
-        const { httpStatus, body } = deps.health.report();
+      handle: async ({ res }) => {
+        const { httpStatus, body } = await deps.health.report();
         sendJson(res, httpStatus, body);
       },
     },
@@ -68,14 +68,14 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     ...exceptionRoutes(deps.store.exceptions, deps.store.violations, deps.live, audit),
     {
       method: 'GET', path: '/api/audit', roles: ['admin'],
-      handle: ({ res, url }) => {
+      handle: async ({ res, url }) => {
         const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get('limit') ?? 200) || 200));
         const before = url.searchParams.get('before');
         if (before !== null && !/^\d{1,15}$/.test(before)) throw new AppError('bad_request', 'query before: expected the seq of an audit entry (a whole number) from a previous page');
-        sendJson(res, 200, { items: deps.store.audit.list(limit, before ? Number(before) : undefined) });
+        sendJson(res, 200, { items: await deps.store.audit.list(limit, before ? Number(before) : undefined) });
       },
     },
-    ...agentRoutes(deps.store.agents, deps.gateway, deps.policies.policyFor, audit),
+    ...agentRoutes(deps.store.agents, deps.gateway, deps.policies.policyFor, audit, deps.store.changes),
     ...adminRoutes(deps.store, deps.live),
     ...(deps.alerts ? alertRoutes({ ...deps.alerts, audit }) : []),
     agentAssignRoute(deps.store, deps.gateway, deps.policies),
@@ -86,10 +86,10 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
   // Described last: the document lists every route above (server/api/openapi.ts).
   routes.push(openApiRoute(routes));
 
-  function authenticate(req: IncomingMessage): Principal | null {
+  async function authenticate(req: IncomingMessage): Promise<Principal | null> {
     const token = bearer(req);
     if (!token) return sessionPrincipal(deps.store, req);
-    const found = deps.store.apiTokens.verify(token);
+    const found = await deps.store.apiTokens.verify(token);
     return found ? { kind: 'token', id: found.id, name: found.name, role: found.role } : null;
   }
 
@@ -99,7 +99,7 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
 /** Counts for the login hashing queue and the live streams, beside the server's own metrics. */
 function registerApiMetrics(deps: ApiDeps): void {
   const registers = [deps.metrics.registry];
-  const kdf = () => deps.store.users.hasher.stats();
+  const kdf = () => deps.store.users.kdfStats();
   new Gauge({ name: 'consultguard_login_hashes_active', help: 'Password checks running now (capped)', registers, collect() { this.set(kdf().active); } });
   new Gauge({ name: 'consultguard_login_hashes_active_max', help: 'Most password checks that ran at once since start', registers, collect() { this.set(kdf().peak); } });
   new Gauge({ name: 'consultguard_login_hashes_queued', help: 'Password checks waiting for a slot', registers, collect() { this.set(kdf().queued); } });

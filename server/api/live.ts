@@ -13,7 +13,7 @@
  * server (`revalidate`), and within `recheckMs` when done by another process (the CLI).
  */
 import type { ServerResponse } from 'node:http';
-import type { Violation } from '../store/violations.js';
+import type { Violation } from '../../shared/api-types.js';
 
 export interface LiveOptions {
   heartbeatMs?: number;
@@ -24,7 +24,7 @@ export interface LiveOptions {
 interface Client {
   res: ServerResponse;
   /** Still allowed to read the feed (its session or token is valid). */
-  valid: () => boolean;
+  valid: () => Promise<boolean>;
 }
 
 export const LIVE_DEFAULTS = { heartbeatMs: 25_000, recheckMs: 5_000, maxBufferedBytes: 256 * 1024 };
@@ -46,26 +46,27 @@ export function createLiveFeed(opts: LiveOptions = {}) {
     c.res.write(text);
     if (c.res.writableLength > maxBufferedBytes) drop(c, 'slow');
   };
-  const revalidate = () => {
-    for (const c of clients) {
+  /** Never rejects: a check that fails ends its stream. */
+  const revalidate = async (): Promise<void> => {
+    await Promise.all([...clients].map(async (c) => {
       let ok: boolean;
       try {
-        ok = c.valid();
+        ok = await c.valid();
       } catch {
         ok = false; // the store is closing: no one keeps a stream
       }
-      if (!ok) drop(c, 'ended');
-    }
+      if (!ok && clients.has(c)) drop(c, 'ended');
+    }));
   };
 
   const beat = setInterval(() => {
     for (const c of clients) send(c, ': keep-alive\n\n');
   }, heartbeatMs);
-  const check = setInterval(revalidate, recheckMs);
+  const check = setInterval(() => void revalidate(), recheckMs);
   beat.unref();
   check.unref();
   return {
-    subscribe(res: ServerResponse, valid: () => boolean): void {
+    subscribe(res: ServerResponse, valid: () => Promise<boolean>): void {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' });
       const c: Client = { res, valid };
       clients.add(c);

@@ -8,7 +8,7 @@ import { relative } from 'node:path';
 import type { AppNames, PolicyError, PolicyOverview } from '../../shared/api-types.js';
 import { policyForAgent } from '../gateway/pinning.js';
 import type { PolicyService } from '../policy/index.js';
-import type { AgentStore } from '../store/agents.js';
+import type { AgentStore } from '../store/types.js';
 import { sendJson } from './http.js';
 import type { Route } from './router.js';
 
@@ -18,7 +18,7 @@ export function splitPolicyError(message: string): PolicyError {
   return m ? { message, file: m[1]!, line: Number(m[2]) } : { message, file: null, line: null };
 }
 
-export function policyOverview(policies: PolicyService, agents: AgentStore): PolicyOverview {
+export async function policyOverview(policies: PolicyService, agents: AgentStore): Promise<PolicyOverview> {
   const set = policies.current();
   const error = policies.lastError();
   return {
@@ -37,7 +37,7 @@ export function policyOverview(policies: PolicyService, agents: AgentStore): Pol
       approved: { name: effective.approved.name, url: effective.approved.url, apps: effective.approved.apps },
     })),
     error: error === null ? null : splitPolicyError(error),
-    agents: agents.list().map((a) => {
+    agents: (await agents.list()).map((a) => {
       const p = policyForAgent(policies.policyFor, { site: a.site, group: a.grp, sitePinned: a.site_pinned === 1 });
       return {
         agentId: a.agent_id, hostname: a.hostname, site: a.site, group: a.grp,
@@ -67,7 +67,7 @@ export function appNameOf(policies: PolicyService): (id: string) => string {
 
 export function policyRoutes(policies: PolicyService, agents: AgentStore): Route[] {
   return [
-    { method: 'GET', path: '/api/policies', roles: ['lead', 'admin'], handle: ({ res }) => sendJson(res, 200, policyOverview(policies, agents)) },
+    { method: 'GET', path: '/api/policies', roles: ['lead', 'admin'], handle: async ({ res }) => sendJson(res, 200, await policyOverview(policies, agents)) },
     { method: 'GET', path: '/api/apps', roles: ['lead', 'admin'], handle: ({ res }) => sendJson(res, 200, appNames(policies)) },
   ];
 }

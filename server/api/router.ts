@@ -77,7 +77,7 @@ function readBody(req: IncomingMessage): Promise<unknown> {
   });
 }
 
-export function createRouter(routes: Route[], authenticate: (req: IncomingMessage) => Principal | null, log: Logger) {
+export function createRouter(routes: Route[], authenticate: (req: IncomingMessage) => Promise<Principal | null>, log: Logger) {
   const compiled = routes.map((r) => ({ route: r, ...compile(r.path) }));
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let path = '?';
@@ -94,7 +94,7 @@ export function createRouter(routes: Route[], authenticate: (req: IncomingMessag
       const params: Record<string, string> = {};
       hit.c.names.forEach((n, i) => (params[n] = decodeParam(n, hit.m![i + 1]!)));
       const route = hit.c.route;
-      const principal = authenticate(req);
+      const principal = await authenticate(req);
       // A cookie is sent by the browser whoever made the page: state changes on a session
       // need the CSRF token too (bearer tokens are not ambient, so they are exempt).
       if (principal?.kind === 'session' && method !== 'GET' && !(route.path === '/api/session' && method === 'POST')) {

@@ -54,31 +54,31 @@ export function sessionRoutes(store: Store, live: LiveFeed, secure: boolean): Ro
         const result = await store.users.login(username, password, ip);
         if (!result.ok) {
           const refusal = REFUSED[result.reason];
-          store.audit.record(username, refusal.action, { ip });
+          await store.audit.record(username, refusal.action, { ip });
           throw refusal.error(result.retryAfterSec);
         }
-        store.audit.record(result.user.name, 'login', { ip });
+        await store.audit.record(result.user.name, 'login', { ip });
         res.setHeader('set-cookie', cookie(result.sessionId, SESSION.maxMs / 1000, secure));
         sendJson(res, 200, { user: { name: result.user.name, role: result.user.role }, csrfToken: result.user.csrfToken });
       },
     },
     {
       method: 'GET', path: '/api/session', roles: null,
-      handle: ({ res, req }) => {
+      handle: async ({ res, req }) => {
         const id = readCookie(req, SESSION_COOKIE);
-        const user = id ? store.users.session(id) : undefined;
+        const user = id ? await store.users.session(id) : undefined;
         if (!user) throw new AppError('unauthorized', 'not logged in');
         sendJson(res, 200, { user: { name: user.name, role: user.role }, csrfToken: user.csrfToken });
       },
     },
     {
       method: 'DELETE', path: '/api/session', roles: ['lead', 'admin'],
-      handle: ({ res, req, principal }) => {
+      handle: async ({ res, req, principal }) => {
         const id = readCookie(req, SESSION_COOKIE);
-        if (id) store.users.logout(id);
+        if (id) await store.users.logout(id);
         // The session's open live streams end with it, not at their next reconnect.
-        live.revalidate();
-        store.audit.record(actorOf(principal), 'logout');
+        await live.revalidate();
+        await store.audit.record(actorOf(principal), 'logout');
         res.writeHead(204, { 'set-cookie': cookie('', 0, secure), 'cache-control': 'no-store' });
         res.end();
       },
@@ -87,8 +87,8 @@ export function sessionRoutes(store: Store, live: LiveFeed, secure: boolean): Ro
 }
 
 /** The principal behind a request's session cookie, if any. */
-export function sessionPrincipal(store: Store, req: IncomingMessage): (Principal & { csrfToken: string }) | null {
+export async function sessionPrincipal(store: Store, req: IncomingMessage): Promise<(Principal & { csrfToken: string }) | null> {
   const id = readCookie(req, SESSION_COOKIE);
-  const user = id ? store.users.session(id) : undefined;
+  const user = id ? await store.users.session(id) : undefined;
   return user ? { kind: 'session', id: user.name, name: user.name, role: user.role, csrfToken: user.csrfToken, sessionKey: user.sessionKey } : null;
 }

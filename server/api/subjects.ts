@@ -12,7 +12,7 @@ import type { Store } from '../store/index.js';
 import { sendJson } from './http.js';
 import { actorOf, type Principal, type Route } from './router.js';
 
-type Audit = (principal: Principal | null, action: string, detail?: Record<string, unknown>) => void;
+type Audit = (principal: Principal | null, action: string, detail?: Record<string, unknown>) => Promise<void>;
 
 /** The same rule as the CLI's `subject` commands (admin-cli.ts). */
 export function subjectName(raw: string | undefined): string {
@@ -29,10 +29,10 @@ export function subjectRoutes(store: Store, audit: Audit): Route[] {
   return [
     {
       method: 'GET', path: '/api/subjects/:name/export', roles: ['admin'],
-      handle: ({ res, params, principal }) => {
+      handle: async ({ res, params, principal }) => {
         const name = subjectName(params.name);
-        const data = store.subjects.exportSubject(name);
-        audit(principal, 'subject-export', { pseudonym: data.subject.pseudonym, violations: data.violations.length });
+        const data = await store.subjects.exportSubject(name);
+        await audit(principal, 'subject-export', { pseudonym: data.subject.pseudonym, violations: data.violations.length });
         res.setHeader('content-disposition', `attachment; filename="consultguard-subject-${data.subject.pseudonym}.json"`);
         sendJson(res, 200, data);
       },
@@ -44,7 +44,7 @@ export function subjectRoutes(store: Store, audit: Audit): Route[] {
         const parsed = EraseBody.safeParse(await body());
         if (!parsed.success) throw new AppError('bad_request', `body ${firstIssue(parsed.error).line}`);
         const ref = parsed.data.reference;
-        const result = store.subjects.eraseSubject(name, actorOf(principal), (actor, action, detail) => store.audit.record(actor, action, ref ? { ...detail, reference: ref } : detail));
+        const result = await store.subjects.eraseSubject(name, actorOf(principal), ref ? { reference: ref } : undefined);
         sendJson(res, 200, result);
       },
     },

@@ -3,13 +3,12 @@ import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
 import { AppState } from '../../shared/snapshot.js';
 import { firstIssue } from '../../shared/zod-errors.js';
-import type { Violation, ViolationFilter, ViolationStore } from '../store/violations.js';
+import type { Violation } from '../../shared/api-types.js';
+import type { ExceptionStore, RevealStore, ViolationFilter, ViolationStore } from '../store/types.js';
 import { csvLine, streamLines } from './csv.js';
 import { sendJson } from './http.js';
 import type { LiveFeed } from './live.js';
-import type { RevealStore } from '../store/reveals.js';
 import { actorOf, type Ctx, type Principal, type Route } from './router.js';
-import type { ExceptionStore } from '../store/exceptions.js';
 import { withExceptions } from './exceptions.js';
 
 const Time = z
@@ -54,8 +53,8 @@ export function decodeCursor(text: string): { startedAt: number; seq: number } {
   return { startedAt: Number(m[1]), seq: Number(m[2]) };
 }
 
-export function feedPage(store: ViolationStore, q: FeedQuery) {
-  const page = store.list(toFilter(q), q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
+export async function feedPage(store: ViolationStore, q: FeedQuery) {
+  const page = await store.list(toFilter(q), q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
   return { items: page.items, next: page.next ? encodeCursor(page.next) : null };
 }
 
@@ -76,9 +75,9 @@ const REFUSED = {
   erased: 'this clinician was erased by a data-subject request; there is no name to reveal',
 } as const;
 
-export type Audit = (principal: Principal | null, action: string, detail?: Record<string, unknown>) => void;
+export type Audit = (principal: Principal | null, action: string, detail?: Record<string, unknown>) => Promise<void>;
 /** Whether the credential behind a request is still valid (a live stream re-checks it). */
-export type CredentialCheck = (principal: Principal | null) => () => boolean;
+export type CredentialCheck = (principal: Principal | null) => () => Promise<boolean>;
 
 const violationPath = (agentId: string, id: string) => `/api/violations/${encodeURIComponent(agentId)}/${encodeURIComponent(id)}`;
 
@@ -96,44 +95,44 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
     if (!parsed.success) throw new AppError('bad_request', `body ${firstIssue(parsed.error).line}`);
     const { reason } = parsed.data;
     const by = actorOf(principal);
-    const r = reveals.reveal(agentId, id, by, reason);
+    const r = await reveals.reveal(agentId, id, by, reason);
     if (!r.ok) {
       if (r.why === 'not_found') throw new AppError('not_found', `no violation ${id} from agent ${agentId}`);
-      audit(principal, 'reveal-name-refused', { agentId, id, why: r.why, pseudonym: r.pseudonym, reason });
+      await audit(principal, 'reveal-name-refused', { agentId, id, why: r.why, pseudonym: r.pseudonym, reason });
       throw new AppError('not_found', REFUSED[r.why]);
     }
-    audit(principal, 'reveal-name', { agentId, id, pseudonym: r.pseudonym, reason });
+    await audit(principal, 'reveal-name', { agentId, id, pseudonym: r.pseudonym, reason });
     sendJson(res, 200, { user: r.user, pseudonym: r.pseudonym, revealedAt: new Date(r.at).toISOString(), by, reason });
   };
-  let filterCache: { at: number; value: ReturnType<ViolationStore['filterValues']> } | null = null;
+  let filterCache: { at: number; value: Awaited<ReturnType<ViolationStore['filterValues']>> } | null = null;
   return [
     {
       method: 'GET', path: '/api/violations', roles: ['lead', 'admin'],
-      handle: ({ res, url, principal }) => {
+      handle: async ({ res, url, principal }) => {
         const q = parseFeedQuery(url.searchParams);
         // Sessions (people) are audited per feed view; API tokens (SIEM polling) are not, or the log drowns.
-        if (principal?.kind === 'session' && !q.cursor) audit(principal, 'view-feed', { filter: Object.fromEntries(url.searchParams) });
-        const page = feedPage(store, q);
-        sendJson(res, 200, exceptions ? { ...page, items: withExceptions(exceptions, page.items) } : page);
+        if (principal?.kind === 'session' && !q.cursor) await audit(principal, 'view-feed', { filter: Object.fromEntries(url.searchParams) });
+        const page = await feedPage(store, q);
+        sendJson(res, 200, exceptions ? { ...page, items: await withExceptions(exceptions, page.items) } : page);
       },
     },
     {
       // A violation is addressed by agent AND id: violationIds are made by each agent and
       // are unique per agent only.
       method: 'GET', path: '/api/violations/:agentId/:id', roles: ['lead', 'admin'],
-      handle: ({ res, params, principal }) => {
-        const d = store.detail(params.agentId!, params.id!);
+      handle: async ({ res, params, principal }) => {
+        const d = await store.detail(params.agentId!, params.id!);
         if (!d) throw new AppError('not_found', `no violation ${params.id} from agent ${params.agentId}`);
-        audit(principal, 'view-violation', { agentId: params.agentId, id: params.id });
-        sendJson(res, 200, exceptions ? { ...d, violation: { ...d.violation, exception: exceptions.get(params.agentId!, params.id!) } } : d);
+        await audit(principal, 'view-violation', { agentId: params.agentId, id: params.id });
+        sendJson(res, 200, exceptions ? { ...d, violation: { ...d.violation, exception: await exceptions.get(params.agentId!, params.id!) } } : d);
       },
     },
     {
       // The old single-id address: never guessed at. One match is redirected to its full
       // address; several are refused with the way to tell them apart.
       method: 'GET', path: '/api/violations/:id', roles: ['lead', 'admin'],
-      handle: ({ res, params }) => {
-        const agents = store.agentsWithId(params.id!);
+      handle: async ({ res, params }) => {
+        const agents = await store.agentsWithId(params.id!);
         if (agents.length === 0) throw new AppError('not_found', `no violation ${params.id}`);
         if (agents.length > 1) throw new AppError('bad_request', `violation id ${params.id} is used by ${agents.length} agents; address it as /api/violations/AGENT_ID/${params.id}`);
         res.writeHead(308, { location: violationPath(agents[0]!, params.id!), 'cache-control': 'no-store' });
@@ -148,8 +147,8 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
       // CONTRACTS section 4's address: resolved like the old GET (one agent has that id:
       // that violation; several: a 400 naming the full address). A POST is not redirected.
       method: 'POST', path: '/api/violations/:id/reveal', roles: ['lead', 'admin'],
-      handle: (ctx) => {
-        const agents = store.agentsWithId(ctx.params.id!);
+      handle: async (ctx) => {
+        const agents = await store.agentsWithId(ctx.params.id!);
         if (agents.length === 0) throw new AppError('not_found', `no violation ${ctx.params.id}`);
         if (agents.length > 1) throw new AppError('bad_request', `violation id ${ctx.params.id} is used by ${agents.length} agents; address it as /api/violations/AGENT_ID/${ctx.params.id}/reveal`);
         return reveal(ctx, agents[0]!, ctx.params.id!);
@@ -160,29 +159,29 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
       handle: async ({ res, params, principal, body }) => {
         const parsed = Ack.safeParse(await body());
         if (!parsed.success) throw new AppError('bad_request', `body ${firstIssue(parsed.error).line}`);
-        const v = store.acknowledge(params.agentId!, params.id!, parsed.data.status, principal?.name ?? principal?.id ?? '?', parsed.data.note);
+        const v = await store.acknowledge(params.agentId!, params.id!, parsed.data.status, principal?.name ?? principal?.id ?? '?', parsed.data.note);
         if (!v) throw new AppError('not_found', `no violation ${params.id} from agent ${params.agentId}`);
-        audit(principal, parsed.data.status === 'resolved' ? 'resolve' : 'acknowledge', { agentId: params.agentId, id: params.id, note: parsed.data.note });
+        await audit(principal, parsed.data.status === 'resolved' ? 'resolve' : 'acknowledge', { agentId: params.agentId, id: params.id, note: parsed.data.note });
         live.publish([v]);
         sendJson(res, 200, { violation: v });
       },
     },
     {
       method: 'GET', path: '/api/trends', roles: ['lead', 'admin'],
-      handle: ({ res, url, principal }) => {
+      handle: async ({ res, url, principal }) => {
         const raw = Object.fromEntries(url.searchParams);
         const parsed = TrendQuery.safeParse({ since: raw.since ?? new Date(Date.now() - 30 * 86_400_000).toISOString(), until: raw.until ?? new Date(Date.now() + 60_000).toISOString() });
         if (!parsed.success) throw new AppError('bad_request', `query ${firstIssue(parsed.error).line}`);
-        audit(principal, 'view-trends', raw);
-        const trends = store.trends(parsed.data.since, parsed.data.until, timezone());
-        sendJson(res, 200, exceptions ? { ...trends, exceptions: exceptions.counts(parsed.data.since, parsed.data.until) } : trends);
+        await audit(principal, 'view-trends', raw);
+        const trends = await store.trends(parsed.data.since, parsed.data.until, timezone());
+        sendJson(res, 200, exceptions ? { ...trends, exceptions: await exceptions.counts(parsed.data.since, parsed.data.until) } : trends);
       },
     },
     {
       method: 'GET', path: '/api/filters', roles: ['lead', 'admin'],
-      handle: ({ res }) => {
+      handle: async ({ res }) => {
         // A GROUP BY over every violation: cached for a minute.
-        if (!filterCache || Date.now() - filterCache.at > 60_000) filterCache = { at: Date.now(), value: store.filterValues() };
+        if (!filterCache || Date.now() - filterCache.at > 60_000) filterCache = { at: Date.now(), value: await store.filterValues() };
         sendJson(res, 200, filterCache.value);
       },
     },
@@ -191,7 +190,7 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
       handle: async ({ res, url, principal }) => {
         const q = parseFeedQuery(url.searchParams);
         const filter = toFilter(q);
-        audit(principal, 'export-csv', { filter: Object.fromEntries(url.searchParams) });
+        await audit(principal, 'export-csv', { filter: Object.fromEntries(url.searchParams) });
         res.writeHead(200, {
           'content-type': 'text/csv; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
           'content-disposition': `attachment; filename="consultguard-violations-${new Date().toISOString().slice(0, 10)}.csv"`,
@@ -202,13 +201,13 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
         let rows = 0;
         let first = true;
         let last = false;
-        await streamLines(res, () => {
+        await streamLines(res, async () => {
           if (first) {
             first = false;
             return [csvLine(csvHeader)];
           }
           if (last || rows >= CSV_MAX_ROWS) return null;
-          const page = store.list(filter, Math.min(CSV_PAGE, CSV_MAX_ROWS - rows), cursor);
+          const page = await store.list(filter, Math.min(CSV_PAGE, CSV_MAX_ROWS - rows), cursor);
           rows += page.items.length;
           cursor = page.next ?? undefined;
           last = !cursor;

@@ -7,7 +7,7 @@
  */
 import { AppError } from '../../shared/errors.js';
 import type { Hello } from '../../shared/protocol.js';
-import type { AgentStore } from '../store/agents.js';
+import type { AgentStore } from '../store/types.js';
 import { hashToken, newToken, safeEqual } from '../store/tokens.js';
 
 export interface AuthResult {
@@ -21,17 +21,17 @@ export interface SecretCheck {
   /** Secrets from config (no site). */
   configured: readonly string[];
   /** Secrets in the store: its id and site (null for none), or undefined if unknown/revoked. */
-  lookup: (secret: string) => { id: string; site: string | null } | undefined;
+  lookup: (secret: string) => Promise<{ id: string; site: string | null } | undefined>;
   /** Most agents one secret may enrol (revoked ones count until forgotten). */
   enrollLimit: number;
 }
 
-export function authenticate(hello: Hello, agents: AgentStore, secrets: SecretCheck): AuthResult {
-  const row = agents.get(hello.agentId);
+export async function authenticate(hello: Hello, agents: AgentStore, secrets: SecretCheck): Promise<AuthResult> {
+  const row = await agents.get(hello.agentId);
   if (hello.token) {
     const presented = hashToken(hello.token);
     if (row?.token_hash && safeEqual(row.token_hash, presented)) {
-      agents.reconnect(hello);
+      await agents.reconnect(hello);
       return { token: hello.token, tokenHash: row.token_hash, enrolled: false };
     }
     // No fall-back to a secret sent alongside (older agents sent both) for a known id.
@@ -44,7 +44,7 @@ export function authenticate(hello: Hello, agents: AgentStore, secrets: SecretCh
   }
   const secret = hello.enrollSecret;
   const configured = secrets.configured.find((s) => safeEqual(s, secret));
-  const stored = configured === undefined ? secrets.lookup(secret) : undefined;
+  const stored = configured === undefined ? await secrets.lookup(secret) : undefined;
   if (configured === undefined && !stored) {
     throw new AppError('unauthorized', 'wrong or revoked enrolment secret; check the secret given at install time (--enroll-secret / CONSULTGUARD_ENROLL_SECRET)');
   }
@@ -55,12 +55,12 @@ export function authenticate(hello: Hello, agents: AgentStore, secrets: SecretCh
       : 'this agent id is already enrolled; connect with its own token, or an administrator runs "consultguard-server agent forget ID" to enrol it again');
   }
   const enrolledBy = stored ? stored.id : `config:${hashToken(secret).slice(0, 16)}`;
-  if (agents.enrolledBy(enrolledBy) >= secrets.enrollLimit) {
+  if ((await agents.enrolledBy(enrolledBy)) >= secrets.enrollLimit) {
     throw new AppError('enrolment_limit', `this enrolment secret has enrolled its limit of ${secrets.enrollLimit} agents; an administrator creates a new one ("consultguard-server secret create") or raises --enroll-limit`);
   }
   const token = newToken('cga');
   const tokenHash = hashToken(token);
   // A site's own secret puts the agent in that site for good, whatever the agent claims.
-  agents.enrol(hello, { tokenHash, site: stored?.site ?? hello.site ?? null, sitePinned: Boolean(stored?.site), enrolledBy });
+  await agents.enrol(hello, { tokenHash, site: stored?.site ?? hello.site ?? null, sitePinned: Boolean(stored?.site), enrolledBy });
   return { token, tokenHash, enrolled: true };
 }

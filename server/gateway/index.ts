@@ -15,7 +15,7 @@ import { startSession, type AgentSession, type SessionDeps } from './session.js'
 export interface GatewayDeps extends Omit<SessionDeps, 'onReady' | 'onClosed' | 'quotas'> {
   pingIntervalMs: number;
   quota: QuotaOptions;
-  /** How often to look for revokes made by another process (the CLI); default 1 s. */
+  /** Quotas are pruned every 60 of these (default 1 s); revokes arrive through the store's change feed. */
   sweepIntervalMs?: number;
 }
 
@@ -41,36 +41,42 @@ export function createGateway(deps: GatewayDeps) {
     onClosed(s) {
       if (s.agentId && online.get(s.agentId) === s) {
         online.delete(s.agentId);
-        deps.store.agents.touch(s.agentId);
+        deps.store.agents.touch(s.agentId).catch((err: unknown) => deps.log.warn({ err }, 'could not record when an agent left'));
       }
     },
   };
 
   const revokedMessage = 'this agent\'s token was revoked by an administrator; it may enrol again only after "consultguard-server agent forget ID"';
   /**
-   * Closes online agents whose token is gone. SQLite's `data_version` changes only when
-   * another connection (the admin CLI) commits, so the sweep costs one pragma per tick and
-   * walks the online agents (one primary-key lookup each) only after such a commit.
+   * Closes online agents whose token is gone. The store's change feed says when tokens or
+   * agents changed anywhere (this instance, another one, the admin CLI); only then are the
+   * online agents walked (one primary-key lookup each).
    */
-  let seenVersion = deps.store.db.pragma('data_version', { simple: true }) as number;
-  let sweeps = 0;
-  function sweep(): void {
-    if (++sweeps % 60 === 0) quotas.prune();
-    const version = deps.store.db.pragma('data_version', { simple: true }) as number;
-    if (version === seenVersion) return;
-    seenVersion = version;
-    for (const s of [...online.values()]) {
-      if (!s.stillAuthorised()) s.end(new AppError('unauthorized', revokedMessage));
+  let sweeping = false;
+  let again = false;
+  async function sweep(): Promise<void> {
+    if (sweeping) {
+      again = true;
+      return;
+    }
+    sweeping = true;
+    try {
+      do {
+        again = false;
+        for (const s of [...online.values()]) {
+          if (!(await s.stillAuthorised())) s.end(new AppError('unauthorized', revokedMessage));
+        }
+      } while (again);
+    } finally {
+      sweeping = false;
     }
   }
-  const sweeper = setInterval(() => {
-    try {
-      sweep();
-    } catch (err) {
-      deps.log.warn({ err }, 'revocation sweep failed; retrying');
-    }
-  }, deps.sweepIntervalMs ?? 1000);
-  sweeper.unref();
+  const onChange = () => {
+    sweep().catch((err: unknown) => deps.log.warn({ err }, 'revocation sweep failed; retrying at the next change'));
+  };
+  const unsubscribe = [deps.store.changes.subscribe('tokens', onChange), deps.store.changes.subscribe('agents', onChange)];
+  const pruner = setInterval(() => quotas.prune(), 60 * (deps.sweepIntervalMs ?? 1000));
+  pruner.unref();
 
   const pinger = setInterval(() => {
     for (const ws of sockets) {
@@ -140,7 +146,8 @@ export function createGateway(deps: GatewayDeps) {
     async close(): Promise<void> {
       closing = true;
       clearInterval(pinger);
-      clearInterval(sweeper);
+      clearInterval(pruner);
+      for (const u of unsubscribe) u();
       const gone = [...sockets].map((ws) => new Promise<void>((resolve) => {
         if (ws.readyState === ws.CLOSED) return resolve();
         ws.once('close', () => resolve());

@@ -3,7 +3,9 @@
  * stores event batches (ack after commit) and status heartbeats. Any protocol violation
  * gets a coded `error` frame and the contract's close code; other agents are unaffected.
  *
- * Every frame after `hello` first re-reads the agent's token hash (one primary-key lookup):
+ * Frames of one connection are handled one after another, in order (each waits for the
+ * store), so acks keep the order of the batches. Every frame after `hello` first re-reads
+ * the agent's token hash (one primary-key lookup):
  * a revoke or forget from any process (the CLI is a separate process on the same SQLite
  * file) stops the next frame from being stored, even before the gateway's sweep closes the
  * socket. Event and nudge frames are then charged to the agent's quota, and their times
@@ -15,7 +17,7 @@ import type { AgentMessage, Events, Hello, Nudges } from '../../shared/protocol.
 import type { Logger } from '../../shared/log.js';
 import type { EffectivePolicy } from '../../shared/policy.js';
 import type { Store } from '../store/index.js';
-import type { IngestResult } from '../store/violations.js';
+import type { IngestResult } from '../store/types.js';
 import { authenticate, type SecretCheck } from './auth.js';
 import { checkTimes, type ClockLimits } from './clock.js';
 import { fail, parseFrame, send } from './frames.js';
@@ -57,7 +59,7 @@ export interface AgentSession {
   policyVersion: string | null;
   pushPolicy(policy: EffectivePolicy): void;
   /** Whether the store still holds this connection's token for its agent. */
-  stillAuthorised(): boolean;
+  stillAuthorised(): Promise<boolean>;
   /** Ends the connection with the coded error and its close code. */
   end(err: AppError): void;
 }
@@ -81,7 +83,7 @@ export function startSession(ws: WebSocket, remote: string, deps: SessionDeps): 
       session.policyVersion = policy.version;
       send(ws, { type: 'policy', policy });
     },
-    stillAuthorised: () => session.agentId !== null && deps.store.agents.tokenHash(session.agentId) === session.tokenHash,
+    stillAuthorised: async () => session.agentId !== null && (await deps.store.agents.tokenHash(session.agentId)) === session.tokenHash,
     end(err) {
       if (ended) return;
       ended = true;
@@ -105,11 +107,11 @@ export function startSession(ws: WebSocket, remote: string, deps: SessionDeps): 
     return true;
   }
 
-  function onHello(hello: Hello): void {
+  async function onHello(hello: Hello): Promise<void> {
     clearTimeout(helloTimer);
-    const auth = authenticate(hello, deps.store.agents, deps.secrets);
+    const auth = await authenticate(hello, deps.store.agents, deps.secrets);
     // The stored record is the truth for the site (a site secret pins it, whatever the claim).
-    const row = deps.store.agents.get(hello.agentId);
+    const row = await deps.store.agents.get(hello.agentId);
     const msg: Hello = { ...hello, site: row?.site ?? undefined, group: row?.grp ?? undefined };
     const agentLog = log.child({ agentId: msg.agentId, hostname: msg.host.hostname });
     session.agentId = msg.agentId;
@@ -132,16 +134,16 @@ export function startSession(ws: WebSocket, remote: string, deps: SessionDeps): 
     throw new QuotaError(verdict.kind, verdict.retryAfterSec);
   }
 
-  function handle(msg: AgentMessage, bytes: number): void {
+  async function handle(msg: AgentMessage, bytes: number): Promise<void> {
     if (msg.type === 'hello') {
       if (session.agentId) throw new AppError('bad_message', 'hello may be sent only once per connection');
-      onHello(msg);
+      await onHello(msg);
       return;
     }
     if (!session.agentId || !session.hello) {
       throw new AppError('hello_required', `the first frame must be "hello", got "${msg.type}"`);
     }
-    if (!session.stillAuthorised()) throw new AppError('unauthorized', REVOKED);
+    if (!(await session.stillAuthorised())) throw new AppError('unauthorized', REVOKED);
     const agentId = session.agentId;
     if (msg.type === 'events') {
       charge(agentId, msg, bytes);
@@ -153,10 +155,12 @@ export function startSession(ws: WebSocket, remote: string, deps: SessionDeps): 
         deps.metrics?.eventTimes?.(times.clamped, times.expired);
         log.warn({ agentId, clamped: times.clamped, expired: times.expired }, 'event times outside the accepted window (agent clock off?)');
       }
-      const result = times.kept.length ? deps.store.violations.ingest(agent, times.kept) : { stored: 0, duplicates: 0, touched: [], events: [] };
+      // Acked only once the commit resolved: a failure rejects and the agent resends.
+      const result = times.kept.length ? await deps.store.violations.ingest(agent, times.kept) : { stored: 0, duplicates: 0, touched: [], events: [] };
+      if (ended) return;
       send(ws, { type: 'ack', batch: msg.batch });
       deps.metrics?.ingested(result.stored, result.duplicates, (performance.now() - t0) / 1000);
-      deps.store.agents.touch(agentId);
+      await deps.store.agents.touch(agentId);
       if (result.stored) deps.onIngest(agent, result);
       return;
     }
@@ -164,38 +168,50 @@ export function startSession(ws: WebSocket, remote: string, deps: SessionDeps): 
       charge(agentId, msg, bytes);
       const times = checkTimes(msg.nudges, deps.clock, Date.now());
       if (times.clamped || times.expired) deps.metrics?.eventTimes?.(times.clamped, times.expired);
-      const result = times.kept.length ? deps.store.violations.ingestNudges(agentId, times.kept) : { stored: 0, touched: [] };
-      if (times.kept.length) deps.store.exceptions.ingest(agentId, times.kept); // clinician exceptions (server/store/exceptions.ts), before the ack
+      const result = times.kept.length ? await deps.store.violations.ingestNudges(agentId, times.kept) : { stored: 0, touched: [] };
+      if (times.kept.length) await deps.store.exceptions.ingest(agentId, times.kept); // clinician exceptions (server/store/exceptions.ts), before the ack
+      if (ended) return;
       send(ws, { type: 'ack', batch: msg.batch });
       if (result.stored) deps.onNudges?.(agentId, result.touched);
       return;
     }
-    deps.store.agents.saveStatus(agentId, msg);
+    await deps.store.agents.saveStatus(agentId, msg);
   }
 
+  function failed(err: unknown): void {
+    if (err instanceof QuotaError) {
+      log.warn({ code: err.code, agentId: session.agentId, kind: err.kind, retryAfterSec: err.retryAfterSec }, 'agent over its quota; batch refused, it will resend');
+      ended = true;
+      deps.metrics?.rejected(err.code);
+      fail(ws, err, { retryAfterSec: err.retryAfterSec });
+    } else if (err instanceof AppError) {
+      log.warn({ code: err.code, agentId: session.agentId }, err.message);
+      session.end(err);
+    } else {
+      // A store failure: do not ack; the agent keeps the batch and resends it. The
+      // exception goes to the log only; the agent gets the fixed "internal" text.
+      log.error({ err, agentId: session.agentId }, 'failed to handle a frame');
+      ended = true;
+      deps.metrics?.rejected('internal');
+      fail(ws, err);
+    }
+  }
+
+  // One frame at a time, in arrival order: the next waits for the store to answer this one.
+  let queue: Promise<void> = Promise.resolve();
   ws.on('message', (data, isBinary) => {
     if (ended) return; // refused already; the close is on its way
+    let msg: AgentMessage;
+    let bytes: number;
     try {
       if (!allow()) throw new AppError('rate_limited', `more than ${deps.rate.perSecond} messages per second; slow down and reconnect`);
-      handle(parseFrame(data, isBinary), frameBytes(data));
+      msg = parseFrame(data, isBinary);
+      bytes = frameBytes(data);
     } catch (err) {
-      if (err instanceof QuotaError) {
-        log.warn({ code: err.code, agentId: session.agentId, kind: err.kind, retryAfterSec: err.retryAfterSec }, 'agent over its quota; batch refused, it will resend');
-        ended = true;
-        deps.metrics?.rejected(err.code);
-        fail(ws, err, { retryAfterSec: err.retryAfterSec });
-      } else if (err instanceof AppError) {
-        log.warn({ code: err.code, agentId: session.agentId }, err.message);
-        session.end(err);
-      } else {
-        // A store failure: do not ack; the agent keeps the batch and resends it. The
-        // exception goes to the log only; the agent gets the fixed "internal" text.
-        log.error({ err, agentId: session.agentId }, 'failed to handle a frame');
-        ended = true;
-        deps.metrics?.rejected('internal');
-        fail(ws, err);
-      }
+      failed(err);
+      return;
     }
+    queue = queue.then(() => (ended ? undefined : handle(msg, bytes))).catch(failed);
   });
   ws.on('error', (err) => log.warn({ err: err.message }, 'agent socket error'));
   ws.on('close', () => {

@@ -18,18 +18,19 @@ export interface HealthDeps {
 }
 
 export function createHealth(deps: HealthDeps) {
-  const components = new Map<string, () => ComponentHealth & Record<string, unknown>>();
+  type Status = ComponentHealth & Record<string, unknown>;
+  const components = new Map<string, () => Status | Promise<Status>>();
   return {
     /** Adds a part to the report (name: a stable key such as "alerts"). */
-    register(name: string, status: () => ComponentHealth & Record<string, unknown>): void {
+    register(name: string, status: () => Status | Promise<Status>): void {
       components.set(name, status);
     },
-    report(): { httpStatus: 200 | 503; body: Health } {
-      const storeOk = deps.store.check();
+    async report(): Promise<{ httpStatus: 200 | 503; body: Health }> {
+      const storeOk = await deps.store.check();
       const store = deps.store.status();
       const policy = deps.policies.status();
       const forward = deps.forwarder.status();
-      const extra = Object.fromEntries([...components].map(([name, fn]) => [name, fn()]));
+      const extra = Object.fromEntries(await Promise.all([...components].map(async ([name, fn]) => [name, await fn()] as const)));
       const failing = [policy.watch, ...Object.values(forward), ...Object.values(extra)].some((c) => c.state === 'failing') || policy.error !== null;
       const body: Health = {
         ok: storeOk,

@@ -28,8 +28,8 @@ export function registerHealthMetrics(registry: Registry, deps: HealthDeps): voi
   const up = (s: StreakStatus) => (s.state === 'ok' ? 1 : 0);
   const targets = () => Object.entries(deps.forwarder.status()) as Array<[string, StreakStatus & { dropped?: number }]>;
 
-  new Gauge({ name: 'consultguard_store_up', help: '1 when the store answers a real query (SELECT 1, schema version, table reads)', registers: [registry], collect() { this.set(deps.store.check() ? 1 : 0); } });
-  followCounter(registry, 'consultguard_store_check_failures_total', 'Store health checks that failed', () => [[{ target: 'sqlite' }, deps.store.status().failures]]);
+  new Gauge({ name: 'consultguard_store_up', help: '1 when the store answers a real query (SELECT 1, schema version, table reads)', registers: [registry], async collect() { this.set((await deps.store.check()) ? 1 : 0); } });
+  followCounter(registry, 'consultguard_store_check_failures_total', 'Store health checks that failed', () => [[{ target: deps.store.engine }, deps.store.status().failures]]);
 
   new Gauge({ name: 'consultguard_policy_watch_up', help: '1 while the policies folder is watched for changes', registers: [registry], collect() { this.set(up(deps.policies.status().watch)); } });
   followCounter(registry, 'consultguard_policy_watch_failures_total', 'Failures of the policies folder watch (folder gone or replaced, watch error)', () => [[{ target: 'policies' }, deps.policies.status().watch.failures]]);

@@ -1,15 +1,15 @@
 /**
- * Is the store usable, right now? A real round trip on the server's own connection
- * (`SELECT 1`), the schema version, one row of each table ingest cannot live without, and
- * the file's identity: a store file deleted or replaced under a running server still
- * works on the old, unlinked file, so every write would vanish at the next restart.
- * SQLite behaves the same on Windows, macOS and Linux; a file held open cannot be deleted
- * on Windows, so the identity check matters on macOS and Linux.
+ * Is the store usable, right now? The engine's probe (store/types.ts `probe`): for SQLite a
+ * real round trip on the server's own connection (`SELECT 1`), the schema version, one row
+ * of each table ingest cannot live without, and the file's identity: a store file deleted
+ * or replaced under a running server still works on the old, unlinked file, so every write
+ * would vanish at the next restart. SQLite behaves the same on Windows, macOS and Linux; a
+ * file held open cannot be deleted on Windows, so the identity check matters on macOS and
+ * Linux. Here its coded failures become our own words for /healthz.
  */
-import { statSync } from 'node:fs';
 import type { Logger } from '../../shared/log.js';
-import type { Db } from '../store/db.js';
 import { migrations } from '../store/migrations/index.js';
+import type { Store } from '../store/types.js';
 import { createStreak, errorCode, type StreakStatus } from './streak.js';
 
 export interface StoreHealth extends StreakStatus {
@@ -18,15 +18,6 @@ export interface StoreHealth extends StreakStatus {
 }
 
 const LATEST = Math.max(...migrations.map((m) => m.version));
-
-function fileId(file: string): string | null {
-  try {
-    const st = statSync(file);
-    return `${st.dev}:${st.ino}`;
-  } catch {
-    return null;
-  }
-}
 
 /** Our words for what went wrong: SQLite's codes are stable, its messages are not for clients. */
 function problemFor(code: string): string {
@@ -41,37 +32,26 @@ function problemFor(code: string): string {
   return 'the store cannot be read';
 }
 
-export function createStoreProbe(db: Db, log: Logger) {
-  const file = db.memory ? null : db.name;
-  const opened = file ? fileId(file) : null;
+export function createStoreProbe(store: Pick<Store, 'probe' | 'location' | 'engine'>, log: Logger) {
   const streak = createStreak(log, 'store');
   let problem: string | null = null;
-  const fail = (code: string, err: unknown = Object.assign(new Error(code), { code })): false => {
-    problem = problemFor(code);
-    streak.fail(err, { file });
-    return false;
-  };
 
   return {
-    /** Runs the checks; true when the store is usable. */
-    check(): boolean {
-      if (!db.open) return fail('ENOTOPEN');
+    /** Runs the store's checks (store.probe: a real round trip, schema, tables); true when usable. */
+    async check(): Promise<boolean> {
       try {
-        // Prepared each time (microseconds): a cached statement would hide a dropped table.
-        if (db.prepare('SELECT 1').pluck().get() !== 1) return fail('ESCHEMA');
-        if (db.prepare('SELECT max(version) FROM schema_migrations').pluck().get() !== LATEST) return fail('ESCHEMA');
-        db.prepare('SELECT 1 FROM agents LIMIT 1').get();
-        db.prepare('SELECT 1 FROM violations LIMIT 1').get();
-        db.prepare('SELECT 1 FROM events LIMIT 1').get();
+        await store.probe();
       } catch (err) {
-        return fail(errorCode(err), err);
+        problem = problemFor(errorCode(err));
+        streak.fail(err, { store: store.location });
+        return false;
       }
-      if (file && fileId(file) !== opened) return fail('EREPLACED');
       problem = null;
       streak.ok();
       return true;
     },
     status: (): StoreHealth => ({ ...streak.status(), problem }),
+    engine: store.engine,
   };
 }
 

@@ -7,8 +7,7 @@
 import { localTime } from '../../shared/hours.js';
 import { csvLine } from '../api/csv.js';
 import type { PseudonymFor } from '../alerts/pseudonym.js';
-import type { Db } from '../store/db.js';
-import type { ViolationStore } from '../store/violations.js';
+import type { ReportFigures, ViolationStore } from '../store/types.js';
 import type { Period } from './period.js';
 
 export interface ReportSummary {
@@ -20,31 +19,23 @@ export interface ReportSummary {
   nudges: { shown: number; clicked: number };
 }
 
-export function summarise(db: Db, site: string, p: Period, tz: string, appName: (id: string) => string, now: number): ReportSummary {
-  const args = [site, p.since, p.until] as const;
-  const tot = db.prepare<[number, string, number, number], { n: number; incall: number | null; shown: number; clicked: number }>(
-    `SELECT count(*) AS n, sum(CASE WHEN state = 'in-call' THEN coalesce(ended_at, ?) - started_at ELSE 0 END) / 60000.0 AS incall,
-       count(nudge_shown_at) AS shown, count(nudge_clicked_at) AS clicked
-     FROM violations WHERE site = ? AND started_at >= ? AND started_at < ?`,
-  ).get(now, ...args)!;
-  const byApp = db.prepare<[string, number, number], { app: string; n: number }>('SELECT app, count(*) AS n FROM violations WHERE site = ? AND started_at >= ? AND started_at < ? GROUP BY app ORDER BY n DESC, app').all(...args);
-  const hosts = db.prepare<[string, number, number], { hostname: string; n: number }>('SELECT hostname, count(*) AS n FROM violations WHERE site = ? AND started_at >= ? AND started_at < ? GROUP BY hostname ORDER BY n DESC, hostname LIMIT 10').all(...args);
+/** Words the store's figures (store `reports.figures`) for one site and period. */
+export function summarise(f: ReportFigures, tz: string, appName: (id: string) => string): ReportSummary {
   // Days in the site's zone: hour buckets mapped to local dates (exact for whole-hour offsets; a
   // half-hour zone's bucket straddling midnight counts on the day it starts).
-  const buckets = db.prepare<[string, number, number], { b: number; n: number }>('SELECT started_at / 900000 AS b, count(*) AS n FROM violations WHERE site = ? AND started_at >= ? AND started_at < ? GROUP BY b').all(...args);
   const days = new Map<string, number>();
-  for (const r of buckets) {
+  for (const r of f.buckets) {
     const day = localTime(tz, new Date(r.b * 900_000)).date;
     days.set(day, (days.get(day) ?? 0) + r.n);
   }
   const busiest = [...days].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0];
   return {
-    total: tot.n,
-    inCallMinutes: Math.round((tot.incall ?? 0) * 10) / 10,
-    byApp: byApp.map((r) => ({ app: r.app, name: appName(r.app), count: r.n })),
-    topWorkstations: hosts.map((r) => ({ hostname: r.hostname, count: r.n })),
+    total: f.total,
+    inCallMinutes: Math.round(f.inCallMinutes * 10) / 10,
+    byApp: f.byApp.map((r) => ({ app: r.app, name: appName(r.app), count: r.n })),
+    topWorkstations: f.hosts.map((r) => ({ hostname: r.hostname, count: r.n })),
     busiestDay: busiest ? { day: busiest[0], count: busiest[1] } : null,
-    nudges: { shown: tot.shown, clicked: tot.clicked },
+    nudges: { shown: f.shown, clicked: f.clicked },
   };
 }
 
@@ -53,12 +44,12 @@ const CSV_COLUMNS = ['id', 'agentId', 'hostname', 'site', 'user', 'app', 'state'
 export const CSV_MAX_ROWS = 100_000;
 
 /** The period's violations as CSV (the API export's columns; `user` holds the pseudonym). */
-export function periodCsv(violations: ViolationStore, site: string, p: Period, pseudonymFor: PseudonymFor): { csv: string; rows: number; truncated: boolean } {
+export async function periodCsv(violations: ViolationStore, site: string, p: Period, pseudonymFor: PseudonymFor): Promise<{ csv: string; rows: number; truncated: boolean }> {
   const lines = [csvLine([...CSV_COLUMNS])];
   let cursor: { startedAt: number; seq: number } | undefined;
   let rows = 0;
   do {
-    const page = violations.list({ site, since: p.since, until: p.until }, Math.min(500, CSV_MAX_ROWS - rows), cursor);
+    const page = await violations.list({ site, since: p.since, until: p.until }, Math.min(500, CSV_MAX_ROWS - rows), cursor);
     for (const v of page.items) {
       // The store already shows a pseudonym unless the clinic shows names; a mailed report
       // names nobody either way.

@@ -10,14 +10,11 @@ import type { Logger } from '../../shared/log.js';
 import type { EffectivePolicy } from '../../shared/policy.js';
 import type { PseudonymFor } from '../alerts/pseudonym.js';
 import { sendErrorCode, type Mailer } from '../alerts/send.js';
-import type { Db } from '../store/db.js';
-import type { ViolationStore } from '../store/violations.js';
+import type { ReportSchedule, ReportStore, ViolationStore } from '../store/types.js';
 import { periodCsv, renderReport, summarise } from './content.js';
 import { lastCompletePeriod } from './period.js';
-import type { ReportSchedule, ReportStore } from './store.js';
 
 export interface ReportDeps {
-  db: Db;
   violations: ViolationStore;
   reports: ReportStore;
   mailer: Mailer;
@@ -40,21 +37,21 @@ export function createReportScheduler(deps: ReportDeps) {
     const tz = deps.policyFor({ site: s.site }).timezone;
     const t = now();
     const p = lastCompletePeriod(s.every, tz, t);
-    if (!deps.reports.claim(s.id, p.key, LEASE_MS)) return;
+    if (!(await deps.reports.claim(s.id, p.key, LEASE_MS))) return;
     try {
-      const summary = summarise(deps.db, s.site, p, tz, deps.appName, t);
-      const csv = periodCsv(deps.violations, s.site, p, deps.pseudonymFor);
+      const summary = summarise(await deps.reports.figures(s.site, p.since, p.until, t), tz, deps.appName);
+      const csv = await periodCsv(deps.violations, s.site, p, deps.pseudonymFor);
       const mail = renderReport(s.site, s.every, p, summary, csv, t);
       const filename = `consultguard-${s.site.replace(/[^A-Za-z0-9._-]/g, '_')}-${s.every}-${p.firstDay}.csv`;
       await deps.mailer.send({ to: s.emails.join(', '), ...mail, attachments: [{ filename, content: csv.csv, contentType: 'text/csv; charset=utf-8' }] });
-      deps.reports.sent(s.id, p.key);
+      await deps.reports.sent(s.id, p.key);
       deps.log.info({ report: s.id, site: s.site, period: p.key, violations: summary.total }, 'scheduled report sent');
     } catch (err) {
       const code = sendErrorCode(err);
-      const run = deps.reports.lastRun(s.id);
+      const run = await deps.reports.lastRun(s.id);
       // Back off 5 min, doubling to 6 h, per period.
       const retryIn = Math.min(6 * 3_600_000, 300_000 * 2 ** Math.min(run?.attempts ?? 0, 10));
-      deps.reports.failed(s.id, p.key, code, now() + retryIn);
+      await deps.reports.failed(s.id, p.key, code, now() + retryIn);
       deps.log.warn({ report: s.id, site: s.site, period: p.key, code }, 'scheduled report not sent; will retry');
     }
   }
@@ -62,7 +59,7 @@ export function createReportScheduler(deps: ReportDeps) {
   let stopped = false;
   async function checkAll(): Promise<void> {
     try {
-      for (const s of deps.reports.list()) {
+      for (const s of await deps.reports.list()) {
         if (stopped) return;
         await sendOne(s);
       }

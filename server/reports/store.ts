@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../store/db.js';
+import type { ReportFigures } from '../store/types.js';
 import type { Every } from './period.js';
 
 export interface ReportSchedule {
@@ -53,6 +54,19 @@ export function createReportStore(db: Db, now: () => number = Date.now) {
     lastRun: (reportId: string) => db.prepare<[string], { period: string; state: string; sent_at: number | null; last_error: string | null; attempts: number }>(
       'SELECT period, state, sent_at, last_error, attempts FROM report_runs WHERE report_id = ? ORDER BY period DESC LIMIT 1',
     ).get(reportId) ?? null,
+    /** A site's period in raw figures (content.ts words them); `now` ends open in-call violations. */
+    figures(site: string, since: number, until: number, t: number): ReportFigures {
+      const args = [site, since, until] as const;
+      const tot = db.prepare<[number, string, number, number], { n: number; incall: number | null; shown: number; clicked: number }>(
+        `SELECT count(*) AS n, sum(CASE WHEN state = 'in-call' THEN coalesce(ended_at, ?) - started_at ELSE 0 END) / 60000.0 AS incall,
+           count(nudge_shown_at) AS shown, count(nudge_clicked_at) AS clicked
+         FROM violations WHERE site = ? AND started_at >= ? AND started_at < ?`,
+      ).get(t, ...args)!;
+      const byApp = db.prepare<[string, number, number], { app: string; n: number }>('SELECT app, count(*) AS n FROM violations WHERE site = ? AND started_at >= ? AND started_at < ? GROUP BY app ORDER BY n DESC, app').all(...args);
+      const hosts = db.prepare<[string, number, number], { hostname: string; n: number }>('SELECT hostname, count(*) AS n FROM violations WHERE site = ? AND started_at >= ? AND started_at < ? GROUP BY hostname ORDER BY n DESC, hostname LIMIT 10').all(...args);
+      const buckets = db.prepare<[string, number, number], { b: number; n: number }>('SELECT started_at / 900000 AS b, count(*) AS n FROM violations WHERE site = ? AND started_at >= ? AND started_at < ? GROUP BY b').all(...args);
+      return { total: tot.n, inCallMinutes: tot.incall ?? 0, shown: tot.shown, clicked: tot.clicked, byApp, hosts, buckets };
+    },
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
+import type { Firing } from './types.js';
 
 export const ALERT_EVENTS = ['in-call', 'silent-agent', 'repeat', 'policy-error'] as const;
 export type AlertEvent = (typeof ALERT_EVENTS)[number];
@@ -52,6 +53,9 @@ export interface Delivery {
   attempts: number;
 }
 
+interface TriggerRow { seq: number; rule_id: string; agent_id: string | null; violation_id: string | null; subject: string | null; detail: string | null; at: number }
+const toTrigger = (r: TriggerRow): Trigger => ({ seq: r.seq, ruleId: r.rule_id, agentId: r.agent_id, violationId: r.violation_id, subject: r.subject, detail: r.detail, at: r.at });
+
 interface RuleRow { id: string; on_event: string; threshold: number | null; site: string | null; channels: string; created_at: number; created_by: string }
 
 const toRule = (r: RuleRow): AlertRule => ({
@@ -81,6 +85,27 @@ export function createAlertStore(db: Db, now: () => number = Date.now) {
     'SELECT id, alert_id, rule_id, channel, kind, payload, attempts FROM alert_deliveries WHERE id = ?',
   );
 
+  const delTrigger = db.prepare('DELETE FROM alert_triggers WHERE seq = ?');
+  function fireOnce(ruleId: string, subject: string, windowMs: number): boolean {
+    const t = now();
+    const cutoff = Number.isFinite(windowMs) ? t - windowMs : Number.MIN_SAFE_INTEGER;
+    return fire.run({ rule: ruleId, subject, now: t, cutoff }).changes > 0;
+  }
+  function enqueue(rule: AlertRule, payload: object & { alertId: string }): void {
+    const t = now();
+    const body = JSON.stringify(payload);
+    rule.channels.forEach((c, i) => insertDelivery.run(payload.alertId, rule.id, i, c.kind, body, t, t));
+  }
+  function fireAll(firings: Firing[]): number {
+    let n = 0;
+    for (const f of firings) {
+      if (!fireOnce(f.rule.id, f.subject, f.windowMs)) continue;
+      enqueue(f.rule, f.payload);
+      n++;
+    }
+    return n;
+  }
+
   return {
     addRule(rule: Omit<AlertRule, 'id' | 'createdAt'>): AlertRule {
       const created: AlertRule = { ...rule, id: randomUUID().slice(0, 8), createdAt: now() };
@@ -106,31 +131,24 @@ export function createAlertStore(db: Db, now: () => number = Date.now) {
     addTriggers: db.transaction((rows: Array<Omit<Trigger, 'seq'>>): void => {
       for (const t of rows) insertTrigger.run(t.ruleId, t.agentId, t.violationId, t.subject, t.detail, t.at);
     }),
+    /** The oldest `limit` triggers, left in place (settleTriggers takes them). */
+    peekTriggers: (limit: number): Trigger[] => !anyTrigger.get() ? [] : db.prepare<[number], TriggerRow>('SELECT * FROM alert_triggers ORDER BY seq LIMIT ?').all(limit).map(toTrigger),
     /**
-     * Takes triggers off the table and hands them to `handle` inside one write transaction:
-     * another instance's loop sees them gone, and what `handle` enqueued commits with it.
+     * One write transaction: deletes the triggers still present, then fires the firings of the
+     * ones this call deleted (another instance that got there first already fired them).
      */
-    takeTriggers: (limit: number, handle: (t: Trigger[]) => void): number => !anyTrigger.get() ? 0 : db.transaction(() => {
-      const rows = db.prepare<[number], { seq: number; rule_id: string; agent_id: string | null; violation_id: string | null; subject: string | null; detail: string | null; at: number }>(
-        'SELECT * FROM alert_triggers ORDER BY seq LIMIT ?',
-      ).all(limit);
-      if (rows.length === 0) return 0;
-      db.prepare('DELETE FROM alert_triggers WHERE seq <= ?').run(rows[rows.length - 1]!.seq);
-      handle(rows.map((r) => ({ seq: r.seq, ruleId: r.rule_id, agentId: r.agent_id, violationId: r.violation_id, subject: r.subject, detail: r.detail, at: r.at })));
-      return rows.length;
+    settleTriggers: (seqs: number[], firings: Firing[]): number => seqs.length === 0 && firings.length === 0 ? 0 : db.transaction(() => {
+      const taken = new Set<number>();
+      for (const seq of seqs) if (delTrigger.run(seq).changes > 0) taken.add(seq);
+      fireAll(firings.filter((f) => f.triggerSeq === undefined || taken.has(f.triggerSeq)));
+      return taken.size;
     }).immediate(),
+    /** One write transaction: each firing's once-per-window check, and its deliveries when it passes. */
+    fire: (firings: Firing[]): number => firings.length === 0 ? 0 : db.transaction(() => fireAll(firings)).immediate(),
     /** True when the rule has not fired for this subject within `windowMs` (Infinity: ever); records it. */
-    fireOnce: (ruleId: string, subject: string, windowMs: number): boolean => {
-      const t = now();
-      const cutoff = Number.isFinite(windowMs) ? t - windowMs : Number.MIN_SAFE_INTEGER;
-      return fire.run({ rule: ruleId, subject, now: t, cutoff }).changes > 0;
-    },
+    fireOnce,
     /** One alert to every channel of its rule: one delivery row each, due now. */
-    enqueue(rule: AlertRule, payload: object & { alertId: string }): void {
-      const t = now();
-      const body = JSON.stringify(payload);
-      rule.channels.forEach((c, i) => insertDelivery.run(payload.alertId, rule.id, i, c.kind, body, t, t));
-    },
+    enqueue,
     /** Leases up to `limit` due deliveries for `leaseMs` (another instance skips them meanwhile). */
     claim: (limit: number, leaseMs: number): Delivery[] => due.all(now(), now()).length === 0 ? [] : db.transaction(() => {
       const t = now();

@@ -1,41 +1,23 @@
-import { join } from 'node:path';
-import { openDb, prepareDataDir, type Db } from './db.js';
-import { createAgentStore } from './agents.js';
-import { createApiTokenStore } from './tokens.js';
-import { createSecretStore } from './secrets.js';
-import { createUserStore } from './users.js';
-import { createAuditStore } from './audit.js';
-import { createViolationStore } from './violations.js';
-import { createPeople } from './people.js';
-import { createRevealStore } from './reveals.js';
-import { createSubjects } from './subjects.js';
-import { createExceptionStore } from './exceptions.js';
+/**
+ * The store: one interface (types.ts), two engines (sqlite.ts, pg/), chosen by
+ * `openStore` (open.ts) from `--database URL`.
+ */
+import { createSqliteStore, type SqliteStore } from './sqlite.js';
+
+export type * from './types.js';
+export { openStore } from './open.js';
+export type { SqliteStore } from './sqlite.js';
 
 export interface StoreOptions {
   /** Show clinicians' names instead of pseudonyms (`--show-names`: the clinic's decision). */
   showNames?: boolean;
   /** The database file (`--database sqlite:PATH`); default DATA/consultguard.db. */
   file?: string;
+  /** How often the change feed looks for other connections' commits (default 1000 ms). */
+  changePollMs?: number;
 }
 
-export function createStore(dataDir: string, now: () => number = Date.now, opts: StoreOptions = {}) {
-  prepareDataDir(dataDir);
-  const db: Db = openDb(opts.file ?? join(dataDir, 'consultguard.db'));
-  const people = createPeople(db, { showNames: opts.showNames, now });
-  return {
-    db,
-    people,
-    agents: createAgentStore(db, now),
-    violations: createViolationStore(db, people, now),
-    reveals: createRevealStore(db, people, now),
-    subjects: createSubjects(db, people),
-    apiTokens: createApiTokenStore(db, now),
-    secrets: createSecretStore(db, now),
-    users: createUserStore(db, now),
-    audit: createAuditStore(db, now),
-    exceptions: createExceptionStore(db, now),
-    close: (): void => void db.close(),
-  };
+/** The SQLite engine on `dataDir` (tests, benchmarks, the demo): synchronous to open. */
+export function createStore(dataDir: string, now: () => number = Date.now, opts: StoreOptions = {}): SqliteStore {
+  return createSqliteStore(dataDir, opts.file, { showNames: opts.showNames, now, changePollMs: opts.changePollMs });
 }
-
-export type Store = ReturnType<typeof createStore>;

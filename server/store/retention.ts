@@ -12,10 +12,9 @@
  *   of who looked at what, kept longer so a clinician can still ask who saw their name.
  * Cooperative: small batches, each its own short transaction, with a turn of the event loop
  * between them, so agent acks and API requests are served while a year of rows goes.
- * Runs at start and every 6 hours; one run at a time. The same on every OS.
+ * Scheduled by retention-job.ts (at start and every 6 hours, once per cluster). The same on every OS.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Logger } from '../../shared/log.js';
 import type { Db } from './db.js';
 import { LOCKOUT, SESSION } from './users.js';
 
@@ -95,31 +94,4 @@ export async function pruneAll(db: Db, opts: RetentionOptions, now = Date.now(),
   out.people = await byTime(db, 'people', 'name', 'NOT EXISTS (SELECT 1 FROM violations v WHERE v.user = people.name) AND NOT EXISTS (SELECT 1 FROM nudges n WHERE n.user = people.name) AND first_seen < ?', batch)(now - 3600_000);
   out.audit = await byTime(db, 'audit', 'seq', 'at < ?', batch)(now - opts.auditDays * 86_400_000);
   return out;
-}
-
-export function startRetention(db: Db, opts: RetentionOptions, log: Logger): () => void {
-  let running = false;
-  let stopped = false;
-  const run = () => {
-    if (running || stopped) return;
-    running = true;
-    pruneAll(db, opts)
-      .then((pruned) => {
-        if (Object.values(pruned).some((n) => n > 0)) log.info({ deleted: pruned, days: opts.days, auditDays: opts.auditDays }, 'retention: old rows deleted');
-      })
-      .catch((err: unknown) => {
-        // The store closed under it at shutdown is not a failure worth a log line.
-        if (!stopped) log.error({ err }, 'retention job failed; will retry');
-      })
-      .finally(() => (running = false));
-  };
-  const first = setTimeout(run, 5_000);
-  const timer = setInterval(run, 6 * 3600_000);
-  first.unref();
-  timer.unref();
-  return () => {
-    stopped = true;
-    clearTimeout(first);
-    clearInterval(timer);
-  };
 }
