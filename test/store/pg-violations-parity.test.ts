@@ -6,7 +6,7 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStore, type Store } from '../../server/store/index.js';
+import { createStore, type SqliteStore } from '../../server/store/index.js';
 import { createPgDb, type PgDb } from '../../server/store/pg/db.js';
 import { migratePg } from '../../server/store/pg/migrate.js';
 import { createPgPeople } from '../../server/store/pg/people.js';
@@ -54,7 +54,7 @@ function batches(): Array<{ agent: (typeof agents)[number]; events: Event[] }> {
 const sortBy = <T extends { count: number }>(rows: T[], key: keyof T) => [...rows].sort((a, b) => b.count - a.count || String(a[key]).localeCompare(String(b[key])));
 
 describe.skipIf(skip !== null)('PostgreSQL violation store matches SQLite', () => {
-  let lite: Store;
+  let lite: SqliteStore;
   let dir: string;
   let db: PgDb;
   let pgv: PgViolationStore;
@@ -68,13 +68,13 @@ describe.skipIf(skip !== null)('PostgreSQL violation store matches SQLite', () =
     await db.query('UPDATE privacy_key SET key = $1', [key]);
     pgv = createPgViolationStore(db, await createPgPeople(db, { now: () => NOW }), () => NOW);
     for (const b of batches()) {
-      const a = lite.violations.ingest(b.agent, b.events);
+      const a = await lite.violations.ingest(b.agent, b.events);
       const p = await pgv.ingest(b.agent, b.events);
       expect(p).toEqual(a);
     }
   });
   afterAll(async () => {
-    lite?.close();
+    await lite?.close();
     rmSync(dir, { recursive: true, force: true });
     await db?.close();
     await (await sharedPostgres()).destroy();
@@ -100,7 +100,7 @@ describe.skipIf(skip !== null)('PostgreSQL violation store matches SQLite', () =
       let pgCursor: { startedAt: number; seq: number } | undefined;
       let pages = 0;
       do {
-        const a = lite.violations.list(filter, 7, liteCursor);
+        const a = await lite.violations.list(filter, 7, liteCursor);
         const b = await pgv.list(filter, 7, pgCursor);
         expect(b.items, JSON.stringify(filter)).toEqual(a.items);
         expect(b.next === null).toBe(a.next === null);
@@ -115,30 +115,30 @@ describe.skipIf(skip !== null)('PostgreSQL violation store matches SQLite', () =
     for (const filter of filters) {
       const all: unknown[] = [];
       for await (const page of pgv.stream(filter, 9)) all.push(...page);
-      expect(all).toEqual(lite.violations.list(filter, 10_000).items);
+      expect(all).toEqual((await lite.violations.list(filter, 10_000)).items);
     }
   });
 
   it('gives the same detail timelines, trends and filter values', async () => {
     for (let v = 0; v < 60; v += 7) {
       const agent = agents[v % 3]!;
-      expect(await pgv.detail(agent.agentId, uuid(v, 'b'))).toEqual(lite.violations.detail(agent.agentId, uuid(v, 'b')));
+      expect(await pgv.detail(agent.agentId, uuid(v, 'b'))).toEqual(await lite.violations.detail(agent.agentId, uuid(v, 'b')));
     }
     // Ties in the top lists come in no defined order from SQLite: compared as sets of (key, count).
     const ties = (t: Trends) => ({ ...t, topSites: sortBy(t.topSites, 'site'), topWorkstations: sortBy(t.topWorkstations, 'hostname') });
     const range = [Date.parse('2026-11-22T00:00:00Z'), Date.parse('2026-11-25T00:00:00Z')] as const;
     for (const tz of ['UTC', 'Australia/Adelaide', 'America/New_York']) {
-      expect(ties(await pgv.trends(...range, tz))).toEqual(ties(lite.violations.trends(...range, tz)));
+      expect(ties(await pgv.trends(...range, tz))).toEqual(ties(await lite.violations.trends(...range, tz)));
     }
-    expect(await pgv.filterValues()).toEqual(lite.violations.filterValues());
+    expect(await pgv.filterValues()).toEqual(await lite.violations.filterValues());
   });
 
   it('acknowledges one agent\'s violation and records the review in the timeline', async () => {
     const a = agents[0]!;
     const id = uuid(0, 'b');
-    expect(await pgv.acknowledge(a.agentId, id, 'resolved', 'lead.a', 'talked to them')).toEqual(lite.violations.acknowledge(a.agentId, id, 'resolved', 'lead.a', 'talked to them'));
+    expect(await pgv.acknowledge(a.agentId, id, 'resolved', 'lead.a', 'talked to them')).toEqual(await lite.violations.acknowledge(a.agentId, id, 'resolved', 'lead.a', 'talked to them'));
     expect(await pgv.acknowledge(agents[1]!.agentId, id, 'resolved', 'lead.a', '')).toBeNull();
-    expect(await pgv.detail(a.agentId, id)).toEqual(lite.violations.detail(a.agentId, id));
+    expect(await pgv.detail(a.agentId, id)).toEqual(await lite.violations.detail(a.agentId, id));
     expect(await pgv.agentsWithId(id)).toEqual([a.agentId]);
   });
 });
