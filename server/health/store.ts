@@ -42,7 +42,8 @@ export function createStoreProbe(store: Pick<Store, 'probe' | 'location' | 'engi
       try {
         await store.probe();
       } catch (err) {
-        problem = problemFor(errorCode(err));
+        // The PostgreSQL engine's probe fails in our own words already (host/port, login, schema; never PostgreSQL's text).
+        problem = store.engine === 'postgres' && err instanceof Error ? err.message : problemFor(errorCode(err));
         streak.fail(err, { store: store.location });
         return false;
       }

@@ -5,6 +5,7 @@
 import { benchDetect } from './detect.js';
 import { benchAgentMemory, benchIdle, benchPoll } from './agent.js';
 import { benchConnections, benchFeed, benchIngest } from './server.js';
+import { benchFeedPg } from './feed-pg.js';
 import { writeResults, type BenchResults } from './results.js';
 import { benchWinPoll } from './win.js';
 
@@ -16,6 +17,7 @@ const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   ingest: benchIngest,
   connections: benchConnections,
   feed: benchFeed,
+  'feed-pg': benchFeedPg,
   'win-poll': benchWinPoll,
 };
 

@@ -12,7 +12,7 @@
  * Binaries: `initdb` and `pg_ctl` on PATH, else the newest /usr/lib/postgresql/N/bin
  * (Debian's `postgresql` package puts them there). Missing: suites skip with `pgSkipReason`.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -160,6 +160,10 @@ export async function startPostgres(): Promise<PgCluster> {
     rmSync(root, { recursive: true, force: true });
   };
   process.once('exit', atExit);
+  // A test worker killed outright runs no exit handler: a watchdog of its own stops the
+  // cluster (by the postmaster's pid file) and deletes its folder once this process is gone.
+  const watchdog = spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; [ -f '${data}/postmaster.pid' ] && kill -QUIT "$(head -1 '${data}/postmaster.pid')" 2>/dev/null; sleep 1; rm -rf '${root}'`], { detached: true, stdio: 'ignore' });
+  watchdog.unref();
 
   try {
     await start();
@@ -191,6 +195,11 @@ export async function startPostgres(): Promise<PgCluster> {
       await stop('fast');
       process.removeListener('exit', atExit);
       rmSync(root, { recursive: true, force: true });
+      try {
+        if (watchdog.pid) process.kill(watchdog.pid);
+      } catch {
+        // already gone
+      }
     },
   };
 }
