@@ -47,10 +47,10 @@ describe.skipIf(!hasChromium)('admin screens in Chromium', () => {
     cpSync(join(packageRoot(), 'policies', 'demo', 'default.yaml'), join(policiesDir, 'default.yaml'));
     const dataDir = tempDir('cg-e2e-admin-');
     const store = createStore(dataDir);
-    store.users.add(ADMIN.name, 'admin', ADMIN.password);
-    store.users.add(LEAD.name, 'lead', LEAD.password);
-    adminToken = store.apiTokens.create('admin', 'e2e-admin').token;
-    store.close();
+    await store.users.add(ADMIN.name, 'admin', ADMIN.password);
+    await store.users.add(LEAD.name, 'lead', LEAD.password);
+    adminToken = (await store.apiTokens.create('admin', 'e2e-admin')).token;
+    await store.close();
     server = await startTestServer({ dataDir, policiesDir });
     browser = await launchChromium();
   }, 60_000);

@@ -88,8 +88,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
   beforeAll(async () => {
     const dataDir = tempDir('cg-e2e-');
     const store = createStore(dataDir);
-    store.users.add(USER, 'lead', PASSWORD);
-    store.close();
+    await store.users.add(USER, 'lead', PASSWORD);
+    await store.close();
     server = await startTestServer({ dataDir });
     browser = await launchChromium();
 

@@ -29,9 +29,9 @@ describe.skipIf(!hasChromium)('reveal a name in the dashboard', () => {
   beforeAll(async () => {
     const dataDir = tempDir('cg-e2e-priv-');
     const store = createStore(dataDir);
-    store.users.add(USER, 'lead', PASSWORD);
-    admin = store.apiTokens.create('admin', 'dpo').token;
-    store.close();
+    await store.users.add(USER, 'lead', PASSWORD);
+    admin = (await store.apiTokens.create('admin', 'dpo')).token;
+    await store.close();
     server = await startTestServer({ dataDir });
     const c = await connectRaw(server.wsUrl);
     const hello = helloFrame({ enrollSecret: TEST_SECRET, site: 'north', host: { hostname: 'NORTH-PC-01', platform: 'win32', osVersion: '10.0.22631', agentVersion: '0.1.0' } });

@@ -40,8 +40,8 @@ beforeAll(async () => {
   writeFileSync(join(policiesDir, 'south.yaml'), SOUTH);
   const dataDir = tempDir();
   const store = createStore(dataDir);
-  admin = store.apiTokens.create('admin', 'admin-api-test').token;
-  store.close();
+  admin = (await store.apiTokens.create('admin', 'admin-api-test')).token;
+  await store.close();
   server = await startTestServer({ dataDir, policiesDir });
 });
 afterAll(async () => server.close());

@@ -83,7 +83,7 @@ describe('alert add from the CLI', () => {
     await vi.waitFor(() => expect(marker.calls.length).toBe(1), { timeout: 10_000 });
     expect(receiver.calls).toHaveLength(2);
 
-    const actions = (await api(s.url, adminToken(s.dataDir), 'GET', '/api/audit')).body.items.map((e: { action: string; actor: string }) => `${e.action} ${e.actor.split(':')[0]}`);
+    const actions = (await api(s.url, await adminToken(s.dataDir), 'GET', '/api/audit')).body.items.map((e: { action: string; actor: string }) => `${e.action} ${e.actor.split(':')[0]}`);
     expect(actions).toEqual(expect.arrayContaining(['alert-add cli', 'alert-test cli', 'alert-remove cli']));
   });
 });
@@ -93,7 +93,7 @@ describe('rules beyond one violation', () => {
     const receiver = await startReceiver();
     open.push(receiver);
     const s = await server();
-    const added = await api(s.url, adminToken(s.dataDir), 'POST', '/api/alerts', { on: 'repeat', threshold: 2, webhook: [{ url: receiver.url }] });
+    const added = await api(s.url, await adminToken(s.dataDir), 'POST', '/api/alerts', { on: 'repeat', threshold: 2, webhook: [{ url: receiver.url }] });
     expect(added.status).toBe(201);
     const a = await agent(s.wsUrl);
     open.push(a);
@@ -111,7 +111,7 @@ describe('rules beyond one violation', () => {
     await a.send([makeEvent({ user })]);
     const marker = await startReceiver();
     open.push(marker);
-    await api(s.url, adminToken(s.dataDir), 'POST', '/api/alerts', { on: 'in-call', webhook: [{ url: marker.url }] });
+    await api(s.url, await adminToken(s.dataDir), 'POST', '/api/alerts', { on: 'in-call', webhook: [{ url: marker.url }] });
     await a.send([makeEvent({ state: 'in-call', user: 'CLINIC\\nobody' })]);
     await vi.waitFor(() => expect(marker.calls.length).toBe(1), { timeout: 10_000 });
     expect(receiver.calls).toHaveLength(1);
@@ -122,7 +122,7 @@ describe('rules beyond one violation', () => {
     open.push(receiver);
     const s = await server(); // demo policy: consult hours all day, every day
     const a = await agent(s.wsUrl, { host: { hostname: 'QUIET-PC', platform: 'linux', osVersion: '6.1', agentVersion: '0.1.0' } });
-    await api(s.url, adminToken(s.dataDir), 'POST', '/api/alerts', { on: 'silent-agent', webhook: [{ url: receiver.url }] });
+    await api(s.url, await adminToken(s.dataDir), 'POST', '/api/alerts', { on: 'silent-agent', webhook: [{ url: receiver.url }] });
     a.close();
     await vi.waitFor(async () => expect((await s.fetchJson('/api/agents')).body.items[0].online).toBe(false));
     // Ten minutes of silence, written as another process would (the store is shared).
@@ -136,7 +136,7 @@ describe('rules beyond one violation', () => {
     expect(h0).toMatchObject({ queued: 0, delivered: 1 });
     const marker = await startReceiver();
     open.push(marker);
-    await api(s.url, adminToken(s.dataDir), 'POST', '/api/alerts', { on: 'in-call', webhook: [{ url: marker.url }] });
+    await api(s.url, await adminToken(s.dataDir), 'POST', '/api/alerts', { on: 'in-call', webhook: [{ url: marker.url }] });
     const b = await agent(s.wsUrl);
     open.push(b);
     await b.send([makeEvent({ state: 'in-call' })]);
@@ -150,7 +150,7 @@ describe('rules beyond one violation', () => {
     const policiesDir = tempDir('cg-alert-policies-');
     cpSync(join(packageRoot(), 'policies', 'demo'), policiesDir, { recursive: true });
     const s = await server({ policiesDir });
-    await api(s.url, adminToken(s.dataDir), 'POST', '/api/alerts', { on: 'policy-error', webhook: [{ url: receiver.url }] });
+    await api(s.url, await adminToken(s.dataDir), 'POST', '/api/alerts', { on: 'policy-error', webhook: [{ url: receiver.url }] });
     writeFileSync(join(policiesDir, 'broken.yaml'), 'name: broken\ntimezone: Not/AZone\n');
     await vi.waitFor(() => expect(receiver.calls.length).toBe(1), { timeout: 15_000 });
     expect(receiver.calls[0]!.json).toMatchObject({ rule: { on: 'policy-error' } });

@@ -19,7 +19,7 @@ describe('two instances on one store', () => {
     const smtp = await startSmtp();
     open.push(receiver, smtp);
     const dataDir = tempDir('cg-alerts-two-');
-    const admin = adminToken(dataDir);
+    const admin = await adminToken(dataDir);
     const opts = { dataDir, alerts: FAST, smtpUrl: smtp.url, reportCheckMs: 20, keepData: true };
     const one: TestServer = await startTestServer(opts);
     const two: TestServer = await startTestServer({ ...opts, keepData: false });

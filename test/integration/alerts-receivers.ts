@@ -109,12 +109,12 @@ export function decodeMail(raw: string): { subject: string; text: string; attach
 }
 
 /** An admin API token made straight in the store (the test server's own token is a lead's). */
-export function adminToken(dataDir: string): string {
+export async function adminToken(dataDir: string): Promise<string> {
   const store = createStore(dataDir);
   try {
-    return store.apiTokens.create('admin', 'alerts-test').token;
+    return (await store.apiTokens.create('admin', 'alerts-test')).token;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -27,7 +27,7 @@ const log = pino({ level: 'debug', redact: { paths: REDACT_PATHS, censor: '[reda
 
 async function serverWith(opts: { dataDir?: string; smtpUrl?: string; keepData?: boolean } = {}): Promise<{ server: TestServer; admin: string }> {
   const dataDir = opts.dataDir ?? tempDir('cg-alerts-');
-  const admin = adminToken(dataDir);
+  const admin = await adminToken(dataDir);
   const server = await startTestServer({ dataDir, alerts: FAST, log, ...(opts.smtpUrl ? { smtpUrl: opts.smtpUrl, mailFrom: 'guard@clinic.example' } : {}), keepData: opts.keepData });
   if (!opts.keepData) open.push(server);
   return { server, admin };

@@ -24,9 +24,9 @@ const PASSWORD = 'correct horse battery';
 beforeAll(async () => {
   const dataDir = tempDir();
   const store = createStore(dataDir);
-  adminToken = store.apiTokens.create('admin', 'contract-test').token;
-  store.users.add('it.lead', 'lead', PASSWORD);
-  store.close();
+  adminToken = (await store.apiTokens.create('admin', 'contract-test')).token;
+  await store.users.add('it.lead', 'lead', PASSWORD);
+  await store.close();
   server = await startTestServer({ dataDir });
 
   const c = await connectRaw(server.wsUrl);

@@ -30,9 +30,9 @@ const NEW_PASSWORD = 'another long password';
 async function withUsers(): Promise<{ s: TestServer; admin: string }> {
   const dataDir = tempDir('cg-sec-');
   const store = createStore(dataDir);
-  store.users.add('lead1', 'lead', PASSWORD);
-  const admin = store.apiTokens.create('admin', 'test-admin').token;
-  store.close();
+  await store.users.add('lead1', 'lead', PASSWORD);
+  const admin = (await store.apiTokens.create('admin', 'test-admin')).token;
+  await store.close();
   const s = await startTestServer({ dataDir });
   return { s, admin };
 }
@@ -384,8 +384,8 @@ describe('store files', () => {
     const dataDir = tempDir('cg-modes-');
     // As an older version left them: 0755 folder, 0644 files.
     const first = createStore(dataDir);
-    first.audit.record('test', 'touch'); // makes the -wal and -shm
-    first.close();
+    await first.audit.record('test', 'touch'); // makes the -wal and -shm
+    await first.close();
     chmodSync(dataDir, 0o755);
     for (const f of ['consultguard.db', 'consultguard.db-wal', 'consultguard.db-shm']) {
       try {
@@ -408,7 +408,7 @@ describe('store files', () => {
     // A fresh folder is made private from the start.
     const fresh = join(tempDir('cg-modes-'), 'nested', 'data');
     mkdirSync(join(fresh, '..'), { recursive: true });
-    createStore(fresh).close();
+    await createStore(fresh).close();
     expect(mode(fresh)).toBe(0o700);
     expect(mode(join(fresh, 'consultguard.db'))).toBe(0o600);
 

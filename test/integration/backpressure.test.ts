@@ -24,7 +24,7 @@ afterEach(async () => {
 });
 
 /** Violations with 32 evidence lines of 200 characters: ~6.7 KB each as CSV or JSON. */
-function seed(dataDir: string, n: number, opts: { endedDaysAgo?: number; withEvents?: boolean } = {}): Array<{ agentId: string; id: string }> {
+async function seed(dataDir: string, n: number, opts: { endedDaysAgo?: number; withEvents?: boolean } = {}): Promise<Array<{ agentId: string; id: string }>> {
   const store = createStore(dataDir);
   const agentId = randomUUID();
   const evidence = JSON.stringify(Array.from({ length: 32 }, (_, i) => `evidence line ${i} `.padEnd(200, 'x')));
@@ -42,7 +42,7 @@ function seed(dataDir: string, n: number, opts: { endedDaysAgo?: number; withEve
       rows.push({ agentId, id });
     }
   })();
-  store.close();
+  await store.close();
   return rows;
 }
 
@@ -65,7 +65,7 @@ async function metric(s: TestServer, name: string): Promise<number> {
 describe('CSV export', () => {
   it('stops writing to a client that never reads (bytes written stay bounded), and completes for one that does', async () => {
     const dataDir = tempDir('cg-csv-');
-    seed(dataDir, 6000);
+    await seed(dataDir, 6000);
     server = await startTestServer({ dataDir });
     // Count what the server hands to CSV replies (the export's res.write calls).
     let written = 0;
@@ -97,7 +97,7 @@ describe('CSV export', () => {
 describe('live feed', () => {
   it('drops a client that falls behind, and keeps one that reads', async () => {
     const dataDir = tempDir('cg-sse-');
-    const rows = seed(dataDir, 50);
+    const rows = await seed(dataDir, 50);
     server = await startTestServer({ dataDir });
     const stale = await neverReading(server, '/api/violations/stream');
     let staleEnded = false;
@@ -135,8 +135,8 @@ describe('live feed', () => {
 describe('retention', () => {
   it('deletes in batches and serves agents between them, and still deletes exactly what is past retention', async () => {
     const dataDir = tempDir('cg-ret-');
-    seed(dataDir, 3000, { endedDaysAgo: 40, withEvents: true });
-    const kept = seed(dataDir, 5, { endedDaysAgo: 2, withEvents: true });
+    await seed(dataDir, 3000, { endedDaysAgo: 40, withEvents: true });
+    const kept = await seed(dataDir, 5, { endedDaysAgo: 2, withEvents: true });
     server = await startTestServer({ dataDir });
     const agent = await connectRaw(server.wsUrl);
     agent.send(helloFrame({ enrollSecret: TEST_SECRET }));

@@ -41,9 +41,9 @@ const clients: RawClient[] = [];
 beforeAll(async () => {
   const dataDir = tempDir();
   const store = createStore(dataDir);
-  store.users.add('it.lead', 'lead', PASSWORD);
-  store.users.add('locked.lead', 'lead', PASSWORD);
-  store.close();
+  await store.users.add('it.lead', 'lead', PASSWORD);
+  await store.users.add('locked.lead', 'lead', PASSWORD);
+  await store.close();
   shared = await startTestServer({ dataDir, helloTimeoutMs: 300 });
 });
 const sockets: Array<Server | HelperServer> = [];

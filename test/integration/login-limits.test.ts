@@ -52,8 +52,8 @@ async function metric(s: TestServer, name: string): Promise<number> {
 async function serverWithUser(): Promise<TestServer> {
   const dataDir = tempDir('cg-login-');
   const store = createStore(dataDir);
-  store.users.add('lead1', 'lead', PASSWORD);
-  store.close();
+  await store.users.add('lead1', 'lead', PASSWORD);
+  await store.close();
   // Ack round trips as fast as they come: the gateway's per-agent rate limit is not under test.
   return startTestServer({ dataDir, rate: { perSecond: 100_000, burst: 100_000 } });
 }
@@ -149,9 +149,9 @@ describe('lock-out per address and user', () => {
 async function adminToken(s: TestServer): Promise<string> {
   const store = createStore(s.dataDir);
   try {
-    return store.apiTokens.create('admin', 'test-admin').token;
+    return (await store.apiTokens.create('admin', 'test-admin')).token;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -34,9 +34,9 @@ const ajv = new Ajv2020({ strict: false, allErrors: true });
 beforeAll(async () => {
   const dataDir = tempDir();
   const store = createStore(dataDir);
-  admin = store.apiTokens.create('admin', 'openapi-test').token;
-  store.users.add('it.lead', 'lead', 'correct horse battery');
-  store.close();
+  admin = (await store.apiTokens.create('admin', 'openapi-test')).token;
+  await store.users.add('it.lead', 'lead', 'correct horse battery');
+  await store.close();
   server = await startTestServer({ dataDir });
   hook = await startReceiver();
   broken = await startReceiver(0, 503);

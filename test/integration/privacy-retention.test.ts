@@ -23,7 +23,7 @@ describe('retention of every personal-data table', () => {
     const violation = (user: string, started: number, ended: number | null, updated = ended ?? started) => {
       const id = randomUUID();
       v.run(id, agent, user, started, ended, updated);
-      store.people.see(user);
+      db.prepare('INSERT OR IGNORE INTO people (name, pseudonym, first_seen) VALUES (?, ?, ?)').run(user, store.people.pseudonym(user), started);
       return id;
     };
     const oldEnded = violation('CLINIC\\old.ended', old - DAY, old);
@@ -42,7 +42,7 @@ describe('retention of every personal-data table', () => {
     child(randomUUID(), old);
     child(randomUUID(), fresh);
 
-    store.users.add('lead', 'lead', 'a long lead password');
+    await store.users.add('lead', 'lead', 'a long lead password');
     const session = db.prepare('INSERT INTO sessions (id_hash, user_name, csrf_token, created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?)');
     session.run('expired', 'lead', 'c', now - 2 * DAY, now - 2 * DAY, now - DAY);
     session.run('idle', 'lead', 'c', now - 3 * 3600_000, now - 3 * 3600_000, now + 9 * 3600_000); // idle past 30 min
@@ -74,7 +74,7 @@ describe('retention of every personal-data table', () => {
     expect(col('SELECT action FROM audit ORDER BY seq')).toEqual(['last-year', 'yesterday']);
     // A second pass finds nothing more.
     expect(Object.values(await pruneAll(db, { days: 365, auditDays: AUDIT_RETENTION_DAYS }, now)).every((n) => n === 0)).toBe(true);
-    store.close();
+    await store.close();
   });
 
   it('the audit period is its own option, default 730 days', () => {

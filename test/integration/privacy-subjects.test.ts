@@ -26,8 +26,8 @@ const OKAFOR = 'CLINIC\\n.okafor';
 async function seeded() {
   const dataDir = tempDir('cg-subj-');
   const store = createStore(dataDir);
-  const admin = store.apiTokens.create('admin', 'dpo').token;
-  store.close();
+  const admin = (await store.apiTokens.create('admin', 'dpo')).token;
+  await store.close();
   server = await startTestServer({ dataDir });
   const s = server;
   const c = await connectRaw(s.wsUrl);
@@ -168,8 +168,8 @@ describe('subject export and erase (admin API)', () => {
   it('includes a dashboard login of the same account (its sign-in traces, reviews made) and erases the traces, keeping the login', async () => {
     const { s, admin, post } = await seeded();
     const store = createStore(s.dataDir);
-    store.users.add('dr.lee', 'lead', 'a long lead password');
-    store.close();
+    await store.users.add('dr.lee', 'lead', 'a long lead password');
+    await store.close();
     const wrong = await fetch(`${s.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'dr.lee', password: 'not the password' }) });
     expect(wrong.status).toBe(401);
     const path = `/api/subjects/${encodeURIComponent(LEE)}`;

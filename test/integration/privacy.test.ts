@@ -27,8 +27,8 @@ const PSEUDONYM = /^clinician-[0-9a-f]{8}$/;
 async function start(opts: Parameters<typeof startTestServer>[0] = {}) {
   const dataDir = opts.dataDir ?? tempDir('cg-priv-');
   const store = createStore(dataDir);
-  const admin = store.apiTokens.create('admin', 'dpo').token;
-  store.close();
+  const admin = (await store.apiTokens.create('admin', 'dpo')).token;
+  await store.close();
   server = await startTestServer({ ...opts, dataDir });
   return { s: server, admin };
 }
@@ -215,8 +215,8 @@ describe('pseudonyms on the live feed and on an upgraded store', () => {
     db.close();
     const store = createStore(dataDir);
     const p = store.people.pseudonym(LEE);
-    expect(store.violations.list({ user: p }, 10).items.map((v) => v.id)).toEqual(['v-old']);
-    expect(store.violations.list({}, 10).items[0]!.user).toBe(p);
-    store.close();
+    expect((await store.violations.list({ user: p }, 10)).items.map((v) => v.id)).toEqual(['v-old']);
+    expect((await store.violations.list({}, 10)).items[0]!.user).toBe(p);
+    await store.close();
   });
 });

@@ -22,7 +22,7 @@ describe('scheduled reports', () => {
     const smtp = await startSmtp();
     open.push(smtp);
     const dataDir = tempDir('cg-reports-');
-    const admin = adminToken(dataDir);
+    const admin = await adminToken(dataDir);
     let server = await start(dataDir, smtp.url);
 
     // The demo policy's zone is UTC. Two violations in the week that ended last, one this week, one at another site.

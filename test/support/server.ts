@@ -27,8 +27,8 @@ export function tempDir(prefix = 'cg-test-'): string {
 export async function startTestServer(opts: Partial<ServerConfig> & { log?: Logger; keepData?: boolean } = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDir();
   const store = createStore(dataDir);
-  const { token: apiToken } = store.apiTokens.create('lead', 'test');
-  store.close();
+  const { token: apiToken } = await store.apiTokens.create('lead', 'test');
+  await store.close();
   const config = ServerConfig.parse({
     port: 0, host: '127.0.0.1', policiesDir: join(packageRoot(), 'policies', 'demo'), enrollSecret: TEST_SECRET, logLevel: 'silent',
     ...opts, dataDir,
