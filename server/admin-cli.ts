@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { parseCommandLine, type OptionSpec } from '../shared/config.js';
 import { AppError } from '../shared/errors.js';
 import { SERVER_OPTIONS } from './config.js';
+import { MIGRATE_USAGE, runMigrate } from './migrate-cli.js';
 import { cliActor } from './store/audit.js';
 import type { Store } from './store/types.js';
 import { withStore as withCliStore } from './cli-store.js';
@@ -81,12 +82,18 @@ export const ADMIN_USAGE = `commands:
   subject export NAME                            everything held about one clinician (the user name agents report) as JSON
   subject erase NAME [--reference TEXT]          erase or anonymise it (audited by pseudonym; --reference: your ticket)
 ${ALERT_USAGE}
+${MIGRATE_USAGE}
 every command takes --data DIR (default ./data) or --database sqlite:PATH`;
 
 export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
   const [cmd, sub, ...rest] = argv;
   if (cmd === 'alert' || cmd === 'report') {
     const status = await runAlertCli(argv, out);
+    if (status) process.exitCode = status;
+    return true;
+  }
+  if (cmd === 'migrate') {
+    const status = await runMigrate(argv.slice(1), DATA_ONLY, out);
     if (status) process.exitCode = status;
     return true;
   }
