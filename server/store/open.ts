@@ -20,7 +20,7 @@ async function loadPostgres(): Promise<PostgresEngineModule> {
     return (await import(specifier)) as PostgresEngineModule;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('/store/pg/')) throw new AppError('bad_option', `--database: ${POSTGRES_MISSING}`, { cause: err });
+    if (code === 'ERR_MODULE_NOT_FOUND' && /[\\/]store[\\/]pg[\\/]/.test(String((err as Error).message))) throw new AppError('bad_option', `--database (CONSULTGUARD_DATABASE_URL): ${POSTGRES_MISSING}`, { cause: err });
     throw err;
   }
 }
@@ -34,7 +34,7 @@ export function databaseUrl(d: { engine: 'sqlite'; file: string } | { engine: 'p
 /** Opens the store named by `opts.url` (already checked by config's DatabaseUrl, or raw text). */
 export async function openStore(opts: OpenOptions): Promise<Store> {
   const parsed = opts.url === undefined ? undefined : DatabaseUrl.safeParse(opts.url);
-  if (parsed && !parsed.success) throw new AppError('bad_option', `--database: ${parsed.error.issues[0]?.message ?? 'expected sqlite:PATH or postgres://USER@HOST:PORT/DB'}`);
+  if (parsed && !parsed.success) throw new AppError('bad_option', `--database (CONSULTGUARD_DATABASE_URL): ${parsed.error.issues[0]?.message ?? 'expected sqlite:PATH or postgres://USER@HOST:PORT/DB'}`);
   const db = parsed?.data;
   if (db?.engine === 'postgres') return (await loadPostgres()).openPostgresStore(db.url, opts);
   return createSqliteStore(resolve(opts.dataDir), db && resolve(db.file), opts);

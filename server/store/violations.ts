@@ -10,24 +10,13 @@ import { maxState, mergeVia, type AppState, type Via } from '../../shared/snapsh
 import type { Db } from './db.js';
 import type { People } from './people.js';
 import { toViolation as toViolationView, type ViolationRow as Row } from './rows.js';
+import type { ViolationFilter } from './types.js';
+
+export type { ViolationFilter } from './types.js';
 
 const MAX_EVIDENCE = 32;
 
 export type { Violation } from '../../shared/api-types.js';
-
-export interface ViolationFilter {
-  app?: string;
-  agent?: string;
-  site?: string;
-  state?: AppState;
-  since?: number;
-  until?: number;
-  hostname?: string;
-  /** A pseudonym (or, with --show-names, also a name; `erased` for erased ones). */
-  user?: string;
-  /** Free text: matched against workstation, pseudonym (or name with --show-names), app and site. */
-  q?: string;
-}
 
 
 export interface IngestResult {
