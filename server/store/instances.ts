@@ -1,7 +1,7 @@
 /**
  * The instances table (migration 012): which server instances use this store and which
  * policy versions each has loaded. Engine-neutral on purpose: four statements that any SQL
- * store can run (the PostgreSQL twin of migration 012 is in the README, "Beyond one server").
+ * store can run (the PostgreSQL twin is in migration 012's comment).
  */
 import { z } from 'zod';
 import type { Db } from './db.js';
