@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import type { Logger } from '../shared/log.js';
 import { builtinPoliciesDir } from '../shared/paths.js';
 import { createApi } from './api/index.js';
+import { createClientAddress } from './api/client-address.js';
 import type { ServerConfig } from './config.js';
 import { createGateway } from './gateway/index.js';
 import { createPolicyService } from './policy/index.js';
@@ -24,6 +25,7 @@ import { AppError } from '../shared/errors.js';
 import { createHealth } from './health/index.js';
 import { registerHealthMetrics } from './health/metrics.js';
 import { createStoreProbe } from './health/store.js';
+import { createInstances } from './health/instances.js';
 import { createAlerting } from './alerts/index.js';
 
 export interface RunningServer {
@@ -42,6 +44,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const secrets = resolveEnrollSecrets(config.enrollSecret, resolve(config.dataDir));
 
   const live = createLiveFeed();
+  // X-Forwarded-For is believed only from the proxies named by --trust-proxy.
+  const clientAddress = createClientAddress(config.trustProxy ?? []);
   /** Sends what a batch opened or changed to this instance's dashboards. */
   const publish = async (agentId: string, ids: string[]) => {
     const found = await Promise.all(ids.map((id) => store.violations.get(agentId, id)));
@@ -81,6 +85,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     clock: { futureMs: config.clockSkewSec * 1000, pastMs: config.retentionDays * 86_400_000 },
     policyFor: policies.policyFor,
     log: log.child({ module: 'gateway' }),
+    clientAddress,
     helloTimeoutMs: config.helloTimeoutMs,
     pingIntervalMs: config.pingIntervalMs,
     sweepIntervalMs: config.revocationSweepMs,
@@ -96,11 +101,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   gatewayRef = gateway;
 
-  const healthDeps = { store: createStoreProbe(store, log.child({ module: 'health' })), policies, forwarder, agentsOnline: () => gateway.onlineCount() };
+  // This instance among the others on the store, with the policy versions each has loaded.
+  const instances = createInstances({ store: store.instances, versions: () => policies.current().policies.map((p) => ({ name: p.effective.name, version: p.effective.version })), intervalMs: config.instanceBeatMs, log: log.child({ module: 'instances' }) });
+  const healthDeps = { store: createStoreProbe(store, log.child({ module: 'health' })), policies, forwarder, agentsOnline: () => gateway.onlineCount(), instances };
   const health = createHealth(healthDeps);
   health.register('alerts', () => alerting.engine.status());
   registerHealthMetrics(metrics.registry, healthDeps);
   policies.onChange(() => gateway.pushPolicies(policies.policyFor));
+  policies.onChange(() => void instances.beat());
   policies.onError(() => {
     metrics.policyError();
     // Listeners run just before the service records the new error: read it a moment later.
@@ -112,7 +120,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   policies.watch();
 
   const tls = loadTls(config);
-  const api = createApi({ store, gateway, policies, metrics, live, health, log, secure: tls !== null, alerts: alerting });
+  const api = createApi({ store, gateway, policies, metrics, live, health, log, secure: tls !== null, alerts: alerting, clientAddress });
   const handler = (req: Parameters<typeof api>[0], res: Parameters<typeof api>[1]) => void api(req, res);
   const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
   server.headersTimeout = 10_000;
@@ -128,12 +136,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
   log.info({ url, data: resolve(config.dataDir), store: store.location, showNames: config.showNames, policies: policies.current().policies.map((p) => p.effective.name) }, 'server listening');
   alerting.start();
+  instances.start();
 
   return {
     url,
     port,
     async close() {
       policies.close();
+      await instances.stop();
       stopRetention();
       await alerting.stop();
       live.close();

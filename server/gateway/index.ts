@@ -15,6 +15,8 @@ import { startSession, type AgentSession, type SessionDeps } from './session.js'
 export interface GatewayDeps extends Omit<SessionDeps, 'onReady' | 'onClosed' | 'quotas'> {
   pingIntervalMs: number;
   quota: QuotaOptions;
+  /** The agent's address in the gateway's logs (behind a trusted proxy: the one it names). */
+  clientAddress?: (req: IncomingMessage) => string;
   /** Quotas are pruned every 60 of these (default 1 s); revokes arrive through the store's change feed. */
   sweepIntervalMs?: number;
 }
@@ -107,7 +109,7 @@ export function createGateway(deps: GatewayDeps) {
       alive.add(ws);
       ws.on('pong', () => alive.add(ws));
       ws.on('close', () => sockets.delete(ws));
-      startSession(ws, req.socket.remoteAddress ?? 'unknown', sessionDeps);
+      startSession(ws, deps.clientAddress?.(req) ?? req.socket.remoteAddress ?? 'unknown', sessionDeps);
     });
     return true;
   }

@@ -32,6 +32,7 @@ import { createPeople } from './people.js';
 import { createRevealStore } from './reveals.js';
 import { createSubjects } from './subjects.js';
 import { createExceptionStore } from './exceptions.js';
+import { createInstanceStore } from './instances.js';
 import { pruneAll, pruneOnce } from './retention.js';
 import { migrations } from './migrations/index.js';
 import { createReportStore } from '../reports/store.js';
@@ -138,6 +139,7 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
     exceptions: createExceptionStore(db, now),
     alerts: createAlertStore(db, now),
     reports: createReportStore(db, now),
+    instances: createInstanceStore(db, now),
   };
   const storedUser = db.prepare<[string, string], { user: string | null }>('SELECT user FROM violations WHERE agent_id = ? AND id = ?');
   // One person whatever the case the OS reported (CLINIC\\Dr.Lee, clinic\\dr.lee).
@@ -208,6 +210,7 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
         run: gate((opts: Parameters<typeof pruneAll>[1], t?: number, batch?: number) => pruneAll(db, opts, t, batch)),
         pruneViolations: gate((days: number, t?: number, batch?: number) => pruneOnce(db, days, t, batch)),
       },
+      instances: lift(m.instances, ['record', 'live', 'remove']),
       changes: changes.feed,
       jobs: { runExclusive: async (_name, fn) => (await fn(), true) },
       probe: gate(() => {

@@ -26,6 +26,7 @@ import type { AlertRule, Delivery, Trigger } from './alerts.js';
 import type { Pruned, RetentionOptions } from './retention.js';
 import type { ReportSchedule } from '../reports/store.js';
 import type { RevealResult } from './reveals.js';
+import type { InstanceRow, PolicyVersions } from './instances.js';
 
 export type { AgentRow, Enrolment, ApiTokenRow, Role, SecretRow, LoginResult, SessionUser, UserRow, AlertRule, Delivery, Trigger, Pruned, RetentionOptions, ReportSchedule, RevealResult, ShownUser };
 
@@ -341,6 +342,16 @@ export interface ChangeFeed {
   notify(topic: ChangeTopic, payload?: string): Promise<void>;
 }
 
+/** Which server instances use this store and which policy versions each has loaded (store/instances.ts). */
+export interface InstanceStore {
+  /** This instance is alive and has these policy versions loaded (its row, rewritten). */
+  record(r: { instanceId: string; host: string; policyVersions: PolicyVersions; startedAt: number }): Promise<void>;
+  /** Instances heard from in the last `maxAgeMs`, oldest first; older rows are deleted. */
+  live(maxAgeMs: number): Promise<InstanceRow[]>;
+  /** A stopping instance leaves at once instead of lingering until it goes quiet. */
+  remove(instanceId: string): Promise<void>;
+}
+
 export interface ClusterJobs {
   /**
    * Runs `fn` unless another instance on this store is running the job `name` right now
@@ -366,6 +377,7 @@ export interface Store {
   alerts: AlertQueue;
   reports: ReportStore;
   retention: RetentionStore;
+  instances: InstanceStore;
   changes: ChangeFeed;
   jobs: ClusterJobs;
   /**

@@ -16,6 +16,7 @@ import { createPgAuditStore } from './audit.js';
 import { createPgChangeFeed } from './changes.js';
 import { createPgDb, describeUrl, mapError, unavailableReason, type Client, type PgDb } from './db.js';
 import { createPgExceptionStore } from './exceptions.js';
+import { createPgInstanceStore } from './instances.js';
 import { createPgJobs } from './jobs.js';
 import { LATEST_PG, migratePg } from './migrate.js';
 import { createPgPeople, type PgPeople } from './people.js';
@@ -93,6 +94,7 @@ export async function openPgStore(opts: PgOpenOptions): Promise<Store> {
       alerts: createPgAlertStore(d, now),
       reports: createPgReportStore(d, now),
       retention: createPgRetention(d),
+      instances: createPgInstanceStore(d),
       changes,
       jobs,
       async probe() {

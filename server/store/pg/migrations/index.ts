@@ -12,6 +12,7 @@
  * refuses a source that is newer than the target knows. Never edit a shipped migration.
  */
 import * as m001 from './001_initial.js';
+import * as m002 from './002_instances.js';
 
 export interface PgMigration {
   version: number;
@@ -23,4 +24,5 @@ export interface PgMigration {
 
 export const pgMigrations: PgMigration[] = [
   { version: 1, sqliteVersion: 11, ...m001 },
+  { version: 2, sqliteVersion: 12, ...m002 },
 ];
