@@ -39,9 +39,9 @@ afterEach(async () => {
 async function instance(extra: string[] = []): Promise<{ child: ChildProcess; address: string; data: string; token: string }> {
   const data = tempDir();
   const store = createStore(data);
-  const { token } = store.apiTokens.create('lead', 'test');
-  store.users.add('lead1', 'lead', PASSWORD);
-  store.close();
+  const { token } = await store.apiTokens.create('lead', 'test');
+  await store.users.add('lead1', 'lead', PASSWORD);
+  await store.close();
   const port = await freePort();
   const child = await startServerProcess(port, data, extra);
   children.push(child);

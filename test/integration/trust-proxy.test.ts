@@ -25,8 +25,8 @@ afterEach(() => {
 async function server(extra: string[]): Promise<{ url: string; data: string }> {
   const data = tempDir();
   const store = createStore(data);
-  store.users.add('lead1', 'lead', PASSWORD);
-  store.close();
+  await store.users.add('lead1', 'lead', PASSWORD);
+  await store.close();
   const port = await freePort();
   children.push(await startServerProcess(port, data, extra));
   return { url: `http://127.0.0.1:${port}`, data };
