@@ -1,7 +1,7 @@
 /**
  * Node (V8) flags the installed services start the agent with, on every OS: the systemd
  * unit (installers/linux/templates.ts), the launchd launcher (installers/macos/launchd.ts)
- * and the Windows service host's node command line. `npm run bench` starts the agent with
+ * and the Windows service host's node command lines (agent and per-session helper). `npm run bench` starts the agent with
  * the same flags, so agent.rss_mb measures what a clinic PC runs.
  *
  * --max-semi-space-size=2 (MB): V8 lets the young generation grow to 16 MB semi-spaces on a
@@ -15,6 +15,12 @@
  * (agent.rss_mb 76-77 -> 74-75 MB) with agent.poll_cpu_ms the same within noise (22-25 ms
  * either way, two interleaved runs each) and the day's total CPU unchanged.
  * Not used: --jitless / --lite-mode (3-10x the CPU of a poll), --max-old-space-size (a
- * ceiling turns a large policy or outbox into a crash, and saved nothing measurable here).
+ * ceiling turns a large policy or outbox into a crash, and saved nothing measurable here),
+ * --no-opt (no TurboFan: agent.rss_mb 77.8 -> 72.9 MB and agent.private_mb 27.2 -> 23.9 MB
+ * on the simulated day, but agent.poll_cpu_ms 38.2/39.2 -> 52.3/48.0 ms, two interleaved
+ * runs each on a loaded 2-core machine: a quarter to a third more CPU on every poll);
+ * --no-opt --no-sparkplug saves another ~1 MB for still more CPU.
+ * The Windows service host gets these flags through a C header generated from this list
+ * (installers/windows/node-flags.ts), so each must be a single word without quotes.
  */
 export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--optimize-for-size'];

@@ -17,6 +17,7 @@
  * (WTSGetActiveConsoleSessionId, 1) is the one helper started and restarted.
  */
 #include "service-host.h"
+#include "node-flags.h"
 #include <userenv.h>
 #include <wtsapi32.h>
 #include <stdio.h>
@@ -122,7 +123,7 @@ static BOOL start_helper(Helper *h) {
   if (n == 0 || n >= MAX_PATH) {
     swprintf(nudge_dir, MAX_PATH, L"%ls\\nudge", data_dir);
   }
-  swprintf(cmd, 2048, L"\"%lsnode\\node.exe\" \"%lsapp\\agent.mjs\" nudge-helper --dir \"%ls\"", install_dir, install_dir, nudge_dir);
+  swprintf(cmd, 2048, L"\"%lsnode\\node.exe\" " CG_NODE_FLAGS L" \"%lsapp\\agent.mjs\" nudge-helper --dir \"%ls\"", install_dir, install_dir, nudge_dir);
   /* Suspended until it is in its job, so not even a child of it can escape the job. */
   ok = CreateProcessAsUserW(token, NULL, cmd, NULL, NULL, FALSE, CREATE_NO_WINDOW | CREATE_UNICODE_ENVIRONMENT | CREATE_SUSPENDED,
                             env ? env : fallback, install_dir, &si, &pi);

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { copyTree, copyFile, writeFile } from '../files.js';
 import { run } from '../exec.js';
 import { sddlHeader } from './acl.js';
+import { nodeFlagsHeader } from './node-flags.js';
 import { signFile, type SignOptions } from './sign.js';
 import type { PackageInput } from '../package-input.js';
 import { COLLECTOR_EXE } from '../../agent/collect/win-native.js';
@@ -25,12 +26,13 @@ export const msiName = (version: string): string => `consultguard-agent-${versio
 // the enrolment secret, out of verbose logs).
 const HIDE_TARGET = 8192;
 
-/** The service host's sources (installers/windows/) and the generated SDDL header beside `out`. */
+/** The service host's sources (installers/windows/) and the generated SDDL and node-flags headers beside `out`. */
 export const SERVICE_HOST_SOURCES = ['service-host.c', 'helpers.c', 'install-actions.c', 'acl.c'];
 
 export async function compileServiceHost(repoRoot: string, out: string): Promise<void> {
   const generated = join(dirname(out), '..', 'generated-include');
   writeFile(join(generated, 'acl-sddl.h'), sddlHeader());
+  writeFile(join(generated, 'node-flags.h'), nodeFlagsHeader());
   await run('x86_64-w64-mingw32-gcc', [
     '-municode', '-mwindows', '-O2', '-s', '-Wall', '-I', generated,
     '-o', out, ...SERVICE_HOST_SOURCES.map((f) => join(repoRoot, 'installers', 'windows', f)),

@@ -30,11 +30,12 @@
  * removed by agent/service-stop.ts); after the grace period the job is terminated.
  *
  * Built GUI-subsystem (-mwindows) so nothing started in a user's session flashes a console.
- * Build (msi.ts):
- *   x86_64-w64-mingw32-gcc -municode -mwindows -O2 -s service-host.c helpers.c install-actions.c
+ * Build (msi.ts, which first writes the generated acl-sddl.h and node-flags.h into GEN):
+ *   x86_64-w64-mingw32-gcc -municode -mwindows -O2 -s -I GEN service-host.c helpers.c install-actions.c acl.c
  *     -lshell32 -ladvapi32 -lwtsapi32 -luserenv -lbcrypt
  */
 #include "service-host.h"
+#include "node-flags.h"
 #include <bcrypt.h>
 #include <shellapi.h>
 #include <shlobj.h>
@@ -184,7 +185,8 @@ static BOOL start_node(const wchar_t *args, HANDLE out, DWORD flags, HANDLE job,
     si.hStdOutput = out;
     si.hStdError = out;
   }
-  swprintf(cmd, 2048, L"\"%lsnode\\node.exe\" \"%lsapp\\agent.mjs\" %ls", install_dir, install_dir, args);
+  /* The V8 flags of shared/node-flags.ts (generated header), as on Linux and macOS. */
+  swprintf(cmd, 2048, L"\"%lsnode\\node.exe\" " CG_NODE_FLAGS L" \"%lsapp\\agent.mjs\" %ls", install_dir, install_dir, args);
   if (!CreateProcessW(NULL, cmd, NULL, NULL, out != NULL, flags | (job ? CREATE_SUSPENDED : 0), NULL, install_dir, &si, pi)) return FALSE;
   if (job && !AssignProcessToJobObject(job, pi->hProcess)) log_line("node (pid %lu) runs outside the job (error %lu)", pi->dwProcessId, GetLastError());
   if (job) ResumeThread(pi->hThread);

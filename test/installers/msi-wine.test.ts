@@ -26,6 +26,7 @@ import { TARGET_TOOLS } from '../../installers/pipeline.js';
 import { parseWindowsDevices } from '../../agent/collect/devices/win32.js';
 import { clickFile, writePending } from '../../agent/nudge/url-handler.js';
 import { SERVICE_NAME } from '../../installers/windows/wxs.js';
+import { AGENT_NODE_FLAGS } from '../../shared/node-flags.js';
 import { packageRoot } from '../../shared/paths.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 import { BUILD_CLI, builtInstallers, runNode, skipUnless } from './build-once.js';
@@ -115,6 +116,12 @@ describe.skipIf(skip)('MSI under wine: install, upgrade, uninstall', () => {
     expect(serviceLog()).toMatch(/agent started \(pid \d+\)/);
     expect(serviceLog()).toMatch(/configure-service: failure actions set/);
     await vi.waitFor(() => expect(pids(HELPER_STARTED)).toHaveLength(1), { timeout: 30_000, interval: 500 });
+    // The agent and the helper run with the V8 flags of shared/node-flags.ts, as on Linux and macOS.
+    await vi.waitFor(() => {
+      const flagged = (cmd: string) => new RegExp(`node\\.exe"? ${AGENT_NODE_FLAGS.join(' ')} "?.*agent\\.mjs"? ${cmd}`);
+      expect(nodeProcesses()).toContainEqual(expect.stringMatching(flagged('run')));
+      expect(nodeProcesses()).toContainEqual(expect.stringMatching(flagged('nudge-helper')));
+    }, { timeout: 30_000, interval: 500 });
     // The helper runs as the user and logs to that user's own file (before: stderr, lost).
     await vi.waitFor(() => {
       const logs = join(userDir(), 'AppData', 'Local', 'ConsultGuard', 'logs');

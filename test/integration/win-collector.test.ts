@@ -140,6 +140,29 @@ describe.skipIf(skip)('native collector under wine', () => {
     }
   }, OWNERS_MS * 2);
 
+  it('sees a TCP connection open and close between two polls (basic rows are reused only while the TCP counters stand still)', async () => {
+    const child = createNativeChild({ command: { file: 'wine', args: [collectorExe] }, timeoutMs: OWNERS_MS });
+    const flowsTo = async (request: string, port: number) => parsePoll(await child.request(request)).sockets
+      .filter((s) => s.protocol === 'tcp' && s.remotePort === listenPort && s.localPort === port && s.state !== 'TIME_WAIT');
+    try {
+      await child.request('poll basic'); // a table to reuse, if nothing moves
+      const { connect } = await import('node:net');
+      const socket = await new Promise<Socket>((resolve) => {
+        const c = connect(listenPort, '127.0.0.1', () => resolve(c));
+        c.on('error', () => undefined);
+      });
+      const port = socket.localPort!;
+      expect(await flowsTo('poll basic', port)).toEqual([expect.objectContaining({ localAddress: '127.0.0.1', state: 'ESTABLISHED' })]);
+      expect(await flowsTo('poll basic reread', port)).toHaveLength(1);
+      socket.destroy();
+      for (const s of accepted) if (s.remotePort === port) s.destroy();
+      await vi.waitFor(async () => expect(await flowsTo('poll basic', port)).toEqual([]), { timeout: 30_000, interval: 200 });
+      expect(await flowsTo('poll basic reread', port)).toEqual([]);
+    } finally {
+      child.close();
+    }
+  }, OWNERS_MS);
+
   it('gives the agent a zoom detection whose evidence is the verified path and whose user is the Windows account', async () => {
     const catalog = compileForScan(undefined);
     const wanted = (name: string) => name === 'Zoom.exe';
