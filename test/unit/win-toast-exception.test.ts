@@ -76,7 +76,7 @@ describe('Windows toast with exceptions and "What ConsultGuard sees"', () => {
     const b64 = (t: string) => Buffer.from(t, 'utf8').toString('base64');
     expect(script).toContain(b64(toastXml(request, NONCE)));
     expect(script).toContain(b64(reasonsToastXml(request, NONCE)!));
-    expect(script).toContain(`$script:tag = '${reasonsTag(ID)}'`);
+    expect(script).toContain(`$st.tag = '${reasonsTag(ID)}'`);
     expect(reasonsTag(ID)).toHaveLength(16);
     expect(reasonsTag(ID)).not.toBe(toastTag(ID));
     expect(script).toContain("if ($a -eq 'need' -and $reasonsXml) {");

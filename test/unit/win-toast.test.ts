@@ -97,13 +97,13 @@ describe('Windows toast script (PowerShell 5.1, no event subscription)', () => {
     expect(setting).toBeLessThan(show);
     expect(focus).toBeLessThan(show);
     expect(script.indexOf("'shown'")).toBeGreaterThan(show);
-    expect(script).toContain(`$tag = '${toastTag(request.id)}'`);
+    expect(script).toContain(`$st = @{ tag = '${toastTag(request.id)}'; asked = $false }`);
     expect(script).toContain('$toast.Tag = $t');
     expect(script).toContain('$expires = [DateTimeOffset]::Now.AddSeconds(300)');
     expect(script).toContain('$toast.ExpirationTime = $expires');
     // At expiry the toast is taken back, so no live buttons linger in Action Centre.
     expect(script).toContain(`$group = 'ConsultGuard'`);
-    expect(script).toContain('$history.Remove($script:tag, $group, $appId)');
+    expect(script).toContain('$history.Remove($st.tag, $group, $appId)');
   });
 
   it('skips the Focus Assist check when the service host is not installed', () => {
