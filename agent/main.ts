@@ -103,10 +103,24 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
   // Nudges to the clinician's session helper; outcomes queue behind the events.
   const nudge = agentNudgeRoot(config.nudgeDir);
   // Clinician exceptions: claimed from a nudge or with `consultguard-agent exception`; each is an outcome in the outbox.
+  const savedExceptions = state.loadExceptions(now().getTime());
+  if (savedExceptions.state === 'bad') {
+    health.failed('state', 'exceptions file at start', new Error(savedExceptions.problem),
+      `open clinician exceptions were lost, so those clinicians may be nudged again${savedExceptions.movedTo ? `; the unusable file is kept as ${savedExceptions.movedTo}` : ''}`);
+  }
   const exceptions = createExceptions({
     now,
     policy: policy.current,
     open: lifecycle.open,
+    saved: savedExceptions.state === 'ok' ? savedExceptions.value : [],
+    save(windows) {
+      try {
+        state.saveExceptions(windows);
+        health.ok('exceptions file');
+      } catch (err) {
+        health.failed('state', 'exceptions file', err, 'open exceptions end if the agent restarts; check the state folder');
+      }
+    },
     report(o) {
       try {
         redactedOutbox.appendNudges([o]);

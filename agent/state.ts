@@ -1,7 +1,8 @@
 /**
  * What the agent keeps between runs, in its state folder (owner-only permissions):
  * its id and token, the last policy (so it monitors correctly from boot while offline),
- * and the violations open right now (so a restart does not open duplicates). Every file
+ * the violations open right now (so a restart does not open duplicates) and the clinician
+ * exception windows still open (so a restart does not end one early). Every file
  * is parsed with its schema from shared/agent-state.ts; nothing read from disk is cast.
  *
  * The identity is the one file that must never be silently replaced: a new agent id for
@@ -16,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import { Identity, OpenViolations, type OpenViolation, type StatusFile } from '../shared/agent-state.js';
+import { ExceptionsFile, Identity, OpenViolations, type ExceptionWindow, type OpenViolation, type StatusFile } from '../shared/agent-state.js';
 import { AppError, describe } from '../shared/errors.js';
 import { EffectivePolicy } from '../shared/policy.js';
 
@@ -106,6 +107,7 @@ export function createAgentState(dir: string) {
   const policyFile = join(dir, 'policy.json');
   const openFile = join(dir, 'open-violations.json');
   const statusFile = join(dir, 'status.json');
+  const exceptionsFile = join(dir, 'exceptions.json');
 
   const loaded = loadIdentity(dir);
   let identity = loaded.identity;
@@ -137,6 +139,26 @@ export function createAgentState(dir: string) {
     },
     saveOpen(open: OpenViolation[], seq: number): void {
       writeFileAtomic(openFile, JSON.stringify({ seq, open } satisfies OpenViolations));
+    },
+    /**
+     * The open exception windows. A file that is there but unusable is moved aside to
+     * exceptions.json.bad-<ms> (kept for a look, never parsed again) and reported as `bad`
+     * with where it went: the caller says so loudly and starts with no windows.
+     */
+    loadExceptions(now = Date.now()): Read<ExceptionWindow[]> & { movedTo?: string } {
+      const read = readState(exceptionsFile, ExceptionsFile);
+      if (read.state === 'ok') return { state: 'ok', value: read.value.windows };
+      if (read.state === 'missing') return read;
+      const movedTo = `${exceptionsFile}.bad-${now}`;
+      try {
+        renameSync(exceptionsFile, movedTo);
+        return { ...read, movedTo };
+      } catch (err) {
+        return { state: 'bad', problem: `${read.problem}; could not move it aside (${describe(err)})` };
+      }
+    },
+    saveExceptions(windows: ExceptionWindow[]): void {
+      writeFileAtomic(exceptionsFile, JSON.stringify({ v: 1, windows } satisfies ExceptionsFile));
     },
     saveStatus(status: StatusFile): void {
       writeFileAtomic(statusFile, JSON.stringify(status), 0o644);

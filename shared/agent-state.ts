@@ -7,6 +7,7 @@
  *   open-violations.json  { seq, open: OpenViolation[] }
  *   status.json           the heartbeat's figures plus what `status` shows (0644: readable by IT)
  *   policy.json           the last policy from the server (shared/policy.ts EffectivePolicy)
+ *   exceptions.json       { v, windows: ExceptionWindow[] }   clinician exceptions still open
  */
 import { z } from 'zod';
 import { AppState, Via } from './snapshot.js';
@@ -84,3 +85,18 @@ export const StatusFile = z.object({
   nudge: NudgePaths.optional(),
 });
 export type StatusFile = z.infer<typeof StatusFile>;
+
+/** A clinician exception window (agent/nudge/exceptions.ts), kept so a restart does not end it. */
+export const ExceptionWindow = z.object({
+  user: z.string().min(1).max(256),
+  app: z.string().min(1).max(64),
+  reason: z.string().min(1).max(41),
+  label: z.string().min(1).max(120),
+  until: z.string().datetime({ offset: true }),
+  /** Violations already reported under this window (so a restart does not report them twice). */
+  reported: z.array(z.string().uuid()).max(1000),
+});
+export type ExceptionWindow = z.infer<typeof ExceptionWindow>;
+
+export const ExceptionsFile = z.object({ v: z.literal(1), windows: z.array(ExceptionWindow).max(1000) });
+export type ExceptionsFile = z.infer<typeof ExceptionsFile>;

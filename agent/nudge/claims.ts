@@ -1,7 +1,7 @@
 /**
  * The claim channel: `consultguard-agent exception --app zoom --reason patient-cannot-use`
  * run by the clinician (for desktops whose notifications carry no buttons: macOS without
- * alerter, GNOME without action support, Windows while its toast has no exception action).
+ * alerter, GNOME without action support).
  * It meets the agent under the same nudge root as the helper and proves itself with the
  * same per-user key the agent wrote for that user's helper (ROOT/<uid>.key, readable only
  * by that user and root), so a claim can only be made for oneself:

@@ -6,11 +6,15 @@
  * enforce mode, has the app closed) for that app. Each violation of that user and app
  * inside the window gets one `exception` outcome in the outbox (durable, acked like every
  * nudge outcome) so the lead sees "exception claimed: reason" and accepts or rejects it.
- * The window is kept in memory: an agent restart ends it (the server keeps the record).
+ * Open windows are saved in the agent's state folder (exceptions.json, agent/state.ts:
+ * atomic rename, 0600, schema-checked on read) after every change, and reloaded at start
+ * with the expired ones dropped, so an agent restart (crash, update, reboot) inside a window
+ * neither ends it early nor reports its violations twice.
  */
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../shared/errors.js';
 import type { EffectivePolicy } from '../../shared/policy.js';
+import type { ExceptionWindow } from '../../shared/agent-state.js';
 import type { Event, NudgeOutcome } from '../../shared/protocol.js';
 
 export interface ActiveException {
@@ -40,15 +44,34 @@ export interface ExceptionsOptions {
   report: (outcome: NudgeOutcome) => void;
   /** The open violations right now (lifecycle), to attach a claim made while the app runs. */
   open: () => Array<{ violationId: string; app: string; user?: string }>;
+  /** Windows saved by an earlier run (expired ones are dropped here). */
+  saved?: ExceptionWindow[];
+  /** Persists the open windows; called after every change. Throwing is the caller's to report. */
+  save?: (windows: ExceptionWindow[]) => void;
 }
+
+/** Reported ids kept per window in the file (a window sees a handful of violations). */
+const MAX_REPORTED = 1000;
 
 export function createExceptions(opts: ExceptionsOptions) {
   const active = new Map<string, ActiveException>();
   const key = (user: string, app: string) => `${user}\u0000${app}`;
+  for (const w of opts.saved ?? []) {
+    const until = Date.parse(w.until);
+    if (until > opts.now().getTime()) active.set(key(w.user, w.app), { user: w.user, app: w.app, reason: w.reason, label: w.label, until, reported: new Set(w.reported) });
+  }
+
+  function persist(): void {
+    const now = opts.now().getTime();
+    opts.save?.([...active.values()].filter((x) => x.until > now).map((x) => ({
+      user: x.user, app: x.app, reason: x.reason, label: x.label, until: new Date(x.until).toISOString(), reported: [...x.reported].slice(-MAX_REPORTED),
+    })));
+  }
 
   function send(x: ActiveException, violationId: string): void {
     if (x.reported.has(violationId)) return;
     x.reported.add(violationId);
+    persist();
     opts.report({
       id: randomUUID(), violationId, app: x.app, user: x.user, outcome: 'exception', at: opts.now().toISOString(),
       reason: x.reason, until: new Date(x.until).toISOString(), detail: `exception claimed: ${x.label}`.slice(0, 512),
@@ -61,6 +84,7 @@ export function createExceptions(opts: ExceptionsOptions) {
     if (!x) return null;
     if (x.until <= opts.now().getTime()) {
       active.delete(key(user, app));
+      persist();
       return null;
     }
     return x;
@@ -81,6 +105,7 @@ export function createExceptions(opts: ExceptionsOptions) {
       const prev = current(input.user, input.app);
       const x: ActiveException = { user: input.user, app: input.app, reason: reason.id, label: reason.label, until, reported: prev && prev.reason === reason.id ? prev.reported : new Set() };
       active.set(key(input.user, input.app), x);
+      persist();
       const targets = new Set<string>(input.violationId ? [input.violationId] : []);
       for (const v of opts.open()) if (v.app === input.app && v.user === input.user) targets.add(v.violationId);
       for (const id of targets) send(x, id);

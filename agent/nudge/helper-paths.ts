@@ -5,7 +5,8 @@
  *   log       Windows %LOCALAPPDATA%\ConsultGuard\logs\nudge-helper.N.log
  *             macOS   ~/Library/Logs/ConsultGuard/nudge-helper.N.log
  *             Linux   $XDG_STATE_HOME/consultguard/nudge-helper.N.log (~/.local/state)
- *   state     Windows %LOCALAPPDATA%\ConsultGuard\nudge (pending toasts, recorded clicks)
+ *   state     Windows %LOCALAPPDATA%\ConsultGuard\nudge (pending toasts, recorded clicks and claims,
+ *             sees\ with the "What ConsultGuard sees" page the toast opens)
  *
  * Before this the helper logged to stderr only, which goes nowhere when the service
  * (Windows), launchd (macOS) or a desktop autostart starts it.

@@ -33,10 +33,11 @@ export function createPresenter(deps: PresentDeps) {
               claim(reason.id, request.exceptions.maxMinutes);
               return report('dismissed', `claimed an exception: ${reason.label}`);
             }
+            return report('dismissed', `chose an exception reason this nudge did not offer ("${event.reason.slice(0, 41)}"); nothing claimed`);
           }
           if (event.action === 'sees' && request.sees) {
-            const page = writeTransparencyPage(request.sees, deps.pageDir);
-            const problem = await start(openCommand(deps.platform, page.url));
+            // Windows: the URL handler already opened the page the helper wrote for the toast.
+            const problem = event.handled !== undefined ? event.handled : await start(openCommand(deps.platform, writeTransparencyPage(request.sees, deps.pageDir).url));
             return report('dismissed', problem ? `asked what ConsultGuard sees, but ${problem}` : 'opened "What ConsultGuard sees"');
           }
           // Windows: the URL handler already opened it; only its result is reported here.

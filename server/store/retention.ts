@@ -2,8 +2,9 @@
  * Retention of every table that holds personal data (docs/privacy.md, "How long"):
  * - violations that ended more than `days` ago, and open ones nothing was heard of for that
  *   long (an agent uninstalled mid-violation), with their events, nudges, reviews and reveals;
- * - events, nudges, reviews and reveals older than `days` whatever they belong to (a nudge
- *   for a violation whose events never came, rows left by an agent forgotten long ago);
+ * - events, nudges, reviews, reveals and exception claims older than `days` whatever they
+ *   belong to (a nudge or claim for a violation whose events never came, rows left by an
+ *   agent forgotten long ago);
  * - sessions once expired; login failures once out of the lock-out window (15 minutes:
  *   nothing reads them later; the audit keeps each failure); remembered sign-in addresses
  *   after 30 days (what the limits use them for);
@@ -28,7 +29,7 @@ export interface RetentionOptions {
   auditDays: number;
 }
 
-export type Pruned = Record<'violations' | 'events' | 'nudges' | 'reviews' | 'reveals' | 'sessions' | 'loginFailures' | 'loginKnown' | 'people' | 'audit', number>;
+export type Pruned = Record<'violations' | 'events' | 'nudges' | 'reviews' | 'reveals' | 'exceptions' | 'sessions' | 'loginFailures' | 'loginKnown' | 'people' | 'audit', number>;
 
 /** Runs `step` (one short transaction answering how many rows it deleted) until it deletes none. */
 async function drain(step: () => number): Promise<number> {
@@ -88,6 +89,9 @@ export async function pruneAll(db: Db, opts: RetentionOptions, now = Date.now(),
   out.nudges = await byTime(db, 'nudges', '(agent_id, id)', 'at < ?', batch)(cutoff);
   out.reviews = await byTime(db, 'reviews', 'seq', 'at < ?', batch)(cutoff);
   out.reveals = await byTime(db, 'reveals', 'seq', 'at < ?', batch)(cutoff);
+  // A claim follows its violation (trigger in migration 010); one whose violation never
+  // arrived goes by its own age.
+  out.exceptions = await byTime(db, 'exceptions', '(agent_id, violation_id)', 'claimed_at < ?', batch)(cutoff);
   out.sessions = await byTime(db, 'sessions', 'id_hash', 'expires_at < ? OR last_seen < ?', batch)(now, now - SESSION.idleMs);
   out.loginFailures = await byTime(db, 'login_failures', 'rowid', 'at < ?', batch)(now - LOCKOUT.windowMs);
   out.loginKnown = await byTime(db, 'login_known', '(user_name, ip)', 'last_ok < ?', batch)(now - LOCKOUT.knownMs);

@@ -24,7 +24,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TARGET_TOOLS } from '../../installers/pipeline.js';
 import { parseWindowsDevices } from '../../agent/collect/devices/win32.js';
-import { clickFile, writePending } from '../../agent/nudge/url-handler.js';
+import { claimUrl, needUrl } from '../../agent/nudge/notify/win32.js';
+import { clickFile, newToastNonce, writePending } from '../../agent/nudge/url-handler.js';
 import { SERVICE_NAME } from '../../installers/windows/wxs.js';
 import { AGENT_NODE_FLAGS } from '../../shared/node-flags.js';
 import { packageRoot } from '../../shared/paths.js';
@@ -188,7 +189,27 @@ describe.skipIf(skip)('MSI under wine: install, upgrade, uninstall', () => {
     expect((await wine.run([exe, 'open-url', `consultguard:open?n=${other}`])).code).toBe(1);
     expect(existsSync(clickFile(state, other))).toBe(false);
     expect(readFileSync(join(wine.driveC, 'stub-opened.txt'), 'utf8').split('\n')).toHaveLength(2); // still one launch
-  }, 120_000);
+
+    // "I need this app…" then a reason, through the shell as the toast's buttons do: the claim
+    // is recorded for the toast script (which tells the helper, which tells the agent over its
+    // IPC: PowerShell is not in wine, so that half is unit-tested in win-toast-exception.test.ts).
+    const claimId = '6a1d9c2f-8a54-4a59-9e43-2a7f7a0d6f11';
+    const nonce = newToastNonce();
+    writePending(state, { v: 1, id: claimId, expiresAt: Date.now() + 600_000, open: { cmd: 'C:\\stub.exe', args: ['approved'] }, nonce, reasons: ['patient-cannot-use', 'emergency'] });
+    expect((await wine.run(['start', needUrl(claimId, nonce)])).code).toBe(0);
+    await vi.waitFor(() => expect(readFileSync(`${clickFile(state, claimId)}.result`, 'utf8')).toBe('recorded\n'), { timeout: 60_000, interval: 500 });
+    expect(readFileSync(clickFile(state, claimId), 'utf8')).toBe('need\n');
+    expect((await wine.run([exe, 'open-url', claimUrl(claimId, 'emergency', nonce)])).code).toBe(0);
+    expect(readFileSync(clickFile(state, claimId), 'utf8')).toBe('claim:emergency\n');
+    // What a web page could send: a replay, another reason, no key, a guessed key, a longer URL.
+    expect((await wine.run([exe, 'open-url', claimUrl(claimId, 'emergency', nonce)])).code).toBe(1);
+    expect((await wine.run([exe, 'open-url', claimUrl(claimId, 'patient-cannot-use', nonce)])).code).toBe(1);
+    expect((await wine.run([exe, 'open-url', `consultguard:claim?n=${claimId}&r=emergency`])).code).toBe(2);
+    expect((await wine.run([exe, 'open-url', claimUrl(claimId, 'emergency', newToastNonce())])).code).toBe(1);
+    expect((await wine.run([exe, 'open-url', `${claimUrl(claimId, 'emergency', nonce)}&m=${'9'.repeat(40)}`])).code).toBe(2);
+    expect(readFileSync(clickFile(state, claimId), 'utf8')).toBe('claim:emergency\n');
+    expect(readFileSync(join(wine.driveC, 'stub-opened.txt'), 'utf8').split('\n')).toHaveLength(2); // a claim opens nothing
+  }, 180_000);
 
   it('ends node and the helper when the service host is killed (job objects), and runs again once restarted', async () => {
     expect(nodeProcesses().some((c) => c.includes('agent.mjs run'))).toBe(true);

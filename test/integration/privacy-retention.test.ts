@@ -12,7 +12,7 @@ import { tempDir } from '../support/server.js';
 const DAY = 86_400_000;
 
 describe('retention of every personal-data table', () => {
-  it('deletes backdated rows of violations, events, nudges, reviews, reveals, sessions, login failures and addresses, people and audit; keeps fresh ones', async () => {
+  it('deletes backdated rows of violations, events, nudges, reviews, reveals, exception claims, sessions, login failures and addresses, people and audit; keeps fresh ones', async () => {
     const now = Date.now();
     const store = createStore(tempDir('cg-ret-'));
     const db = store.db;
@@ -35,6 +35,7 @@ describe('retention of every personal-data table', () => {
       db.prepare("INSERT INTO nudges (agent_id, id, violation_id, app, user, outcome, at, received_at) VALUES (?, ?, ?, 'zoom', NULL, 'shown', ?, ?)").run(agent, randomUUID(), violationId, at, at);
       db.prepare("INSERT INTO reviews (agent_id, violation_id, status, by, at, note) VALUES (?, ?, 'acknowledged', 'lead', ?, '')").run(agent, violationId, at);
       db.prepare("INSERT INTO reveals (agent_id, violation_id, pseudonym, by, at, reason) VALUES (?, ?, 'clinician-00000000', 'lead', ?, 'why')").run(agent, violationId, at);
+      db.prepare("INSERT INTO exceptions (agent_id, violation_id, outcome_id, app, user, reason, label, claimed_at, until) VALUES (?, ?, ?, 'zoom', 'CLINIC\\x', 'emergency', 'Emergency', ?, ?)").run(agent, violationId, randomUUID(), at, at + 3600_000);
     };
     for (const id of [oldEnded, staleOpen]) child(id, old);
     for (const id of [freshEnded, freshOpen]) child(id, fresh);
@@ -60,13 +61,15 @@ describe('retention of every personal-data table', () => {
 
     db.prepare('UPDATE people SET first_seen = ?').run(old); // seen a year ago; only the fresh one is still held
     const pruned = await pruneAll(db, { days: 365, auditDays: AUDIT_RETENTION_DAYS }, now, 2); // batches of 2: the loop is exercised
-    expect(pruned).toEqual({ violations: 2, events: 1, nudges: 1, reviews: 1, reveals: 1, sessions: 2, loginFailures: 1, loginKnown: 1, people: 2, audit: 1 });
+    expect(pruned).toEqual({ violations: 2, events: 1, nudges: 1, reviews: 1, reveals: 1, exceptions: 1, sessions: 2, loginFailures: 1, loginKnown: 1, people: 2, audit: 1 });
 
     const col = (sql: string) => db.prepare(sql).pluck().all();
     expect(col('SELECT id FROM violations ORDER BY id')).toEqual([freshEnded, freshOpen].sort());
     for (const t of ['events', 'nudges', 'reviews', 'reveals']) {
       expect(col(`SELECT at FROM ${t}`), t).toEqual([fresh, fresh, fresh]);
     }
+    // The claims of deleted violations went with them (trigger); the stray old one by its age.
+    expect(col('SELECT claimed_at FROM exceptions')).toEqual([fresh, fresh, fresh]);
     expect(col('SELECT id_hash FROM sessions')).toEqual(['live']);
     expect(col('SELECT at FROM login_failures')).toEqual([now - 60_000]);
     expect(col('SELECT ip FROM login_known')).toEqual(['10.0.0.2']);

@@ -42,6 +42,11 @@ async function seeded() {
   c.send({ type: 'nudges', batch: 2, nudges: [
     { id: randomUUID(), violationId: lee.violationId, app: 'zoom', user: LEE, outcome: 'shown', at: new Date().toISOString() },
     { id: randomUUID(), violationId: okafor.violationId, app: 'whatsapp', user: OKAFOR, outcome: 'shown', at: new Date().toISOString() },
+    // Both claimed an exception: the subject's claim is theirs to export and to erase.
+    ...[[lee, LEE, 'zoom'], [okafor, OKAFOR, 'whatsapp']].map(([v, user, app]) => ({
+      id: randomUUID(), violationId: (v as typeof lee).violationId, app: app as string, user: user as string, outcome: 'exception' as const, at: new Date().toISOString(),
+      reason: 'emergency', until: new Date(Date.now() + 3_600_000).toISOString(), detail: 'exception claimed: Emergency',
+    })),
   ] });
   await c.next('ack');
   c.close();
@@ -62,24 +67,25 @@ describe('subject export and erase (CLI)', () => {
     expect(data.violations).toHaveLength(1);
     expect(data.violations[0]).toMatchObject({ id: lee.violationId, agentId, user: LEE, app: 'zoom', ack: { status: 'resolved', note: 'talked to dr.lee about it' } });
     expect(data.events.map((e: { id: string }) => e.id).sort()).toEqual([lee.id, (data.events as Array<{ id: string; kind: string }>).find((e) => e.kind === 'ended')!.id].sort());
-    expect(data.nudges).toHaveLength(1);
+    expect(data.nudges).toHaveLength(2); // shown, and the exception claimed
     expect(data.reviews).toHaveLength(1);
     expect(data.reveals).toMatchObject([{ by: 'token:test', reason: 'HR case 99' }]);
+    expect(data.exceptions).toMatchObject([{ violationId: lee.violationId, reason: 'emergency', label: 'Emergency' }]);
     expect(data.audit.map((a: { action: string }) => a.action)).toEqual(expect.arrayContaining(['reveal-name', 'resolve'])); // resolve: its note names them
     expect(JSON.stringify(data)).not.toMatch(/okafor/i);
     const pseudonym = data.subject.pseudonym as string;
 
     const er = await runCli('server', ['subject', 'erase', LEE, '--data', s.dataDir, '--reference', 'DSR-2026-17']);
     expect(er.code).toBe(0);
-    expect(JSON.parse(er.stdout)).toMatchObject({ subject: { pseudonym }, erased: { violations: 1, events: 2, nudges: 1, reveals: 1, reviewNotes: 1 } });
+    expect(JSON.parse(er.stdout)).toMatchObject({ subject: { pseudonym }, erased: { violations: 1, events: 2, nudges: 2, exceptions: 1, reveals: 1, reviewNotes: 1 } });
     expect(EraseReply.safeParse(JSON.parse(er.stdout)).success).toBe(true);
 
     const after = JSON.parse((await runCli('server', ['subject', 'export', LEE, '--data', s.dataDir])).stdout);
-    for (const k of ['violations', 'events', 'nudges', 'reviews', 'reveals']) expect(after[k]).toEqual([]);
+    for (const k of ['violations', 'events', 'nudges', 'exceptions', 'reviews', 'reveals']) expect(after[k]).toEqual([]);
     // Nothing in the store holds the name any more (the audit included); the other clinician is whole.
     const db = new Database(join(s.dataDir, 'consultguard.db'), { readonly: true });
     try {
-      for (const t of ['violations', 'events', 'nudges', 'reviews', 'reveals', 'people', 'audit']) {
+      for (const t of ['violations', 'events', 'nudges', 'exceptions', 'reviews', 'reveals', 'people', 'audit']) {
         const rows = db.prepare(`SELECT * FROM ${t}`).all();
         expect(JSON.stringify(rows), t).not.toMatch(/dr\.lee/i);
       }
@@ -90,7 +96,8 @@ describe('subject export and erase (CLI)', () => {
     const other = JSON.parse((await runCli('server', ['subject', 'export', OKAFOR, '--data', s.dataDir])).stdout);
     expect(other.violations).toMatchObject([{ id: okafor.violationId, user: OKAFOR }]);
     expect(other.events).toHaveLength(1);
-    expect(other.nudges).toHaveLength(1);
+    expect(other.nudges).toHaveLength(2);
+    expect(other.exceptions).toMatchObject([{ violationId: okafor.violationId, reason: 'emergency' }]);
 
     // The feed still counts the erased violation, shown as erased.
     const feed = (await (await fetch(`${s.url}/api/violations`, { headers: { authorization: `Bearer ${s.apiToken}` } })).json()) as { items: Array<{ id: string; user: string; userKind: string; evidence: string[] }> };
@@ -148,11 +155,12 @@ describe('subject export and erase (admin API)', () => {
     expect(exp.status).toBe(200);
     const data = (await exp.json()) as any;
     expect(data.violations).toHaveLength(1);
-    expect(data.nudges).toHaveLength(1);
+    expect(data.nudges).toHaveLength(2);
+    expect(data.exceptions).toHaveLength(1);
     expect((await post(`${path}/erase`, s.apiToken, {})).status).toBe(403);
     const er = await post(`${path}/erase`, admin, { reference: 'DSR-18' });
     expect(er.status).toBe(200);
-    expect(((await er.json()) as any).erased).toMatchObject({ violations: 1, events: 2, nudges: 1 });
+    expect(((await er.json()) as any).erased).toMatchObject({ violations: 1, events: 2, nudges: 2, exceptions: 1 });
     const again = (await (await fetch(`${s.url}${path}/export`, { headers: { authorization: `Bearer ${admin}` } })).json()) as any;
     expect(again.violations).toEqual([]);
     expect(again.events).toEqual([]);

@@ -81,7 +81,7 @@ describe('Windows toast script (PowerShell 5.1, no event subscription)', () => {
     for (const lit of literals) expect(lit, lit).toMatch(/^[A-Za-z0-9+/=.:_ ()|^$-]*$/);
     const decoded = literals.filter((l) => /^[A-Za-z0-9+/]+=*$/.test(l) && l.length >= 16).map((l) => Buffer.from(l, 'base64').toString('utf8'));
     expect(decoded).toEqual(expect.arrayContaining([toastXml(request), files.click, files.serviceExe]));
-    for (const text of [request.title, request.message, "O'Brien", '\u2019', '\u201C', 'Remove-Item']) expect(script).not.toContain(text);
+    for (const text of [request.title, request.message, "O'Brien", '\u2019', '\u201C', '$(Remove-Item C:']) expect(script).not.toContain(text);
     expect(script).not.toMatch(/Register-ObjectEvent|Wait-Event/);
   });
 
@@ -91,16 +91,19 @@ describe('Windows toast script (PowerShell 5.1, no event subscription)', () => {
     expect(script).toContain('CreateToastNotifier($appId)');
     const setting = script.indexOf('$notifier.Setting -ne [Windows.UI.Notifications.NotificationSetting]::Enabled');
     const focus = script.indexOf('notify-state');
-    const show = script.indexOf('$notifier.Show($toast)');
+    const show = script.indexOf('Show-Toast (');
     expect(setting).toBeGreaterThan(0);
     expect(focus).toBeGreaterThan(0);
     expect(setting).toBeLessThan(show);
     expect(focus).toBeLessThan(show);
     expect(script.indexOf("'shown'")).toBeGreaterThan(show);
-    expect(script).toContain(`$toast.Tag = '${toastTag(request.id)}'`);
-    expect(script).toContain('$toast.ExpirationTime = [DateTimeOffset]::Now.AddSeconds(300)');
+    expect(script).toContain(`$st = @{ tag = '${toastTag(request.id)}'; asked = $false }`);
+    expect(script).toContain('$toast.Tag = $t');
+    expect(script).toContain('$expires = [DateTimeOffset]::Now.AddSeconds(300)');
+    expect(script).toContain('$toast.ExpirationTime = $expires');
     // At expiry the toast is taken back, so no live buttons linger in Action Centre.
-    expect(script).toContain(`$history.Remove('5f0e8c1e8a544a59', 'ConsultGuard', $appId)`);
+    expect(script).toContain(`$group = 'ConsultGuard'`);
+    expect(script).toContain('$history.Remove($st.tag, $group, $appId)');
   });
 
   it('skips the Focus Assist check when the service host is not installed', () => {

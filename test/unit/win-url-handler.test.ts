@@ -76,7 +76,7 @@ describe('consultguard: URL handler', () => {
     } catch (e) {
       err = e;
     }
-    expect(isAppError(err) && err.code === 'bad_option' && /expected consultguard:open\|about\|dismiss\?n=<nudge id>/.test(err.message)).toBe(true);
+    expect(isAppError(err) && err.code === 'bad_option' && /expected consultguard:open\|about\|sees\|dismiss\?n=<nudge id>, consultguard:need\?n=<nudge id>&t=<key> or consultguard:claim/.test(err.message)).toBe(true);
   });
 
   it('exits 0 when opened and 1 when nothing was opened (the CLI\'s statuses)', async () => {

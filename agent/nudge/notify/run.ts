@@ -36,7 +36,13 @@ export function runNotifier(command: NotifierCommand, onEvent: (e: NotifyEvent) 
         final = true;
       }
       onEvent(e);
-      if (final) resolve();
+      if (final) {
+        try {
+          command.done?.();
+        } finally {
+          resolve();
+        }
+      }
     };
     const child = spawn(command.cmd, command.args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
     // The notification outlived its timeout plus slack: the daemon never answered.

@@ -9,8 +9,8 @@ export type NotifyEvent =
    * consultguard: URL handler); null if that worked, else what went wrong.
    */
   | { kind: 'action'; action: 'open' | 'about'; handled?: string | null }
-  /** "What ConsultGuard sees" (the local transparency page). */
-  | { kind: 'action'; action: 'sees' }
+  /** "What ConsultGuard sees" (the local transparency page); `handled` as above. */
+  | { kind: 'action'; action: 'sees'; handled?: string | null }
   /** "I need this app for this consult", with the policy reason's id. */
   | { kind: 'action'; action: 'exception'; reason: string }
   | { kind: 'closed'; detail: string }
@@ -23,6 +23,8 @@ export interface NotifierCommand {
   parse(line: string): NotifyEvent | null;
   /** The command prints nothing when the notification appears: report `shown` once it started. */
   shownOnSpawn: boolean;
+  /** Called once after the final event (Windows: the nudge's pending file goes, so its URLs open nothing more). */
+  done?: () => void;
 }
 
 export type BuildCommand = (request: NudgeRequest) => NotifierCommand;
@@ -33,5 +35,7 @@ export const openLabel = (request: NudgeRequest): string => `Open ${request.appr
 
 export const SEES_LABEL = 'What ConsultGuard sees';
 export const exceptionLabel = (label: string): string => `I need this app: ${label}`;
+/** Windows: the one toast button that leads to the reasons (a second toast). */
+export const NEED_LABEL = 'I need this app\u2026';
 /** notify-send action keys for exceptions: `exc:<reason id>`. */
 export const EXCEPTION_KEY = 'exc:';
