@@ -55,6 +55,8 @@ export function createPgRetention(db: PgDb): RetentionStore {
     out.nudges = await byTime('nudges', 'agent_id, id', 'at < $1', batch)(cutoff);
     out.reviews = await byTime('reviews', 'seq', 'at < $1', batch)(cutoff);
     out.reveals = await byTime('reveals', 'seq', 'at < $1', batch)(cutoff);
+    // A claim follows its violation (trigger in migration 001); one whose violation never arrived goes by its own age.
+    out.exceptions = await byTime('exceptions', 'agent_id, violation_id', 'claimed_at < $1', batch)(cutoff);
     out.sessions = await byTime('sessions', 'id_hash', 'expires_at < $1 OR last_seen < $2', batch)(now, now - SESSION.idleMs);
     out.loginFailures = await byTime('login_failures', 'id', 'at < $1', batch)(now - LOCKOUT.windowMs);
     out.loginKnown = await byTime('login_known', 'user_name, ip', 'last_ok < $1', batch)(now - LOCKOUT.knownMs);
