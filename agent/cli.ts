@@ -17,6 +17,9 @@ async function main(argv: string[]): Promise<number | void> {
       const { values } = parseCommandLine(rest, AGENT_OPTIONS);
       if (values.help) return void process.stdout.write(usage(`${PROGRAM} run [options]`, AGENT_OPTIONS));
       const config = resolveConfig(AgentConfig, AGENT_OPTIONS, values, process.env, defaultConfigFile());
+      // Every server URL is checked before anything starts: a bad one exits 2 naming it.
+      const { serverEndpoints } = await import('./servers.js');
+      serverEndpoints(config.serverUrl, config.insecure);
       // A service has no terminal: log to a rotated file unless told otherwise.
       const toStderr = config.logFile === '-' || (config.logFile === undefined && process.stderr.isTTY);
       const destination = toStderr ? undefined : await rotatingFile(config.logFile ?? join(defaultLogDir(), 'agent'));

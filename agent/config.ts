@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { OptionSpec } from '../shared/config.js';
 
 export const AGENT_OPTIONS: OptionSpec[] = [
-  { key: 'serverUrl', flag: 'server', env: 'CONSULTGUARD_SERVER_URL', type: 'string', describe: 'server URL, wss://HOST:PORT' },
+  { key: 'serverUrl', flag: 'server', env: 'CONSULTGUARD_SERVER_URL', type: 'string', describe: 'server URL, wss://HOST:PORT, or several comma-separated (instances of one cluster; the agent fails over between them)' },
   { key: 'enrollSecret', flag: 'enroll-secret', env: 'CONSULTGUARD_ENROLL_SECRET', type: 'string', describe: 'enrolment secret (needed until the agent has its own token)' },
   { key: 'stateDir', flag: 'state', env: 'CONSULTGUARD_STATE_DIR', type: 'string', describe: 'folder for identity, policy cache and outbox' },
   { key: 'nudgeDir', flag: 'nudge-dir', env: 'CONSULTGUARD_NUDGE_DIR', type: 'string', describe: 'folder where the agent meets the users\' nudge helpers (default: the per-OS folder, see README)' },
@@ -41,7 +41,8 @@ export function defaultConfigFile(): string {
 }
 
 export const AgentConfig = z.object({
-  serverUrl: z.string().min(1, 'expected the server URL'),
+  /** One URL or `URL1,URL2,...` (a config file may give a list); checked by agent/servers.ts. */
+  serverUrl: z.preprocess((v) => (Array.isArray(v) ? v.join(',') : v), z.string().min(1, 'expected the server URL')),
   enrollSecret: z.string().min(1).optional(),
   stateDir: z.string().min(1).default(defaultStateDir),
   /** The nudge rendezvous root; unset: the per-OS rule of shared/paths.ts (not derived from stateDir). */

@@ -157,6 +157,8 @@ export function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {
   });
 
   const status = createStatus({ now, serverUrl: config.serverUrl, nudge, health, outbox, policy, open: lifecycle.open, transport, state, capabilities: collectors.capabilities, collector: collectors.describe, readiness: () => readiness });
+  // `consultguard-agent status` names the server in use as soon as it changes (failover).
+  transport.onLinkChange(() => status.writeLocal());
   const checker = createReadiness({
     now,
     policy: policy.current,

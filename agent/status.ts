@@ -21,7 +21,7 @@ export interface StatusOptions {
   outbox: Pick<Outbox, 'stats'>;
   policy: Pick<PolicyInForce, 'current'>;
   open: () => OpenViolation[];
-  transport: Pick<Transport, 'sendStatus' | 'connected'>;
+  transport: Pick<Transport, 'sendStatus' | 'connected' | 'server' | 'servers'>;
   state: Pick<AgentState, 'saveStatus'>;
   /** What this machine's collectors can see (sent as sees.processPaths, ... sees.captureDevices). */
   capabilities?: (() => Capabilities) | undefined;
@@ -57,7 +57,7 @@ export function createStatus(opts: StatusOptions) {
 
   /** The same figures for `consultguard-agent status` on this machine. */
   function writeLocal(status = current()): void {
-    const file: StatusFile = { ...status, pid: process.pid, connected: opts.transport.connected(), serverUrl: opts.serverUrl, open: opts.open(), nudge: opts.nudge };
+    const file: StatusFile = { ...status, pid: process.pid, connected: opts.transport.connected(), serverUrl: opts.serverUrl, servers: opts.transport.servers(), serverInUse: opts.transport.server(), open: opts.open(), nudge: opts.nudge };
     try {
       opts.state.saveStatus(file);
       opts.health.ok('status file');

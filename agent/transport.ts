@@ -2,22 +2,23 @@
  * The agent's link to the server (CONTRACTS section 3). Sends `hello`, then drains the
  * outbox one batch at a time: the next batch goes only after the previous one's `ack`
  * (back-pressure, and an ack always means "everything up to this seq is stored").
- * Reconnects with capped exponential back-off and full jitter; pings to detect dead
- * links; drops a revoked token and re-enrols with the enrolment secret.
+ * Reconnects through the list of servers with capped exponential back-off and full jitter
+ * (servers.ts decides which and when); pings to detect dead links; drops a token every
+ * server refuses and re-enrols with the enrolment secret.
  */
 import { readFileSync } from 'node:fs';
 import { hostname as osHostname, release } from 'node:os';
 import WebSocket from 'ws';
-import { AppError } from '../shared/errors.js';
-import { isLoopbackHost } from '../shared/net.js';
 import type { Logger } from '../shared/log.js';
 import type { EffectivePolicy } from '../shared/policy.js';
-import { AGENT_PATH, CloseCode, MAX_FRAME_BYTES, PROTOCOL_VERSION, ServerMessage, type Status } from '../shared/protocol.js';
+import { CloseCode, MAX_FRAME_BYTES, PROTOCOL_VERSION, ServerMessage, type Status } from '../shared/protocol.js';
 import type { Platform } from '../shared/snapshot.js';
 import type { Outbox } from './outbox.js';
+import { createFailover, serverEndpoints } from './servers.js';
 
 export interface TransportOptions {
-  serverUrl: string;
+  /** One URL, or several (`URL1,URL2` or an array): instances of one cluster, tried in turn (servers.ts). */
+  serverUrl: string | readonly string[];
   insecure: boolean;
   caFile?: string;
   agentId: string;
@@ -38,41 +39,22 @@ export interface TransportOptions {
   hostname?: () => string;
 }
 
-/** Validates the server URL and returns the agent endpoint URL. */
-export function agentEndpoint(serverUrl: string, insecure: boolean): string {
-  let url: URL;
-  try {
-    url = new URL(serverUrl);
-  } catch {
-    throw new AppError('bad_option', `--server: "${serverUrl}" is not a URL; expected wss://HOST:PORT`);
-  }
-  if (url.protocol === 'http:') url.protocol = 'ws:';
-  if (url.protocol === 'https:') url.protocol = 'wss:';
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new AppError('bad_option', `--server: expected a wss:// URL, got ${url.protocol}`);
-  // The URL parser has already normalised IPv4 shorthands (127.1, 0x7f.1) to dotted quads.
-  if (url.protocol === 'ws:' && !isLoopbackHost(url.hostname) && !insecure) {
-    throw new AppError('bad_option', `--server: plain ws:// to ${url.hostname} would send events unencrypted; use wss:// (or --insecure on a trusted test network)`);
-  }
-  if (url.pathname === '/' || url.pathname === '') url.pathname = AGENT_PATH;
-  return url.toString();
-}
+export { agentEndpoint } from './servers.js';
 
 /** The longest a quota refusal may hold the agent back (the server's window is an hour). */
 const MAX_RETRY_AFTER_MS = 3_600_000;
 
 export function createTransport(opts: TransportOptions) {
   const log = opts.log;
-  const endpoint = agentEndpoint(opts.serverUrl, opts.insecure);
+  const failover = createFailover({ endpoints: serverEndpoints(opts.serverUrl, opts.insecure), backoff: opts.backoff ?? { minMs: 1000, maxMs: 60_000 } });
   const ca = opts.caFile ? readFileSync(opts.caFile) : undefined;
   const batchSize = opts.batchSize ?? 200;
   const batchDelayMs = opts.batchDelayMs ?? 250;
-  const backoff = opts.backoff ?? { minMs: 1000, maxMs: 60_000 };
   const pingIntervalMs = opts.pingIntervalMs ?? 30_000;
 
   let ws: WebSocket | null = null;
   let ready = false;
   let stopped = false;
-  let attempt = 0;
   let inFlight: number | null = null;
   let usedToken = false;
   let reconnectTimer: NodeJS.Timeout | undefined;
@@ -80,6 +62,10 @@ export function createTransport(opts: TransportOptions) {
   let pingTimer: NodeJS.Timeout | undefined;
   let failing = false;
   let connectedSince: number | null = null;
+  /** The endpoint of the open connection (welcomed or not), and whether it was welcomed. */
+  let endpoint = failover.current();
+  let welcomed = false;
+  const linkListeners: Array<() => void> = [];
   /** From the server's last `error` frame on this connection (quota: when to come back). */
   let retryAfterMs = 0;
   let lastRefusal: string | null = null;
@@ -103,11 +89,8 @@ export function createTransport(opts: TransportOptions) {
     };
   }
 
-  function scheduleReconnect(notBeforeMs = 0): void {
+  function scheduleReconnect(delay: number, notBeforeMs = 0): void {
     if (stopped) return;
-    const cap = Math.min(backoff.maxMs, backoff.minMs * 2 ** attempt);
-    const delay = Math.round(backoff.minMs / 2 + Math.random() * (cap - backoff.minMs / 2));
-    attempt++;
     // Over quota the server says when it takes data again; coming back sooner only gets
     // refused again (the unacked batch stays in the outbox meanwhile). Jitter spreads agents.
     const wait = notBeforeMs > delay ? notBeforeMs + Math.round(Math.random() * Math.min(notBeforeMs / 10, 30_000)) : delay;
@@ -142,12 +125,13 @@ export function createTransport(opts: TransportOptions) {
     switch (msg.type) {
       case 'welcome':
         ready = true;
-        attempt = 0;
+        welcomed = true;
         connectedSince = Date.now();
-        if (failing) log.info('connected to the server again');
+        if (failing) log.info({ server: endpoint }, 'connected to the server again');
         failing = false;
         opts.setToken(msg.token);
         opts.onPolicy(msg.policy);
+        for (const l of linkListeners) l();
         pump();
         break;
       case 'ack':
@@ -170,6 +154,8 @@ export function createTransport(opts: TransportOptions) {
 
   function connect(): void {
     if (stopped) return;
+    endpoint = failover.current();
+    welcomed = false;
     const socket = new WebSocket(endpoint, { perMessageDeflate: false, handshakeTimeout: 10_000, maxPayload: MAX_FRAME_BYTES, ca });
     ws = socket;
     let alive = true;
@@ -194,21 +180,28 @@ export function createTransport(opts: TransportOptions) {
     socket.on('close', (code) => {
       clearInterval(pingTimer);
       if (ws === socket) ws = null;
+      const wasReady = ready;
       ready = false;
       inFlight = null;
       connectedSince = null;
-      if (code === CloseCode.unauthorized && usedToken) {
-        // Revoked (or the server's store was replaced): the token is dead. Trying the secret
-        // next enrols only if the server does not know this id; a revoked id stays refused
-        // until an administrator runs `consultguard-server agent forget ID`.
+      const tokenRefused = code === CloseCode.unauthorized && usedToken;
+      const next = failover.ended({ welcomed, code, tokenRefused });
+      if (wasReady) for (const l of linkListeners) l();
+      if (next.dropToken) {
+        // Every server of the list refused the token (revoked, or the store was replaced):
+        // it is dead. Trying the secret next enrols only if the server does not know this id;
+        // a revoked id stays refused until an administrator runs `consultguard-server agent forget ID`.
         log.warn({ agentId: opts.agentId }, 'the server no longer accepts this agent\'s token; trying the enrolment secret (a revoked agent needs "consultguard-server agent forget ID" first)');
         opts.setToken(null);
         if (!opts.enrollSecret) log.error('no enrolment secret configured; set CONSULTGUARD_ENROLL_SECRET to re-enrol');
+      } else if (tokenRefused) {
+        if (!failing) log.warn({ agentId: opts.agentId, server: endpoint }, 'this server refused the agent\'s token; trying the next server of the list (all must be instances of one cluster)');
+        failing = true;
       } else if (code === CloseCode.unauthorized && (lastRefusal === 'unauthorized' || lastRefusal === 'enrolment_limit')) {
         if (!failing) log.error({ agentId: opts.agentId, code: lastRefusal }, 'enrolment refused; ask an administrator (an id already known or revoked needs "consultguard-server agent forget ID"; a full secret needs a new one)');
         failing = true;
       }
-      scheduleReconnect(retryAfterMs);
+      scheduleReconnect(next.delayMs, retryAfterMs);
     });
   }
 
@@ -229,6 +222,14 @@ export function createTransport(opts: TransportOptions) {
       if (ready && ws) ws.send(JSON.stringify({ type: 'status', ...status }));
     },
     connected: (): boolean => ready,
+    /** The endpoint in use while connected, else null. */
+    server: (): string | null => (ready ? endpoint : null),
+    /** Every endpoint the agent may use, in the order it tries them. */
+    servers: (): string[] => failover.endpoints(),
+    /** Calls `fn` whenever a connection is welcomed or lost (the status file names the server in use). */
+    onLinkChange(fn: () => void): void {
+      linkListeners.push(fn);
+    },
     /**
      * A new policy may change the hostname form (collection.hostname): the server records
      * the name at each hello, so a changed form reconnects at once and replaces it.

@@ -74,7 +74,12 @@ export const StatusFile = z.object({
   health: HealthFigures,
   pid: z.number().int().positive(),
   connected: z.boolean(),
+  /** The server option as configured (one URL or a comma-separated list). */
   serverUrl: z.string(),
+  /** The agent endpoints it may use, in the order it tries them (`--server URL1,URL2`). */
+  servers: z.array(z.string()).optional(),
+  /** The endpoint it is connected to right now; null while it is not connected. */
+  serverInUse: z.string().nullable().optional(),
   open: z.array(OpenViolation),
   nudge: NudgePaths.optional(),
 });

@@ -49,6 +49,9 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
     lastUpdate: status?.at ?? null,
     connected: running ? status!.connected : false,
     server: status?.serverUrl ?? null,
+    /** The endpoint in use while connected (null otherwise), and every endpoint the agent may use. */
+    serverInUse: running ? (status!.serverInUse ?? null) : null,
+    servers: status?.servers ?? (status ? [status.serverUrl] : []),
     policy: policy && { name: policy.name, version: policy.version, timezone: policy.timezone, consultHours: policy.consultHours, closures: policy.closures, mode: policy.mode },
     insideConsultHours: inside,
     monitoring: running && inside,
@@ -77,7 +80,12 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
   }
   lines.push(`  Agent id:        ${identity.agentId}${summary.enrolled ? '' : ' (not enrolled yet)'}`);
   lines.push(`  Running:         ${running ? `yes (pid ${summary.pid}, status from ${summary.lastUpdate})` : 'no'}`);
-  lines.push(`  Server:          ${summary.server ?? 'unknown'}${running ? (summary.connected ? ' (connected)' : ' (not connected; events are kept on disk)') : ''}`);
+  if (summary.servers.length > 1) {
+    lines.push(`  Server:          ${running ? (summary.serverInUse ? `${summary.serverInUse} (connected)` : 'none connected; events are kept on disk') : 'unknown (not running)'}`);
+    lines.push(`  Servers:         ${summary.servers.join(', ')} (tried in turn)`);
+  } else {
+    lines.push(`  Server:          ${summary.server ?? 'unknown'}${running ? (summary.connected ? ' (connected)' : ' (not connected; events are kept on disk)') : ''}`);
+  }
   if (policy) {
     const hours = policy.consultHours.map((w) => `${w.days.map((d) => DAY_NAMES[d]).join(',')} ${w.from}-${w.to}`).join('; ');
     lines.push(`  Policy:          ${policy.name} (version ${policy.version}), mode ${policy.mode}`);
