@@ -18,6 +18,7 @@ import { createStore } from './store/index.js';
 import { isErased } from './store/people.js';
 import { createMetrics } from './metrics.js';
 import { createLiveFeed } from './api/live.js';
+import { createLiveRelay } from './api/live-relay.js';
 import { createForwarder } from './forward/siem.js';
 import { startRetention } from './store/retention.js';
 import { AppError } from '../shared/errors.js';
@@ -38,8 +39,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const secrets = resolveEnrollSecrets(config.enrollSecret, resolve(config.dataDir));
 
   const live = createLiveFeed();
+  // Other instances on this store (and admin commands) commit too: their changes reach these
+  // dashboards through the relay; data_version moves only when another connection commits.
+  let dataVersion = store.db.pragma('data_version', { simple: true }) as number;
+  const relay = createLiveRelay({
+    live,
+    changedSince: store.violations.changedSince,
+    get: store.violations.get,
+    changed: () => dataVersion !== (dataVersion = store.db.pragma('data_version', { simple: true }) as number),
+    log: log.child({ module: 'live-relay' }),
+  });
   /** Sends what a batch opened or changed to dashboards, right after its ack. */
-  const publish = (agentId: string, ids: string[]) => live.publish(ids.map((id) => store.violations.get(agentId, id)).filter((v) => v !== null));
+  const publish = (agentId: string, ids: string[]) => relay.publish(ids.map((id) => store.violations.get(agentId, id)).filter((v) => v !== null));
   // The SIEM sees clinicians as the dashboard does: pseudonyms unless the clinic shows names.
   const forwarder = createForwarder({ file: config.forwardFile, syslog: config.forwardSyslog, people: store.people }, log.child({ module: 'forward' }));
   const stopRetention = startRetention(store.db, { days: config.retentionDays, auditDays: config.auditRetentionDays }, log.child({ module: 'retention' }));
@@ -116,6 +127,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       policies.close();
       stopRetention();
       await alerting.stop();
+      relay.close();
       live.close();
       forwarder.close();
       await gateway.close();

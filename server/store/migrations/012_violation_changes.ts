@@ -1,0 +1,9 @@
+/**
+ * What changed since a moment, for instances that share this store: each relays to its own
+ * dashboards the violations another instance (or process) committed. Covering, so a poll
+ * reads the index alone until it finds something it has not shown yet.
+ */
+export const name = 'violation changes index';
+export const sql = `
+CREATE INDEX violations_updated ON violations(updated_at, agent_id, id);
+`;
