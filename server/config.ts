@@ -1,6 +1,7 @@
 /** Server options: command line, then CONSULTGUARD_* environment, then config file, then defaults. */
 import { z } from 'zod';
 import type { OptionSpec } from '../shared/config.js';
+import { parseCidr } from '../shared/net.js';
 
 export const SERVER_OPTIONS: OptionSpec[] = [
   { key: 'port', flag: 'port', env: 'CONSULTGUARD_PORT', type: 'number', describe: 'TCP port (0 picks a free one; default 8470)' },
@@ -22,6 +23,7 @@ export const SERVER_OPTIONS: OptionSpec[] = [
   { key: 'showNames', flag: 'show-names', env: 'CONSULTGUARD_SHOW_NAMES', type: 'boolean', describe: "show clinicians' names instead of pseudonyms (the clinic's decision: see docs/privacy.md)" },
   { key: 'auditRetentionDays', flag: 'audit-retention-days', env: 'CONSULTGUARD_AUDIT_RETENTION_DAYS', type: 'number', describe: 'delete audit entries older than N days (default 730)' },
   { key: 'database', flag: 'database', env: 'CONSULTGUARD_DATABASE_URL', type: 'string', describe: 'the store: sqlite:PATH (default DATA/consultguard.db)' },
+  { key: 'trustProxy', flag: 'trust-proxy', env: 'CONSULTGUARD_TRUST_PROXY', type: 'string', describe: 'addresses or CIDR ranges of reverse proxies / load balancers whose X-Forwarded-For is believed, comma-separated (default: none, the header is ignored)' },
   { key: 'forwardSyslog', flag: 'forward-syslog', env: 'CONSULTGUARD_FORWARD_SYSLOG', type: 'string', describe: 'also send every event as RFC 5424 syslog: udp://HOST:PORT or tcp://HOST:PORT' },
 ];
 
@@ -62,6 +64,23 @@ export const DatabaseUrl = z.string().transform((s, ctx) => {
   return { engine: 'sqlite' as const, file: m[1] };
 });
 
+/**
+ * `--trust-proxy 10.0.0.5,10.1.0.0/24` (a config file may give a list): the proxies whose
+ * X-Forwarded-For names the client (server/api/client-address.ts).
+ */
+const TrustProxy = z.preprocess((v) => (Array.isArray(v) ? v.join(',') : v), z.string().transform((s, ctx) => {
+  const ranges = [];
+  for (const item of s.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    const cidr = parseCidr(item);
+    if (!cidr) {
+      ctx.addIssue({ code: 'custom', message: `expected IP addresses or CIDR ranges, comma-separated (e.g. 10.0.0.5,10.1.0.0/24); "${item}" is neither` });
+      return z.NEVER;
+    }
+    ranges.push(cidr);
+  }
+  return ranges;
+}));
+
 export const ServerConfig = z.object({
   port: z.number().int().min(0).max(65535).default(8470),
   host: z.string().min(1).default('127.0.0.1'),
@@ -77,6 +96,7 @@ export const ServerConfig = z.object({
   /** Clinicians are pseudonymous unless the clinic decides otherwise (docs/privacy.md). */
   showNames: z.boolean().default(false),
   database: DatabaseUrl.optional(),
+  trustProxy: TrustProxy.optional(),
   forwardFile: z.string().optional(),
   forwardSyslog: SyslogUrl.optional(),
   helloTimeoutMs: z.number().int().min(100).default(10_000),

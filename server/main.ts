@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import type { Logger } from '../shared/log.js';
 import { builtinPoliciesDir } from '../shared/paths.js';
 import { createApi } from './api/index.js';
+import { createClientAddress } from './api/client-address.js';
 import type { ServerConfig } from './config.js';
 import { createGateway } from './gateway/index.js';
 import { createPolicyService } from './policy/index.js';
@@ -49,6 +50,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     changed: () => dataVersion !== (dataVersion = store.db.pragma('data_version', { simple: true }) as number),
     log: log.child({ module: 'live-relay' }),
   });
+  // X-Forwarded-For is believed only from the proxies named by --trust-proxy.
+  const clientAddress = createClientAddress(config.trustProxy ?? []);
   /** Sends what a batch opened or changed to dashboards, right after its ack. */
   const publish = (agentId: string, ids: string[]) => relay.publish(ids.map((id) => store.violations.get(agentId, id)).filter((v) => v !== null));
   // The SIEM sees clinicians as the dashboard does: pseudonyms unless the clinic shows names.
@@ -72,6 +75,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     clock: { futureMs: config.clockSkewSec * 1000, pastMs: config.retentionDays * 86_400_000 },
     policyFor: policies.policyFor,
     log: log.child({ module: 'gateway' }),
+    clientAddress,
     helloTimeoutMs: config.helloTimeoutMs,
     pingIntervalMs: config.pingIntervalMs,
     sweepIntervalMs: config.revocationSweepMs,
@@ -103,7 +107,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   policies.watch();
 
   const tls = loadTls(config);
-  const api = createApi({ store, gateway, policies, metrics, live, health, log, secure: tls !== null, alerts: alerting });
+  const api = createApi({ store, gateway, policies, metrics, live, health, log, secure: tls !== null, alerts: alerting, clientAddress });
   const handler = (req: Parameters<typeof api>[0], res: Parameters<typeof api>[1]) => void api(req, res);
   const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
   server.headersTimeout = 10_000;

@@ -78,3 +78,13 @@ export function isLoopbackHost(host: string): boolean {
   const mapped127 = 0xffff7f000000n; // ::ffff:127.0.0.0/104
   return (ip >> 24n) === (mapped127 >> 24n);
 }
+
+/** Whether an address (text, IPv4, IPv6 or IPv4-mapped) lies in one of the ranges. */
+export function inRanges(address: string, ranges: readonly Cidr[]): boolean {
+  const ip = parseIp(address);
+  if (ip === null) return false;
+  return ranges.some((r) => {
+    const mask = r.bits === 0 ? 0n : ((1n << BigInt(r.bits)) - 1n) << BigInt(128 - r.bits);
+    return (ip & mask) === r.base;
+  });
+}

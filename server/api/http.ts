@@ -106,8 +106,3 @@ export function bearer(req: IncomingMessage): string | null {
   if (!m) throw new AppError('unauthorized', 'Authorization header must be "Bearer TOKEN"; create a token with `consultguard-server token create`');
   return m[1] ?? null;
 }
-
-/** The client's address as the limits see it (the socket's peer; a proxy's when behind one). */
-export function clientAddress(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
-}

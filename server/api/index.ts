@@ -19,6 +19,7 @@ import { appNameOf, policyRoutes } from './policies.js';
 import { agentRoutes } from './agents.js';
 import { alertRoutes, type AlertApiDeps } from './alerts.js';
 import { bearer, sendJson, sendText } from './http.js';
+import type { ClientAddress } from './client-address.js';
 import type { LiveFeed } from './live.js';
 import { actorOf, createRouter, type Principal, type Route } from './router.js';
 import { violationRoutes } from './violations.js';
@@ -35,6 +36,8 @@ export interface ApiDeps {
   log: Logger;
   /** Serving over TLS: cookies get the Secure flag. */
   secure: boolean;
+  /** The client's address for the login limits and the audit log (client-address.ts: X-Forwarded-For from trusted proxies only). */
+  clientAddress: ClientAddress;
   /** Alert rules and report schedules (server/alerts/, server/reports/). */
   alerts?: Omit<AlertApiDeps, 'audit'>;
 }
@@ -61,7 +64,7 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
       method: 'GET', path: '/metrics', roles: null,
       handle: async ({ res }) => sendText(res, 200, deps.metrics.registry.contentType, await deps.metrics.registry.metrics()),
     },
-    ...sessionRoutes(deps.store, deps.live, deps.secure),
+    ...sessionRoutes(deps.store, deps.live, deps.secure, deps.clientAddress),
     // Trend days are the clinic's days: the default policy's time zone.
     ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive, deps.store.reveals, appNameOf(deps.policies), deps.store.exceptions),
     ...subjectRoutes(deps.store, audit),

@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { AppError } from '../../shared/errors.js';
 import type { Store } from '../store/index.js';
 import { SESSION, type LoginRefusal } from '../store/users.js';
-import { clientAddress, RetryLater, sendJson } from './http.js';
+import type { ClientAddress } from './client-address.js';
+import { RetryLater, sendJson } from './http.js';
 import type { LiveFeed } from './live.js';
 import { actorOf, type Principal, type Route } from './router.js';
 
@@ -41,7 +42,7 @@ function minutes(sec: number): string {
   return m <= 1 ? 'a minute' : `${m} minutes`;
 }
 
-export function sessionRoutes(store: Store, live: LiveFeed, secure: boolean): Route[] {
+export function sessionRoutes(store: Store, live: LiveFeed, secure: boolean, clientAddress: ClientAddress): Route[] {
   return [
     {
       method: 'POST', path: '/api/session', roles: null,

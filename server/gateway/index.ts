@@ -15,6 +15,8 @@ import { startSession, type AgentSession, type SessionDeps } from './session.js'
 export interface GatewayDeps extends Omit<SessionDeps, 'onReady' | 'onClosed' | 'quotas'> {
   pingIntervalMs: number;
   quota: QuotaOptions;
+  /** The agent's address in the gateway's logs (behind a trusted proxy: the one it names). */
+  clientAddress?: (req: IncomingMessage) => string;
   /** How often to look for revokes made by another process (the CLI); default 1 s. */
   sweepIntervalMs?: number;
 }
@@ -101,7 +103,7 @@ export function createGateway(deps: GatewayDeps) {
       alive.add(ws);
       ws.on('pong', () => alive.add(ws));
       ws.on('close', () => sockets.delete(ws));
-      startSession(ws, req.socket.remoteAddress ?? 'unknown', sessionDeps);
+      startSession(ws, deps.clientAddress?.(req) ?? req.socket.remoteAddress ?? 'unknown', sessionDeps);
     });
     return true;
   }

@@ -16,6 +16,7 @@
 import type { Event, Hello, NudgeOutcome, Status } from '../../shared/protocol.js';
 import type { FilterValues, TimelineEntry, Trends, Violation, ViolationException, SubjectExport } from '../../shared/api-types.js';
 import type { AppState } from '../../shared/snapshot.js';
+import type { Logger } from '../../shared/log.js';
 import type { ShownUser } from './people.js';
 import type { AgentRow, Enrolment } from './agents.js';
 import type { ApiTokenRow, Role } from './tokens.js';
@@ -30,7 +31,11 @@ export type { AgentRow, Enrolment, ApiTokenRow, Role, SecretRow, LoginResult, Se
 
 export type Engine = 'sqlite' | 'postgres';
 
-/** What a store is opened with (server/store/open.ts `openStore`). */
+/**
+ * What a store is opened with (server/store/open.ts `openStore`). A PostgreSQL URL loads
+ * `server/store/pg/index.js`, which exports
+ * `openPostgresStore(url: string, opts: OpenOptions): Promise<Store>` (migrated, pool ready).
+ */
 export interface OpenOptions {
   /** `sqlite:PATH` (default DATA/consultguard.db) or `postgres://...` / `postgresql://...`. */
   url?: string;
@@ -41,6 +46,13 @@ export interface OpenOptions {
   now?: () => number;
   /** How often the change feed looks for commits made elsewhere (SQLite polls; default 1000 ms). */
   changePollMs?: number;
+  /** For the store's own warnings (a failed change-feed subscriber, a lost connection); never row data. */
+  log?: Logger;
+}
+
+/** The module `server/store/pg/index.js` (loaded only for a PostgreSQL URL). */
+export interface PostgresEngineModule {
+  openPostgresStore(url: string, opts: OpenOptions): Promise<Store>;
 }
 
 export interface ViolationFilter {

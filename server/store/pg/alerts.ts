@@ -1,13 +1,15 @@
 /**
  * Alert rules, triggers, firings and the durable delivery queue on PostgreSQL (alerts.ts
  * has the rules). Once-only across instances rests on row locks, not on one writer:
- * triggers are taken with DELETE ... FOR UPDATE SKIP LOCKED (two instances' loops take
- * disjoint sets, and what the handler enqueues commits with the delete); deliveries are
- * leased by one UPDATE over a SKIP LOCKED selection, so two instances never hold one
- * delivery and never send an alert twice; a firing is one upsert whose WHERE decides.
+ * settling triggers deletes them first and fires only for the rows this transaction
+ * deleted (of two instances settling one trigger, the second deletes nothing and fires
+ * nothing); a firing is one upsert whose WHERE decides; deliveries are leased by one UPDATE
+ * over a FOR UPDATE SKIP LOCKED selection, so two instances never hold one delivery and
+ * never send an alert twice.
  */
 import { randomUUID } from 'node:crypto';
 import type { AlertRule, Channel, ChannelKind, Delivery, Trigger } from '../alerts.js';
+import type { AlertQueue, AlertQueueCounts, Firing } from '../types.js';
 import type { PgDb, Queryable } from './db.js';
 
 interface RuleRow { id: string; on_event: string; threshold: number | null; site: string | null; channels: string; created_at: number; created_by: string }
@@ -16,12 +18,6 @@ const toRule = (r: RuleRow): AlertRule => ({
   channels: JSON.parse(r.channels) as Channel[], createdAt: r.created_at, createdBy: r.created_by,
 });
 interface TriggerRow { seq: number; rule_id: string; agent_id: string | null; violation_id: string | null; subject: string | null; detail: string | null; at: number }
-
-/** What a trigger handler may do inside the transaction that took its triggers. */
-export interface AlertTx {
-  fireOnce(ruleId: string, subject: string, windowMs: number): Promise<boolean>;
-  enqueue(rule: AlertRule, payload: object & { alertId: string }): Promise<void>;
-}
 
 export function createPgAlertStore(db: PgDb, now: () => number = Date.now) {
   const fireOnce = async (q: Queryable, ruleId: string, subject: string, windowMs: number): Promise<boolean> => {
@@ -43,12 +39,17 @@ export function createPgAlertStore(db: PgDb, now: () => number = Date.now) {
       [payload.alertId, rule.id, JSON.stringify(payload), t, rule.channels.map((_, i) => i), rule.channels.map((c) => c.kind)],
     );
   };
-  const txOf = (q: Queryable): AlertTx => ({
-    fireOnce: (ruleId, subject, windowMs) => fireOnce(q, ruleId, subject, windowMs),
-    enqueue: (rule, payload) => enqueue(q, rule, payload),
-  });
+  const fireAll = async (q: Queryable, firings: Firing[]): Promise<number> => {
+    let n = 0;
+    for (const f of firings) {
+      if (!(await fireOnce(q, f.rule.id, f.subject, f.windowMs))) continue;
+      await enqueue(q, f.rule, f.payload);
+      n++;
+    }
+    return n;
+  };
 
-  return {
+  const store: AlertQueue = {
     async addRule(rule: Omit<AlertRule, 'id' | 'createdAt'>): Promise<AlertRule> {
       const created: AlertRule = { ...rule, id: randomUUID().slice(0, 8), createdAt: now() };
       await db.query('INSERT INTO alert_rules (id, on_event, threshold, site, channels, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)',
@@ -78,24 +79,17 @@ export function createPgAlertStore(db: PgDb, now: () => number = Date.now) {
         [rows.map((t) => t.ruleId), rows.map((t) => t.agentId), rows.map((t) => t.violationId), rows.map((t) => t.subject), rows.map((t) => t.detail), rows.map((t) => t.at)],
       );
     },
-    /**
-     * Takes up to `limit` triggers (skipping those another instance holds) and hands them to
-     * `handle` in the same transaction: its firings and enqueued deliveries commit with the
-     * delete, or none of it does. Answers how many it took.
-     */
-    takeTriggers: (limit: number, handle: (t: Trigger[], tx: AlertTx) => Promise<void>): Promise<number> => db.tx(async (c) => {
-      const { rows } = await c.query<TriggerRow>(
-        'DELETE FROM alert_triggers WHERE seq IN (SELECT seq FROM alert_triggers ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING *', [limit],
-      );
-      if (rows.length === 0) return 0;
-      rows.sort((a, b) => a.seq - b.seq);
-      await handle(rows.map((r) => ({ seq: r.seq, ruleId: r.rule_id, agentId: r.agent_id, violationId: r.violation_id, subject: r.subject, detail: r.detail, at: r.at })), txOf(c));
-      return rows.length;
+    async peekTriggers(limit: number): Promise<Trigger[]> {
+      const { rows } = await db.query<TriggerRow>('SELECT * FROM alert_triggers ORDER BY seq LIMIT $1', [limit]);
+      return rows.map((r) => ({ seq: r.seq, ruleId: r.rule_id, agentId: r.agent_id, violationId: r.violation_id, subject: r.subject, detail: r.detail, at: r.at }));
+    },
+    settleTriggers: (seqs: number[], firings: Firing[]): Promise<number> => db.tx(async (c) => {
+      const { rows } = seqs.length === 0 ? { rows: [] as Array<{ seq: number }> } : await c.query<{ seq: number }>('DELETE FROM alert_triggers WHERE seq = ANY($1::bigint[]) RETURNING seq', [seqs]);
+      const mine = new Set(rows.map((r) => r.seq));
+      await fireAll(c, firings.filter((f) => f.triggerSeq === undefined || mine.has(f.triggerSeq)));
+      return mine.size;
     }),
-    /** Work that reads and then fires/enqueues (the silent-agent check) as one transaction. */
-    inTx: <T>(fn: (tx: AlertTx & { q: Queryable }) => Promise<T>): Promise<T> => db.tx((c) => fn({ ...txOf(c), q: c })),
-    fireOnce: (ruleId: string, subject: string, windowMs: number): Promise<boolean> => fireOnce(db.pool, ruleId, subject, windowMs),
-    enqueue: (rule: AlertRule, payload: object & { alertId: string }): Promise<void> => enqueue(db.pool, rule, payload),
+    fire: (firings: Firing[]): Promise<number> => (firings.length === 0 ? Promise.resolve(0) : db.tx((c) => fireAll(c, firings))),
     /** Leases up to `limit` due deliveries for `leaseMs`; rows another instance is leasing right now are skipped. */
     async claim(limit: number, leaseMs: number): Promise<Delivery[]> {
       const t = now();
@@ -114,7 +108,7 @@ export function createPgAlertStore(db: PgDb, now: () => number = Date.now) {
       if (retryAt === null) await db.query("UPDATE alert_deliveries SET state = 'failed', attempts = attempts + 1, done_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3", [now(), error, id]);
       else await db.query('UPDATE alert_deliveries SET attempts = attempts + 1, next_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3', [retryAt, error, id]);
     },
-    async counts(): Promise<{ queued: number; retrying: number; delivered: number; failed: number; oldestQueuedAt: number | null }> {
+    async counts(): Promise<AlertQueueCounts> {
       const r = (await db.query<{ queued: number; retrying: number; delivered: number; failed: number; oldest: number | null }>(
         `SELECT count(*) FILTER (WHERE state = 'queued') AS queued, count(*) FILTER (WHERE state = 'queued' AND attempts > 0) AS retrying,
            count(*) FILTER (WHERE state = 'delivered') AS delivered, count(*) FILTER (WHERE state = 'failed') AS failed,
@@ -127,13 +121,6 @@ export function createPgAlertStore(db: PgDb, now: () => number = Date.now) {
       await db.query("DELETE FROM alert_deliveries WHERE state <> 'queued' AND done_at < $1", [cutoff]);
       await db.query('DELETE FROM alert_fired WHERE fired_at < $1', [cutoff]);
     },
-    /** The stored user of a violation (the repeat rule's subject). */
-    storedUser: async (q: Queryable, agentId: string, id: string): Promise<string | null> =>
-      (await q.query<{ user: string | null }>('SELECT "user" FROM violations WHERE agent_id = $1 AND id = $2', [agentId, id])).rows[0]?.user ?? null,
-    /** Violations by one clinician (any case) in [from, to], optionally in one site. */
-    countRecent: async (q: Queryable, user: string, from: number, to: number, site: string | null): Promise<number> =>
-      (await q.query<{ n: number }>('SELECT count(*) AS n FROM violations WHERE lower("user") = lower($1) AND started_at >= $2 AND started_at <= $3 AND ($4::text IS NULL OR site = $4)', [user, from, to, site])).rows[0]!.n,
   };
+  return store;
 }
-
-export type PgAlertStore = ReturnType<typeof createPgAlertStore>;

@@ -1,19 +1,17 @@
 /** The audit log on PostgreSQL (audit.ts): one insert per entry; detail kept as JSON text. */
-import type { PgDb, Queryable } from './db.js';
+import type { AuditStore } from '../types.js';
+import type { PgDb } from './db.js';
 
-export function createPgAuditStore(db: PgDb, now: () => number = Date.now) {
+export function createPgAuditStore(db: PgDb, now: () => number = Date.now): AuditStore {
   return {
-    /** `q`: a transaction's client when the entry must commit with the change it records. */
-    async record(actor: string, action: string, detail: Record<string, unknown> = {}, q?: Queryable): Promise<void> {
+    async record(actor: string, action: string, detail: Record<string, unknown> = {}): Promise<void> {
       let text: string;
       try {
         text = JSON.stringify(detail);
       } catch {
         text = JSON.stringify({ note: 'detail could not be serialised' });
       }
-      const args = [now(), actor, action, text];
-      const sql = 'INSERT INTO audit (at, actor, action, detail) VALUES ($1, $2, $3, $4)';
-      await (q ? q.query(sql, args) : db.query(sql, args));
+      await db.query('INSERT INTO audit (at, actor, action, detail) VALUES ($1, $2, $3, $4)', [now(), actor, action, text]);
     },
     async list(limit: number, before?: number) {
       const { rows } = await db.query<{ seq: number; at: number; actor: string; action: string; detail: string }>(

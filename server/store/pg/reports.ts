@@ -5,15 +5,15 @@
  * re-checks under the row lock: of two instances, exactly one gets the row.
  */
 import { randomUUID } from 'node:crypto';
-import { localTime } from '../../../shared/hours.js';
-import type { Every, Period } from '../../reports/period.js';
+import type { Every } from '../../reports/period.js';
 import { MAX_REPORT_ATTEMPTS, type ReportSchedule } from '../../reports/store.js';
+import type { ReportFigures, ReportStore } from '../types.js';
 import type { PgDb } from './db.js';
 
 interface Row { id: string; every: string; site: string; emails: string; created_at: number; created_by: string }
 const toSchedule = (r: Row): ReportSchedule => ({ id: r.id, every: r.every as Every, site: r.site, emails: JSON.parse(r.emails) as string[], createdAt: r.created_at, createdBy: r.created_by });
 
-export function createPgReportStore(db: PgDb, now: () => number = Date.now) {
+export function createPgReportStore(db: PgDb, now: () => number = Date.now): ReportStore {
   return {
     async add(s: Omit<ReportSchedule, 'id' | 'createdAt'>): Promise<ReportSchedule> {
       const created = { ...s, id: randomUUID().slice(0, 8), createdAt: now() };
@@ -47,9 +47,8 @@ export function createPgReportStore(db: PgDb, now: () => number = Date.now) {
     lastRun: async (reportId: string) => (await db.query<{ period: string; state: string; sent_at: number | null; last_error: string | null; attempts: number }>(
       'SELECT period, state, sent_at, last_error, attempts FROM report_runs WHERE report_id = $1 ORDER BY period DESC LIMIT 1', [reportId],
     )).rows[0] ?? null,
-    /** The figures of one site's report for one period (reports/content.ts `summarise` reads the same). */
-    async figures(site: string, p: Period, tz: string, at: number) {
-      const args = [site, p.since, p.until];
+    async figures(site: string, since: number, until: number, at: number): Promise<ReportFigures> {
+      const args = [site, since, until];
       const [tot, byApp, hosts, buckets] = await Promise.all([
         db.query<{ n: number; incall: number | null; shown: number; clicked: number }>(
           `SELECT count(*) AS n, sum(CASE WHEN state = 'in-call' THEN coalesce(ended_at, $4) - started_at ELSE 0 END) / 60000.0 AS incall,
@@ -58,16 +57,10 @@ export function createPgReportStore(db: PgDb, now: () => number = Date.now) {
         ),
         db.query<{ app: string; n: number }>('SELECT app, count(*) AS n FROM violations WHERE site = $1 AND started_at >= $2 AND started_at < $3 GROUP BY app ORDER BY n DESC, app', args),
         db.query<{ hostname: string; n: number }>('SELECT hostname, count(*) AS n FROM violations WHERE site = $1 AND started_at >= $2 AND started_at < $3 GROUP BY hostname ORDER BY n DESC, hostname LIMIT 10', args),
-        db.query<{ b: number; n: number }>('SELECT started_at / 900000 AS b, count(*) AS n FROM violations WHERE site = $1 AND started_at >= $2 AND started_at < $3 GROUP BY b', args),
+        db.query<{ b: number; n: number }>('SELECT started_at / 900000 AS b, count(*) AS n FROM violations WHERE site = $1 AND started_at >= $2 AND started_at < $3 GROUP BY b ORDER BY b', args),
       ]);
-      const days = new Map<string, number>();
-      for (const r of buckets.rows) {
-        const day = localTime(tz, new Date(r.b * 900_000)).date;
-        days.set(day, (days.get(day) ?? 0) + r.n);
-      }
-      return { totals: tot.rows[0]!, byApp: byApp.rows, hosts: hosts.rows, days };
+      const t = tot.rows[0]!;
+      return { total: t.n, inCallMinutes: t.incall ?? 0, shown: t.shown, clicked: t.clicked, byApp: byApp.rows, hosts: hosts.rows, buckets: buckets.rows };
     },
   };
 }
-
-export type PgReportStore = ReturnType<typeof createPgReportStore>;

@@ -6,14 +6,15 @@
  * attempts in progress to the failures every instance has committed.
  */
 import { randomBytes } from 'node:crypto';
-import { createPasswordHasher, hashPasswordSync, type PasswordHasher } from '../password.js';
+import { createPasswordHasher, type PasswordHasher } from '../password.js';
 import { hashToken, type Role } from '../tokens.js';
 import { LOCKOUT, SESSION, type LoginLimits, type LoginRefusal, type LoginResult, type SessionUser, type UserRow } from '../users.js';
+import type { UserStore } from '../types.js';
 import type { Client, PgDb } from './db.js';
 
 interface Count { n: number; first: number | null }
 
-export function createPgUserStore(db: PgDb, now: () => number = Date.now, opts: { hasher?: PasswordHasher; limits?: LoginLimits } = {}) {
+export function createPgUserStore(db: PgDb, now: () => number = Date.now, opts: { hasher?: PasswordHasher; limits?: LoginLimits } = {}): UserStore {
   const hasher = opts.hasher ?? createPasswordHasher();
   const limits = opts.limits ?? LOCKOUT;
   const getUser = async (name: string) => (await db.query<UserRow & { password_hash: string }>('SELECT * FROM users WHERE lower(name) = lower($1)', [name])).rows[0];
@@ -71,11 +72,9 @@ export function createPgUserStore(db: PgDb, now: () => number = Date.now, opts: 
   });
 
   return {
-    hasher,
-    add: (name: string, role: Role, password: string): Promise<void> => setHash(name, role, hashPasswordSync(password)),
-    addAsync: async (name: string, role: Role, password: string): Promise<void> => setHash(name, role, await hasher.hash(password)),
-    reset: (name: string, password: string): Promise<boolean> => resetHash(name, hashPasswordSync(password)),
-    resetAsync: async (name: string, password: string): Promise<boolean> => resetHash(name, await hasher.hash(password)),
+    kdfStats: () => hasher.stats(),
+    add: async (name: string, role: Role, password: string): Promise<void> => setHash(name, role, await hasher.hash(password)),
+    reset: async (name: string, password: string): Promise<boolean> => resetHash(name, await hasher.hash(password)),
     disable: (name: string): Promise<boolean> => db.tx(async (c) => {
       if ((await c.query('UPDATE users SET disabled_at = $1 WHERE lower(name) = lower($2) AND disabled_at IS NULL', [now(), name])).rowCount === 0) return false;
       await endSessions(c, name);

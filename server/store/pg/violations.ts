@@ -14,7 +14,7 @@ import type { Event, NudgeOutcome } from '../../../shared/protocol.js';
 import type { FilterValues, TimelineEntry, TimelineKind, Trends, Violation } from '../../../shared/api-types.js';
 import { localTime } from '../../../shared/hours.js';
 import { maxState, mergeVia, type AppState, type Via } from '../../../shared/snapshot.js';
-import type { IngestResult, ViolationFilter } from '../violations.js';
+import type { FeedCursor, IngestResult, ViolationFilter } from '../types.js';
 import { mapError, type PgDb } from './db.js';
 import type { PgPeople } from './people.js';
 
@@ -138,7 +138,7 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => nu
   }
 
   /** The WHERE clause and parameters of a feed filter (and cursor), as SQLite's `list` builds them. */
-  function where(filter: ViolationFilter, cursor?: { startedAt: number; seq: number }): { sql: string; args: unknown[] } {
+  function where(filter: ViolationFilter, cursor?: FeedCursor): { sql: string; args: unknown[] } {
     const clauses: string[] = [];
     const args: unknown[] = [];
     const p = (v: unknown) => {
@@ -169,7 +169,7 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => nu
   }
 
   /** Newest first, keyset-paginated: `cursor` is the last row's (started_at, seq). */
-  async function list(filter: ViolationFilter, limit: number, cursor?: { startedAt: number; seq: number }) {
+  async function list(filter: ViolationFilter, limit: number, cursor?: FeedCursor) {
     const w = where(filter, cursor);
     const { rows } = await db.query<Row>(`SELECT * FROM violations ${w.sql} ORDER BY started_at DESC, seq DESC LIMIT ${Math.max(0, Math.floor(limit)) + 1}`, w.args);
     const more = rows.length > limit;
@@ -323,7 +323,13 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => nu
     return { apps, sites, hostnames, users };
   }
 
-  return { ingest, ingestNudges, list, stream, get, detail, acknowledge, agentsWithId, trends, filterValues };
+  const storedUser = async (agentId: string, id: string): Promise<string | null> =>
+    (await db.query<{ user: string | null }>('SELECT "user" FROM violations WHERE agent_id = $1 AND id = $2', [agentId, id])).rows[0]?.user ?? null;
+  /** lower() on both sides, as SQLite's COLLATE NOCASE (ASCII there; PostgreSQL lowers all of Unicode). */
+  const countByUser = async (user: string, since: number, until: number, site: string | null): Promise<number> =>
+    (await db.query<{ n: number }>('SELECT count(*) AS n FROM violations WHERE lower("user") = lower($1) AND started_at >= $2 AND started_at <= $3 AND ($4::text IS NULL OR site = $4)', [user, since, until, site])).rows[0]!.n;
+
+  return { ingest, ingestNudges, list, stream, get, detail, acknowledge, agentsWithId, trends, filterValues, storedUser, countByUser };
 }
 
 export type PgViolationStore = ReturnType<typeof createPgViolationStore>;

@@ -1,0 +1,67 @@
+/**
+ * Retention on PostgreSQL: the same tables, cut-offs and order as retention.ts, each step
+ * a short transaction of at most `batch` rows (a year of rows goes without one long lock),
+ * with a turn of the event loop between batches. Run once per cluster: the caller wraps it
+ * in `jobs.runExclusive('retention', ...)`.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { RETENTION_BATCH, type Pruned, type RetentionOptions } from '../retention.js';
+import type { RetentionStore } from '../types.js';
+import { LOCKOUT, SESSION } from '../users.js';
+import type { PgDb } from './db.js';
+
+async function drain(step: () => Promise<number>): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await step();
+    if (n <= 0) return total;
+    total += n;
+    await nextTurn();
+  }
+}
+
+export function createPgRetention(db: PgDb): RetentionStore {
+  /** Ended violations older than `days`, and open ones silent that long, with what hangs off them. */
+  async function pruneViolations(days: number, now = Date.now(), batch = RETENTION_BATCH): Promise<number> {
+    const cutoff = now - days * 86_400_000;
+    return drain(() => db.tx(async (c) => {
+      // Re-checked at delete time (a late event may have refreshed a row); SKIP LOCKED leaves rows ingest holds.
+      const { rows } = await c.query<{ id: string; agent_id: string }>(
+        `DELETE FROM violations WHERE seq IN (
+           SELECT seq FROM (SELECT seq FROM violations WHERE ended_at IS NOT NULL AND ended_at < $1
+                            UNION ALL SELECT seq FROM violations WHERE ended_at IS NULL AND updated_at < $1 LIMIT $2) s)
+         AND ((ended_at IS NOT NULL AND ended_at < $1) OR (ended_at IS NULL AND updated_at < $1))
+         RETURNING id, agent_id`,
+        [cutoff, batch],
+      );
+      if (rows.length === 0) return 0;
+      const keys = [rows.map((r) => r.agent_id), rows.map((r) => r.id)];
+      for (const t of ['events', 'nudges', 'reviews', 'reveals']) {
+        await c.query(`DELETE FROM ${t} x USING unnest($1::text[], $2::text[]) AS k(a, v) WHERE x.agent_id = k.a AND x.violation_id = k.v`, keys);
+      }
+      return rows.length;
+    }));
+  }
+
+  /** A batched delete by key for one table (table and clause text are fixed here, never from a request). */
+  const byTime = (table: string, key: string, where: string, batch: number) => (...args: number[]) =>
+    drain(async () => (await db.query(`DELETE FROM ${table} WHERE (${key}) IN (SELECT ${key} FROM ${table} WHERE ${where} LIMIT ${batch})`, args)).rowCount ?? 0);
+
+  async function run(opts: RetentionOptions, now = Date.now(), batch = RETENTION_BATCH): Promise<Pruned> {
+    const cutoff = now - opts.days * 86_400_000;
+    const out = {} as Pruned;
+    out.violations = await pruneViolations(opts.days, now, batch);
+    out.events = await byTime('events', 'agent_id, id', 'at < $1', batch)(cutoff);
+    out.nudges = await byTime('nudges', 'agent_id, id', 'at < $1', batch)(cutoff);
+    out.reviews = await byTime('reviews', 'seq', 'at < $1', batch)(cutoff);
+    out.reveals = await byTime('reveals', 'seq', 'at < $1', batch)(cutoff);
+    out.sessions = await byTime('sessions', 'id_hash', 'expires_at < $1 OR last_seen < $2', batch)(now, now - SESSION.idleMs);
+    out.loginFailures = await byTime('login_failures', 'id', 'at < $1', batch)(now - LOCKOUT.windowMs);
+    out.loginKnown = await byTime('login_known', 'user_name, ip', 'last_ok < $1', batch)(now - LOCKOUT.knownMs);
+    out.people = await byTime('people', 'name', 'NOT EXISTS (SELECT 1 FROM violations v WHERE v."user" = people.name) AND NOT EXISTS (SELECT 1 FROM nudges n WHERE n."user" = people.name) AND first_seen < $1', batch)(now - 3600_000);
+    out.audit = await byTime('audit', 'seq', 'at < $1', batch)(now - opts.auditDays * 86_400_000);
+    return out;
+  }
+
+  return { run, pruneViolations };
+}
