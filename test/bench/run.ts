@@ -7,6 +7,7 @@ import { benchAgentMemory, benchIdle, benchPoll } from './agent.js';
 import { benchConnections, benchFeed, benchIngest } from './server.js';
 import { writeResults, type BenchResults } from './results.js';
 import { benchWinPoll } from './win.js';
+import { benchPgConnections, benchPgFeed, benchPgIngest } from './pg.js';
 
 const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   detect: benchDetect,
@@ -16,6 +17,9 @@ const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   ingest: benchIngest,
   connections: benchConnections,
   feed: benchFeed,
+  'pg-ingest': benchPgIngest,
+  'pg-connections': benchPgConnections,
+  'pg-feed': benchPgFeed,
   'win-poll': benchWinPoll,
 };
 
