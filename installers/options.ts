@@ -31,13 +31,14 @@ export const BUILD_OPTIONS: OptionSpec[] = [
   { key: 'signPassFile', flag: 'sign-pass-file', env: 'CONSULTGUARD_SIGN_PASS_FILE', type: 'string', describe: 'file holding the password of --sign-key, if it has one' },
 ];
 
-const serverUrl = z.string().refine((s) => {
+/** One URL or several, comma-separated (instances the agent fails over between); the agent checks each again at start. */
+const serverUrl = z.string().refine((s) => s.split(',').every((u) => {
   try {
-    return ['ws:', 'wss:', 'http:', 'https:'].includes(new URL(s).protocol);
+    return ['ws:', 'wss:', 'http:', 'https:'].includes(new URL(u).protocol);
   } catch {
     return false;
   }
-}, 'expected a URL such as wss://guard.clinic.example:8470');
+}), 'expected a URL such as wss://guard.clinic.example:8470, or several separated by commas');
 
 // The MSI hands these to its custom action on a Windows command line, where a double
 // quote or a backslash before one would split or merge arguments: refuse them (and

@@ -126,6 +126,8 @@ export const ServerConfig = z.object({
     timeoutMs: z.number().int().min(100).default(10_000),
     silentCheckMs: z.number().int().min(10).default(30_000),
   }).default({ tickMs: 1000, retryBaseMs: 5000, retryCapMs: 15 * 60_000, maxAttempts: 100, concurrency: 4, timeoutMs: 10_000, silentCheckMs: 30_000 }),
+  /** How often this instance records itself and its policy versions in the store (server/health/instances.ts); shorter only in tests. */
+  instanceBeatMs: z.number().int().min(10).default(5000),
   /** How often scheduled reports look for a period that ended (a minute; shorter in tests). */
   reportCheckMs: z.number().int().min(10).default(60_000),
 });

@@ -26,6 +26,7 @@ import { AppError } from '../shared/errors.js';
 import { createHealth } from './health/index.js';
 import { registerHealthMetrics } from './health/metrics.js';
 import { createStoreProbe } from './health/store.js';
+import { createInstances } from './health/instances.js';
 import { createAlerting } from './alerts/index.js';
 
 export interface RunningServer {
@@ -91,11 +92,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   gatewayRef = gateway;
 
-  const healthDeps = { store: createStoreProbe(store.db, log.child({ module: 'health' })), policies, forwarder, agentsOnline: () => gateway.onlineCount() };
+  // This instance among the others on the store, with the policy versions each has loaded.
+  const instances = createInstances({ store: store.instances, versions: () => policies.current().policies.map((p) => ({ name: p.effective.name, version: p.effective.version })), intervalMs: config.instanceBeatMs, log: log.child({ module: 'instances' }) });
+  const healthDeps = { store: createStoreProbe(store.db, log.child({ module: 'health' })), policies, forwarder, agentsOnline: () => gateway.onlineCount(), instances };
   const health = createHealth(healthDeps);
   health.register('alerts', () => alerting.engine.status());
   registerHealthMetrics(metrics.registry, healthDeps);
   policies.onChange(() => gateway.pushPolicies(policies.policyFor));
+  policies.onChange(() => instances.beat());
   policies.onError(() => {
     metrics.policyError();
     // Listeners run just before the service records the new error: read it a moment later.
@@ -123,12 +127,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
   log.info({ url, data: resolve(config.dataDir), showNames: config.showNames, policies: policies.current().policies.map((p) => p.effective.name) }, 'server listening');
   alerting.start();
+  instances.start();
 
   return {
     url,
     port,
     async close() {
       policies.close();
+      instances.stop();
       stopRetention();
       await alerting.stop();
       relay.close();

@@ -230,6 +230,18 @@ export const Health = z.object({
   /** More parts (the alert queue, ...) as they are added: each one ComponentHealth. */
   components: z.record(z.string(), ComponentHealth.loose()),
   agentsOnline: z.number().int().nonnegative(),
+  /** The instance that answered (a random id per process start) and the machine it runs on. */
+  instance: z.object({ id: z.string(), host: z.string(), startedAt: IsoTime }),
+  /**
+   * Every instance on this store heard from in the last 15 s, with the policy versions it
+   * has loaded; `policyVersionsAgree` false (and `status` "degraded") when they differ,
+   * `policyMismatch` saying which instance loads what.
+   */
+  cluster: z.object({
+    instances: z.array(z.object({ id: z.string(), host: z.string(), policies: z.array(z.object({ name: z.string(), version: z.string() })), seenAt: IsoTime })),
+    policyVersionsAgree: z.boolean(),
+    policyMismatch: z.string().nullable(),
+  }),
   /** Kept from v1 of this route: the pending bad policy edit, when there is one. */
   policyError: z.string().optional(),
   error: ErrorReply.shape.error.optional(),

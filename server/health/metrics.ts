@@ -31,6 +31,23 @@ export function registerHealthMetrics(registry: Registry, deps: HealthDeps): voi
   new Gauge({ name: 'consultguard_store_up', help: '1 when the store answers a real query (SELECT 1, schema version, table reads)', registers: [registry], collect() { this.set(deps.store.check() ? 1 : 0); } });
   followCounter(registry, 'consultguard_store_check_failures_total', 'Store health checks that failed', () => [[{ target: 'sqlite' }, deps.store.status().failures]]);
 
+  new Gauge({
+    name: 'consultguard_policy_loaded', help: '1 for each policy version this instance has loaded', labelNames: ['policy', 'version'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of deps.policies.status().policies) this.set({ policy: p.name, version: p.version }, 1);
+    },
+  });
+  new Gauge({ name: 'consultguard_cluster_instances', help: 'Server instances on this store heard from in the last 15 s (this one included)', registers: [registry], collect() { this.set(deps.instances.status().instances.length); } });
+  new Gauge({
+    name: 'consultguard_cluster_policy_loaded', help: 'Instances on this store that have this policy version loaded', labelNames: ['policy', 'version'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const i of deps.instances.status().instances) for (const p of i.policies) this.inc({ policy: p.name, version: p.version });
+    },
+  });
+  new Gauge({ name: 'consultguard_cluster_policy_versions_differ', help: '1 while instances on this store load different policy versions (see /healthz cluster.policyMismatch)', registers: [registry], collect() { this.set(deps.instances.status().policyVersionsAgree ? 0 : 1); } });
+
   new Gauge({ name: 'consultguard_policy_watch_up', help: '1 while the policies folder is watched for changes', registers: [registry], collect() { this.set(up(deps.policies.status().watch)); } });
   followCounter(registry, 'consultguard_policy_watch_failures_total', 'Failures of the policies folder watch (folder gone or replaced, watch error)', () => [[{ target: 'policies' }, deps.policies.status().watch.failures]]);
 

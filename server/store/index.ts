@@ -10,6 +10,7 @@ import { createPeople } from './people.js';
 import { createRevealStore } from './reveals.js';
 import { createSubjects } from './subjects.js';
 import { createExceptionStore } from './exceptions.js';
+import { createInstanceStore } from './instances.js';
 
 export interface StoreOptions {
   /** Show clinicians' names instead of pseudonyms (`--show-names`: the clinic's decision). */
@@ -34,6 +35,7 @@ export function createStore(dataDir: string, now: () => number = Date.now, opts:
     users: createUserStore(db, now),
     audit: createAuditStore(db, now),
     exceptions: createExceptionStore(db, now),
+    instances: createInstanceStore(db, now),
     close: (): void => void db.close(),
   };
 }

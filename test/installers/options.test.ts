@@ -41,6 +41,12 @@ describe('npm run package options', () => {
     expect(cli.targets).toEqual(['deb']);
   });
 
+  it('bakes in a comma-separated list of servers as one value (the agent fails over between them)', () => {
+    const opts = parseBuildOptions(['--server-url', 'wss://a.clinic.example:8470,wss://b.clinic.example:8470'], {}, packageRoot())!;
+    expect(opts.settings.serverUrl).toBe('wss://a.clinic.example:8470,wss://b.clinic.example:8470');
+    expect(() => parseBuildOptions(['--server-url', 'wss://a.clinic.example:8470,nonsense'], {}, packageRoot())).toThrow(/--server-url/);
+  });
+
   it('--help prints the options and builds nothing', async () => {
     const r = await runNode([BUILD_CLI, '--help']);
     expect(r.code).toBe(0);

@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -218,6 +218,23 @@ describe('operations', () => {
     expect((db.prepare('SELECT count(*) n FROM violations').get() as { n: number }).n).toBe(2);
     db.close();
     c.close();
+  });
+
+  it('restores from that backup: the copy placed as DATA/consultguard.db serves every violation again', async () => {
+    server = await startTestServer();
+    const { c } = await enrol(server);
+    c.send(eventFrame(1, [makeEvent(), makeEvent(), makeEvent()]));
+    await c.next('ack');
+    c.close();
+    const file = join(tempDir(), 'backup.db');
+    expect((await runCli('server', ['backup', file, '--data', server.dataDir])).code).toBe(0);
+    await server.close();
+    // A new machine: an empty data folder, the copy put in place (README "Backup and restore").
+    const restored = tempDir();
+    copyFileSync(file, join(restored, 'consultguard.db'));
+    server = await startTestServer({ dataDir: restored });
+    const { body } = await server.fetchJson('/api/violations');
+    expect(body.items).toHaveLength(3);
   });
 });
 
