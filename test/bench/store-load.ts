@@ -2,7 +2,8 @@
  * Ingest load on a store, without the network in between: `node store-load.js STORE AGENTS
  * SECONDS BATCH`, where STORE is `sqlite:DIR` or a postgres:// URL. Each simulated agent
  * ingests a batch, waits for the commit (what the server waits for before its ack), and
- * sends the next, for SECONDS. Prints `{ events, seconds }` on stdout. One process is one
+ * sends the next, for SECONDS. Prints `{ events, seconds, retries }` on stdout (retries: batches
+ * the store refused, e.g. no pooled connection free within its 5 s, and that were sent again). One process is one
  * server instance's worth of store (PostgreSQL: its own pool of 10 connections).
  */
 import { randomUUID } from 'node:crypto';
@@ -37,13 +38,26 @@ const batch = Number(batchArg);
 const until = performance.now() + Number(secondsArg) * 1000;
 const start = performance.now();
 let events = 0;
+let retries = 0;
 await Promise.all(Array.from({ length: Number(agentsArg) }, async (_, i) => {
   const agent = { agentId: randomUUID(), hostname: `LOAD-${i}`, site: null };
   while (performance.now() < until) {
-    await store.ingest(agent, Array.from({ length: batch }, event));
+    const events_ = Array.from({ length: batch }, event);
+    // A batch that failed (e.g. no pooled connection free in time) is sent again, as an agent
+    // resends a batch it got no ack for; the store keeps each event once.
+    for (;;) {
+      try {
+        await store.ingest(agent, events_);
+        break;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'store_unavailable' || performance.now() > until + 30_000) throw err;
+        retries++;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     events += batch;
   }
 }));
 const seconds = (performance.now() - start) / 1000;
 await store.close();
-process.stdout.write(`${JSON.stringify({ events, seconds })}\n`);
+process.stdout.write(`${JSON.stringify({ events, seconds, retries })}\n`);
