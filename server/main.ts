@@ -41,16 +41,23 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const secrets = resolveEnrollSecrets(config.enrollSecret, resolve(config.dataDir));
 
   const live = createLiveFeed();
-  // Other instances on this store (and admin commands) commit too: their changes reach these
-  // dashboards through the relay; data_version moves only when another connection commits.
-  let dataVersion = store.db.pragma('data_version', { simple: true }) as number;
+  // Other instances on this SQLite file (and admin commands) commit too: data_version moves
+  // only when another connection commits, and then the relay reads what changed.
+  // (With the async Store, the store's change feed calls relay.catchUp() instead.)
   const relay = createLiveRelay({
     live,
-    changedSince: store.violations.changedSince,
-    get: store.violations.get,
-    changed: () => dataVersion !== (dataVersion = store.db.pragma('data_version', { simple: true }) as number),
+    changedSince: async (after, limit) => store.violations.changedSince(after, limit),
+    get: async (agentId, id) => store.violations.get(agentId, id),
     log: log.child({ module: 'live-relay' }),
   });
+  let dataVersion = store.db.pragma('data_version', { simple: true }) as number;
+  const relayTimer = setInterval(() => {
+    const now = store.db.pragma('data_version', { simple: true }) as number;
+    if (now === dataVersion) return;
+    dataVersion = now;
+    void relay.catchUp(); // never rejects: it logs its own failures
+  }, config.revocationSweepMs ?? 1000);
+  relayTimer.unref();
   // X-Forwarded-For is believed only from the proxies named by --trust-proxy.
   const clientAddress = createClientAddress(config.trustProxy ?? []);
   /** Sends what a batch opened or changed to dashboards, right after its ack. */
@@ -137,7 +144,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       instances.stop();
       stopRetention();
       await alerting.stop();
-      relay.close();
+      clearInterval(relayTimer);
       live.close();
       forwarder.close();
       await gateway.close();

@@ -1,15 +1,15 @@
 /**
- * The live feed across instances: several servers on one store each publish to their own
- * dashboards what their own agents sent (right after the ack), and this relay adds what the
- * others committed, so a dashboard on instance A sees within about a second the violations
- * that agents connected to B sent, B's last ones before it died included (they are in the
- * store, and that is all the relay reads).
+ * The live feed across SQLite instances: several servers on one SQLite file each publish to
+ * their own dashboards what their own agents sent (right after the ack), but SQLite's change
+ * feed only says "another connection committed", not what. On that word this relay reads what
+ * changed since its cursor, so a dashboard on instance A sees within about a second (the
+ * change poll) the violations that agents connected to B sent, B's last ones before it died
+ * included: they are in the store, and that is all the relay reads. (PostgreSQL instances
+ * name the violations in their NOTIFY and need no relay.)
  *
- * Every `pollMs` it asks the store what changed since its cursor, minus `lookbackMs` (another
- * instance's transaction stamps its rows before it commits, so a later poll may find rows
- * older than the newest it has seen). What it or this instance already published, at that
- * change or later, is not sent again. `changed()` lets an engine skip the query when nothing
- * was committed elsewhere (SQLite's data_version); `get` reads a violation as the feed shows it.
+ * Each catch-up reads changes after its cursor minus `lookbackMs` (another instance stamps
+ * its rows before it commits, so a later read may find rows older than the newest seen). What
+ * it or this instance already published, at that change or later, is not sent again.
  */
 import type { Logger } from '../../shared/log.js';
 import type { ChangeKey, Violation } from '../store/violations.js';
@@ -18,26 +18,25 @@ import type { LiveFeed } from './live.js';
 export interface RelayDeps {
   live: Pick<LiveFeed, 'publish'>;
   /** Changes after `after`, in (updatedAt, agentId, id) order, up to `limit`. */
-  changedSince(after: ChangeKey, limit: number): ChangeKey[];
-  get(agentId: string, id: string): Violation | null;
-  /** False when nothing was committed by another process since the last call (skip the query). */
-  changed?: () => boolean;
+  changedSince(after: ChangeKey, limit: number): Promise<ChangeKey[]>;
+  get(agentId: string, id: string): Promise<Violation | null>;
   now?: () => number;
   log: Logger;
-  pollMs?: number;
   lookbackMs?: number;
 }
 
-export const RELAY_DEFAULTS = { pollMs: 500, lookbackMs: 2000, batch: 1000 };
+export const RELAY_DEFAULTS = { lookbackMs: 2000, batch: 1000 };
 
 const keyOf = (agentId: string, id: string) => `${agentId}\u0000${id}`;
 
 export function createLiveRelay(deps: RelayDeps) {
-  const { pollMs, lookbackMs, batch } = { ...RELAY_DEFAULTS, ...deps };
+  const { lookbackMs, batch } = { ...RELAY_DEFAULTS, ...deps };
   const now = deps.now ?? Date.now;
   /** key -> the newest change of it already published (its updated_at, or when this instance published it). */
   const shown = new Map<string, number>();
   let cursor = now();
+  let running: Promise<void> | null = null;
+  let again = false;
   let failing = false;
 
   const mark = (key: string, at: number) => {
@@ -52,20 +51,19 @@ export function createLiveRelay(deps: RelayDeps) {
     }
   };
 
-  function poll(): void {
-    if (deps.changed && !deps.changed()) return;
+  async function read(): Promise<void> {
     let after: ChangeKey = { updatedAt: cursor - lookbackMs, agentId: '', id: '' };
     for (;;) {
-      const rows = deps.changedSince(after, batch);
-      const fresh: Violation[] = [];
+      const rows = await deps.changedSince(after, batch);
+      const fresh: Array<Promise<Violation | null>> = [];
       for (const r of rows) {
         const key = keyOf(r.agentId, r.id);
         if ((shown.get(key) ?? -Infinity) >= r.updatedAt) continue;
         mark(key, r.updatedAt);
-        const v = deps.get(r.agentId, r.id);
-        if (v) fresh.push(v);
+        fresh.push(deps.get(r.agentId, r.id));
       }
-      if (fresh.length) deps.live.publish(fresh);
+      const found = (await Promise.all(fresh)).filter((v) => v !== null);
+      if (found.length) deps.live.publish(found);
       const last = rows[rows.length - 1];
       if (!last) break;
       cursor = Math.max(cursor, last.updatedAt);
@@ -75,16 +73,27 @@ export function createLiveRelay(deps: RelayDeps) {
     prune();
   }
 
-  const timer = setInterval(() => {
-    try {
-      poll();
-      failing = false;
-    } catch (err) {
-      if (!failing) deps.log.warn({ err }, 'live relay could not read the store; retrying');
-      failing = true;
+  /** Reads what others committed; one read at a time (a call during one runs once more after it). */
+  function catchUp(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
     }
-  }, pollMs);
-  timer.unref();
+    running = (async () => {
+      do {
+        again = false;
+        try {
+          await read();
+          failing = false;
+        } catch (err) {
+          if (!failing) deps.log.warn({ err }, 'live relay could not read the store; retrying at the next change');
+          failing = true;
+        }
+      } while (again);
+      running = null;
+    })();
+    return running;
+  }
 
   return {
     /** Publishes what this instance ingested (right after the ack) and remembers it was shown. */
@@ -93,11 +102,7 @@ export function createLiveRelay(deps: RelayDeps) {
       for (const v of violations) mark(keyOf(v.agentId, v.id), at);
       deps.live.publish(violations);
     },
-    /** One poll now (tests). */
-    poll,
-    close(): void {
-      clearInterval(timer);
-    },
+    catchUp,
   };
 }
 
