@@ -188,8 +188,8 @@ export function createTransport(opts: TransportOptions) {
       const next = failover.ended({ welcomed, code, tokenRefused });
       if (wasReady) for (const l of linkListeners) l();
       if (next.dropToken) {
-        // Every server of the list refused the token (revoked, or the store was replaced):
-        // it is dead. Trying the secret next enrols only if the server does not know this id;
+        // A whole round of the list went by with no welcome and a refusal of the token
+        // (revoked, or the store was replaced): it is dead. Trying the secret next enrols only if the server does not know this id;
         // a revoked id stays refused until an administrator runs `consultguard-server agent forget ID`.
         log.warn({ agentId: opts.agentId }, 'the server no longer accepts this agent\'s token; trying the enrolment secret (a revoked agent needs "consultguard-server agent forget ID" first)');
         opts.setToken(null);

@@ -23,7 +23,10 @@ const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   'win-poll': benchWinPoll,
 };
 
-const only = process.argv.slice(2);
+/** Names that stand for several benchmarks: `npm run bench -- server` runs the server's. */
+const GROUPS: Record<string, string[]> = { server: ['ingest', 'connections', 'feed'], agent: ['poll', 'agent-memory', 'idle'] };
+
+const only = process.argv.slice(2).flatMap((name) => GROUPS[name] ?? [name]);
 const results: BenchResults = {};
 for (const [name, run] of Object.entries(BENCHES)) {
   if (only.length && !only.includes(name)) continue;

@@ -37,9 +37,9 @@ describe('policy versions across instances', () => {
   it('each instance reports what it and the others loaded; a difference degrades /healthz and shows in /metrics until it is fixed', async () => {
     const dataDir = tempDir('cg-inst-');
     const [dirA, dirB] = [policiesDir(), policiesDir()];
-    const a = await startTestServer({ dataDir, policiesDir: dirA, instanceBeatMs: 100, keepData: true });
+    const a = await startTestServer({ dataDir, policiesDir: dirA, instanceBeatMs: 400, keepData: true });
     open.push(a);
-    const b = await startTestServer({ dataDir, policiesDir: dirB, instanceBeatMs: 100, keepData: true });
+    const b = await startTestServer({ dataDir, policiesDir: dirB, instanceBeatMs: 400, keepData: true });
     open.push(b);
 
     // The same files: both see two instances, agreeing.
@@ -47,7 +47,7 @@ describe('policy versions across instances', () => {
       const h = await health(a);
       expect(h.body.cluster.instances).toHaveLength(2);
       return h;
-    }, { timeout: 5000 });
+    }, { timeout: 15_000 });
     expect(same.body.status).toBe('ok');
     expect(same.body.cluster.policyVersionsAgree).toBe(true);
     const version = same.body.policy.policies[0]!.version;
@@ -55,7 +55,7 @@ describe('policy versions across instances', () => {
     const idA = same.body.instance.id;
     const idB = (await health(b)).body.instance.id;
     expect(idA).not.toBe(idB);
-    expect(await metrics(a)).toMatch(/^consultguard_cluster_instances 2$/m);
+    await vi.waitFor(async () => expect(await metrics(a)).toMatch(/^consultguard_cluster_instances 2$/m), { timeout: 15_000 });
 
     // A roll-out that reached B only: B reloads its folder; both instances say so.
     const good = readFileSync(join(dirB, 'demo.yaml'), 'utf8');
@@ -64,23 +64,25 @@ describe('policy versions across instances', () => {
       const v = (await health(b)).body.policy.policies[0]!.version;
       expect(v).not.toBe(version);
       return v;
-    }, { timeout: 5000 });
+    }, { timeout: 15_000 });
     for (const s of [a, b]) {
       const h = await vi.waitFor(async () => {
         const r = await health(s);
         expect(r.body.cluster.policyVersionsAgree).toBe(false);
         return r;
-      }, { timeout: 5000 });
+      }, { timeout: 15_000 });
       expect(h.status).toBe(200); // every event is still stored: degraded, not down
       expect(h.body.status).toBe('degraded');
       expect(h.body.cluster.policyMismatch).toContain(`demo ${version} on `);
       expect(h.body.cluster.policyMismatch).toContain(`demo ${newVersion} on `);
       expect(h.body.cluster.policyMismatch).toContain(`(${idA.slice(0, 8)})`);
       expect(h.body.cluster.policyMismatch).toContain(`(${idB.slice(0, 8)})`);
-      const text = await metrics(s);
-      expect(text).toMatch(/^consultguard_cluster_policy_versions_differ 1$/m);
-      expect(text).toContain(`consultguard_cluster_policy_loaded{policy="demo",version="${version}"} 1`);
-      expect(text).toContain(`consultguard_cluster_policy_loaded{policy="demo",version="${newVersion}"} 1`);
+      await vi.waitFor(async () => {
+        const text = await metrics(s);
+        expect(text).toMatch(/^consultguard_cluster_policy_versions_differ 1$/m);
+        expect(text).toContain(`consultguard_cluster_policy_loaded{policy="demo",version="${version}"} 1`);
+        expect(text).toContain(`consultguard_cluster_policy_loaded{policy="demo",version="${newVersion}"} 1`);
+      }, { timeout: 15_000 });
     }
     expect(await metrics(a)).toContain(`consultguard_policy_loaded{policy="demo",version="${version}"} 1`);
     expect(await metrics(b)).toContain(`consultguard_policy_loaded{policy="demo",version="${newVersion}"} 1`);
@@ -92,9 +94,9 @@ describe('policy versions across instances', () => {
         const r = await health(s);
         expect(r.body.cluster.policyVersionsAgree).toBe(true);
         expect(r.body.status).toBe('ok');
-      }, { timeout: 5000 });
+      }, { timeout: 15_000 });
     }
-    expect(await metrics(a)).toMatch(/^consultguard_cluster_policy_versions_differ 0$/m);
+    await vi.waitFor(async () => expect(await metrics(a)).toMatch(/^consultguard_cluster_policy_versions_differ 0$/m), { timeout: 15_000 });
 
     // A stopping instance deletes its row (rather than lingering until it ages out), and
     // the other sees it gone at its next beat.
@@ -106,6 +108,6 @@ describe('policy versions across instances', () => {
     } finally {
       db.close();
     }
-    await vi.waitFor(async () => expect((await health(a)).body.cluster.instances.map((i) => i.id)).toEqual([idA]), { timeout: 2000 });
+    await vi.waitFor(async () => expect((await health(a)).body.cluster.instances.map((i) => i.id)).toEqual([idA]), { timeout: 5000 });
   });
 });

@@ -39,20 +39,21 @@ export function simEvent(): Event {
 }
 
 /**
- * Every agent queues 20 events every ~20 ms for `ms`; once, a third of the way in,
- * `midway` runs (a server is killed, another started) while the stream waits for it.
+ * Every agent queues 20 events every ~20 ms for `ms`, and for at least 30 rounds however
+ * slow the machine is (so the volume does not depend on a loaded CPU); once, a third of the
+ * way in (and not before 10 rounds), `midway` runs (a server is killed, another started) while the stream waits for it.
  */
 export async function streamEvents(agents: SimAgent[], ms: number, midway: () => Promise<void>): Promise<void> {
   const until = Date.now() + ms;
   let done = false;
-  while (Date.now() < until) {
+  for (let round = 0; Date.now() < until || round < 30 || !done; round++) {
     for (const a of agents) {
       const batch = Array.from({ length: 20 }, simEvent);
       a.outbox.append(batch);
       a.sent.push(...batch.map((e) => e.id));
       a.transport.flush();
     }
-    if (!done && Date.now() > until - (ms * 2) / 3) {
+    if (!done && Date.now() > until - (ms * 2) / 3 && round >= 10) {
       done = true;
       await midway();
     }
