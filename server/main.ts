@@ -19,6 +19,7 @@ import { databaseUrl, openStore } from './store/open.js';
 import { isErased } from './store/people.js';
 import { createMetrics } from './metrics.js';
 import { createLiveFeed } from './api/live.js';
+import { createLiveRelay } from './api/live-relay.js';
 import { createForwarder } from './forward/siem.js';
 import { startRetention } from './store/retention-job.js';
 import { AppError } from '../shared/errors.js';
@@ -44,17 +45,29 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const secrets = resolveEnrollSecrets(config.enrollSecret, resolve(config.dataDir));
 
   const live = createLiveFeed();
+  // Other instances on one SQLite file (and admin commands) commit too, and SQLite's change
+  // feed can only say "something changed": the relay then reads what changed. PostgreSQL's
+  // notifications name the violations, so it needs none.
+  const changedSince = store.violations.changedSince?.bind(store.violations);
+  const relay = changedSince ? createLiveRelay({
+    live,
+    changedSince: async (after, limit) => changedSince(after, limit),
+    get: async (agentId, id) => store.violations.get(agentId, id),
+    log: log.child({ module: 'live-relay' }),
+  }) : null;
   // X-Forwarded-For is believed only from the proxies named by --trust-proxy.
   const clientAddress = createClientAddress(config.trustProxy ?? []);
   /** Sends what a batch opened or changed to this instance's dashboards. */
   const publish = async (agentId: string, ids: string[]) => {
     const found = await Promise.all(ids.map((id) => store.violations.get(agentId, id)));
-    live.publish(found.filter((v) => v !== null));
+    const shown = found.filter((v) => v !== null);
+    if (relay) relay.publish(shown);
+    else live.publish(shown);
   };
   // Every instance's dashboards hear of every instance's batches (PostgreSQL: NOTIFY; SQLite:
   // this process's own, at once). The payload names violations, never their content.
   store.changes.subscribe('violations', (payload) => {
-    if (!payload) return; // "something changed" from another SQLite connection: nothing to push
+    if (!payload) return void relay?.catchUp(); // "something changed" from another SQLite connection: the relay reads what
     const { agentId, ids } = JSON.parse(payload) as { agentId: string; ids: string[] };
     publish(agentId, ids).catch((err: unknown) => log.warn({ err }, 'could not push violations to the live feed'));
   });

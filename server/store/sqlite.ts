@@ -176,7 +176,7 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
       },
       agents: lift(m.agents, ['get', 'tokenHash', 'enrol', 'reconnect', 'saveStatus', 'touch', 'revokeToken', 'forget', 'assign', 'enrolledBy', 'list']),
       violations: {
-        ...lift(m.violations, ['ingestNudges', 'list', 'get', 'detail', 'acknowledge', 'agentsWithId', 'trends', 'filterValues']),
+        ...lift(m.violations, ['ingestNudges', 'list', 'get', 'detail', 'acknowledge', 'agentsWithId', 'changedSince', 'trends', 'filterValues']),
         // A rule or token changed by another connection is in force for this very batch.
         ingest: gate((agent: Parameters<typeof m.violations.ingest>[0], events: Parameters<typeof m.violations.ingest>[1]) => {
           changes.check();

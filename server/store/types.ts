@@ -27,6 +27,7 @@ import type { Pruned, RetentionOptions } from './retention.js';
 import type { ReportSchedule } from '../reports/store.js';
 import type { RevealResult } from './reveals.js';
 import type { InstanceRow, PolicyVersions } from './instances.js';
+import type { ChangeKey } from './violations.js';
 
 export type { AgentRow, Enrolment, ApiTokenRow, Role, SecretRow, LoginResult, SessionUser, UserRow, AlertRule, Delivery, Trigger, Pruned, RetentionOptions, ReportSchedule, RevealResult, ShownUser };
 
@@ -108,6 +109,12 @@ export interface ViolationStore {
   storedUser(agentId: string, id: string): Promise<string | null>;
   /** Violations of one stored user (any case) started in [since, until], optionally at one site. */
   countByUser(user: string, since: number, until: number, site: string | null): Promise<number>;
+  /**
+   * Violations changed after `after` (by updated_at, then key), oldest first: what another
+   * connection committed, for the live feed across instances on one SQLite file. Engines whose
+   * change feed names the violations (PostgreSQL's NOTIFY payloads) leave it out.
+   */
+  changedSince?(after: ChangeKey, limit: number): Promise<ChangeKey[]>;
 }
 
 /** Pseudonyms are a keyed hash (the key lives in the store, read once at open): no I/O here. */

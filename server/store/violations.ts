@@ -19,6 +19,13 @@ const MAX_EVIDENCE = 32;
 export type { Violation } from '../../shared/api-types.js';
 
 
+/** One change of one violation, in the order changes are read (server/api/live-relay.ts). */
+export interface ChangeKey {
+  updatedAt: number;
+  agentId: string;
+  id: string;
+}
+
 export interface IngestResult {
   stored: number;
   duplicates: number;
@@ -197,6 +204,18 @@ export function createViolationStore(db: Db, people: People, now: () => number =
     return done ? get(agentId, id) : null;
   }
 
+  /**
+   * Violations committed with (updated_at, agent_id, id) after `after` (updated_at on this
+   * store's clock, ms), oldest change first, up to `limit`, read from the covering index alone;
+   * the caller then reads (`get`) only the ones it has not shown. What instances sharing this
+   * store relay to their dashboards (server/api/live-relay.ts).
+   */
+  const changesStmt = db.prepare<[number, string, string, number], { agent_id: string; id: string; updated_at: number }>(
+    'SELECT updated_at, agent_id, id FROM violations INDEXED BY violations_updated WHERE (updated_at, agent_id, id) > (?, ?, ?) ORDER BY updated_at, agent_id, id LIMIT ?',
+  );
+  const changedSince = (after: ChangeKey, limit: number): ChangeKey[] =>
+    changesStmt.all(after.updatedAt, after.agentId, after.id, limit).map((r) => ({ updatedAt: r.updated_at, agentId: r.agent_id, id: r.id }));
+
   /** The agents holding a violation with this id (for a helpful answer to an old single-id address). */
   const agentsWithId = (id: string): string[] => db.prepare<[string], { agent_id: string }>('SELECT agent_id FROM violations WHERE id = ? LIMIT 10').all(id).map((r) => r.agent_id);
 
@@ -243,7 +262,7 @@ export function createViolationStore(db: Db, people: People, now: () => number =
     return { apps: distinct('app', 100), sites: distinct('site', 500), hostnames: distinct('hostname', 500), users };
   }
 
-  return { ingest, ingestNudges, list, get, detail, acknowledge, agentsWithId, trends, filterValues };
+  return { ingest, ingestNudges, list, get, detail, acknowledge, agentsWithId, changedSince, trends, filterValues };
 }
 
 export type ViolationStore = ReturnType<typeof createViolationStore>;

@@ -5,9 +5,9 @@
 import { benchDetect } from './detect.js';
 import { benchAgentMemory, benchIdle, benchPoll } from './agent.js';
 import { benchConnections, benchFeed, benchIngest } from './server.js';
-import { benchFeedPg } from './feed-pg.js';
 import { writeResults, type BenchResults } from './results.js';
 import { benchWinPoll } from './win.js';
+import { benchPgConnections, benchPgFeed, benchPgIngest } from './pg.js';
 
 const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   detect: benchDetect,
@@ -17,7 +17,9 @@ const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   ingest: benchIngest,
   connections: benchConnections,
   feed: benchFeed,
-  'feed-pg': benchFeedPg,
+  'pg-ingest': benchPgIngest,
+  'pg-connections': benchPgConnections,
+  'pg-feed': benchPgFeed,
   'win-poll': benchWinPoll,
 };
 

@@ -19,7 +19,7 @@ import { procCpuMs, rssKb } from './proc.js';
 
 const LOADGEN = join(packageRoot(), 'build', 'test', 'bench', 'loadgen.js');
 
-function runLoadgen(args: string[]): Promise<string> {
+export function runLoadgen(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [LOADGEN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -62,9 +62,10 @@ function rawInsertRate(batchSize: number, seconds: number): number {
   return rate;
 }
 
-async function withServer<T>(fn: (port: number, server: ChildProcess, data: string) => Promise<T>, data = tempDir('cg-bench-srv-')): Promise<T> {
+/** A server process for `fn`, on `data` (and `extra` options, e.g. `--database URL`), stopped after. */
+export async function withServer<T>(fn: (port: number, server: ChildProcess, data: string) => Promise<T>, data = tempDir('cg-bench-srv-'), extra: string[] = []): Promise<T> {
   const port = await freePort();
-  const server = await startServerProcess(port, data);
+  const server = await startServerProcess(port, data, extra);
   try {
     return await fn(port, server, data);
   } finally {
@@ -115,33 +116,49 @@ export async function benchConnections(): Promise<BenchResults> {
   });
 }
 
-/** The feed benchmark's queries over HTTP (both engines): times of the warm ones, in ms. */
-export async function timeFeed(port: number, token: string, d: { t0: number; apps: string[]; sites: string[]; agents: string[] }): Promise<number[]> {
-  const { t0, apps, sites, agents } = d;
-  const base = `http://127.0.0.1:${port}/api/violations`;
+/** What the feed benchmarks store: 1,000,000 violations of 2,000 agents at 20 sites over a year. */
+export const FEED_SHAPE = {
+  apps: ['zoom', 'whatsapp', 'facetime', 'messenger', 'skype', 'telegram', 'signal', 'discord', 'viber', 'google-meet'],
+  sites: Array.from({ length: 20 }, (_, i) => `site-${i}`),
+  agents: Array.from({ length: 2000 }, () => randomUUID()),
+};
+
+/** The i-th of the dashboard's feed query shapes: newest 100; by app, site+state, agent, app+day window, state+since. */
+export function feedQuery(i: number, shape: typeof FEED_SHAPE, t0: number): { filter: { app?: string; site?: string; state?: 'in-call'; agent?: string; since?: number; until?: number }; limit: number } {
+  const { apps, sites, agents } = shape;
   const day = 86_400_000;
-  const queries = (i: number) => {
-    const since = new Date(t0 + (i % 300) * day).toISOString();
-    const until = new Date(t0 + ((i % 300) + 1) * day).toISOString();
-    return [
-      `${base}?limit=100`,
-      `${base}?app=${apps[i % apps.length]}&limit=100`,
-      `${base}?site=${sites[i % sites.length]}&state=in-call&limit=100`,
-      `${base}?agent=${agents[i % agents.length]}&limit=50`,
-      `${base}?app=zoom&since=${since}&until=${until}&limit=100`,
-      `${base}?state=in-call&since=${since}&limit=100`,
-    ][i % 6]!;
+  const since = t0 + (i % 300) * day;
+  return [
+    { filter: {}, limit: 100 },
+    { filter: { app: apps[i % apps.length]! }, limit: 100 },
+    { filter: { site: sites[i % sites.length]!, state: 'in-call' as const }, limit: 100 },
+    { filter: { agent: agents[i % agents.length]! }, limit: 50 },
+    { filter: { app: 'zoom', since, until: since + day }, limit: 100 },
+    { filter: { state: 'in-call' as const, since }, limit: 100 },
+  ][i % 6]!;
+}
+
+/** 600 feed queries over HTTP (`feedQuery`; every tenth also fetches its next page); answers each one's ms. */
+export async function timeFeed(server: string, token: string, shape: typeof FEED_SHAPE, t0: number): Promise<number[]> {
+  const url = (i: number) => {
+    const { filter, limit } = feedQuery(i, shape, t0);
+    const params = new URLSearchParams({ ...filter, since: '', until: '', limit: String(limit) } as Record<string, string>);
+    if (filter.since !== undefined) params.set('since', new Date(filter.since).toISOString());
+    else params.delete('since');
+    if (filter.until !== undefined) params.set('until', new Date(filter.until).toISOString());
+    else params.delete('until');
+    return `${server}/api/violations?${params}`;
   };
   const times: number[] = [];
   for (let i = 0; i < 600; i++) {
     const t = performance.now();
-    const r = await fetch(queries(i), { headers: { authorization: `Bearer ${token}` } });
+    const r = await fetch(url(i), { headers: { authorization: `Bearer ${token}` } });
     const body = (await r.json()) as { next: string | null };
     // Follow one cursor page too: pagination must stay as fast as the first page.
-    if (i % 10 === 0 && body.next) await (await fetch(`${queries(i)}&cursor=${body.next}`, { headers: { authorization: `Bearer ${token}` } })).json();
+    if (i % 10 === 0 && body.next) await (await fetch(`${url(i)}&cursor=${body.next}`, { headers: { authorization: `Bearer ${token}` } })).json();
     times.push(performance.now() - t);
   }
-  return times.slice(60);
+  return times;
 }
 
 export async function benchFeed(): Promise<BenchResults> {
@@ -149,9 +166,7 @@ export async function benchFeed(): Promise<BenchResults> {
   const rows = 1_000_000;
   const db = openDb(join(data, 'consultguard.db'));
   const token = createApiTokenStore(db).create('lead', 'bench').token;
-  const apps = ['zoom', 'whatsapp', 'facetime', 'messenger', 'skype', 'telegram', 'signal', 'discord', 'viber', 'google-meet'];
-  const sites = Array.from({ length: 20 }, (_, i) => `site-${i}`);
-  const agents = Array.from({ length: 2000 }, () => randomUUID());
+  const { apps, sites, agents } = FEED_SHAPE;
   const ins = db.prepare(`INSERT INTO violations (id, agent_id, hostname, site, user, app, state, via, started_at, ended_at, evidence, updated_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, 'process', ?, ?, '["process"]', ?)`);
   const t0 = Date.now() - 365 * 86_400_000;
@@ -165,7 +180,8 @@ export async function benchFeed(): Promise<BenchResults> {
   db.pragma('optimize');
   db.close();
   return withServer(async (port) => {
-    const warm = await timeFeed(port, token, { t0, apps, sites, agents });
+    const times = await timeFeed(`http://127.0.0.1:${port}`, token, FEED_SHAPE, t0);
+    const warm = times.slice(60);
     return {
       'server.feed_p95_ms': {
         value: round(percentile(warm, 95)), unit: 'ms',
