@@ -57,6 +57,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   }) : null;
   // X-Forwarded-For is believed only from the proxies named by --trust-proxy.
   const clientAddress = createClientAddress(config.trustProxy ?? []);
+  // A logout, password reset, disable or token revoke anywhere (another instance, the CLI) ends that credential's streams here too.
+  for (const topic of ['users', 'tokens'] as const) store.changes.subscribe(topic, () => void live.revalidate());
   /** Sends what a batch opened or changed to this instance's dashboards. */
   const publish = async (agentId: string, ids: string[]) => {
     const found = await Promise.all(ids.map((id) => store.violations.get(agentId, id)));
