@@ -42,6 +42,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const secrets = resolveEnrollSecrets(config.enrollSecret, resolve(config.dataDir));
 
   const live = createLiveFeed();
+  // A logout, password reset, disable or token revoke anywhere (another instance, the CLI) ends that credential's streams here too.
+  for (const topic of ['users', 'tokens'] as const) store.changes.subscribe(topic, () => void live.revalidate());
   /** Sends what a batch opened or changed to this instance's dashboards. */
   const publish = async (agentId: string, ids: string[]) => {
     const found = await Promise.all(ids.map((id) => store.violations.get(agentId, id)));
