@@ -6,6 +6,7 @@
 import { createHmac } from 'node:crypto';
 import type { Violation, ViolationException } from '../../shared/api-types.js';
 import type { NudgeOutcome } from '../../shared/protocol.js';
+import { localTime } from '../../shared/hours.js';
 import type { AppState, Via } from '../../shared/snapshot.js';
 import { canonicalName, hideHomeFolders, isErased, isHashed, type ShownUser } from './people.js';
 
@@ -112,3 +113,24 @@ export function revealable(user: string | null | undefined, pseudonym: (name: st
   if (isHashed(user)) return { ok: false, why: 'hashed', pseudonym: pseudonym(user) };
   return { ok: true, user, pseudonym: pseudonym(user) };
 }
+
+/** Trend rows (15-minute buckets by app) folded into local days of `timezone` (both engines' trends). */
+export function foldDays(rows: Array<{ bucket: number; app: string; n: number; incall: number }>, timezone: string, bucketMs: number) {
+  const days = new Map<string, { day: string; byApp: Record<string, number>; inCallMinutes: number }>();
+  for (const r of rows) {
+    const day = localTime(timezone, new Date(r.bucket * bucketMs)).date;
+    const d = days.get(day) ?? { day, byApp: {}, inCallMinutes: 0 };
+    d.byApp[r.app] = (d.byApp[r.app] ?? 0) + r.n;
+    d.inCallMinutes += r.incall;
+    days.set(day, d);
+  }
+  for (const d of days.values()) d.inCallMinutes = Math.round(d.inCallMinutes * 10) / 10;
+  return [...days.values()].sort((a, b) => a.day.localeCompare(b.day));
+}
+
+/** What a data-subject erasure keeps, and why (both engines' answer). */
+export const erasureKept = (dash: { name: string; matchedBy: string } | null): string[] => [
+  'violations (user replaced by "erased", name scrubbed from evidence and notes), so counts and trends stay true',
+  'the audit log, which names clinicians by pseudonym only (accountability: who saw and did what)',
+  ...(dash ? [`the dashboard login "${dash.name}" (${dash.matchedBy}): disable it with "user disable ${dash.name}" if they are leaving`] : []),
+];

@@ -17,6 +17,7 @@
  */
 import type { Db } from './db.js';
 import { accountPart, ERASED, type People } from './people.js';
+import { erasureKept } from './rows.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const json = (text: string): unknown => {
@@ -165,11 +166,7 @@ export function createSubjects(db: Db, people: People) {
       return {
         subject: { pseudonym },
         erased: counts,
-        kept: [
-          'violations (user replaced by "erased", name scrubbed from evidence and notes), so counts and trends stay true',
-          'the audit log, which names clinicians by pseudonym only (accountability: who saw and did what)',
-          ...(dash ? [`the dashboard login "${dash.name}" (${dash.matchedBy}): disable it with "user disable ${dash.name}" if they are leaving`] : []),
-        ],
+        kept: erasureKept(dash),
       };
     })();
   }

@@ -148,14 +148,14 @@ describe.skipIf(skip !== null)('PostgreSQL: the database goes away and comes bac
       await expect(store.probe()).rejects.toMatchObject({ code: expect.any(String) });
       await cluster.start();
       // The pool reconnects on the next checkout; the change feed re-listens and every topic re-reads.
-      await vi.waitFor(async () => expect((await store.violations.list({}, 10)).items.map((v) => v.id).sort()).toEqual([vid(20), vid(21)]), { timeout: 15_000, interval: 200 });
-      await vi.waitFor(() => expect(rereads).toContain(undefined), { timeout: 15_000, interval: 100 });
+      await vi.waitFor(async () => expect((await store.violations.list({}, 10)).items.map((v) => v.id).sort()).toEqual([vid(20), vid(21)]), { timeout: 25_000, interval: 200 });
+      await vi.waitFor(() => expect(rereads).toContain(undefined), { timeout: 25_000, interval: 100 });
       expect((await store.violations.ingest(AGENT, [event(vid(22))])).stored).toBe(1);
       await store.probe();
     } finally {
       await store.close();
     }
-  });
+  }, 60_000);
 
   it('a store opened against a port nothing listens on says so by host and port', async () => {
     const err = await openPgStore({ url: 'postgres://cg:secret-pass@127.0.0.1:1/nowhere', dataDir: '/nonexistent' }).then(() => null, (e: unknown) => e);

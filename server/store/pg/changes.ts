@@ -6,7 +6,7 @@
  * from this instance coming back through LISTEN is skipped by its instance id.
  *
  * The listening connection reconnects by itself with capped back-off (250 ms doubling to
- * 10 s). Notifications sent while it was down are lost by PostgreSQL's design, so after
+ * 5 s). Notifications sent while it was down are lost by PostgreSQL's design, so after
  * every reconnect each topic's subscribers are called without a payload: they re-read what
  * they cache (the contract of ChangeFeed), and nothing missed stays missed.
  */
@@ -55,7 +55,7 @@ export function createPgChangeFeed(url: string, db: PgDb, log?: Logger): PgChang
       void connect();
     }, delay);
     timer.unref();
-    delay = Math.min(delay * 2, 10_000);
+    delay = Math.min(delay * 2, 5_000);
   }
 
   async function connect(): Promise<void> {

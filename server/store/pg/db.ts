@@ -69,6 +69,15 @@ export function mapError(err: unknown, where: string): never {
   throw err;
 }
 
+/** A client of the pool for work that holds one connection (a cursor, a session lock). */
+export async function connect(db: { pool: Pool; where: string }): Promise<Client> {
+  try {
+    return await db.pool.connect();
+  } catch (err) {
+    return mapError(err, db.where);
+  }
+}
+
 export interface PoolOptions {
   /** Connections per instance (default 10). */
   max?: number;

@@ -7,7 +7,7 @@
  * idempotent (retention re-checks rows at delete time; alert firings are once-only rows).
  */
 import type { ClusterJobs } from '../types.js';
-import { mapError, type PgDb } from './db.js';
+import { connect, mapError, type PgDb } from './db.js';
 
 /** The first key of every job lock ('cj'), so job locks never meet other advisory locks. */
 const JOB_CLASS = 0x636a;
@@ -15,12 +15,7 @@ const JOB_CLASS = 0x636a;
 export function createPgJobs(db: PgDb): ClusterJobs {
   return {
     async runExclusive(name, fn) {
-      let client;
-      try {
-        client = await db.pool.connect();
-      } catch (err) {
-        mapError(err, db.where);
-      }
+      const client = await connect(db);
       let broken = false;
       try {
         const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [JOB_CLASS, name]);

@@ -5,6 +5,7 @@
  */
 import type { SubjectExport } from '../../../shared/api-types.js';
 import { accountPart, ERASED } from '../people.js';
+import { erasureKept } from '../rows.js';
 import type { SubjectErasure, SubjectStore } from '../types.js';
 import type { Client, PgDb, Queryable } from './db.js';
 import type { PgPeople } from './people.js';
@@ -152,11 +153,7 @@ export function createPgSubjects(db: PgDb, people: PgPeople, now: () => number =
       return {
         subject: { pseudonym },
         erased: counts,
-        kept: [
-          'violations (user replaced by "erased", name scrubbed from evidence and notes), so counts and trends stay true',
-          'the audit log, which names clinicians by pseudonym only (accountability: who saw and did what)',
-          ...(dash ? [`the dashboard login "${dash.name}" (${dash.matchedBy}): disable it with "user disable ${dash.name}" if they are leaving`] : []),
-        ],
+        kept: erasureKept(dash),
       };
     });
   }

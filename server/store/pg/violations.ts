@@ -12,12 +12,11 @@
 import Cursor from 'pg-cursor';
 import type { Event, NudgeOutcome } from '../../../shared/protocol.js';
 import type { FilterValues, TimelineEntry, TimelineKind, Trends, Violation } from '../../../shared/api-types.js';
-import { localTime } from '../../../shared/hours.js';
 import { maxState, mergeVia, type AppState, type Via } from '../../../shared/snapshot.js';
 import type { FeedCursor, IngestResult, ViolationFilter } from '../types.js';
-import { mapError, type PgDb } from './db.js';
+import { connect, mapError, type PgDb } from './db.js';
 import type { PgPeople } from './people.js';
-import { toViolation as toViolationView, type ViolationRow as Row } from '../rows.js';
+import { foldDays, toViolation as toViolationView, type ViolationRow as Row } from '../rows.js';
 
 const MAX_EVIDENCE = 32;
 
@@ -151,12 +150,7 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => nu
    */
   async function* stream(filter: ViolationFilter, pageSize = 500): AsyncGenerator<Violation[]> {
     const w = where(filter);
-    let client;
-    try {
-      client = await db.pool.connect();
-    } catch (err) {
-      mapError(err, db.where);
-    }
+    const client = await connect(db);
     // A cursor lives inside a transaction; REPEATABLE READ gives the export one snapshot.
     let broken = false;
     try {
@@ -261,17 +255,8 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => nu
         'SELECT count(*) AS violations, count(nudge_shown_at) AS shown, count(nudge_clicked_at) AS clicked FROM violations WHERE started_at >= $1 AND started_at < $2', range,
       ),
     ]);
-    const days = new Map<string, { day: string; byApp: Record<string, number>; inCallMinutes: number }>();
-    for (const r of dayRows.rows) {
-      const day = localTime(timezone, new Date(r.bucket * BUCKET)).date;
-      const d = days.get(day) ?? { day, byApp: {}, inCallMinutes: 0 };
-      d.byApp[r.app] = (d.byApp[r.app] ?? 0) + r.n;
-      d.inCallMinutes += r.incall;
-      days.set(day, d);
-    }
-    for (const d of days.values()) d.inCallMinutes = Math.round(d.inCallMinutes * 10) / 10;
     return {
-      days: [...days.values()].sort((a, b) => a.day.localeCompare(b.day)),
+      days: foldDays(dayRows.rows, timezone, BUCKET),
       timezone,
       topSites: sites.rows.map((r) => ({ site: r.key ?? '(no site)', count: r.count })),
       topWorkstations: hosts.rows.map((r) => ({ hostname: r.key ?? '', count: r.count })),
