@@ -5,8 +5,7 @@
  *
  * The PostgreSQL twin: none is needed for the relay (PostgreSQL instances name changed
  * violations in their NOTIFY), but `migrate --to postgres://` compares schema versions, so
- * the PostgreSQL sequence needs a version with `sqliteVersion: 13`; keep the index there too
- * for parity: CREATE INDEX violations_updated ON violations (updated_at, agent_id, id);
+ * the PostgreSQL sequence has its twin in pg/migrations/004_violation_changes.ts.
  */
 export const name = 'violation changes index';
 export const sql = `
