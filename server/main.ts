@@ -66,18 +66,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     if (relay) relay.publish(shown);
     else live.publish(shown);
   };
-  // Every instance's dashboards hear of every instance's batches (PostgreSQL: NOTIFY; SQLite:
-  // this process's own, at once). The payload names violations, never their content.
+  // Every instance's dashboards hear of every instance's batches: PostgreSQL's ingest sends a
+  // NOTIFY naming them inside its own transaction (so a commit is never left unannounced, even
+  // by a server killed right after it); SQLite's feed says only "another connection committed"
+  // and the relay reads what. The payload names violations, never their content.
   store.changes.subscribe('violations', (payload) => {
-    if (!payload) return void relay?.catchUp(); // "something changed" from another SQLite connection: the relay reads what
+    if (!payload) return void relay?.catchUp();
     const { agentId, ids } = JSON.parse(payload) as { agentId: string; ids: string[] };
     publish(agentId, ids).catch((err: unknown) => log.warn({ err }, 'could not push violations to the live feed'));
   });
-  /** Right after a batch's ack: announced in slices that fit a notification (PostgreSQL caps them at 8000 bytes). */
+  /** This instance's own batches: to its dashboards right after the ack. */
   const announce = (agentId: string, ids: string[]) => {
-    for (let i = 0; i < ids.length; i += 50) {
-      store.changes.notify('violations', JSON.stringify({ agentId, ids: ids.slice(i, i + 50) })).catch((err: unknown) => log.warn({ err }, 'could not announce violations to the live feed'));
-    }
+    publish(agentId, ids).catch((err: unknown) => log.warn({ err }, 'could not push violations to the live feed'));
   };
   // The SIEM sees clinicians as the dashboard does: pseudonyms unless the clinic shows names.
   const forwarder = createForwarder({ file: config.forwardFile, syslog: config.forwardSyslog, people: store.people }, log.child({ module: 'forward' }));

@@ -113,15 +113,16 @@ describe('subject export and erase (CLI)', () => {
     expect(audit.items.filter((a) => a.action === 'subject-export')).toHaveLength(3);
   });
 
-  it('takes --database sqlite:PATH, refuses a PostgreSQL URL by name, and names a missing NAME', async () => {
+  it('takes --database sqlite:PATH, names an unreachable PostgreSQL store and what to check, and names a missing NAME', async () => {
     const { s } = await seeded();
     const url = `sqlite:${join(s.dataDir, 'consultguard.db')}`;
     const exp = await runCli('server', ['subject', 'export', OKAFOR, '--database', url]);
     expect(exp.code).toBe(0);
     expect(JSON.parse(exp.stdout).violations).toHaveLength(1);
-    const pg = await runCli('server', ['subject', 'export', OKAFOR, '--database', 'postgres://cg@127.0.0.1:5432/cg']);
-    expect(pg.code).toBe(2);
-    expect(pg.stderr).toMatch(/--database \(CONSULTGUARD_DATABASE_URL\): PostgreSQL is not yet supported by this build/);
+    // Port 1 on loopback: nothing listens there (the subject commands on a real PostgreSQL run in test/store/).
+    const pg = await runCli('server', ['subject', 'export', OKAFOR, '--database', 'postgres://cg@127.0.0.1:1/cg']);
+    expect(pg.code).toBe(1);
+    expect(pg.stderr).toMatch(/cannot reach the PostgreSQL store at 127\.0\.0\.1:1\/cg as cg \(ECONNREFUSED\); check the host and port in --database/);
     const bad = await runCli('server', ['subject', 'export', OKAFOR], { CONSULTGUARD_DATABASE_URL: 'mysql://x' });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/expected sqlite:PATH/);

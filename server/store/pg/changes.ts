@@ -19,7 +19,16 @@ import { mapError, type PgDb } from './db.js';
 export const CHANNEL = 'consultguard_changes';
 const MAX_PAYLOAD = 4000;
 
+/** Sends a notification inside the caller's transaction: PostgreSQL delivers it at COMMIT, and never when it rolls back. */
+export type NotifyInTransaction = (c: pg.ClientBase, topic: ChangeTopic, payload: string) => Promise<void>;
+
 export interface PgChangeFeed extends ChangeFeed {
+  /**
+   * For other instances only (this one's own subscribers are not called): what a transaction
+   * changed is announced by that very transaction, so a commit and its notification stand or
+   * fall together, even when the process is killed right after COMMIT.
+   */
+  notifyInTransaction: NotifyInTransaction;
   /** True while the listening connection is up (for /healthz and tests). */
   listening(): boolean;
   /** Resolves once the first LISTEN is in place (or failed, and a retry is scheduled). */
@@ -124,6 +133,10 @@ export function createPgChangeFeed(url: string, db: PgDb, log?: Logger): PgChang
         // This instance hears of its own change even while the database is away.
         dispatch(topic, payload);
       }
+    },
+    async notifyInTransaction(c, topic, payload) {
+      if (Buffer.byteLength(payload) > MAX_PAYLOAD) throw new RangeError(`change feed payload over ${MAX_PAYLOAD} bytes`);
+      await c.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ i: instance, t: topic, p: payload })]);
     },
     listening: () => up,
     ready,

@@ -83,7 +83,7 @@ export async function openPgStore(opts: PgOpenOptions): Promise<Store> {
       location,
       people,
       agents: createPgAgentStore(d, now),
-      violations: createPgViolationStore(d, people, now),
+      violations: createPgViolationStore(d, people, now, changes.notifyInTransaction),
       reveals: createPgRevealStore(d, people, now),
       subjects: createPgSubjects(d, people, now),
       apiTokens: createPgApiTokenStore(d, now),

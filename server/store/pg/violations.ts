@@ -9,6 +9,7 @@
  * failing over resends its unacked batch to the other): the second waits, then finds the
  * events stored and acks them as duplicates. The caller acks only after COMMIT.
  */
+import type { ClientBase } from 'pg';
 import Cursor from 'pg-cursor';
 import type { Event, NudgeOutcome } from '../../../shared/protocol.js';
 import type { FilterValues, TimelineEntry, TimelineKind, Trends, Violation } from '../../../shared/api-types.js';
@@ -16,6 +17,7 @@ import { maxState, mergeVia, type AppState, type Via } from '../../../shared/sna
 import type { FeedCursor, IngestResult, ViolationFilter } from '../types.js';
 import { connect, mapError, type PgDb } from './db.js';
 import type { PgPeople } from './people.js';
+import type { NotifyInTransaction } from './changes.js';
 import { foldDays, toViolation as toViolationView, type ViolationRow as Row } from '../rows.js';
 
 const MAX_EVIDENCE = 32;
@@ -42,7 +44,18 @@ function foldEvent(v: Folded | undefined, e: Event): Folded {
 /** The hash of an agent id as an advisory lock key (two int4 keys: class 0x6367 'cg', then the id's hash). */
 const AGENT_LOCK = 'SELECT pg_advisory_xact_lock(25447, hashtext($1))';
 
-export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => number = Date.now) {
+/** Violations of one agent named in slices that fit a notification (PostgreSQL caps payloads at 8000 bytes). */
+async function announce(c: ClientBase, notify: NotifyInTransaction | undefined, agentId: string, ids: string[]): Promise<void> {
+  if (!notify) return;
+  for (let i = 0; i < ids.length; i += 50) await notify(c, 'violations', JSON.stringify({ agentId, ids: ids.slice(i, i + 50) }));
+}
+
+/**
+ * `notify`: the change feed's in-transaction NOTIFY. Ingest announces what each batch touched
+ * inside its own transaction, so other instances' dashboards hear of every committed change,
+ * even one whose server was killed between COMMIT and anything after it.
+ */
+export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => number = Date.now, notify?: NotifyInTransaction) {
   async function ingest(agent: { agentId: string; hostname: string; site: string | null }, events: Event[]): Promise<IngestResult> {
     const result: IngestResult = { stored: 0, duplicates: 0, touched: [], events: [] };
     if (events.length === 0) return result;
@@ -96,6 +109,7 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => nu
             changed.map((v) => v.startedAt), changed.map((v) => v.endedAt), changed.map((v) => JSON.stringify(v.evidence))],
         );
       }
+      await announce(c, notify, agent.agentId, result.touched);
       return result;
     });
   }
@@ -193,6 +207,7 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => nu
         if (n.outcome === 'clicked') await c.query('UPDATE violations SET nudge_shown_at = COALESCE(nudge_shown_at, $1), nudge_clicked_at = COALESCE(nudge_clicked_at, $1), updated_at = $2 WHERE agent_id = $3 AND id = $4', [at, received, agentId, n.violationId]);
         if (!touched.includes(n.violationId)) touched.push(n.violationId);
       }
+      await announce(c, notify, agentId, touched);
       return { stored, touched };
     });
   }
