@@ -223,7 +223,7 @@ export async function benchPgFeed(): Promise<BenchResults> {
     })();
     sqlite.db.pragma('optimize');
     const sqlTimes = await timeStoreFeed({ violations: { list: async (f, l, c) => sqlite.violations.list(f, l, c) } as Store['violations'] }, t0);
-    sqlite.close();
+    await sqlite.close();
 
     const p95 = round(percentile(pgTimes, 95));
     const base = round(percentile(sqlTimes, 95));
