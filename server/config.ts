@@ -1,6 +1,7 @@
 /** Server options: command line, then CONSULTGUARD_* environment, then config file, then defaults. */
 import { z } from 'zod';
 import type { OptionSpec } from '../shared/config.js';
+import { OIDC_OPTIONS, OidcOptions } from './oidc/config.js';
 
 export const SERVER_OPTIONS: OptionSpec[] = [
   { key: 'port', flag: 'port', env: 'CONSULTGUARD_PORT', type: 'number', describe: 'TCP port (0 picks a free one; default 8470)' },
@@ -23,6 +24,7 @@ export const SERVER_OPTIONS: OptionSpec[] = [
   { key: 'auditRetentionDays', flag: 'audit-retention-days', env: 'CONSULTGUARD_AUDIT_RETENTION_DAYS', type: 'number', describe: 'delete audit entries older than N days (default 730)' },
   { key: 'database', flag: 'database', env: 'CONSULTGUARD_DATABASE_URL', type: 'string', describe: 'the store: sqlite:PATH (default DATA/consultguard.db)' },
   { key: 'forwardSyslog', flag: 'forward-syslog', env: 'CONSULTGUARD_FORWARD_SYSLOG', type: 'string', describe: 'also send every event as RFC 5424 syslog: udp://HOST:PORT or tcp://HOST:PORT' },
+  ...OIDC_OPTIONS,
 ];
 
 const SyslogUrl = z
@@ -108,5 +110,6 @@ export const ServerConfig = z.object({
   }).default({ tickMs: 1000, retryBaseMs: 5000, retryCapMs: 15 * 60_000, maxAttempts: 100, concurrency: 4, timeoutMs: 10_000, silentCheckMs: 30_000 }),
   /** How often scheduled reports look for a period that ended (a minute; shorter in tests). */
   reportCheckMs: z.number().int().min(10).default(60_000),
+  ...OidcOptions.shape,
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;

@@ -23,7 +23,8 @@ export function readCookie(req: IncomingMessage, name: string): string | null {
   return null;
 }
 
-function cookie(value: string, maxAgeSec: number, secure: boolean): string {
+/** The session cookie, for every way of signing in (a password here, single sign-on in server/oidc/). */
+export function sessionCookie(value: string, maxAgeSec: number, secure: boolean): string {
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSec}${secure ? '; Secure' : ''}`;
 }
 
@@ -58,7 +59,7 @@ export function sessionRoutes(store: Store, live: LiveFeed, secure: boolean): Ro
           throw refusal.error(result.retryAfterSec);
         }
         store.audit.record(result.user.name, 'login', { ip });
-        res.setHeader('set-cookie', cookie(result.sessionId, SESSION.maxMs / 1000, secure));
+        res.setHeader('set-cookie', sessionCookie(result.sessionId, SESSION.maxMs / 1000, secure));
         sendJson(res, 200, { user: { name: result.user.name, role: result.user.role }, csrfToken: result.user.csrfToken });
       },
     },
@@ -79,7 +80,7 @@ export function sessionRoutes(store: Store, live: LiveFeed, secure: boolean): Ro
         // The session's open live streams end with it, not at their next reconnect.
         live.revalidate();
         store.audit.record(actorOf(principal), 'logout');
-        res.writeHead(204, { 'set-cookie': cookie('', 0, secure), 'cache-control': 'no-store' });
+        res.writeHead(204, { 'set-cookie': sessionCookie('', 0, secure), 'cache-control': 'no-store' });
         res.end();
       },
     },

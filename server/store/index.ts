@@ -10,6 +10,7 @@ import { createPeople } from './people.js';
 import { createRevealStore } from './reveals.js';
 import { createSubjects } from './subjects.js';
 import { createExceptionStore } from './exceptions.js';
+import { createOidcStore } from './oidc.js';
 
 export interface StoreOptions {
   /** Show clinicians' names instead of pseudonyms (`--show-names`: the clinic's decision). */
@@ -22,6 +23,7 @@ export function createStore(dataDir: string, now: () => number = Date.now, opts:
   prepareDataDir(dataDir);
   const db: Db = openDb(opts.file ?? join(dataDir, 'consultguard.db'));
   const people = createPeople(db, { showNames: opts.showNames, now });
+  const users = createUserStore(db, now);
   return {
     db,
     people,
@@ -31,7 +33,8 @@ export function createStore(dataDir: string, now: () => number = Date.now, opts:
     subjects: createSubjects(db, people),
     apiTokens: createApiTokenStore(db, now),
     secrets: createSecretStore(db, now),
-    users: createUserStore(db, now),
+    users,
+    oidc: createOidcStore(db, users, now),
     audit: createAuditStore(db, now),
     exceptions: createExceptionStore(db, now),
     close: (): void => void db.close(),
