@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore } from '../../server/store/index.js';
+import { runCli } from '../support/processes.js';
 import { freePort, oidcOptions, signInWithFetch, startOidcProvider, type TestProvider } from '../support/oidc-provider.js';
 import { startTestServer, tempDir, type TestServer } from '../support/server.js';
 
@@ -153,6 +154,13 @@ describe('single sign-on (OpenID Connect)', () => {
     expect(r.status).toBe(403);
     expect(r.text).toMatch(/sso:bob\) is disabled/);
     expect((await audit()).some((e) => e.actor === 'sso:bob' && e.action === 'login-refused' && e.detail.reason === 'disabled')).toBe(true);
+    // The CLI takes the sso: name too; enabled again, the provider's word counts again.
+    const en = await runCli('server', ['user', 'enable', 'sso:bob', '--data', dataDir]);
+    expect(en.code, en.stderr).toBe(0);
+    expect((await signInWithFetch(server.url, 'sub-bob')).status).toBe(200);
+    const dis2 = await runCli('server', ['user', 'disable', 'sso:bob', '--data', dataDir]);
+    expect(dis2.code, dis2.stderr).toBe(0);
+    expect((await signInWithFetch(server.url, 'sub-bob')).status).toBe(403);
   });
 
   it('nothing from the provider is kept but the link: no token in the store or the audit', async () => {
