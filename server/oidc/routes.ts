@@ -31,7 +31,7 @@ export interface OidcDeps {
 
 /** Where to go after signing in: a path on this server only (no `//host`, no scheme), else the feed. */
 export function safeNext(raw: string | null): string {
-  if (!raw || !raw.startsWith('/') || raw.startsWith('//') || raw.includes('\\') || /[\0-\x1f]/.test(raw) || raw.length > 500) return '/violations';
+  if (!raw || !raw.startsWith('/') || raw.startsWith('//') || raw.includes('\\') || [...raw].some((c) => c.charCodeAt(0) < 0x20) || raw.length > 500) return '/violations';
   return raw.startsWith('/login') ? '/violations' : raw;
 }
 
