@@ -50,9 +50,9 @@ export function sendSignedIn(res: ServerResponse, next: string, cookies: string[
 }
 
 /** A refusal or failure: the status, a heading, what to do, and the code (docs/errors.md). */
-export function sendProblem(res: ServerResponse, status: number, code: ErrorCode, title: string, message: string, cookies: string[] = []): void {
+export function sendProblem(res: ServerResponse, status: number, code: ErrorCode, title: string, message: string, cookies: string[] = [], retryAfterSec: number | null = null): void {
   const html = page(title, `<h1>${esc(title)}</h1>\n<p class="form-error" role="alert">${esc(message)}</p>\n<p class="muted">Error code: <code>${code}</code></p>\n<p><a class="btn btn-primary btn-wide" href="/login">Back to sign-in</a></p>`);
-  res.writeHead(status, { ...HEADERS, ...(cookies.length ? { 'set-cookie': cookies } : {}), 'content-length': Buffer.byteLength(html) });
+  res.writeHead(status, { ...HEADERS, ...(cookies.length ? { 'set-cookie': cookies } : {}), ...(retryAfterSec !== null ? { 'retry-after': String(Math.ceil(retryAfterSec)) } : {}), 'content-length': Buffer.byteLength(html) });
   res.end(html);
 }
 

@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError, isAppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import { clientAddress, httpError, sendJson } from '../api/http.js';
+import { clientAddress, httpError, RetryLater, sendJson } from '../api/http.js';
 import type { Route } from '../api/router.js';
 import { readCookie, sessionCookie } from '../api/session.js';
 import type { Store } from '../store/index.js';
@@ -55,7 +55,7 @@ export function oidcRoutes(store: Store, oidc: OidcDeps | null, secure: boolean,
   function problem(res: ServerResponse, err: unknown, cookies: string[] = []): void {
     const e = httpError(err);
     if (e.unexpected && !isAppError(err, 'sso_unavailable')) log.error({ err, path: CALLBACK_PATH }, 'single sign-on failed');
-    sendProblem(res, e.status, e.code, TITLES[e.code] ?? 'Sign-in failed', e.message, cookies);
+    sendProblem(res, e.status, e.code, TITLES[e.code] ?? 'Sign-in failed', e.message, cookies, e.retryAfterSec);
   }
 
   function notConfigured(): AppError {
@@ -105,6 +105,7 @@ export function oidcRoutes(store: Store, oidc: OidcDeps | null, secure: boolean,
           if (!oidc) throw notConfigured();
           const started = await oidc.client.start();
           const id = store.oidc.begin({ state: started.state, nonce: started.nonce, verifier: started.verifier, next: safeNext(url.searchParams.get('next')) });
+          if (id === null) throw new RetryLater('rate_limited', `Too many sign-ins with ${oidc.settings.name} are under way right now; try again in a minute.`, 60);
           sendToProvider(res, started.url, stateCookie(id, PENDING_MS / 1000, stateSecure));
         } catch (err) {
           problem(res, err);

@@ -13,6 +13,8 @@ import { SSO_PREFIX, type SessionUser, type UserStore } from './users.js';
 
 /** How long a browser has to come back from the provider. */
 export const PENDING_MS = 10 * 60_000;
+/** Sign-ins under way at once, at most: anyone may start one, so a flood of starts must not fill the disk. */
+export const PENDING_MAX = 10_000;
 
 export interface PendingLogin {
   state: string;
@@ -38,7 +40,7 @@ function baseName(username: string): string {
   return `${SSO_PREFIX}${clean || 'user'}`;
 }
 
-export function createOidcStore(db: Db, users: UserStore, now: () => number = Date.now) {
+export function createOidcStore(db: Db, users: UserStore, now: () => number = Date.now, maxPending = PENDING_MAX) {
   const identity = db.prepare<[string, string], { user_name: string; disabled_at: number | null }>(
     'SELECT i.user_name, u.disabled_at FROM oidc_identities i JOIN users u ON u.name = i.user_name WHERE i.issuer = ? AND i.subject = ?',
   );
@@ -53,16 +55,17 @@ export function createOidcStore(db: Db, users: UserStore, now: () => number = Da
   }
 
   return {
-    /** Remembers a sign-in under way; returns the browser cookie's value that finds it again. */
-    begin(p: PendingLogin): string {
+    /** Remembers a sign-in under way; returns the browser cookie's value that finds it again, or null when too many are under way. */
+    begin(p: PendingLogin): string | null {
       const id = randomBytes(32).toString('base64url');
       const t = now();
-      db.transaction(() => {
+      return db.transaction(() => {
         db.prepare('DELETE FROM oidc_pending WHERE expires_at < ?').run(t);
+        if (db.prepare<[], { n: number }>('SELECT count(*) AS n FROM oidc_pending').get()!.n >= maxPending) return null;
         db.prepare('INSERT INTO oidc_pending (id_hash, state, nonce, verifier, next_path, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
           .run(hashToken(id), p.state, p.nonce, p.verifier, p.next, t + PENDING_MS);
+        return id;
       })();
-      return id;
     },
     /** The sign-in behind a cookie, taken (used once); null when unknown or older than ten minutes. */
     take(cookieId: string): PendingLogin | null {
