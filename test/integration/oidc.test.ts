@@ -7,7 +7,10 @@
  * the provider counts at the next sign-in; a local user of the same name is not taken over,
  * and local sign-in still works beside it.
  */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../shared/log.js';
 import { createStore } from '../../server/store/index.js';
 import { runCli } from '../support/processes.js';
 import { freePort, oidcOptions, signInWithFetch, startOidcProvider, type TestProvider } from '../support/oidc-provider.js';
@@ -18,6 +21,7 @@ const LOCAL = { name: 'alice', password: 'a local break-glass password' };
 let provider: TestProvider;
 let server: TestServer;
 let dataDir: string;
+const logLines: string[] = [];
 
 beforeAll(async () => {
   const port = await freePort();
@@ -35,7 +39,9 @@ beforeAll(async () => {
   const store = createStore(dataDir);
   store.users.add(LOCAL.name, 'admin', LOCAL.password);
   store.close();
-  server = await startTestServer({ dataDir, port, keepData: false, ...oidcOptions(provider, port) });
+  // Every server log line, at the most talkative level, to check that no token or secret is in one.
+  const log = createLogger({ name: 'oidc-test', level: 'trace', destination: { write: (line: string) => void logLines.push(line) } });
+  server = await startTestServer({ dataDir, port, keepData: false, log, ...oidcOptions(provider, port) });
 }, 30_000);
 afterAll(async () => {
   await server?.close();
@@ -119,6 +125,25 @@ describe('single sign-on (OpenID Connect)', () => {
     expect(await again.text()).toMatch(/not started in this browser/);
   });
 
+  it('a nonce or PKCE verifier other than the one sent is refused (the library checks the ID token and the code exchange)', async () => {
+    // Between the start and the callback, the kept sign-in is changed in the store itself.
+    const changeKept = (column: 'nonce' | 'verifier') => (u: URL) => {
+      const db = new Database(join(dataDir, 'consultguard.db'));
+      try {
+        expect(db.prepare(`UPDATE oidc_pending SET ${column} = ?`).run(column === 'nonce' ? 'another-nonce' : 'x'.repeat(43)).changes).toBeGreaterThan(0);
+      } finally {
+        db.close();
+      }
+      return u;
+    };
+    for (const column of ['nonce', 'verifier'] as const) {
+      const r = await signInWithFetch(server.url, 'sub-bob', { tamper: changeKept(column) });
+      expect(r.status, column).toBe(400);
+      expect(r.text).toContain('sso_failed');
+      expect(r.jar.cookies.has('cg_session')).toBe(false);
+    }
+  });
+
   it('a local user of the same name is not taken over, and local sign-in still works', async () => {
     const r = await signInWithFetch(server.url, 'sub-alice');
     expect(r.status, r.text).toBe(200);
@@ -163,7 +188,12 @@ describe('single sign-on (OpenID Connect)', () => {
     expect((await signInWithFetch(server.url, 'sub-bob')).status).toBe(403);
   });
 
-  it('nothing from the provider is kept but the link: no token in the store or the audit', async () => {
+  it('nothing from the provider is kept but the link: no token in the store, the audit or the log', async () => {
+    expect(logLines.some((l) => l.includes('single sign-on answer refused')), 'the refused answers were logged').toBe(true);
+    for (const line of logLines) {
+      expect(line).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./);
+      expect(line).not.toContain(provider.clientSecret);
+    }
     const store = createStore(dataDir);
     try {
       const rows = store.db.prepare('SELECT issuer, subject, user_name, username FROM oidc_identities ORDER BY user_name').all();
