@@ -110,6 +110,29 @@ describe.skipIf(!hasChromium)('single sign-on in Chromium', () => {
     await context.close();
   });
 
+  it('an admin sees single sign-on users on the Users screen and disables one, who is then refused at the provider\'s return', async () => {
+    const context = await browser.newContext({ viewport: VIEWPORT });
+    const page = await context.newPage();
+    await signIn(page, 'sub-ada', '/admin/users');
+    await page.waitForURL(`${server.url}/admin/users`, { timeout: 15_000 });
+    const row = page.getByRole('row', { name: /sso:sam/ });
+    await row.waitFor();
+    expect(await row.getByRole('cell').first().textContent()).toBe('lead (single sign-on)');
+    // Passwords are for local users only: the reset form does not offer a single sign-on user.
+    expect(await page.locator('#reset-form option', { hasText: 'sso:' }).count()).toBe(0);
+    page.once('dialog', (d) => void d.accept());
+    await row.getByRole('button', { name: 'Disable sso:sam' }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'sso:sam is disabled' }).count()).toBe(1);
+    await context.close();
+
+    const other = await browser.newContext({ viewport: VIEWPORT });
+    const refused = await other.newPage();
+    await signIn(refused, 'sub-sam');
+    await refused.getByRole('heading', { name: 'Sign-in refused' }).waitFor();
+    expect(await refused.getByRole('alert').textContent()).toMatch(/Your ConsultGuard account \(sso:sam\) is disabled/);
+    await other.close();
+  });
+
   it('a member of no mapped group sees a refusal page that says what to do', async () => {
     const context = await browser.newContext({ viewport: VIEWPORT });
     const page = await context.newPage();
