@@ -4,6 +4,9 @@
  * mapping, and where a sign-in may land. The options also come from the environment like
  * every server option (shared/config.ts).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../shared/config.js';
 import { ServerConfig, SERVER_OPTIONS } from '../../server/config.js';
@@ -49,6 +52,18 @@ describe('single sign-on options', () => {
     });
     const s = oidcSettings(c)!;
     expect(s).toMatchObject({ clientId: 'cg', clientSecret: 'x', leadGroups: ['Leads North', 'Leads South'], adminGroups: [], rolesClaim: 'realm_access.roles', name: 'idp.example', scopes: 'openid profile email' });
+  });
+
+  it('takes them from a config file too, the command line winning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-oidc-conf-'));
+    const file = join(dir, 'server.yaml');
+    writeFileSync(file, 'oidcIssuer: https://kc.example/realms/clinic\noidcClientId: from-file\noidcRedirectUrl: https://guard.example/auth/oidc/callback\noidcAdminGroup: [it-admins, it-oncall]\noidcRolesClaim: realm_access.roles\n');
+    try {
+      const c = resolveConfig(ServerConfig, SERVER_OPTIONS, { config: file, 'oidc-client-id': 'from-cli' }, {});
+      expect(oidcSettings(c)).toMatchObject({ clientId: 'from-cli', adminGroups: ['it-admins', 'it-oncall'], rolesClaim: 'realm_access.roles', name: 'kc.example' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
