@@ -7,7 +7,7 @@
  * Nothing from the provider is kept but the claims a sign-in needs: the ID token, the
  * access token and any refresh token are dropped when `finish` returns, and never logged.
  */
-import * as oidc from 'openid-client';
+import type * as Oidc from 'openid-client';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { OidcSettings } from './config.js';
@@ -29,18 +29,22 @@ export interface Finished {
 /** A provider that did not answer in time or at all: sso_unavailable. */
 const DISCOVERY_TIMEOUT_SEC = 10;
 
-export function createOidcClient(s: OidcSettings, log: Logger) {
-  let config: Promise<oidc.Configuration> | null = null;
+/** Loaded at the first sign-in, not at start: the server's CLI commands never pay for it. */
+const library = (): Promise<typeof Oidc> => import('openid-client');
 
-  function configuration(): Promise<oidc.Configuration> {
-    config ??= oidc
+export function createOidcClient(s: OidcSettings, log: Logger) {
+  let config: Promise<Oidc.Configuration> | null = null;
+
+  function configuration(): Promise<Oidc.Configuration> {
+    config ??= library().then((oidc) => oidc
       .discovery(
         s.issuer,
         s.clientId,
-        s.clientSecret === undefined ? { token_endpoint_auth_method: 'none' } : s.clientSecret,
-        s.clientSecret === undefined ? oidc.None() : undefined,
+        s.clientSecret === undefined ? { token_endpoint_auth_method: 'none' } : { token_endpoint_auth_method: 'client_secret_basic' },
+        // HTTP Basic: the method every provider must accept (RFC 6749 2.3.1), and Okta's and oidc-provider's default.
+        s.clientSecret === undefined ? oidc.None() : oidc.ClientSecretBasic(s.clientSecret),
         { timeout: DISCOVERY_TIMEOUT_SEC, ...(s.insecure ? { execute: [oidc.allowInsecureRequests] } : {}) },
-      )
+      ))
       .catch((err: unknown) => {
         config = null; // ask again next time
         log.warn({ issuer: s.issuer.href, error: errorSummary(err) }, 'OpenID provider discovery failed');
@@ -53,7 +57,7 @@ export function createOidcClient(s: OidcSettings, log: Logger) {
     name: s.name,
     /** Where to send the browser, with fresh state, nonce and PKCE verifier to keep until it is back. */
     async start(): Promise<Started> {
-      const c = await configuration();
+      const [c, oidc] = await Promise.all([configuration(), library()]);
       const verifier = oidc.randomPKCECodeVerifier();
       const state = oidc.randomState();
       const nonce = oidc.randomNonce();
@@ -73,11 +77,11 @@ export function createOidcClient(s: OidcSettings, log: Logger) {
      * kept, exchanges the code, validates the ID token; the claims, or sso_failed.
      */
     async finish(query: URLSearchParams, kept: { state: string; nonce: string; verifier: string }): Promise<Finished> {
-      const c = await configuration();
+      const [c, oidc] = await Promise.all([configuration(), library()]);
       // The exact redirect URI registered, whatever Host header this request came with.
       const current = new URL(s.redirectUrl.href);
       current.search = query.toString();
-      let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+      let tokens: Awaited<ReturnType<typeof Oidc.authorizationCodeGrant>>;
       try {
         tokens = await oidc.authorizationCodeGrant(c, current, { pkceCodeVerifier: kept.verifier, expectedState: kept.state, expectedNonce: kept.nonce, idTokenExpected: true });
       } catch (err) {

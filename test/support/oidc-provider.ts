@@ -44,7 +44,7 @@ export async function startOidcProvider(opts: { redirectUris: string[]; accounts
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const accounts = opts.accounts;
   const provider = new Provider(issuer, {
-    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: opts.redirectUris, grant_types: ['authorization_code'], response_types: ['code'] }],
+    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: opts.redirectUris, grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic' }],
     async findAccount(_ctx, id) {
       const a = accounts[id];
       if (!a) return undefined;
