@@ -54,8 +54,10 @@ async function readPassword(): Promise<string> {
   });
 }
 
-function userName(cmd: string, name: string | undefined): string {
-  if (!name || !/^[A-Za-z0-9._@-]{1,64}$/.test(name)) throw new AppError('bad_option', `${cmd}: expected a user NAME of letters, digits, . _ @ - (at most 64)`);
+/** A local user's name; `existing` also takes a single sign-on user's `sso:NAME` (disable, enable). */
+function userName(cmd: string, name: string | undefined, existing = false): string {
+  const re = existing ? /^(sso:)?[A-Za-z0-9._@~-]{1,64}$/i : /^[A-Za-z0-9._@-]{1,64}$/;
+  if (!name || !re.test(name)) throw new AppError('bad_option', `${cmd}: expected a user NAME of letters, digits, . _ @ - (at most 64)${existing ? ', or sso:NAME for a single sign-on user' : ''}`);
   return name;
 }
 
@@ -68,7 +70,8 @@ async function newPassword(): Promise<string> {
 export const ADMIN_USAGE = `commands:
   user add --role lead|admin NAME                 create or reset a dashboard login (password from stdin or prompt)
   user reset NAME                                 new password (stdin or prompt); the user's sessions end
-  user disable NAME                               no more logins; the user's sessions end (user add re-enables)
+  user disable NAME                               no more logins (single sign-on users too: sso:NAME); the user's sessions end
+  user enable NAME                                lets a disabled user sign in again (user add also re-enables a local one)
   user list                                       dashboard logins with role and state
   token create --role lead|admin [--name TEXT]   print a new API token
   token list                                     API tokens (id, name, role, dates; never the token)
@@ -156,9 +159,20 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
       out(`user ${name}: password reset, sessions ended`);
       return true;
     }
+    case 'user enable': {
+      const { values, positionals } = parseCommandLine(rest, DATA_ONLY);
+      const name = userName(key, positionals[0], true);
+      await withStore(values, async (s) => {
+        if (!await s.users.enable(name)) throw new AppError('bad_option', `user enable: no disabled user ${name} (see "user list")`);
+        await s.audit.record(cliActor(), 'user-enable', { name });
+        await s.changes.notify('users', name);
+      });
+      out(`user ${name} enabled`);
+      return true;
+    }
     case 'user disable': {
       const { values, positionals } = parseCommandLine(rest, DATA_ONLY);
-      const name = userName(key, positionals[0]);
+      const name = userName(key, positionals[0], true);
       await withStore(values, async (s) => {
         if (!await s.users.disable(name)) throw new AppError('bad_option', `user disable: no enabled user ${name} (see "user list")`);
         await s.audit.record(cliActor(), 'user-disable', { name });

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { OptionSpec } from '../shared/config.js';
 import { parseCidr } from '../shared/net.js';
+import { OIDC_OPTIONS, OidcOptions } from './oidc/config.js';
 
 export const SERVER_OPTIONS: OptionSpec[] = [
   { key: 'port', flag: 'port', env: 'CONSULTGUARD_PORT', type: 'number', describe: 'TCP port (0 picks a free one; default 8470)' },
@@ -25,6 +26,7 @@ export const SERVER_OPTIONS: OptionSpec[] = [
   { key: 'database', flag: 'database', env: 'CONSULTGUARD_DATABASE_URL', type: 'string', describe: 'the store: sqlite:PATH (default DATA/consultguard.db) or postgres://USER@HOST:PORT/DB' },
   { key: 'trustProxy', flag: 'trust-proxy', env: 'CONSULTGUARD_TRUST_PROXY', type: 'string', describe: 'addresses or CIDR ranges of reverse proxies / load balancers whose X-Forwarded-For is believed, comma-separated (default: none, the header is ignored)' },
   { key: 'forwardSyslog', flag: 'forward-syslog', env: 'CONSULTGUARD_FORWARD_SYSLOG', type: 'string', describe: 'also send every event as RFC 5424 syslog: udp://HOST:PORT or tcp://HOST:PORT' },
+  ...OIDC_OPTIONS,
 ];
 
 const SyslogUrl = z
@@ -136,5 +138,6 @@ export const ServerConfig = z.object({
   instanceBeatMs: z.number().int().min(10).default(5000),
   /** How often scheduled reports look for a period that ended (a minute; shorter in tests). */
   reportCheckMs: z.number().int().min(10).default(60_000),
+  ...OidcOptions.shape,
 });
 export type ServerConfig = z.infer<typeof ServerConfig>;

@@ -28,6 +28,8 @@ import { registerHealthMetrics } from './health/metrics.js';
 import { createStoreProbe } from './health/store.js';
 import { createInstances } from './health/instances.js';
 import { createAlerting } from './alerts/index.js';
+import { oidcSettings } from './oidc/config.js';
+import { createOidcClient } from './oidc/client.js';
 
 export interface RunningServer {
   url: string;
@@ -36,6 +38,8 @@ export interface RunningServer {
 }
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  // Checked before anything opens: a half-set single sign-on is a bad option, not a surprise at sign-in.
+  const sso = oidcSettings(config);
   const policies = createPolicyService(resolve(config.policiesDir ?? builtinPoliciesDir()), log.child({ module: 'policy' }));
   const store = await openStore({
     url: databaseUrl(config.database), dataDir: resolve(config.dataDir), showNames: config.showNames,
@@ -135,7 +139,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   policies.watch();
 
   const tls = loadTls(config);
-  const api = createApi({ store, gateway, policies, metrics, live, health, log, secure: tls !== null, alerts: alerting, clientAddress });
+  const oidc = sso ? { settings: sso, client: createOidcClient(sso, log.child({ module: 'oidc' })) } : null;
+  const api = createApi({ store, gateway, policies, metrics, live, health, log, secure: tls !== null, alerts: alerting, clientAddress, oidc });
   const handler = (req: Parameters<typeof api>[0], res: Parameters<typeof api>[1]) => void api(req, res);
   const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
   server.headersTimeout = 10_000;
@@ -149,7 +154,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
-  log.info({ url, data: resolve(config.dataDir), store: store.location, showNames: config.showNames, policies: policies.current().policies.map((p) => p.effective.name) }, 'server listening');
+  log.info({ url, data: resolve(config.dataDir), store: store.location, showNames: config.showNames, sso: sso ? { issuer: sso.issuer.href, redirect: sso.redirectUrl.href } : null, policies: policies.current().policies.map((p) => p.effective.name) }, 'server listening');
   alerting.start();
   instances.start();
 

@@ -198,6 +198,13 @@ export type AuditList = z.infer<typeof AuditList>;
 export const SessionReply = z.object({ user: z.object({ name: z.string(), role: Role }), csrfToken: z.string() });
 export type SessionReply = z.infer<typeof SessionReply>;
 
+/** GET /api/session/options: the ways to sign in (the sign-in page shows a button per provider). */
+export const SessionOptions = z.object({
+  password: z.boolean(),
+  sso: z.object({ name: z.string(), loginUrl: z.string() }).nullable(),
+});
+export type SessionOptions = z.infer<typeof SessionOptions>;
+
 /** One part of the server that can fail and recover (see server/health/streak.ts). */
 export const ComponentHealth = z.object({
   state: z.enum(['ok', 'failing', 'connecting']),

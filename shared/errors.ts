@@ -28,6 +28,10 @@ export type ErrorCode =
   | 'csrf'
   | 'bad_request'
   | 'internal'
+  // single sign-on (server/oidc/): the browser's sign-in pages
+  | 'sso_failed'
+  | 'sso_refused'
+  | 'sso_unavailable'
   // storage
   | 'store_unavailable'
   // agent: its own files (state folder, outbox)

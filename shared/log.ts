@@ -12,6 +12,8 @@ export type { Logger } from 'pino';
 export const REDACT_PATHS = [
   'token', '*.token', 'enrollSecret', '*.enrollSecret', 'password', '*.password', 'secret', '*.secret',
   'authorization', '*.authorization', 'headers.authorization', 'headers.cookie', 'req.headers.authorization', 'req.headers.cookie',
+  // Single sign-on (server/oidc/): none is logged on purpose; these are the belt to that.
+  'oidcClientSecret', '*.oidcClientSecret', 'clientSecret', '*.clientSecret', 'id_token', '*.id_token', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token',
 ];
 
 export interface LogOptions {

@@ -25,6 +25,7 @@ import { actorOf, createRouter, type Principal, type Route } from './router.js';
 import { violationRoutes } from './violations.js';
 import { subjectRoutes } from './subjects.js';
 import { exceptionRoutes } from './exceptions.js';
+import { oidcRoutes, type OidcDeps } from '../oidc/routes.js';
 
 export interface ApiDeps {
   store: Store;
@@ -40,6 +41,8 @@ export interface ApiDeps {
   clientAddress: ClientAddress;
   /** Alert rules and report schedules (server/alerts/, server/reports/). */
   alerts?: Omit<AlertApiDeps, 'audit'>;
+  /** Single sign-on (server/oidc/); null or missing: local accounts only. */
+  oidc?: OidcDeps | null;
 }
 
 export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
@@ -65,6 +68,7 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
       handle: async ({ res }) => sendText(res, 200, deps.metrics.registry.contentType, await deps.metrics.registry.metrics()),
     },
     ...sessionRoutes(deps.store, deps.live, deps.secure, deps.clientAddress),
+    ...oidcRoutes(deps.store, deps.oidc ?? null, deps.secure, deps.log.child({ module: 'oidc' }), deps.clientAddress),
     // Trend days are the clinic's days: the default policy's time zone.
     ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive, deps.store.reveals, appNameOf(deps.policies), deps.store.exceptions),
     ...subjectRoutes(deps.store, audit),

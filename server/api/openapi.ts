@@ -46,6 +46,9 @@ export const DESCRIBED: Record<string, Described> = {
   'POST /api/session': { summary: 'Dashboard login: sets the session cookie', reply: T.SessionReply, body: z.object({ username: z.string(), password: z.string() }) },
   'GET /api/session': { summary: 'The current dashboard user and CSRF token', reply: T.SessionReply },
   'DELETE /api/session': { summary: 'Logout', reply: { media: 'none' }, status: 204 },
+  'GET /api/session/options': { summary: 'The ways to sign in: passwords, and the single sign-on provider if one is set up', reply: T.SessionOptions },
+  'GET /auth/oidc/login': { summary: 'Single sign-on, for a browser: 302 to the OpenID provider with state, nonce and PKCE; sets a short-lived state cookie (`next` = where to land)', reply: { media: 'none' }, status: 302, query: ['next'] },
+  'GET /auth/oidc/callback': { summary: "Single sign-on, the provider's redirect back (the redirect URI to register): checks state and ID token, maps groups to a role, sets the session cookie; an HTML page either way", reply: { media: 'text/html' }, query: ['code', 'state', 'iss', 'error'] },
   'GET /api/violations': { summary: 'Violations, newest first, filtered; pass `next` back as `cursor`', reply: T.ViolationPage, query: feedQuery },
   'GET /api/violations.csv': { summary: 'The same filters as CSV', reply: { media: 'text/csv' }, query: feedQuery },
   'GET /api/violations/stream': { summary: 'Server-Sent Events: `event: violation` per new or changed violation', reply: { media: 'text/event-stream' } },
@@ -90,7 +93,7 @@ export const DESCRIBED: Record<string, Described> = {
 const BODIES = new Set<z.ZodType>(Object.values(DESCRIBED).flatMap((d) => (d.body && nameOf.has(d.body) ? [d.body] : [])));
 
 /** Whether a route belongs in the API description (the dashboard's pages and assets do not). */
-export const isApiRoute = (r: Route): boolean => r.path.startsWith('/api/') || r.path === '/healthz' || r.path === '/metrics';
+export const isApiRoute = (r: Route): boolean => r.path.startsWith('/api/') || r.path.startsWith('/auth/') || r.path === '/healthz' || r.path === '/metrics';
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Json {
   const name = (io === 'input') === BODIES.has(schema) ? nameOf.get(schema) : undefined;
@@ -113,9 +116,13 @@ function operation(route: Route, d: Described | undefined): Json {
     : reply instanceof z.ZodType
       ? { 'application/json': { schema: jsonSchema(reply, 'output') } }
       : reply.media === 'none' ? undefined : { [reply.media]: { schema: { type: 'string' } } };
-  const error = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorReply' } } } };
+  // The browser's sign-in routes answer errors as pages (server/oidc/page.ts), the API as JSON.
+  const error = route.path.startsWith('/auth/')
+    ? { description: 'Error page naming the error code', content: { 'text/html': { schema: { type: 'string' } } } }
+    : { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorReply' } } } };
   const responses: Json = { [ok]: { description: d?.summary ?? 'Reply', ...(content ? { content } : {}) }, 400: error, 404: error };
   if (route.roles) Object.assign(responses, { 401: error, 403: error });
+  if (route.path.startsWith('/auth/')) Object.assign(responses, { 403: error, 502: error });
   if (route.path === '/healthz') responses[503] = { description: 'The store is unusable', content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } } };
   return {
     summary: d?.summary ?? route.path,

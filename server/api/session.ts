@@ -24,7 +24,8 @@ export function readCookie(req: IncomingMessage, name: string): string | null {
   return null;
 }
 
-function cookie(value: string, maxAgeSec: number, secure: boolean): string {
+/** The session cookie, for every way of signing in (a password here, single sign-on in server/oidc/). */
+export function sessionCookie(value: string, maxAgeSec: number, secure: boolean): string {
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSec}${secure ? '; Secure' : ''}`;
 }
 
@@ -59,7 +60,7 @@ export function sessionRoutes(store: Store, live: LiveFeed, secure: boolean, cli
           throw refusal.error(result.retryAfterSec);
         }
         await store.audit.record(result.user.name, 'login', { ip });
-        res.setHeader('set-cookie', cookie(result.sessionId, SESSION.maxMs / 1000, secure));
+        res.setHeader('set-cookie', sessionCookie(result.sessionId, SESSION.maxMs / 1000, secure));
         sendJson(res, 200, { user: { name: result.user.name, role: result.user.role }, csrfToken: result.user.csrfToken });
       },
     },
@@ -80,7 +81,7 @@ export function sessionRoutes(store: Store, live: LiveFeed, secure: boolean, cli
         // The session's open live streams end with it, not at their next reconnect.
         await live.revalidate();
         await store.audit.record(actorOf(principal), 'logout');
-        res.writeHead(204, { 'set-cookie': cookie('', 0, secure), 'cache-control': 'no-store' });
+        res.writeHead(204, { 'set-cookie': sessionCookie('', 0, secure), 'cache-control': 'no-store' });
         res.end();
       },
     },

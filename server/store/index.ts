@@ -15,9 +15,11 @@ export interface StoreOptions {
   file?: string;
   /** How often the change feed looks for other connections' commits (default 1000 ms). */
   changePollMs?: number;
+  /** Single sign-ins under way at once, at most (default store/oidc.ts PENDING_MAX; smaller in tests). */
+  oidcPendingMax?: number;
 }
 
 /** The SQLite engine on `dataDir` (tests, benchmarks, the demo): synchronous to open. */
 export function createStore(dataDir: string, now: () => number = Date.now, opts: StoreOptions = {}): SqliteStore {
-  return createSqliteStore(dataDir, opts.file, { showNames: opts.showNames, now, changePollMs: opts.changePollMs });
+  return createSqliteStore(dataDir, opts.file, { showNames: opts.showNames, now, changePollMs: opts.changePollMs, oidcPendingMax: opts.oidcPendingMax });
 }

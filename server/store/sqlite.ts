@@ -33,6 +33,7 @@ import { createRevealStore } from './reveals.js';
 import { createSubjects } from './subjects.js';
 import { createExceptionStore } from './exceptions.js';
 import { createInstanceStore } from './instances.js';
+import { createOidcStore } from './oidc.js';
 import { pruneAll, pruneOnce } from './retention.js';
 import { migrations } from './migrations/index.js';
 import { createReportStore } from '../reports/store.js';
@@ -45,6 +46,8 @@ export interface SqliteOptions {
   /** How often commits by other connections are looked for (default 1000 ms). */
   changePollMs?: number;
   log?: Logger;
+  /** Single sign-ins under way at once, at most (default oidc.ts PENDING_MAX). */
+  oidcPendingMax?: number;
 }
 
 /** The SQLite engine; `db` is its handle, for SQLite-only code (tests that backdate rows, benchmarks). */
@@ -127,6 +130,7 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
   const opened = db.memory ? null : fileId(db.name);
 
   const people = createPeople(db, { showNames: opts.showNames, now });
+  const users = createUserStore(db, now);
   const m = {
     agents: createAgentStore(db, now),
     violations: createViolationStore(db, people, now),
@@ -134,7 +138,8 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
     subjects: createSubjects(db, people),
     apiTokens: createApiTokenStore(db, now),
     secrets: createSecretStore(db, now),
-    users: createUserStore(db, now),
+    users,
+    oidc: createOidcStore(db, users, now, opts.oidcPendingMax),
     audit: createAuditStore(db, now),
     exceptions: createExceptionStore(db, now),
     alerts: createAlertStore(db, now),
@@ -200,8 +205,9 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
         kdfStats: m.users.hasher.stats,
         add: gate(m.users.addAsync),
         reset: gate(m.users.resetAsync),
-        ...lift(m.users, ['disable', 'exists', 'get', 'list', 'login', 'session', 'sessionLive', 'logout']),
+        ...lift(m.users, ['disable', 'enable', 'exists', 'get', 'list', 'login', 'session', 'sessionLive', 'logout']),
       },
+      oidc: lift(m.oidc, ['begin', 'take', 'login', 'refused']),
       audit: lift(m.audit, ['record', 'list']),
       exceptions: lift(m.exceptions, ['ingest', 'get', 'forViolations', 'decide', 'counts']),
       alerts: lift(m.alerts, ['addRule', 'rules', 'rule', 'removeRule', 'addTriggers', 'peekTriggers', 'settleTriggers', 'fire', 'claim', 'delivered', 'attemptFailed', 'counts', 'prune']),

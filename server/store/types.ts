@@ -27,9 +27,10 @@ import type { Pruned, RetentionOptions } from './retention.js';
 import type { ReportSchedule } from '../reports/store.js';
 import type { RevealResult } from './reveals.js';
 import type { InstanceRow, PolicyVersions } from './instances.js';
+import type { PendingLogin, SsoIdentity, SsoLogin } from './oidc.js';
 import type { ChangeKey } from './violations.js';
 
-export type { AgentRow, Enrolment, ApiTokenRow, Role, SecretRow, LoginResult, SessionUser, UserRow, AlertRule, Delivery, Trigger, Pruned, RetentionOptions, ReportSchedule, RevealResult, ShownUser };
+export type { AgentRow, Enrolment, ApiTokenRow, Role, SecretRow, LoginResult, SessionUser, UserRow, AlertRule, Delivery, Trigger, Pruned, RetentionOptions, ReportSchedule, RevealResult, ShownUser, PendingLogin, SsoIdentity, SsoLogin };
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -50,6 +51,8 @@ export interface OpenOptions {
   changePollMs?: number;
   /** For the store's own warnings (a failed change-feed subscriber, a lost connection); never row data. */
   log?: Logger;
+  /** Single sign-ins under way at once, at most (store/oidc.ts PENDING_MAX, 10,000); smaller only in tests. */
+  oidcPendingMax?: number;
 }
 
 /** The module `server/store/pg/index.js` (loaded only for a PostgreSQL URL). */
@@ -176,6 +179,8 @@ export interface UserStore {
   reset(name: string, password: string): Promise<boolean>;
   /** Disables a user: no login, every session ends. False: no such (enabled) user. */
   disable(name: string): Promise<boolean>;
+  /** Lets a disabled user sign in again (single sign-on users have no password to re-add). False: no such disabled user. */
+  enable(name: string): Promise<boolean>;
   exists(name: string): Promise<boolean>;
   get(name: string): Promise<UserRow | undefined>;
   list(): Promise<UserRow[]>;
@@ -186,6 +191,22 @@ export interface UserStore {
   /** Whether a session (by its key) is still valid, without counting as activity. */
   sessionLive(sessionKey: string): Promise<boolean>;
   logout(sessionId: string): Promise<void>;
+}
+
+/**
+ * Single sign-on (OpenID Connect, server/oidc/; SQLite migration 013, PostgreSQL 003): sign-ins
+ * under way (used once, ten minutes) and the link from a provider's user (issuer + subject,
+ * never a name) to a users row of its own, `sso:NAME`, with no password.
+ */
+export interface OidcStore {
+  /** Remembers a sign-in under way; answers the browser cookie's value that finds it again, or null when too many are under way. */
+  begin(p: PendingLogin): Promise<string | null>;
+  /** The sign-in behind a cookie, taken (used once, whichever instance asks); null when unknown or older than ten minutes. */
+  take(cookieId: string): Promise<PendingLogin | null>;
+  /** Signs a provider's user in with `role`: finds or makes its users row, then opens a session like a password login (one transaction). */
+  login(who: SsoIdentity, role: Role, ip: string): Promise<SsoLogin>;
+  /** A provider's user who no longer holds a mapped group: its open sessions end; answers its users-row name, if it has one. */
+  refused(who: Pick<SsoIdentity, 'issuer' | 'subject'>): Promise<string | null>;
 }
 
 export interface AuditRecord {
@@ -379,6 +400,7 @@ export interface Store {
   apiTokens: ApiTokenStore;
   secrets: SecretStore;
   users: UserStore;
+  oidc: OidcStore;
   audit: AuditStore;
   exceptions: ExceptionStore;
   alerts: AlertQueue;

@@ -15,6 +15,7 @@
  * per user name only; that is the safe side.
  */
 import { randomBytes } from 'node:crypto';
+import { AppError } from '../../shared/errors.js';
 import type { Db } from './db.js';
 import { createPasswordHasher, hashPasswordSync, type PasswordHasher } from './password.js';
 import { hashToken } from './tokens.js';
@@ -23,6 +24,14 @@ import type { Role } from './tokens.js';
 export const LOCKOUT = { perAddressUser: 5, perAddress: 20, perUser: 100, windowMs: 15 * 60_000, knownMs: 30 * 86_400_000 };
 export type LoginLimits = typeof LOCKOUT;
 export const SESSION = { idleMs: 30 * 60_000, maxMs: 12 * 3600_000 };
+
+/**
+ * Single sign-on users' names start so (store/oidc.ts): ':' is not allowed in a local name,
+ * so the two never meet, and no password can be set on such a user.
+ */
+export const SSO_PREFIX = 'sso:';
+export const isSsoName = (name: string): boolean => name.toLowerCase().startsWith(SSO_PREFIX);
+export const noPassword = (name: string): AppError => new AppError('bad_request', `${name} signs in through single sign-on and has no password here; change it at the identity provider (user disable still refuses it)`);
 
 export interface SessionUser {
   name: string;
@@ -84,7 +93,18 @@ export function createUserStore(db: Db, now: () => number = Date.now, opts: { ha
     return { name: s.user_name, role: s.role, csrfToken: s.csrf_token, sessionKey: key };
   }
 
+  function openSession(user: { name: string; role: Role }, ip: string, t: number): { sessionId: string; user: SessionUser } {
+    const sessionId = randomBytes(32).toString('base64url');
+    const csrfToken = randomBytes(24).toString('base64url');
+    db.prepare('DELETE FROM sessions WHERE expires_at < ?').run(t);
+    db.prepare('INSERT INTO login_known (user_name, ip, last_ok) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET last_ok = excluded.last_ok').run(user.name, ip, t);
+    db.prepare('INSERT INTO sessions (id_hash, user_name, csrf_token, created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(hashToken(sessionId), user.name, csrfToken, t, t, t + SESSION.maxMs);
+    return { sessionId, user: { name: user.name, role: user.role, csrfToken, sessionKey: hashToken(sessionId) } };
+  }
+
   function setHash(name: string, role: Role, hash: string): void {
+    if (isSsoName(name)) throw noPassword(name);
     db.transaction(() => {
       db.prepare('INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash, disabled_at = NULL')
         .run(name, role, hash, now());
@@ -93,6 +113,7 @@ export function createUserStore(db: Db, now: () => number = Date.now, opts: { ha
   }
 
   function resetHash(name: string, hash: string): boolean {
+    if (isSsoName(name)) throw noPassword(name);
     return db.transaction(() => {
       if (db.prepare('UPDATE users SET password_hash = ? WHERE name = ?').run(hash, name).changes === 0) return false;
       endSessions.run(name);
@@ -118,6 +139,8 @@ export function createUserStore(db: Db, now: () => number = Date.now, opts: { ha
         return true;
       })();
     },
+    /** Lets a disabled user sign in again (single sign-on users have no password to re-add). False: no such disabled user. */
+    enable: (name: string): boolean => db.prepare('UPDATE users SET disabled_at = NULL WHERE name = ? AND disabled_at IS NOT NULL').run(name).changes > 0,
     exists: (name: string): boolean => getUser.get(name) !== undefined,
     get: (name: string): UserRow | undefined => {
       const u = getUser.get(name);
@@ -143,18 +166,19 @@ export function createUserStore(db: Db, now: () => number = Date.now, opts: { ha
         db.prepare('INSERT INTO login_failures (user_name, ip, at) VALUES (?, ?, ?)').run(name.toLowerCase(), ip, t2);
         return { ok: false, reason: 'wrong', retryAfterSec: 0 };
       }
-      const sessionId = randomBytes(32).toString('base64url');
-      const csrfToken = randomBytes(24).toString('base64url');
-      db.transaction(() => {
+      return { ok: true, ...db.transaction(() => {
         db.prepare('DELETE FROM login_failures WHERE user_name = ? AND ip = ?').run(name.toLowerCase(), ip);
         db.prepare('DELETE FROM login_failures WHERE at < ?').run(t2 - limits.windowMs);
-        db.prepare('DELETE FROM sessions WHERE expires_at < ?').run(t2);
-        db.prepare('INSERT INTO login_known (user_name, ip, last_ok) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET last_ok = excluded.last_ok').run(user.name, ip, t2);
-        db.prepare('INSERT INTO sessions (id_hash, user_name, csrf_token, created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
-          .run(hashToken(sessionId), user.name, csrfToken, t2, t2, t2 + SESSION.maxMs);
-      })();
-      return { ok: true, sessionId, user: { name: user.name, role: user.role, csrfToken, sessionKey: hashToken(sessionId) } };
+        return openSession(user, ip, t2);
+      })() };
     },
+    /**
+     * A session for a user signed in another way (single sign-on, server/oidc/): the same
+     * cookie, lifetime and ending as a password login. Call inside the caller's transaction.
+     */
+    openSession: (user: { name: string; role: Role }, ip: string): { sessionId: string; user: SessionUser } => openSession(user, ip, now()),
+    /** Ends every session of a user (by the stored name). */
+    endSessions: (name: string): void => void endSessions.run(name),
     /** The session's user, sliding its idle timeout; undefined when unknown, ended, idle too long or expired. */
     session(sessionId: string): SessionUser | undefined {
       return bySessionKey(hashToken(sessionId), true);

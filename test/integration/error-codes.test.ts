@@ -27,6 +27,7 @@ import { prepareUserDir, readKey } from '../../agent/nudge/rendezvous.js';
 import type { Event } from '../../shared/protocol.js';
 import { silentLogger } from '../../shared/log.js';
 import { runCli } from '../support/processes.js';
+import { freePort, oidcOptions, signInWithFetch, startOidcProvider } from '../support/oidc-provider.js';
 import { startTestServer, tempDir, TEST_SECRET, type TestServer } from '../support/server.js';
 import { connectRaw, eventFrame, helloFrame, makeEvent, type RawClient } from '../support/ws-client.js';
 
@@ -90,6 +91,16 @@ async function http(server: TestServer, path: string, status: number, code: stri
   // /healthz names each part's last failure by its code (lastError: "SQLITE_ERROR") on purpose; nothing else may.
   expect(text.replace(/"lastError":"[A-Z0-9_]+"/g, '')).not.toMatch(EXCEPTION_TEXT);
   return res;
+}
+
+/** A single sign-on error: a page (the browser is mid-sign-in) naming the code, our words only. */
+async function ssoPage(server: TestServer, path: string, status: number, code: string): Promise<void> {
+  const res = await fetch(`${server.url}${path}`, { redirect: 'manual' });
+  const text = await res.text();
+  expect(res.status, text).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+  expect(text).toContain(`<code>${code}</code>`);
+  expect(text).not.toMatch(EXCEPTION_TEXT);
 }
 
 async function client(server: TestServer = shared): Promise<RawClient> {
@@ -284,6 +295,24 @@ const ROWS: Row[] = [
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
   }],
   ['forbidden', 'a lead token on an admin route: 403', async () => void (await http(shared, '/api/audit', 403, 'forbidden'))],
+  ['sso_failed', 'a single sign-on callback without the state cookie this browser was given: 400 page', async () => {
+    const s = await own({ oidcIssuer: 'http://127.0.0.1:9', oidcClientId: 'cg', oidcRedirectUrl: 'http://127.0.0.1:8470/auth/oidc/callback', oidcAdminGroup: ['cg-admins'] });
+    await ssoPage(s, '/auth/oidc/callback?code=stolen-code&state=guessed', 400, 'sso_failed');
+  }],
+  ['sso_refused', 'signed in at a real provider, but in no mapped group: 403 page', async () => {
+    const port = await freePort();
+    const provider = await startOidcProvider({ redirectUris: [`http://127.0.0.1:${port}/auth/oidc/callback`], accounts: { 'sub-x': { groups: ['staff'] } } });
+    cleanups.push(() => provider.close());
+    const s = await own({ port, ...oidcOptions(provider, port) });
+    const r = await signInWithFetch(s.url, 'sub-x');
+    expect(r.status).toBe(403);
+    expect(r.text).toContain('<code>sso_refused</code>');
+    expect(r.text).not.toMatch(EXCEPTION_TEXT);
+  }],
+  ['sso_unavailable', 'single sign-on with a provider that does not answer: 502 page at the login start', async () => {
+    const s = await own({ oidcIssuer: `http://127.0.0.1:${await freePort()}`, oidcClientId: 'cg', oidcRedirectUrl: 'http://127.0.0.1:8470/auth/oidc/callback', oidcLeadGroup: ['cg-leads'] });
+    await ssoPage(s, '/auth/oidc/login', 502, 'sso_unavailable');
+  }],
   ['csrf', 'a dashboard change without x-csrf-token: 403', async () => {
     const res = await login(shared, 'it.lead', PASSWORD);
     expect(res.status).toBe(200);

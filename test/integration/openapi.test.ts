@@ -190,6 +190,8 @@ describe('OpenAPI document', () => {
     exercised.add('POST /api/session');
     expect(ajv.compile(replySchema('POST', '/api/session', 200))(await login.json())).toBe(true);
     await call('GET', '/api/session', '/api/session', { token: null, cookie });
+    const ways = await call('GET', '/api/session/options', '/api/session/options', { token: null });
+    expect(ways).toEqual({ password: true, sso: null });
 
     // Data-subject requests (admin); the erase last, as it changes what the rest would read.
     const subject = encodeURIComponent('CLINIC\\dr.lee');

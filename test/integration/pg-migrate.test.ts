@@ -36,6 +36,9 @@ async function sqliteStore() {
   const s = createStore(dir);
   const token = (await s.apiTokens.create('lead', 'siem')).token;
   await s.users.add('it.lead', 'admin', 'a long enough password');
+  // A single sign-on user and its link (issuer + subject), and a sign-in under way.
+  expect((await s.oidc.login({ issuer: 'https://idp.example', subject: 'sub-1', username: 'dr.ng' }, 'lead', '127.0.0.1')).ok).toBe(true);
+  expect(await s.oidc.begin({ state: 's', nonce: 'n', verifier: 'v', next: '/violations' })).not.toBeNull();
   for (let i = 0; i < 30; i++) {
     const agent = { agentId: `00000000-0000-4000-8000-a${String(i % 3).padStart(11, '0')}`, hostname: `rm${i % 3}`, site: 'north' };
     await s.violations.ingest(agent, [ev(vid(i), i % 2 ? 'CLINIC\\dr.lee' : 'dr.kim'), ev(vid(i), 'dr.kim', 'ended')]);
@@ -58,6 +61,8 @@ describe.skipIf(skip !== null)('migrate --to postgres://', () => {
     const { stdout } = await run(process.execPath, [CLI, 'migrate', '--to', url, '--data', src.dir, '--batch', '7']);
     expect(stdout).toMatch(/^ok +violations +sqlite +30 +postgres +30/m);
     expect(stdout).toMatch(/^ok +events +sqlite +60 +postgres +60/m);
+    expect(stdout).toMatch(/^ok +oidc_identities +sqlite +1 +postgres +1/m);
+    expect(stdout).toMatch(/^ok +oidc_pending +sqlite +1 +postgres +1/m);
     expect(stdout).toMatch(/every table copied and counted/);
     expect(stdout).not.toMatch(/DIFF/);
     expect(stdout).not.toContain(new URL(url).password); // the password is never printed
@@ -70,6 +75,9 @@ describe.skipIf(skip !== null)('migrate --to postgres://', () => {
       expect(pg.people.pseudonym('CLINIC\\dr.lee')).toBe(src.pseudonym);
       expect(await pg.apiTokens.verify(src.token)).toMatchObject({ role: 'lead', name: 'siem' });
       expect((await pg.users.login('it.lead', 'a long enough password', '127.0.0.1')).ok).toBe(true);
+      // The same provider user finds the same users row, not a new sso:dr.ng~2.
+      const sso = await pg.oidc.login({ issuer: 'https://idp.example', subject: 'sub-1', username: 'dr.ng' }, 'admin', '127.0.0.1');
+      expect(sso).toMatchObject({ ok: true, created: false, user: { name: 'sso:dr.ng', role: 'admin' } });
       // New rows get new seqs past the copied ones.
       const r = await pg.violations.ingest({ agentId: 'x', hostname: 'rm9', site: null }, [ev(vid(99), 'dr.kim')]);
       expect(r.stored).toBe(1);

@@ -7,13 +7,16 @@
  */
 import { rmSync } from 'node:fs';
 import { createStore } from '../../server/store/index.js';
-import type { Store } from '../../server/store/types.js';
+import type { OpenOptions, Store } from '../../server/store/types.js';
 import { tempDir } from '../support/server.js';
+
+/** Store options a test may set (OpenOptions' test knobs). */
+export type EngineOptions = Pick<OpenOptions, 'oidcPendingMax'>;
 
 export interface EngineUnderTest {
   name: 'sqlite' | 'postgres';
   /** A fresh, empty store of its own (own file / own database) on the given clock. */
-  open(now?: () => number): Promise<Store>;
+  open(now?: () => number, opts?: EngineOptions): Promise<Store>;
   /** Drops what `open` made (after `close`). */
   dispose(store: Store): Promise<void>;
 }
@@ -22,9 +25,9 @@ const sqliteDirs = new WeakMap<Store, string>();
 
 export const sqliteEngine: EngineUnderTest = {
   name: 'sqlite',
-  open(now = Date.now) {
+  open(now = Date.now, opts = {}) {
     const dir = tempDir('cg-store-');
-    const store = createStore(dir, now);
+    const store = createStore(dir, now, opts);
     sqliteDirs.set(store, dir);
     return Promise.resolve(store);
   },

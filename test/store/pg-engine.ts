@@ -13,9 +13,9 @@ export async function pgEngineUnderTest(): Promise<EngineUnderTest | string> {
   if (skip) return skip;
   return {
     name: 'postgres',
-    async open(now = Date.now) {
+    async open(now = Date.now, opts = {}) {
       const url = await (await sharedPostgres()).newDatabase('contract');
-      return openPostgresStore(url, { dataDir: tempDir('cg-store-pg-'), now });
+      return openPostgresStore(url, { dataDir: tempDir('cg-store-pg-'), now, ...opts });
     },
     // Each database lives as long as the cluster, which stops with this test process.
     dispose: () => Promise.resolve(),

@@ -14,6 +14,7 @@ import * as m009 from './009_privacy.js';
 import * as m011 from './011_alerts.js';
 import * as m010 from './010_exceptions.js';
 import * as m012 from './012_instances.js';
+import * as m013 from './013_sso.js';
 import * as m014 from './014_violation_changes.js';
 
 export interface Migration {
@@ -35,5 +36,6 @@ export const migrations: Migration[] = [
   { version: 10, ...m010 },
   { version: 11, ...m011 },
   { version: 12, ...m012 },
+  { version: 13, ...m013 },
   { version: 14, ...m014 },
 ];

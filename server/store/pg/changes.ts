@@ -44,7 +44,10 @@ export function createPgChangeFeed(url: string, db: PgDb, log?: Logger): PgChang
   let closed = false;
   let delay = 250;
   let timer: NodeJS.Timeout | null = null;
-  let everUp = false;
+  // Subscribers may subscribe before the first LISTEN is in place: unless that first try
+  // succeeds, a later connect must make them re-read too (the database may have gone away
+  // between the store opening and the LISTEN).
+  let tries = 0;
   let warned = false;
 
   const dispatch = (topic: ChangeTopic, payload?: string) => {
@@ -69,6 +72,7 @@ export function createPgChangeFeed(url: string, db: PgDb, log?: Logger): PgChang
 
   async function connect(): Promise<void> {
     if (closed) return;
+    tries++;
     const c = new pg.Client({ connectionString: url, application_name: 'consultguard-listen', keepAlive: true, connectionTimeoutMillis: 5_000 });
     const lost = () => {
       if (client !== c) return;
@@ -110,8 +114,7 @@ export function createPgChangeFeed(url: string, db: PgDb, log?: Logger): PgChang
     if (warned) log?.info({ where: db.where }, 'change feed: listening again; every topic re-reads');
     warned = false;
     // What was sent while we were not listening is gone: every subscriber re-reads.
-    if (everUp) for (const topic of subs.keys()) dispatch(topic);
-    everUp = true;
+    if (tries > 1) for (const topic of subs.keys()) dispatch(topic);
   }
 
   const ready = connect();

@@ -27,6 +27,8 @@ export const COPY_TABLES: Array<{ table: string; key: string; identity?: string 
   { table: 'api_tokens', key: 'id' },
   { table: 'enroll_secrets', key: 'id' },
   { table: 'users', key: 'name' },
+  { table: 'oidc_identities', key: 'issuer, subject' },
+  { table: 'oidc_pending', key: 'id_hash' },
   { table: 'sessions', key: 'id_hash' },
   { table: 'login_failures', key: 'rowid' },
   { table: 'login_known', key: 'user_name, ip' },

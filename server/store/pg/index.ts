@@ -18,6 +18,7 @@ import { createPgDb, describeUrl, mapError, unavailableReason, type Client, type
 import { createPgExceptionStore } from './exceptions.js';
 import { createPgInstanceStore } from './instances.js';
 import { createPgJobs } from './jobs.js';
+import { createPgOidcStore } from './oidc.js';
 import { LATEST_PG, migratePg } from './migrate.js';
 import { createPgPeople, type PgPeople } from './people.js';
 import { createPgReportStore } from './reports.js';
@@ -89,6 +90,7 @@ export async function openPgStore(opts: PgOpenOptions): Promise<Store> {
       apiTokens: createPgApiTokenStore(d, now),
       secrets: createPgSecretStore(d, now),
       users: createPgUserStore(d, now),
+      oidc: createPgOidcStore(d, now, opts.oidcPendingMax),
       audit: createPgAuditStore(d, now),
       exceptions: createPgExceptionStore(d, now),
       alerts: createPgAlertStore(d, now),

@@ -3,22 +3,39 @@
  * (users.ts: the limits, the in-flight counting, session idle and absolute lifetimes).
  * SQLite's COLLATE NOCASE on names is lower() on both sides here (and unique on lower(name)).
  * The in-flight counts are per instance: behind a load balancer each instance adds its own
- * attempts in progress to the failures every instance has committed.
+ * attempts in progress to the failures every instance has committed. Single sign-on users
+ * (`sso:NAME`, pg/oidc.ts) have no password here and open their sessions with `openPgSession`.
  */
 import { randomBytes } from 'node:crypto';
 import { createPasswordHasher, type PasswordHasher } from '../password.js';
 import { hashToken, type Role } from '../tokens.js';
-import { LOCKOUT, SESSION, type LoginLimits, type LoginRefusal, type LoginResult, type SessionUser, type UserRow } from '../users.js';
+import { isSsoName, LOCKOUT, noPassword, SESSION, type LoginLimits, type LoginRefusal, type LoginResult, type SessionUser, type UserRow } from '../users.js';
 import type { UserStore } from '../types.js';
 import type { Client, PgDb } from './db.js';
 
 interface Count { n: number; first: number | null }
 
+/** Ends every session of a user (any case of the name), on `c` (the caller's transaction). */
+export const endPgSessions = (c: Client, name: string) => c.query('DELETE FROM sessions WHERE user_name IN (SELECT name FROM users WHERE lower(name) = lower($1))', [name]);
+
+/**
+ * A session for `user` (its stored name) on `c`, inside the caller's transaction: the same
+ * cookie, lifetime and ending for a password login and a single sign-on (pg/oidc.ts).
+ */
+export async function openPgSession(c: Client, user: { name: string; role: Role }, ip: string, t: number): Promise<{ sessionId: string; user: SessionUser }> {
+  const sessionId = randomBytes(32).toString('base64url');
+  const csrfToken = randomBytes(24).toString('base64url');
+  await c.query('DELETE FROM sessions WHERE expires_at < $1', [t]);
+  await c.query('INSERT INTO login_known (user_name, ip, last_ok) VALUES ($1, $2, $3) ON CONFLICT ((lower(user_name)), ip) DO UPDATE SET last_ok = excluded.last_ok', [user.name, ip, t]);
+  await c.query('INSERT INTO sessions (id_hash, user_name, csrf_token, created_at, last_seen, expires_at) VALUES ($1, $2, $3, $4, $4, $5)', [hashToken(sessionId), user.name, csrfToken, t, t + SESSION.maxMs]);
+  return { sessionId, user: { name: user.name, role: user.role, csrfToken, sessionKey: hashToken(sessionId) } };
+}
+
 export function createPgUserStore(db: PgDb, now: () => number = Date.now, opts: { hasher?: PasswordHasher; limits?: LoginLimits } = {}): UserStore {
   const hasher = opts.hasher ?? createPasswordHasher();
   const limits = opts.limits ?? LOCKOUT;
   const getUser = async (name: string) => (await db.query<UserRow & { password_hash: string }>('SELECT * FROM users WHERE lower(name) = lower($1)', [name])).rows[0];
-  const endSessions = (c: Client, name: string) => c.query('DELETE FROM sessions WHERE user_name IN (SELECT name FROM users WHERE lower(name) = lower($1))', [name]);
+  const endSessions = endPgSessions;
   const inFlight = new Map<string, number>();
   const bump = (key: string, by: number) => {
     const n = (inFlight.get(key) ?? 0) + by;
@@ -73,13 +90,20 @@ export function createPgUserStore(db: PgDb, now: () => number = Date.now, opts: 
 
   return {
     kdfStats: () => hasher.stats(),
-    add: async (name: string, role: Role, password: string): Promise<void> => setHash(name, role, await hasher.hash(password)),
-    reset: async (name: string, password: string): Promise<boolean> => resetHash(name, await hasher.hash(password)),
+    add: async (name: string, role: Role, password: string): Promise<void> => {
+      if (isSsoName(name)) throw noPassword(name);
+      return setHash(name, role, await hasher.hash(password));
+    },
+    reset: async (name: string, password: string): Promise<boolean> => {
+      if (isSsoName(name)) throw noPassword(name);
+      return resetHash(name, await hasher.hash(password));
+    },
     disable: (name: string): Promise<boolean> => db.tx(async (c) => {
       if ((await c.query('UPDATE users SET disabled_at = $1 WHERE lower(name) = lower($2) AND disabled_at IS NULL', [now(), name])).rowCount === 0) return false;
       await endSessions(c, name);
       return true;
     }),
+    enable: async (name: string): Promise<boolean> => ((await db.query('UPDATE users SET disabled_at = NULL WHERE lower(name) = lower($1) AND disabled_at IS NOT NULL', [name])).rowCount ?? 0) > 0,
     exists: async (name: string): Promise<boolean> => (await getUser(name)) !== undefined,
     async get(name: string): Promise<UserRow | undefined> {
       const u = await getUser(name);
@@ -105,16 +129,11 @@ export function createPgUserStore(db: PgDb, now: () => number = Date.now, opts: 
         await db.query('INSERT INTO login_failures (user_name, ip, at) VALUES ($1, $2, $3)', [name.toLowerCase(), ip, t2]);
         return { ok: false, reason: 'wrong', retryAfterSec: 0 };
       }
-      const sessionId = randomBytes(32).toString('base64url');
-      const csrfToken = randomBytes(24).toString('base64url');
-      await db.tx(async (c) => {
+      return { ok: true, ...await db.tx(async (c) => {
         await c.query('DELETE FROM login_failures WHERE lower(user_name) = $1 AND ip = $2', [name.toLowerCase(), ip]);
         await c.query('DELETE FROM login_failures WHERE at < $1', [t2 - limits.windowMs]);
-        await c.query('DELETE FROM sessions WHERE expires_at < $1', [t2]);
-        await c.query('INSERT INTO login_known (user_name, ip, last_ok) VALUES ($1, $2, $3) ON CONFLICT ((lower(user_name)), ip) DO UPDATE SET last_ok = excluded.last_ok', [user.name, ip, t2]);
-        await c.query('INSERT INTO sessions (id_hash, user_name, csrf_token, created_at, last_seen, expires_at) VALUES ($1, $2, $3, $4, $4, $5)', [hashToken(sessionId), user.name, csrfToken, t2, t2 + SESSION.maxMs]);
-      });
-      return { ok: true, sessionId, user: { name: user.name, role: user.role, csrfToken, sessionKey: hashToken(sessionId) } };
+        return openPgSession(c, user, ip, t2);
+      }) };
     },
     session: (sessionId: string): Promise<SessionUser | undefined> => bySessionKey(hashToken(sessionId), true),
     sessionLive: async (sessionKey: string): Promise<boolean> => (await bySessionKey(sessionKey, false)) !== undefined,

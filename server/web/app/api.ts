@@ -3,7 +3,7 @@
  * header on every write, and one error type. A 401 on any call but the login itself means
  * the session ended: the app goes back to the login page and returns afterwards.
  */
-import type { AckStatus, Agent, FilterValues, Page, Session, Trends, Violation, ViolationDetail, RevealReply } from './types.js';
+import type { AckStatus, Agent, FilterValues, Page, Session, SignInOptions, Trends, Violation, ViolationDetail, RevealReply } from './types.js';
 
 export class ApiError extends Error {
   constructor(
@@ -87,6 +87,8 @@ export const api = {
   checkSession: (signal?: AbortSignal) => request<Session>('GET', '/api/session', { signal }),
   login: (username: string, password: string) => request<Session>('POST', '/api/session', { body: { username, password }, expect401: true }),
   logout: () => request<void>('DELETE', '/api/session', { expect401: true }),
+  /** Which ways to sign in there are (a single sign-on provider, when one is set up). */
+  signInOptions: (signal?: AbortSignal) => request<SignInOptions>('GET', '/api/session/options', { signal, expect401: true }),
   violations: (q: URLSearchParams, signal?: AbortSignal) => request<Page<Violation>>('GET', withQuery('/api/violations', q), { signal }),
   // A violation is addressed by agent and id: ids are only unique per agent.
   violation: (agentId: string, id: string, signal?: AbortSignal) => request<ViolationDetail>('GET', violationPath(agentId, id, '/api'), { signal }),

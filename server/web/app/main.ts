@@ -102,6 +102,7 @@ async function render(): Promise<void> {
     loginNotice = null;
     loginView(root, {
       notice,
+      next: safeNext(query.get('next')),
       signal: ctl.signal,
       onSignedIn: (s) => {
         session = s;

@@ -13,6 +13,7 @@
  */
 import * as m001 from './001_initial.js';
 import * as m002 from './002_instances.js';
+import * as m003 from './003_sso.js';
 import * as m004 from './004_violation_changes.js';
 
 export interface PgMigration {
@@ -26,5 +27,6 @@ export interface PgMigration {
 export const pgMigrations: PgMigration[] = [
   { version: 1, sqliteVersion: 11, ...m001 },
   { version: 2, sqliteVersion: 12, ...m002 },
+  { version: 3, sqliteVersion: 13, ...m003 },
   { version: 4, sqliteVersion: 14, ...m004 },
 ];

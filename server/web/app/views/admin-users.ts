@@ -38,9 +38,11 @@ export const adminUsersView: View = (ctx) => {
   async function load(): Promise<void> {
     try {
       const { items } = await adminApi.users(ctx.signal);
-      fill(who, items.filter((u) => !u.disabledAt).map((u) => h('option', { value: u.name }, u.name)));
+      // Single sign-on users (sso:NAME) have no password here: their role comes from the provider's groups.
+      const sso = (n: string) => n.toLowerCase().startsWith('sso:');
+      fill(who, items.filter((u) => !u.disabledAt && !sso(u.name)).map((u) => h('option', { value: u.name }, u.name)));
       fill(tbody, items.map((u) => h('tr', null,
-        h('th', { scope: 'row' }, u.name), h('td', null, u.role), h('td', null, when(u.createdAt)),
+        h('th', { scope: 'row' }, u.name), h('td', null, sso(u.name) ? `${u.role} (single sign-on)` : u.role), h('td', null, when(u.createdAt)),
         h('td', null, u.disabledAt ? h('span', { class: 'badge badge-muted' }, 'Disabled ', when(u.disabledAt)) : h('span', { class: 'badge badge-ok' }, 'Active')),
         h('td', null, u.disabledAt || u.name === ctx.user.name ? '' : h('button', { type: 'button', class: 'btn', onclick: () => void disable(u.name) }, `Disable ${u.name}`)))));
     } catch (err) {

@@ -1,10 +1,16 @@
-/** The sign-in page: username and password, and a plain sentence when it does not work. */
+/**
+ * The sign-in page: "Sign in with PROVIDER" when single sign-on is set up (a plain link: the
+ * server sends the browser on to the provider), and the username and password form, kept
+ * for local accounts (break-glass); a plain sentence when it does not work.
+ */
 import { api, ApiError } from '../api.js';
 import { h } from '../dom.js';
 import type { Session } from '../types.js';
 
 export interface LoginOptions {
   notice: string | null;
+  /** Where to land after signing in (a path here), passed on to single sign-on too. */
+  next: string;
   signal: AbortSignal;
   onSignedIn(session: Session): void;
 }
@@ -62,6 +68,8 @@ export function loginView(root: HTMLElement, opts: LoginOptions): void {
     );
   });
 
+  // Filled in when the server says a provider is set up; empty (nothing shown) otherwise.
+  const sso = h('div', { class: 'login-sso' });
   root.replaceChildren(
     h('main', { id: 'main', class: 'login-page' },
       h('div', { class: 'login-card' },
@@ -69,8 +77,17 @@ export function loginView(root: HTMLElement, opts: LoginOptions): void {
         h('h1', { tabindex: -1 }, 'Sign in'),
         h('p', { class: 'muted' }, 'Security dashboard: consumer video apps used for patient consults.'),
         notice,
+        sso,
         form,
       )),
   );
   user.focus();
+  api.signInOptions(opts.signal).then((o) => {
+    if (!o.sso || opts.signal.aborted) return;
+    const href = `${o.sso.loginUrl}?next=${encodeURIComponent(opts.next)}`;
+    sso.replaceChildren(
+      h('a', { class: 'btn btn-primary btn-wide', href }, `Sign in with ${o.sso.name}`),
+      h('p', { class: 'login-or muted' }, 'or with a local account'),
+    );
+  }, () => { /* no options: the local form alone, as before */ });
 }
