@@ -64,11 +64,15 @@ describe.skipIf(skip !== null)('PostgreSQL: several instances on one database', 
     b.changes.subscribe('violations', (p) => heard.push(p));
     await (a.changes as unknown as { ready: Promise<void> }).ready;
     await (b.changes as unknown as { ready: Promise<void> }).ready;
-    await a.violations.ingest(AGENT, [event(vid(3))]);
+    // Ingest announces what it touched inside its own transaction: heard on B at COMMIT.
     const t0 = Date.now();
-    await a.changes.notify('violations', JSON.stringify({ agentId: AGENT.agentId, touched: [vid(3)] }));
-    await vi.waitFor(() => expect(heard).toEqual([JSON.stringify({ agentId: AGENT.agentId, touched: [vid(3)] })]), { timeout: 1000, interval: 10 });
+    await a.violations.ingest(AGENT, [event(vid(3))]);
+    const announced = JSON.stringify({ agentId: AGENT.agentId, ids: [vid(3)] });
+    await vi.waitFor(() => expect(heard).toEqual([announced]), { timeout: 1000, interval: 10 });
     expect(Date.now() - t0).toBeLessThan(1000);
+    // And what an instance notifies by itself.
+    await a.changes.notify('violations', 'acknowledged');
+    await vi.waitFor(() => expect(heard).toEqual([announced, 'acknowledged']), { timeout: 1000, interval: 10 });
     // B sees the row A committed before notifying.
     expect((await b.violations.get(AGENT.agentId, vid(3)))?.id).toBe(vid(3));
     // The sender's own subscribers hear it once (not again through LISTEN).
