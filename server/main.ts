@@ -20,6 +20,7 @@ import { createMetrics } from './metrics.js';
 import { createLiveFeed } from './api/live.js';
 import { createForwarder } from './forward/siem.js';
 import { startRetention } from './store/retention.js';
+import { startRollupRebuild } from './store/worker/start-rebuild.js';
 import { AppError } from '../shared/errors.js';
 import { createHealth } from './health/index.js';
 import { registerHealthMetrics } from './health/metrics.js';
@@ -42,6 +43,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const publish = (agentId: string, ids: string[]) => live.publish(ids.map((id) => store.violations.get(agentId, id)).filter((v) => v !== null));
   // The SIEM sees clinicians as the dashboard does: pseudonyms unless the clinic shows names.
   const forwarder = createForwarder({ file: config.forwardFile, syslog: config.forwardSyslog, people: store.people }, log.child({ module: 'forward' }));
+  // Roll-ups in the clinic's zone: kept as they are, started on an empty store, or counted
+  // again in a worker (a store from before migration 12, or a changed zone).
+  const rollupPlan = store.rollups.prepare(policies.policyFor({}).timezone);
+  const rebuild = rollupPlan === 'ready' ? null : startRollupRebuild(store.db.name, policies.policyFor({}).timezone, rollupPlan === 'resume', log.child({ module: 'rollups' }));
   const stopRetention = startRetention(store.db, { days: config.retentionDays, auditDays: config.auditRetentionDays }, log.child({ module: 'retention' }));
   let gatewayRef: { onlineCount(): number; connectionCount(): number } | null = null;
   const metrics = createMetrics({
@@ -115,6 +120,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     async close() {
       policies.close();
       stopRetention();
+      await rebuild?.stop();
       await alerting.stop();
       live.close();
       forwarder.close();

@@ -9,6 +9,9 @@ import { csvLine } from '../api/csv.js';
 import type { PseudonymFor } from '../alerts/pseudonym.js';
 import type { Db } from '../store/db.js';
 import type { ViolationStore } from '../store/violations.js';
+import { createRollups } from '../store/rollups.js';
+import { tallyRange, topOf } from '../store/tally.js';
+import { inCallMinutes } from '../store/trends.js';
 import type { Period } from './period.js';
 
 export interface ReportSummary {
@@ -20,7 +23,26 @@ export interface ReportSummary {
   nudges: { shown: number; clicked: number };
 }
 
+/** The report's figures: from roll-ups when they are counted in the site's zone, else from the violations. */
 export function summarise(db: Db, site: string, p: Period, tz: string, appName: (id: string) => string, now: number): ReportSummary {
+  const state = createRollups(db).state();
+  const t = tallyRange(db, state.ready ? state.tz : null, p.since, p.until, tz, now, site);
+  if (!t) return summariseFromRows(db, site, p, tz, appName, now);
+  const byApp = new Map<string, number>();
+  for (const d of t.days.values()) for (const [app, n] of d.byApp) byApp.set(app, (byApp.get(app) ?? 0) + n);
+  const busiest = [...t.days].map(([day, d]) => [day, d.n] as const).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0];
+  return {
+    total: t.total,
+    inCallMinutes: inCallMinutes(t.inCallMs),
+    byApp: topOf(byApp, Infinity).map(([app, count]) => ({ app, name: appName(app), count })),
+    topWorkstations: topOf(t.hosts, 10).map(([hostname, count]) => ({ hostname, count })),
+    busiestDay: busiest ? { day: busiest[0], count: busiest[1] } : null,
+    nudges: { shown: t.shown, clicked: t.clicked },
+  };
+}
+
+/** The same figures counted from the violations (the pre-roll-up queries; the reference in tests). */
+export function summariseFromRows(db: Db, site: string, p: Period, tz: string, appName: (id: string) => string, now: number): ReportSummary {
   const args = [site, p.since, p.until] as const;
   const tot = db.prepare<[number, string, number, number], { n: number; incall: number | null; shown: number; clicked: number }>(
     `SELECT count(*) AS n, sum(CASE WHEN state = 'in-call' THEN coalesce(ended_at, ?) - started_at ELSE 0 END) / 60000.0 AS incall,

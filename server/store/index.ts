@@ -10,6 +10,7 @@ import { createPeople } from './people.js';
 import { createRevealStore } from './reveals.js';
 import { createSubjects } from './subjects.js';
 import { createExceptionStore } from './exceptions.js';
+import { createRollups } from './rollups.js';
 
 export interface StoreOptions {
   /** Show clinicians' names instead of pseudonyms (`--show-names`: the clinic's decision). */
@@ -22,18 +23,20 @@ export function createStore(dataDir: string, now: () => number = Date.now, opts:
   prepareDataDir(dataDir);
   const db: Db = openDb(opts.file ?? join(dataDir, 'consultguard.db'));
   const people = createPeople(db, { showNames: opts.showNames, now });
+  const rollups = createRollups(db, now);
   return {
     db,
     people,
+    rollups,
     agents: createAgentStore(db, now),
-    violations: createViolationStore(db, people, now),
+    violations: createViolationStore(db, people, now, rollups),
     reveals: createRevealStore(db, people, now),
     subjects: createSubjects(db, people),
     apiTokens: createApiTokenStore(db, now),
     secrets: createSecretStore(db, now),
     users: createUserStore(db, now),
     audit: createAuditStore(db, now),
-    exceptions: createExceptionStore(db, now),
+    exceptions: createExceptionStore(db, now, rollups),
     close: (): void => void db.close(),
   };
 }

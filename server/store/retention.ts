@@ -17,6 +17,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from '../../shared/log.js';
 import type { Db } from './db.js';
+import { createRollups } from './rollups.js';
 import { LOCKOUT, SESSION } from './users.js';
 
 export const RETENTION_BATCH = 500;
@@ -52,13 +53,15 @@ export async function pruneOnce(db: Db, days: number, now = Date.now(), batch = 
   const children = ['events', 'nudges', 'reviews', 'reveals'].map((t) => db.prepare(`DELETE FROM ${t} WHERE agent_id = ? AND violation_id = ?`));
   // Re-checked at delete time: between batches a late event may have reopened or refreshed a row.
   const delViolation = db.prepare('DELETE FROM violations WHERE seq = ? AND ((ended_at IS NOT NULL AND ended_at < ?) OR (ended_at IS NULL AND updated_at < ?))');
+  const rollups = createRollups(db);
   let rowsSeen = 0;
   const step = db.transaction((): number => {
     const rows = pick.all(cutoff, cutoff, batch);
     rowsSeen = rows.length;
     let n = 0;
     for (const r of rows) {
-      if (delViolation.run(r.seq, cutoff, cutoff).changes === 0) continue;
+      // The roll-ups lose what the violation counted (its day's rows go with their last violation).
+      if (rollups.track(r.agent_id, r.id, () => delViolation.run(r.seq, cutoff, cutoff).changes) === 0) continue;
       for (const c of children) c.run(r.agent_id, r.id);
       n++;
     }

@@ -13,6 +13,7 @@ import * as m008 from './008_login_limits.js';
 import * as m009 from './009_privacy.js';
 import * as m011 from './011_alerts.js';
 import * as m010 from './010_exceptions.js';
+import * as m012 from './012_rollups.js';
 
 export interface Migration {
   version: number;
@@ -32,4 +33,5 @@ export const migrations: Migration[] = [
   { version: 9, ...m009 },
   { version: 10, ...m010 },
   { version: 11, ...m011 },
+  { version: 12, ...m012 },
 ];
