@@ -1,8 +1,8 @@
 /**
- * The dashboard's filter lists from `filter_values` (migrations/012_rollups.ts): one small
- * row per app, site, workstation and user with how many violations hold it, kept at ingest
- * and by retention and erasure (server/store/rollups.ts), instead of a GROUP BY over every
- * violation. The same lists as the old query (trends-raw.ts): most frequent first where
+ * The dashboard's filter lists from small tables kept at ingest, retention and erasure
+ * (server/store/rollups.ts), instead of a GROUP BY over every violation: users from
+ * `filter_values` (one row per user), apps, sites and workstations from the month roll-ups
+ * (a few rows per month each). The same lists as the old query (trends-raw.ts): most frequent first where
  * capped, then sorted; users shown as people.ts shows them (pseudonyms by default).
  */
 import type { FilterValues } from '../../shared/api-types.js';
@@ -12,8 +12,13 @@ import type { People } from './people.js';
 export const FILTER_LIMITS = { app: 100, site: 500, hostname: 500, user: 500 } as const;
 
 export function filterValuesFromRollups(db: Db, people: People): FilterValues {
-  const top = db.prepare<[string, number], { value: string }>('SELECT value FROM filter_values WHERE kind = ? AND n > 0 ORDER BY n DESC, value LIMIT ?');
-  const list = (kind: keyof typeof FILTER_LIMITS) => top.all(kind, FILTER_LIMITS[kind]).map((r) => r.value).sort();
-  const users = [...new Set(list('user').map((u) => people.show(u).user ?? ''))].filter(Boolean).sort();
-  return { apps: list('app'), sites: list('site'), hostnames: list('hostname'), users };
+  const list = (sql: string, limit: number) => db.prepare<[number], { value: string }>(`${sql} ORDER BY n DESC, value LIMIT ?`).all(limit).map((r) => r.value).sort();
+  const users = list("SELECT value, n FROM filter_values WHERE kind = 'user' AND n > 0", FILTER_LIMITS.user);
+  return {
+    apps: list('SELECT app AS value, sum(n) AS n FROM rollup_site_months GROUP BY app', FILTER_LIMITS.app),
+    // '' is no site; '=name' a site (012_rollups.ts).
+    sites: list("SELECT substr(site, 2) AS value, sum(n) AS n FROM rollup_site_months WHERE site <> '' GROUP BY site", FILTER_LIMITS.site),
+    hostnames: list('SELECT hostname AS value, sum(n) AS n FROM rollup_host_months GROUP BY hostname', FILTER_LIMITS.hostname),
+    users: [...new Set(users.map((u) => people.show(u).user ?? ''))].filter(Boolean).sort(),
+  };
 }

@@ -55,7 +55,7 @@ export async function pruneOnce(db: Db, days: number, now = Date.now(), batch = 
   const delViolation = db.prepare('DELETE FROM violations WHERE seq = ? AND ((ended_at IS NOT NULL AND ended_at < ?) OR (ended_at IS NULL AND updated_at < ?))');
   const rollups = createRollups(db);
   let rowsSeen = 0;
-  const step = db.transaction((): number => {
+  const step = db.transaction((): number => rollups.batch(() => {
     const rows = pick.all(cutoff, cutoff, batch);
     rowsSeen = rows.length;
     let n = 0;
@@ -66,7 +66,7 @@ export async function pruneOnce(db: Db, days: number, now = Date.now(), batch = 
       n++;
     }
     return n;
-  });
+  }));
   let total = 0;
   for (;;) {
     const n = step();

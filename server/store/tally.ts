@@ -47,6 +47,9 @@ const nextMonth = (month: string): string => {
 /** The first instant (a quarter hour) whose local date, in the roll-ups' sense, is `day` or later. */
 export function dayStart(tz: string, day: string): number {
   let t = Date.parse(`${day}T00:00:00Z`) - 15 * 3600_000; // no zone is ahead of UTC by more than 14 h
+  // By hours, then back one and by quarters: a few Intl calls, not a hundred.
+  while (localTime(tz, new Date(t)).date < day) t += 3_600_000;
+  t -= 3_600_000;
   while (localTime(tz, new Date(t)).date < day) t += QUARTER;
   return t;
 }

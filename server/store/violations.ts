@@ -112,7 +112,7 @@ export function createViolationStore(db: Db, people: People, now: () => number =
   }
 
   /** Stores a batch in one transaction; the caller acks only after this returns. */
-  const ingest = db.transaction((agent: { agentId: string; hostname: string; site: string | null }, events: Event[]): IngestResult => {
+  const ingest = db.transaction((agent: { agentId: string; hostname: string; site: string | null }, events: Event[]): IngestResult => rollups.batch(() => {
     const received = now();
     const result: IngestResult = { stored: 0, duplicates: 0, touched: [], events: [] };
     for (const e of events) {
@@ -127,7 +127,7 @@ export function createViolationStore(db: Db, people: People, now: () => number =
       if (!result.touched.includes(e.violationId)) result.touched.push(e.violationId);
     }
     return result;
-  });
+  }));
 
   function toViolation(r: Row): Violation {
     const end = r.ended_at ?? now();
@@ -190,7 +190,7 @@ export function createViolationStore(db: Db, people: People, now: () => number =
   const markClicked = db.prepare('UPDATE violations SET nudge_shown_at = COALESCE(nudge_shown_at, ?), nudge_clicked_at = COALESCE(nudge_clicked_at, ?), updated_at = ? WHERE agent_id = ? AND id = ?');
 
   /** Stores nudge outcomes once each and marks their violations; the caller acks after. */
-  const ingestNudges = db.transaction((agentId: string, nudges: NudgeOutcome[]): { stored: number; touched: string[] } => {
+  const ingestNudges = db.transaction((agentId: string, nudges: NudgeOutcome[]): { stored: number; touched: string[] } => rollups.batch(() => {
     const received = now();
     const touched: string[] = [];
     let stored = 0;
@@ -204,7 +204,7 @@ export function createViolationStore(db: Db, people: People, now: () => number =
       if (!touched.includes(n.violationId)) touched.push(n.violationId);
     }
     return { stored, touched };
-  });
+  }));
 
   function get(agentId: string, id: string): Violation | null {
     const row = getViolation.get(agentId, id);

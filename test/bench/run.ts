@@ -7,6 +7,7 @@ import { benchAgentMemory, benchIdle, benchPoll } from './agent.js';
 import { benchConnections, benchFeed, benchIngest } from './server.js';
 import { writeResults, type BenchResults } from './results.js';
 import { benchWinPoll } from './win.js';
+import { benchReports } from './reports.js';
 
 const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   detect: benchDetect,
@@ -17,6 +18,7 @@ const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   connections: benchConnections,
   feed: benchFeed,
   'win-poll': benchWinPoll,
+  reports: benchReports,
 };
 
 const only = process.argv.slice(2);

@@ -109,9 +109,6 @@ export function recount(db: Db, tz: string, now: number): Record<string, Row[]> 
     add('rollup_site_months', { month: day.slice(0, 7), site, app: v.app, state: v.state }, m);
     add('rollup_host_days', { day, site, hostname: v.hostname }, { n: 1 });
     add('rollup_host_months', { month: day.slice(0, 7), site, hostname: v.hostname }, { n: 1 });
-    add('filter_values', { kind: 'app', value: v.app }, { n: 1 });
-    add('filter_values', { kind: 'hostname', value: v.hostname }, { n: 1 });
-    if (v.site !== null) add('filter_values', { kind: 'site', value: v.site }, { n: 1 });
     if (v.user !== null) add('filter_values', { kind: 'user', value: v.user }, { n: 1 });
   }
   return Object.fromEntries(Object.entries(out).map(([t, m]) => [t, [...m.values()].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))]));

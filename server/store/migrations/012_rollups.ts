@@ -10,8 +10,9 @@
  * they are kept as a count and a sum of start times (minutes = count * now - sum).
  * `site` is '' for no site and '=' + the site otherwise, so a key column is never NULL.
  *
- * `filter_values` holds the dashboard's filter lists (apps, sites, workstations, users)
- * with how many violations hold each value; a value leaves when its count reaches 0.
+ * `filter_values` holds the users for the dashboard's filter list, with how many
+ * violations hold each; a value leaves when its count reaches 0. Apps, sites and
+ * workstations for the filter lists come from the month tables (a few rows per month).
  *
  * A store made before this migration starts with empty roll-ups and `ready = 0`: reads use
  * the violations until `rollups rebuild` (or the server at start) has counted them.
@@ -69,7 +70,7 @@ CREATE TABLE rollup_host_months (
 CREATE INDEX rollup_host_months_site ON rollup_host_months(site, month);
 
 CREATE TABLE filter_values (
-  kind   TEXT NOT NULL CHECK (kind IN ('app', 'site', 'hostname', 'user')),
+  kind   TEXT NOT NULL CHECK (kind IN ('user')),
   value  TEXT NOT NULL,
   n      INTEGER NOT NULL,
   PRIMARY KEY (kind, value)
