@@ -63,7 +63,8 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     },
     ...sessionRoutes(deps.store, deps.live, deps.secure),
     // Trend days are the clinic's days: the default policy's time zone.
-    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive, deps.store.reveals, appNameOf(deps.policies), deps.store.exceptions),
+    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive, deps.store.reveals, appNameOf(deps.policies), deps.store.exceptions,
+      deps.store.db.memory ? undefined : { file: deps.store.db.name, showNames: deps.store.people.showNames }),
     ...subjectRoutes(deps.store, audit),
     ...exceptionRoutes(deps.store.exceptions, deps.store.violations, deps.live, audit),
     {

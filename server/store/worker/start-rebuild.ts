@@ -6,9 +6,10 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../../shared/log.js';
+import { workerUrl } from './url.js';
 
 export function startRollupRebuild(file: string, tz: string, resume: boolean, log: Logger): { stop: () => Promise<void>; done: Promise<boolean> } {
-  const worker = new Worker(new URL('./rollup-worker.js', import.meta.url), { workerData: { file, tz, resume } });
+  const worker = new Worker(workerUrl('rollup-worker'), { workerData: { file, tz, resume } });
   log.warn({ tz, resume }, 'roll-ups are not counted in the clinic\'s time zone yet: counting them in a worker (trends and reports read the violations until it is done)');
   const done = new Promise<boolean>((resolve) => {
     worker.on('message', (m: { type: string; counted?: number; total?: number; code?: string }) => {
