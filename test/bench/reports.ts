@@ -88,7 +88,9 @@ function queryTimes(data: string, now: number): { rollup: number[]; raw: number[
 
 function startServer(port: number, data: string): Promise<ChildProcess> {
   const cli = process.env.BENCH_SERVER_CLI ?? join(packageRoot(), 'build', 'server', 'cli.js');
-  const child = spawn(process.execPath, [cli, '--port', String(port), '--data', data, '--policies', DEMO_POLICIES, '--enroll-secret', TEST_SECRET, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [cli, '--port', String(port), '--data', data, '--policies', DEMO_POLICIES, '--enroll-secret', TEST_SECRET, '--log-level', 'warn',
+    // One agent sends 800 events/s here: far over the default per-agent quota (5,000 an hour).
+    '--quota-events-per-hour', '100000000', '--quota-bytes-per-hour', '100000000000'], { stdio: ['ignore', 'ignore', 'inherit'] });
   return (async () => {
     for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
       if (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) return child;
