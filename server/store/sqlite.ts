@@ -33,6 +33,7 @@ import { createRevealStore } from './reveals.js';
 import { createSubjects } from './subjects.js';
 import { createExceptionStore } from './exceptions.js';
 import { createInstanceStore } from './instances.js';
+import { createRollups, type Rollups } from './rollups.js';
 import { pruneAll, pruneOnce } from './retention.js';
 import { migrations } from './migrations/index.js';
 import { createReportStore } from '../reports/store.js';
@@ -47,8 +48,8 @@ export interface SqliteOptions {
   log?: Logger;
 }
 
-/** The SQLite engine; `db` is its handle, for SQLite-only code (tests that backdate rows, benchmarks). */
-export type SqliteStore = Store & { readonly db: Db };
+/** The SQLite engine; `db` is its handle, for SQLite-only code (tests that backdate rows, benchmarks); `rollups` its roll-up tables (reports, the CSV worker, `rollups rebuild`). */
+export type SqliteStore = Store & { readonly db: Db; readonly rollups: Rollups };
 
 type Fn = (...args: never[]) => unknown;
 type Lifted<T, K extends keyof T> = { [P in K]: T[P] extends (...a: infer A) => infer R ? (...a: A) => Promise<Awaited<R>> : never };
@@ -127,18 +128,19 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
   const opened = db.memory ? null : fileId(db.name);
 
   const people = createPeople(db, { showNames: opts.showNames, now });
+  const rollups = createRollups(db, now);
   const m = {
     agents: createAgentStore(db, now),
-    violations: createViolationStore(db, people, now),
+    violations: createViolationStore(db, people, now, rollups),
     reveals: createRevealStore(db, people, now),
     subjects: createSubjects(db, people),
     apiTokens: createApiTokenStore(db, now),
     secrets: createSecretStore(db, now),
     users: createUserStore(db, now),
     audit: createAuditStore(db, now),
-    exceptions: createExceptionStore(db, now),
+    exceptions: createExceptionStore(db, now, rollups),
     alerts: createAlertStore(db, now),
-    reports: createReportStore(db, now),
+    reports: createReportStore(db, now, rollups),
     instances: createInstanceStore(db, now),
   };
   const storedUser = db.prepare<[string, string], { user: string | null }>('SELECT user FROM violations WHERE agent_id = ? AND id = ?');
@@ -259,5 +261,5 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
       end();
     }
   };
-  return Object.assign(main, { db });
+  return Object.assign(main, { db, rollups });
 }

@@ -15,6 +15,7 @@ import * as m011 from './011_alerts.js';
 import * as m010 from './010_exceptions.js';
 import * as m012 from './012_instances.js';
 import * as m014 from './014_violation_changes.js';
+import * as m015 from './015_rollups.js';
 
 export interface Migration {
   version: number;
@@ -36,4 +37,5 @@ export const migrations: Migration[] = [
   { version: 11, ...m011 },
   { version: 12, ...m012 },
   { version: 14, ...m014 },
+  { version: 15, ...m015 },
 ];
