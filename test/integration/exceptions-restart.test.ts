@@ -103,8 +103,12 @@ describe.skipIf(process.platform !== 'linux')('clinician exceptions across an ag
     await new Promise((r) => setTimeout(r, Math.max(0, until - Date.now() + 500)));
     startFakeApp(app());
     await vi.waitFor(() => expect(nudges()).toBe(2), { timeout: 15_000, interval: 200 });
-    const list = await signals();
-    expect(list).toHaveLength(3);
+    // The nudge is shown at once; the violation reaches the server with the next batch.
+    const list = await vi.waitFor(async () => {
+      const l = await signals();
+      expect(l).toHaveLength(3);
+      return l;
+    }, { timeout: 15_000, interval: 200 });
     expect(list[0]!.exception ?? null).toBeNull();
     await vi.waitFor(() => expect(JSON.parse(readFileSync(join(state, 'exceptions.json'), 'utf8')).windows).toEqual([]), { timeout: 5000, interval: 200 });
 
