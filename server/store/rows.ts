@@ -31,6 +31,30 @@ export interface ViolationRow {
   ack_note: string | null;
 }
 
+/** A time for a data-subject export: ISO text, null stays null. */
+export const isoOrNull = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** A stored JSON column for an export: parsed, or the raw text when it is not JSON. */
+export function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** One violation row as a data-subject export lists it (both engines). */
+/** The fields of a violation a subject export carries. */
+export type ExportedViolation = Pick<ViolationRow, 'agent_id' | 'id' | 'hostname' | 'site' | 'user' | 'app' | 'state' | 'via' | 'started_at' | 'ended_at' | 'evidence' | 'ack_status' | 'ack_by' | 'ack_at' | 'ack_note'>;
+
+export function violationExport(v: ExportedViolation) {
+  return {
+    agentId: v.agent_id, id: v.id, hostname: v.hostname, site: v.site, user: v.user, app: v.app, state: v.state, via: v.via,
+    startedAt: isoOrNull(v.started_at), endedAt: isoOrNull(v.ended_at), evidence: jsonOrText(v.evidence),
+    ack: v.ack_status ? { status: v.ack_status, by: v.ack_by, at: isoOrNull(v.ack_at), note: v.ack_note } : null,
+  };
+}
+
 export interface Shower {
   show(user: string | null): ShownUser;
   showEvidence(line: string): string;

@@ -17,16 +17,8 @@
  */
 import type { Db } from './db.js';
 import { accountPart, ERASED, type People } from './people.js';
-import { erasureKept } from './rows.js';
+import { erasureKept, isoOrNull as iso, jsonOrText as json, violationExport } from './rows.js';
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-const json = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-};
 
 interface VRow { seq: number; id: string; agent_id: string; hostname: string; site: string | null; user: string | null; app: string; state: string; via: string; started_at: number; ended_at: number | null; evidence: string; ack_status: string | null; ack_by: string | null; ack_at: number | null; ack_note: string | null }
 
@@ -95,11 +87,7 @@ export function createSubjects(db: Db, people: People) {
       v: 1,
       generatedAt: new Date().toISOString(),
       subject: { name, pseudonym, spellings: names.filter((n) => n !== name) },
-      violations: vs.map((v) => ({
-        agentId: v.agent_id, id: v.id, hostname: v.hostname, site: v.site, user: v.user, app: v.app, state: v.state, via: v.via,
-        startedAt: iso(v.started_at), endedAt: iso(v.ended_at), evidence: json(v.evidence),
-        ack: v.ack_status ? { status: v.ack_status, by: v.ack_by, at: iso(v.ack_at), note: v.ack_note } : null,
-      })),
+      violations: vs.map(violationExport),
       events: [...events.values()],
       nudges: [...nudges.values()],
       exceptions: db.prepare<string[], { agent_id: string; violation_id: string; app: string; reason: string; label: string; claimed_at: number; until: number; decision: string | null; decided_by: string | null; note: string }>(
