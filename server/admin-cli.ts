@@ -10,8 +10,9 @@ import { SERVER_OPTIONS } from './config.js';
 import { MIGRATE_USAGE, runMigrate } from './migrate-cli.js';
 import { cliActor } from './store/audit.js';
 import type { Store } from './store/types.js';
-import { withStore as withCliStore } from './cli-store.js';
+import { openCliStore as openStore, withStore as withCliStore } from './cli-store.js';
 import { ALERT_USAGE, runAlertCli } from './alerts/cli.js';
+import { rollupsCommand } from './rollups-cli.js';
 
 /** What every command takes: where the store is (`--data DIR`, or `--database sqlite:PATH`). */
 const DATA_ONLY: OptionSpec[] = SERVER_OPTIONS.filter((o) => o.key === 'dataDir' || o.key === 'database');
@@ -84,6 +85,8 @@ export const ADMIN_USAGE = `commands:
   backup FILE                                    online copy of the store to FILE
   subject export NAME                            everything held about one clinician (the user name agents report) as JSON
   subject erase NAME [--reference TEXT]          erase or anonymise it (audited by pseudonym; --reference: your ticket)
+  rollups rebuild [--timezone TZ]                count every violation into the trend roll-ups again (progress on stderr;
+                                                 TZ: the clinic's zone, default the one they were counted in, else the policy's)
 ${ALERT_USAGE}
 ${MIGRATE_USAGE}
 every command takes --data DIR (default ./data) or --database sqlite:PATH`;
@@ -224,6 +227,8 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
     }
     case 'agent forget':
       return agentForget(rest, out);
+    case 'rollups rebuild':
+      return rollupsCommand(rest, openStore, out);
     case 'subject export':
     case 'subject erase':
       return subjectCommand(sub === 'export' ? 'export' : 'erase', rest, out);
@@ -239,7 +244,7 @@ export async function runAdmin(argv: string[], out: Out): Promise<boolean> {
     out(`backup written to ${resolve(file)}`);
     return true;
   }
-  if (cmd === 'token' || cmd === 'user' || cmd === 'secret' || cmd === 'agent' || cmd === 'subject') throw new AppError('bad_option', `unknown command "${key}"; run --help for the commands`);
+  if (cmd === 'token' || cmd === 'user' || cmd === 'secret' || cmd === 'agent' || cmd === 'subject' || cmd === 'rollups') throw new AppError('bad_option', `unknown command "${key}"; run --help for the commands`);
   return false;
 }
 

@@ -22,6 +22,8 @@ import { createLiveFeed } from './api/live.js';
 import { createLiveRelay } from './api/live-relay.js';
 import { createForwarder } from './forward/siem.js';
 import { startRetention } from './store/retention-job.js';
+import { startRollupRebuild } from './store/worker/start-rebuild.js';
+import type { SqliteStore } from './store/sqlite.js';
 import { AppError } from '../shared/errors.js';
 import { createHealth } from './health/index.js';
 import { registerHealthMetrics } from './health/metrics.js';
@@ -85,6 +87,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   };
   // The SIEM sees clinicians as the dashboard does: pseudonyms unless the clinic shows names.
   const forwarder = createForwarder({ file: config.forwardFile, syslog: config.forwardSyslog, people: store.people }, log.child({ module: 'forward' }));
+  // Roll-ups (SQLite) in the clinic's zone: kept as they are, started on an empty store, or
+  // counted again in a worker (a store from before migration 15, or a changed zone).
+  const rollups = 'rollups' in store ? (store as SqliteStore).rollups : null;
+  const rollupPlan = rollups?.prepare(policies.policyFor({}).timezone) ?? 'ready';
+  const rebuild = rollupPlan === 'ready' ? null : startRollupRebuild((store as SqliteStore).db.name, policies.policyFor({}).timezone, rollupPlan === 'resume', log.child({ module: 'rollups' }));
   const stopRetention = startRetention(store, { days: config.retentionDays, auditDays: config.auditRetentionDays }, log.child({ module: 'retention' }));
   let gatewayRef: { onlineCount(): number; connectionCount(): number } | null = null;
   const metrics = createMetrics({
@@ -165,6 +172,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       policies.close();
       await instances.stop();
       stopRetention();
+      await rebuild?.stop();
       await alerting.stop();
       live.close();
       forwarder.close();

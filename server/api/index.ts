@@ -10,7 +10,7 @@ import type { Gateway } from '../gateway/index.js';
 import type { HealthService } from '../health/index.js';
 import type { Metrics } from '../metrics.js';
 import type { PolicyService } from '../policy/index.js';
-import type { Store } from '../store/index.js';
+import type { SqliteStore, Store } from '../store/index.js';
 import { staticRoutes } from '../web/static-files.js';
 import { sessionPrincipal, sessionRoutes } from './session.js';
 import { adminRoutes, agentAssignRoute, auditCsvRoute } from './admin.js';
@@ -45,6 +45,13 @@ export interface ApiDeps {
   oidc?: OidcDeps | null;
 }
 
+/** The CSV export's worker reads the SQLite file with its own connection; PostgreSQL (and an in-memory SQLite) page on the event loop. */
+function csvOffThread(store: Store): { file: string; showNames: boolean } | undefined {
+  if (store.engine !== 'sqlite') return undefined;
+  const { db } = store as SqliteStore;
+  return db.memory ? undefined : { file: db.name, showNames: store.people.showNames };
+}
+
 export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const audit = (p: Principal | null, action: string, detail: Record<string, unknown> = {}) => deps.store.audit.record(actorOf(p), action, detail);
   // A live stream re-checks the credential it was opened with (logout, reset, disable, revoke).
@@ -70,7 +77,8 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     ...sessionRoutes(deps.store, deps.live, deps.secure, deps.clientAddress),
     ...oidcRoutes(deps.store, deps.oidc ?? null, deps.secure, deps.log.child({ module: 'oidc' }), deps.clientAddress),
     // Trend days are the clinic's days: the default policy's time zone.
-    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive, deps.store.reveals, appNameOf(deps.policies), deps.store.exceptions),
+    ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive, deps.store.reveals, appNameOf(deps.policies), deps.store.exceptions,
+      csvOffThread(deps.store)),
     ...subjectRoutes(deps.store, audit),
     ...exceptionRoutes(deps.store.exceptions, deps.store.violations, deps.live, audit),
     {

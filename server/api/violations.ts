@@ -10,6 +10,7 @@ import { sendJson } from './http.js';
 import type { LiveFeed } from './live.js';
 import { actorOf, type Ctx, type Principal, type Route } from './router.js';
 import { withExceptions } from './exceptions.js';
+import { streamCsvOffThread } from './csv-off-thread.js';
 
 const Time = z
   .string()
@@ -82,7 +83,10 @@ export type CredentialCheck = (principal: Principal | null) => () => Promise<boo
 const violationPath = (agentId: string, id: string) => `/api/violations/${encodeURIComponent(agentId)}/${encodeURIComponent(id)}`;
 
 /** `appName` is the catalog's display name (Zoom, WhatsApp), written beside the id in the CSV. */
-export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit, timezone: () => string, credentialLive: CredentialCheck, reveals: RevealStore, appName: (id: string) => string = (id) => id, exceptions?: ExceptionStore): Route[] {
+/** Where a worker thread finds the store for CSV exports (none: the export runs on the event loop). */
+export interface OffThread { file: string; showNames: boolean }
+
+export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit, timezone: () => string, credentialLive: CredentialCheck, reveals: RevealStore, appName: (id: string) => string = (id) => id, exceptions?: ExceptionStore, offThread?: OffThread): Route[] {
   const csvHeader = CSV_COLUMNS.flatMap((c): string[] => (c === 'app' ? ['app', 'appName'] : [c]));
   const csvRow = (v: Violation) => CSV_COLUMNS.flatMap((c) => (c === 'app' ? [v.app, appName(v.app)] : [v[c]]));
   /**
@@ -195,6 +199,12 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
           'content-type': 'text/csv; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
           'content-disposition': `attachment; filename="consultguard-violations-${new Date().toISOString().slice(0, 10)}.csv"`,
         });
+        if (offThread) {
+          // A worker with its own connection pages through the rows (issue 18).
+          const appNames = Object.fromEntries((await store.filterValues()).apps.map((a) => [a, appName(a)]));
+          await streamCsvOffThread(res, csvLine(csvHeader), { file: offThread.file, showNames: offThread.showNames, filter, columns: CSV_COLUMNS, appNames, maxRows: CSV_MAX_ROWS, page: CSV_PAGE });
+          return;
+        }
         // Keyset pages of CSV_PAGE rows: memory stays flat for any export size, and the
         // reply waits for the client (see streamLines).
         let cursor: { startedAt: number; seq: number } | undefined;

@@ -21,9 +21,9 @@ export interface ReportSummary {
 
 /** Words the store's figures (store `reports.figures`) for one site and period. */
 export function summarise(f: ReportFigures, tz: string, appName: (id: string) => string): ReportSummary {
-  // Days in the site's zone: hour buckets mapped to local dates (exact for whole-hour offsets; a
-  // half-hour zone's bucket straddling midnight counts on the day it starts).
-  const days = new Map<string, number>();
+  // Days in the site's zone: the roll-ups' local days when the store read them, else
+  // 15-minute buckets mapped to local dates (exact for every real UTC offset).
+  const days = new Map<string, number>((f.days ?? []).map((d) => [d.day, d.n]));
   for (const r of f.buckets) {
     const day = localTime(tz, new Date(r.b * 900_000)).date;
     days.set(day, (days.get(day) ?? 0) + r.n);

@@ -39,7 +39,7 @@ export function createReportScheduler(deps: ReportDeps) {
     const p = lastCompletePeriod(s.every, tz, t);
     if (!(await deps.reports.claim(s.id, p.key, LEASE_MS))) return;
     try {
-      const summary = summarise(await deps.reports.figures(s.site, p.since, p.until, t), tz, deps.appName);
+      const summary = summarise(await deps.reports.figures(s.site, p.since, p.until, t, tz), tz, deps.appName);
       const csv = await periodCsv(deps.violations, s.site, p, deps.pseudonymFor);
       const mail = renderReport(s.site, s.every, p, summary, csv, t);
       const filename = `consultguard-${s.site.replace(/[^A-Za-z0-9._-]/g, '_')}-${s.every}-${p.firstDay}.csv`;

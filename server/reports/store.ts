@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../store/db.js';
 import type { ReportFigures } from '../store/types.js';
 import type { Every } from './period.js';
+import type { Rollups } from '../store/rollups.js';
+import { tallyRange, topOf } from '../store/tally.js';
 
 export interface ReportSchedule {
   id: string;
@@ -23,7 +25,8 @@ const toSchedule = (r: Row): ReportSchedule => ({ id: r.id, every: r.every as Ev
 /** Sends of one period are given up after this many failed attempts (the next period still goes). */
 export const MAX_REPORT_ATTEMPTS = 20;
 
-export function createReportStore(db: Db, now: () => number = Date.now) {
+/** `rollups` (the SQLite engine's): when given and counted in a report's zone, `figures` reads them. */
+export function createReportStore(db: Db, now: () => number = Date.now, rollups?: Rollups) {
   return {
     add(s: Omit<ReportSchedule, 'id' | 'createdAt'>): ReportSchedule {
       const created = { ...s, id: randomUUID().slice(0, 8), createdAt: now() };
@@ -54,20 +57,43 @@ export function createReportStore(db: Db, now: () => number = Date.now) {
     lastRun: (reportId: string) => db.prepare<[string], { period: string; state: string; sent_at: number | null; last_error: string | null; attempts: number }>(
       'SELECT period, state, sent_at, last_error, attempts FROM report_runs WHERE report_id = ? ORDER BY period DESC LIMIT 1',
     ).get(reportId) ?? null,
-    /** A site's period in raw figures (content.ts words them); `now` ends open in-call violations. */
-    figures(site: string, since: number, until: number, t: number): ReportFigures {
-      const args = [site, since, until] as const;
-      const tot = db.prepare<[number, string, number, number], { n: number; incall: number | null; shown: number; clicked: number }>(
-        `SELECT count(*) AS n, sum(CASE WHEN state = 'in-call' THEN coalesce(ended_at, ?) - started_at ELSE 0 END) / 60000.0 AS incall,
-           count(nudge_shown_at) AS shown, count(nudge_clicked_at) AS clicked
-         FROM violations WHERE site = ? AND started_at >= ? AND started_at < ?`,
-      ).get(t, ...args)!;
-      const byApp = db.prepare<[string, number, number], { app: string; n: number }>('SELECT app, count(*) AS n FROM violations WHERE site = ? AND started_at >= ? AND started_at < ? GROUP BY app ORDER BY n DESC, app').all(...args);
-      const hosts = db.prepare<[string, number, number], { hostname: string; n: number }>('SELECT hostname, count(*) AS n FROM violations WHERE site = ? AND started_at >= ? AND started_at < ? GROUP BY hostname ORDER BY n DESC, hostname LIMIT 10').all(...args);
-      const buckets = db.prepare<[string, number, number], { b: number; n: number }>('SELECT started_at / 900000 AS b, count(*) AS n FROM violations WHERE site = ? AND started_at >= ? AND started_at < ? GROUP BY b').all(...args);
-      return { total: tot.n, inCallMinutes: tot.incall ?? 0, shown: tot.shown, clicked: tot.clicked, byApp, hosts, buckets };
+    /**
+     * A site's period in figures (content.ts words them); `t` ends open in-call violations.
+     * Given the report's zone `tz`, from the roll-ups when they are counted in it (per-day
+     * counts in `days`); else counted from the violations (figuresFromRows).
+     */
+    figures(site: string, since: number, until: number, t: number, tz?: string): ReportFigures {
+      const state = rollups?.state();
+      const tally = tz === undefined ? null : tallyRange(db, state?.ready ? state.tz : null, since, until, tz, t, site);
+      if (!tally) return figuresFromRows(db, site, since, until, t);
+      const byApp = new Map<string, number>();
+      for (const d of tally.days.values()) for (const [app, n] of d.byApp) byApp.set(app, (byApp.get(app) ?? 0) + n);
+      return {
+        total: tally.total,
+        inCallMinutes: tally.inCallMs / 60_000,
+        shown: tally.shown,
+        clicked: tally.clicked,
+        byApp: topOf(byApp, Infinity).map(([app, n]) => ({ app, n })),
+        hosts: topOf(tally.hosts, 10).map(([hostname, n]) => ({ hostname, n })),
+        buckets: [],
+        days: [...tally.days].map(([day, d]) => ({ day, n: d.n })),
+      };
     },
   };
+}
+
+/** A site's period counted from the violations (the pre-roll-up queries; the reference in tests). */
+export function figuresFromRows(db: Db, site: string, since: number, until: number, t: number): ReportFigures {
+  const args = [site, since, until] as const;
+  const tot = db.prepare<[number, string, number, number], { n: number; incall: number | null; shown: number; clicked: number }>(
+    `SELECT count(*) AS n, sum(CASE WHEN state = 'in-call' THEN coalesce(ended_at, ?) - started_at ELSE 0 END) / 60000.0 AS incall,
+       count(nudge_shown_at) AS shown, count(nudge_clicked_at) AS clicked
+     FROM violations WHERE site = ? AND started_at >= ? AND started_at < ?`,
+  ).get(t, ...args)!;
+  const byApp = db.prepare<[string, number, number], { app: string; n: number }>('SELECT app, count(*) AS n FROM violations WHERE site = ? AND started_at >= ? AND started_at < ? GROUP BY app ORDER BY n DESC, app').all(...args);
+  const hosts = db.prepare<[string, number, number], { hostname: string; n: number }>('SELECT hostname, count(*) AS n FROM violations WHERE site = ? AND started_at >= ? AND started_at < ? GROUP BY hostname ORDER BY n DESC, hostname LIMIT 10').all(...args);
+  const buckets = db.prepare<[string, number, number], { b: number; n: number }>('SELECT started_at / 900000 AS b, count(*) AS n FROM violations WHERE site = ? AND started_at >= ? AND started_at < ? GROUP BY b').all(...args);
+  return { total: tot.n, inCallMinutes: tot.incall ?? 0, shown: tot.shown, clicked: tot.clicked, byApp, hosts, buckets };
 }
 
 export type ReportStore = ReturnType<typeof createReportStore>;

@@ -8,8 +8,12 @@ import type { ViolationException } from '../../shared/api-types.js';
 import { exceptionLabel as labelOf, exceptionToApi as toApi, type ExceptionRow as Row } from './rows.js';
 import type { NudgeOutcome } from '../../shared/protocol.js';
 import type { Db } from './db.js';
+import { createRollups, type Rollups } from './rollups.js';
+import { tallyRange } from './tally.js';
+import { exceptionCountsFromRows } from './trends-raw.js';
+import { exceptionCountsFromTally } from './trends.js';
 
-export function createExceptionStore(db: Db, now: () => number = Date.now) {
+export function createExceptionStore(db: Db, now: () => number = Date.now, rollups: Rollups = createRollups(db, now)) {
   const upsert = db.prepare(
     `INSERT INTO exceptions (agent_id, violation_id, outcome_id, app, user, reason, label, claimed_at, until)
      VALUES (@agentId, @violationId, @id, @app, @user, @reason, @label, @at, @until)
@@ -28,7 +32,8 @@ export function createExceptionStore(db: Db, now: () => number = Date.now) {
         if (x.outcome !== 'exception') continue;
         const at = Date.parse(x.at);
         const until = x.until ? Date.parse(x.until) : at;
-        n += upsert.run({ agentId, violationId: x.violationId, id: x.id, app: x.app, user: x.user ?? null, reason: x.reason ?? 'unknown', label: labelOf(x).slice(0, 200), at, until }).changes;
+        const row = { agentId, violationId: x.violationId, id: x.id, app: x.app, user: x.user ?? null, reason: x.reason ?? 'unknown', label: labelOf(x).slice(0, 200), at, until };
+        n += rollups.track(agentId, x.violationId, () => upsert.run(row).changes);
       }
       return n;
     }),
@@ -45,18 +50,17 @@ export function createExceptionStore(db: Db, now: () => number = Date.now) {
       return out;
     },
     decide(agentId: string, violationId: string, decision: 'accepted' | 'rejected', by: string, note: string): ViolationException | null {
-      if (decideRow.run(decision, by, now(), note, agentId, violationId).changes === 0) return null;
+      const changed = db.transaction(() => rollups.track(agentId, violationId, () => decideRow.run(decision, by, now(), note, agentId, violationId).changes))();
+      if (changed === 0) return null;
       return toApi(getRow.get(agentId, violationId)!);
     },
     /** Violations started in [since, until): with a claimed exception (by decision) and without one. */
     counts(since: number, until: number): { claimed: number; accepted: number; rejected: number; pending: number; unexplained: number } {
-      const r = db.prepare<[number, number], { total: number; claimed: number; accepted: number; rejected: number }>(
-        `SELECT count(*) AS total, count(e.violation_id) AS claimed,
-                coalesce(sum(e.decision = 'accepted'), 0) AS accepted, coalesce(sum(e.decision = 'rejected'), 0) AS rejected
-         FROM violations v LEFT JOIN exceptions e ON e.agent_id = v.agent_id AND e.violation_id = v.id
-         WHERE v.started_at >= ? AND v.started_at < ?`,
-      ).get(since, until)!;
-      return { claimed: r.claimed, accepted: r.accepted, rejected: r.rejected, pending: r.claimed - r.accepted - r.rejected, unexplained: r.total - r.claimed };
+      // Totals need no day: the roll-ups' own zone splits the range into whole days and ends.
+      const state = rollups.state();
+      const t = state.ready && state.tz ? tallyRange(db, state.tz, since, until, state.tz, now()) : null;
+      if (t) return exceptionCountsFromTally(t);
+      return exceptionCountsFromRows(db, since, until);
     },
   };
 }

@@ -17,6 +17,7 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from './db.js';
+import { createRollups } from './rollups.js';
 import { LOCKOUT, SESSION } from './users.js';
 
 export const RETENTION_BATCH = 500;
@@ -52,18 +53,20 @@ export async function pruneOnce(db: Db, days: number, now = Date.now(), batch = 
   const children = ['events', 'nudges', 'reviews', 'reveals'].map((t) => db.prepare(`DELETE FROM ${t} WHERE agent_id = ? AND violation_id = ?`));
   // Re-checked at delete time: between batches a late event may have reopened or refreshed a row.
   const delViolation = db.prepare('DELETE FROM violations WHERE seq = ? AND ((ended_at IS NOT NULL AND ended_at < ?) OR (ended_at IS NULL AND updated_at < ?))');
+  const rollups = createRollups(db);
   let rowsSeen = 0;
-  const step = db.transaction((): number => {
+  const step = db.transaction((): number => rollups.batch(() => {
     const rows = pick.all(cutoff, cutoff, batch);
     rowsSeen = rows.length;
     let n = 0;
     for (const r of rows) {
-      if (delViolation.run(r.seq, cutoff, cutoff).changes === 0) continue;
+      // The roll-ups lose what the violation counted (its day's rows go with their last violation).
+      if (rollups.track(r.agent_id, r.id, () => delViolation.run(r.seq, cutoff, cutoff).changes) === 0) continue;
       for (const c of children) c.run(r.agent_id, r.id);
       n++;
     }
     return n;
-  });
+  }));
   let total = 0;
   for (;;) {
     const n = step();
@@ -79,6 +82,19 @@ function byTime(db: Db, table: string, key: string, where: string, batch: number
   return (...args: number[]) => drain(() => stmt.run(...args).changes);
 }
 
+/** Exception claims older than `cutoff`, in batches, each moving its violation's roll-ups. */
+function pruneClaims(db: Db, cutoff: number, batch: number): Promise<number> {
+  const pick = db.prepare<[number, number], { agent_id: string; violation_id: string }>('SELECT agent_id, violation_id FROM exceptions WHERE claimed_at < ? LIMIT ?');
+  const del = db.prepare('DELETE FROM exceptions WHERE agent_id = ? AND violation_id = ?');
+  const rollups = createRollups(db);
+  const step = db.transaction((): number => rollups.batch(() => {
+    let n = 0;
+    for (const x of pick.all(cutoff, batch)) n += rollups.track(x.agent_id, x.violation_id, () => del.run(x.agent_id, x.violation_id).changes);
+    return n;
+  }));
+  return drain(step);
+}
+
 /** One full pass over every table; answers what it deleted from each. */
 export async function pruneAll(db: Db, opts: RetentionOptions, now = Date.now(), batch = RETENTION_BATCH): Promise<Pruned> {
   const cutoff = now - opts.days * 86_400_000;
@@ -90,8 +106,9 @@ export async function pruneAll(db: Db, opts: RetentionOptions, now = Date.now(),
   out.reviews = await byTime(db, 'reviews', 'seq', 'at < ?', batch)(cutoff);
   out.reveals = await byTime(db, 'reveals', 'seq', 'at < ?', batch)(cutoff);
   // A claim follows its violation (trigger in migration 010); one whose violation never
-  // arrived goes by its own age.
-  out.exceptions = await byTime(db, 'exceptions', '(agent_id, violation_id)', 'claimed_at < ?', batch)(cutoff);
+  // arrived goes by its own age. One by one, as an erasure does: a claim of a violation
+  // still kept (open, refreshed) leaves that violation's roll-ups too.
+  out.exceptions = await pruneClaims(db, cutoff, batch);
   out.sessions = await byTime(db, 'sessions', 'id_hash', 'expires_at < ? OR last_seen < ?', batch)(now, now - SESSION.idleMs);
   out.loginFailures = await byTime(db, 'login_failures', 'rowid', 'at < ?', batch)(now - LOCKOUT.windowMs);
   out.loginKnown = await byTime(db, 'login_known', '(user_name, ip)', 'last_ok < ?', batch)(now - LOCKOUT.knownMs);

@@ -34,6 +34,7 @@ import { createSubjects } from './subjects.js';
 import { createExceptionStore } from './exceptions.js';
 import { createInstanceStore } from './instances.js';
 import { createOidcStore } from './oidc.js';
+import { createRollups, type Rollups } from './rollups.js';
 import { pruneAll, pruneOnce } from './retention.js';
 import { migrations } from './migrations/index.js';
 import { createReportStore } from '../reports/store.js';
@@ -50,8 +51,8 @@ export interface SqliteOptions {
   oidcPendingMax?: number;
 }
 
-/** The SQLite engine; `db` is its handle, for SQLite-only code (tests that backdate rows, benchmarks). */
-export type SqliteStore = Store & { readonly db: Db };
+/** The SQLite engine; `db` is its handle, for SQLite-only code (tests that backdate rows, benchmarks); `rollups` its roll-up tables (reports, the CSV worker, `rollups rebuild`). */
+export type SqliteStore = Store & { readonly db: Db; readonly rollups: Rollups };
 
 type Fn = (...args: never[]) => unknown;
 type Lifted<T, K extends keyof T> = { [P in K]: T[P] extends (...a: infer A) => infer R ? (...a: A) => Promise<Awaited<R>> : never };
@@ -131,9 +132,10 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
 
   const people = createPeople(db, { showNames: opts.showNames, now });
   const users = createUserStore(db, now);
+  const rollups = createRollups(db, now);
   const m = {
     agents: createAgentStore(db, now),
-    violations: createViolationStore(db, people, now),
+    violations: createViolationStore(db, people, now, rollups),
     reveals: createRevealStore(db, people, now),
     subjects: createSubjects(db, people),
     apiTokens: createApiTokenStore(db, now),
@@ -141,9 +143,9 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
     users,
     oidc: createOidcStore(db, users, now, opts.oidcPendingMax),
     audit: createAuditStore(db, now),
-    exceptions: createExceptionStore(db, now),
+    exceptions: createExceptionStore(db, now, rollups),
     alerts: createAlertStore(db, now),
-    reports: createReportStore(db, now),
+    reports: createReportStore(db, now, rollups),
     instances: createInstanceStore(db, now),
   };
   const storedUser = db.prepare<[string, string], { user: string | null }>('SELECT user FROM violations WHERE agent_id = ? AND id = ?');
@@ -265,5 +267,5 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
       end();
     }
   };
-  return Object.assign(main, { db });
+  return Object.assign(main, { db, rollups });
 }

@@ -18,6 +18,7 @@
 import type { Db } from './db.js';
 import { accountPart, ERASED, type People } from './people.js';
 import { erasureKept, isoOrNull as iso, jsonOrText as json, violationExport } from './rows.js';
+import { createRollups } from './rollups.js';
 
 
 interface VRow { seq: number; id: string; agent_id: string; hostname: string; site: string | null; user: string | null; app: string; state: string; via: string; started_at: number; ended_at: number | null; evidence: string; ack_status: string | null; ack_by: string | null; ack_at: number | null; ack_note: string | null }
@@ -117,11 +118,13 @@ export function createSubjects(db: Db, people: People) {
       const delEvents = db.prepare('DELETE FROM events WHERE agent_id = ? AND violation_id = ?');
       const delNudges = db.prepare('DELETE FROM nudges WHERE agent_id = ? AND violation_id = ?');
       const update = db.prepare('UPDATE violations SET user = ?, evidence = ?, ack_note = ? WHERE seq = ?');
+      // The filter list of users loses the name (the violation now counts under "erased").
+      const rollups = createRollups(db);
       for (const v of violationsOf(names)) {
         counts.events += delEvents.run(v.agent_id, v.id).changes;
         counts.nudges += delNudges.run(v.agent_id, v.id).changes;
         const evidence = (JSON.parse(v.evidence) as string[]).map((l) => scrub(l) ?? l);
-        update.run(ERASED, JSON.stringify(evidence), scrub(v.ack_note), v.seq);
+        rollups.track(v.agent_id, v.id, () => update.run(ERASED, JSON.stringify(evidence), scrub(v.ack_note), v.seq));
         for (const r of db.prepare<[string, string], { seq: number; note: string }>('SELECT seq, note FROM reviews WHERE agent_id = ? AND violation_id = ?').all(v.agent_id, v.id)) {
           const note = scrub(r.note) ?? '';
           if (note !== r.note) counts.reviewNotes += db.prepare('UPDATE reviews SET note = ? WHERE seq = ?').run(note, r.seq).changes;
@@ -131,7 +134,11 @@ export function createSubjects(db: Db, people: People) {
       counts.events += db.prepare(`DELETE FROM events WHERE json_extract(body, '$.user') IN (${inList(names)})`).run(...names).changes;
       counts.nudges += db.prepare(`DELETE FROM nudges WHERE user IN (${inList(names)})`).run(...names).changes;
       // A clinician's exception claims (reason, window) are theirs too: the violation stays, the claim goes.
-      counts.exceptions = db.prepare(`DELETE FROM exceptions WHERE user IN (${inList(names)})`).run(...names).changes;
+      // One by one: each violation's roll-ups lose its claim.
+      const delClaim = db.prepare('DELETE FROM exceptions WHERE agent_id = ? AND violation_id = ?');
+      for (const x of db.prepare<string[], { agent_id: string; violation_id: string }>(`SELECT agent_id, violation_id FROM exceptions WHERE user IN (${inList(names)})`).all(...names)) {
+        counts.exceptions += rollups.track(x.agent_id, x.violation_id, () => delClaim.run(x.agent_id, x.violation_id).changes);
+      }
       for (const r of db.prepare<[string], { seq: number; reason: string }>('SELECT seq, reason FROM reveals WHERE pseudonym = ?').all(pseudonym)) {
         counts.reveals += db.prepare('UPDATE reveals SET pseudonym = ?, reason = ? WHERE seq = ?').run('erased', scrub(r.reason), r.seq).changes;
       }

@@ -331,6 +331,8 @@ export interface ReportFigures {
   hosts: Array<{ hostname: string; n: number }>;
   /** Counts per 15-minute bucket; `b` is the bucket number (start = b * 900000 ms). */
   buckets: Array<{ b: number; n: number }>;
+  /** Counts per local day in the asked zone, when the engine counted them (SQLite roll-ups); then `buckets` is empty. */
+  days?: Array<{ day: string; n: number }>;
 }
 
 export interface ReportStore {
@@ -345,7 +347,8 @@ export interface ReportStore {
   /** The newest run of a schedule (for listings). */
   lastRun(reportId: string): Promise<ReportRun | null>;
   /** Violations of `site` started in [since, until); `now` ends open in-call ones. */
-  figures(site: string, since: number, until: number, now: number): Promise<ReportFigures>;
+  /** `tz`: the report's zone, so an engine that keeps per-day roll-ups in it can answer from them. */
+  figures(site: string, since: number, until: number, now: number, tz?: string): Promise<ReportFigures>;
 }
 
 export interface RetentionStore {

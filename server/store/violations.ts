@@ -8,10 +8,15 @@ import type { FilterValues, TimelineEntry, TimelineKind, Trends, Violation } fro
 import { maxState, mergeVia, type AppState, type Via } from '../../shared/snapshot.js';
 import type { Db } from './db.js';
 import type { People } from './people.js';
-import { foldDays, toViolation as toViolationView, type ViolationRow as Row } from './rows.js';
+import { toViolation as toViolationView, type ViolationRow as Row } from './rows.js';
 import type { ViolationFilter } from './types.js';
 
 export type { ViolationFilter } from './types.js';
+import { createRollups, type Rollups } from './rollups.js';
+import { filterValuesFromRollups } from './filter-values.js';
+import { tallyRange } from './tally.js';
+import { trendsFromTally } from './trends.js';
+import { filterValuesFromRows, trendsFromRows } from './trends-raw.js';
 
 const MAX_EVIDENCE = 32;
 
@@ -39,7 +44,7 @@ export interface IngestResult {
  * trends, filter values) shows pseudonyms unless the server shows names; the real name
  * leaves the store only through reveals.ts (audited) and subjects.ts (data-subject requests).
  */
-export function createViolationStore(db: Db, people: People, now: () => number = Date.now) {
+export function createViolationStore(db: Db, people: People, now: () => number = Date.now, rollups: Rollups = createRollups(db, now)) {
   const insertEvent = db.prepare(
     'INSERT OR IGNORE INTO events (agent_id, id, violation_id, kind, at, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
@@ -53,7 +58,10 @@ export function createViolationStore(db: Db, people: People, now: () => number =
        evidence = @evidence, updated_at = @now WHERE seq = @seq`,
   );
 
-  function fold(agent: { agentId: string; hostname: string; site: string | null }, e: Event): void {
+  // Roll-ups move with the violation, in the same transaction (rollups.ts).
+  const fold = (agent: { agentId: string; hostname: string; site: string | null }, e: Event): void => rollups.track(agent.agentId, e.violationId, () => foldRow(agent, e));
+
+  function foldRow(agent: { agentId: string; hostname: string; site: string | null }, e: Event): void {
     const at = Date.parse(e.at);
     people.see(e.user);
     const row = getViolation.get(agent.agentId, e.violationId);
@@ -81,7 +89,7 @@ export function createViolationStore(db: Db, people: People, now: () => number =
   }
 
   /** Stores a batch in one transaction; the caller acks only after this returns. */
-  const ingest = db.transaction((agent: { agentId: string; hostname: string; site: string | null }, events: Event[]): IngestResult => {
+  const ingest = db.transaction((agent: { agentId: string; hostname: string; site: string | null }, events: Event[]): IngestResult => rollups.batch(() => {
     const received = now();
     const result: IngestResult = { stored: 0, duplicates: 0, touched: [], events: [] };
     for (const e of events) {
@@ -96,7 +104,7 @@ export function createViolationStore(db: Db, people: People, now: () => number =
       if (!result.touched.includes(e.violationId)) result.touched.push(e.violationId);
     }
     return result;
-  });
+  }));
 
   const toViolation = (r: Row): Violation => toViolationView(r, people, now());
 
@@ -144,7 +152,7 @@ export function createViolationStore(db: Db, people: People, now: () => number =
   const markClicked = db.prepare('UPDATE violations SET nudge_shown_at = COALESCE(nudge_shown_at, ?), nudge_clicked_at = COALESCE(nudge_clicked_at, ?), updated_at = ? WHERE agent_id = ? AND id = ?');
 
   /** Stores nudge outcomes once each and marks their violations; the caller acks after. */
-  const ingestNudges = db.transaction((agentId: string, nudges: NudgeOutcome[]): { stored: number; touched: string[] } => {
+  const ingestNudges = db.transaction((agentId: string, nudges: NudgeOutcome[]): { stored: number; touched: string[] } => rollups.batch(() => {
     const received = now();
     const touched: string[] = [];
     let stored = 0;
@@ -153,12 +161,12 @@ export function createViolationStore(db: Db, people: People, now: () => number =
       people.see(n.user);
       if (insertNudge.run(agentId, n.id, n.violationId, n.app, n.user ?? null, n.outcome, at, n.detail ?? null, received).changes === 0) continue;
       stored++;
-      if (n.outcome === 'shown') markShown.run(at, received, agentId, n.violationId);
-      if (n.outcome === 'clicked') markClicked.run(at, at, received, agentId, n.violationId);
+      if (n.outcome === 'shown') rollups.track(agentId, n.violationId, () => markShown.run(at, received, agentId, n.violationId));
+      if (n.outcome === 'clicked') rollups.track(agentId, n.violationId, () => markClicked.run(at, at, received, agentId, n.violationId));
       if (!touched.includes(n.violationId)) touched.push(n.violationId);
     }
     return { stored, touched };
-  });
+  }));
 
   function get(agentId: string, id: string): Violation | null {
     const row = getViolation.get(agentId, id);
@@ -219,37 +227,18 @@ export function createViolationStore(db: Db, people: People, now: () => number =
   const agentsWithId = (id: string): string[] => db.prepare<[string], { agent_id: string }>('SELECT agent_id FROM violations WHERE id = ? LIMIT 10').all(id).map((r) => r.agent_id);
 
   /**
-   * Per-day counts by app and in-call minutes, with days in the clinic's time zone: SQL
-   * groups into 15-minute buckets (exact for every real UTC offset, half hours included)
-   * and each bucket is mapped to its local date here.
+   * Per-day counts by app and in-call minutes (days in the clinic's time zone), top sites
+   * and workstations, nudges: from roll-ups when they are counted in `timezone`, else from
+   * the violations (trends-raw.ts).
    */
   function trends(since: number, until: number, timezone: string): Trends {
-    const BUCKET = 900_000;
-    const dayRows = db.prepare<[number, number, number], { bucket: number; app: string; n: number; incall: number }>(
-      `SELECT started_at / ${BUCKET} AS bucket, app, count(*) AS n,
-         sum(CASE WHEN state = 'in-call' THEN (coalesce(ended_at, ?) - started_at) ELSE 0 END) / 60000.0 AS incall
-       FROM violations WHERE started_at >= ? AND started_at < ? GROUP BY bucket, app`,
-    ).all(now(), since, until);
-    const top = (col: 'site' | 'hostname') => db.prepare<[number, number], { key: string | null; count: number }>(
-      `SELECT ${col} AS key, count(*) AS count FROM violations WHERE started_at >= ? AND started_at < ? GROUP BY ${col} ORDER BY count DESC LIMIT 10`,
-    ).all(since, until);
-    const n = db.prepare<[number, number], { violations: number; shown: number; clicked: number }>(
-      'SELECT count(*) AS violations, count(nudge_shown_at) AS shown, count(nudge_clicked_at) AS clicked FROM violations WHERE started_at >= ? AND started_at < ?',
-    ).get(since, until)!;
-    return {
-      days: foldDays(dayRows, timezone, BUCKET),
-      timezone,
-      topSites: top('site').map((r) => ({ site: r.key ?? '(no site)', count: r.count })),
-      topWorkstations: top('hostname').map((r) => ({ hostname: r.key ?? '', count: r.count })),
-      nudges: n,
-    };
+    const t = tallyRange(db, rollups.state().ready ? rollups.state().tz : null, since, until, timezone, now());
+    return t ? trendsFromTally(t, timezone) : trendsFromRows(db, now(), since, until, timezone);
   }
 
   /** Distinct values for the dashboard's filter lists (most frequent first where capped). */
   function filterValues(): FilterValues {
-    const distinct = (col: string, limit: number) => db.prepare<[], { v: string }>(`SELECT ${col} AS v FROM violations WHERE ${col} IS NOT NULL GROUP BY ${col} ORDER BY count(*) DESC LIMIT ${limit}`).all().map((r) => r.v).sort();
-    const users = [...new Set(distinct('user', 500).map((u) => people.show(u).user ?? ''))].filter(Boolean).sort();
-    return { apps: distinct('app', 100), sites: distinct('site', 500), hostnames: distinct('hostname', 500), users };
+    return rollups.state().ready ? filterValuesFromRollups(db, people) : filterValuesFromRows(db, people);
   }
 
   return { ingest, ingestNudges, list, get, detail, acknowledge, agentsWithId, changedSince, trends, filterValues };

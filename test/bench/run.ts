@@ -8,6 +8,7 @@ import { benchConnections, benchFeed, benchIngest } from './server.js';
 import { writeResults, type BenchResults } from './results.js';
 import { benchWinPoll } from './win.js';
 import { benchPgConnections, benchPgFeed, benchPgIngest } from './pg.js';
+import { benchReports } from './reports.js';
 
 const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   detect: benchDetect,
@@ -21,6 +22,7 @@ const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   'pg-connections': benchPgConnections,
   'pg-feed': benchPgFeed,
   'win-poll': benchWinPoll,
+  reports: benchReports,
 };
 
 /** Names that stand for several benchmarks: `npm run bench -- server` runs the server's. */

@@ -1,0 +1,196 @@
+/**
+ * Report benchmarks (issue 18), on one store of 1,000,000 violations over 365 days:
+ * - server.trends_ms: p95 of the year-long trends (with exception counts) and per-site
+ *   report summaries, read from roll-ups; `baseline` = the same answers from the old
+ *   queries over the violations (trends-raw.ts, figuresFromRows) in the same run.
+ * - server.ack_p99_ms_under_reports: p99 of a real agent's ack latency (a WebSocket
+ *   client sending a batch of 20 events every 25 ms) while leads load year-long trends,
+ *   filter lists and a year's CSV export in a loop, against the server as its own
+ *   process; `baseline` = the same p99 with no reports running.
+ * The violations are ingested through the store's fold code in-process (the same
+ * transaction code the gateway runs, roll-ups kept as at ingest), not over WebSockets:
+ * 1M violations through the socket path takes too long on 2 shared cores. `BENCH_SERVER_CLI`
+ * runs the ack part against another build of the server (e.g. the code before roll-ups).
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import type { Event } from '../../shared/protocol.js';
+import { silentLogger } from '../../shared/log.js';
+import { packageRoot } from '../../shared/paths.js';
+import { createPolicyService } from '../../server/policy/index.js';
+import { createStore } from '../../server/store/index.js';
+import { exceptionCountsFromRows, trendsFromRows } from '../../server/store/trends-raw.js';
+import { summarise } from '../../server/reports/content.js';
+import { figuresFromRows } from '../../server/reports/store.js';
+import { freePort } from '../support/server-process.js';
+import { tempDir, TEST_SECRET } from '../support/server.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { median, percentile, round, type BenchResults } from './results.js';
+
+const DAY = 86_400_000;
+const ROWS = Number(process.env.BENCH_REPORT_VIOLATIONS ?? 1_000_000);
+const APPS = ['zoom', 'whatsapp', 'facetime', 'messenger', 'skype', 'telegram', 'signal', 'discord', 'viber', 'google-meet'];
+const SITES = Array.from({ length: 20 }, (_, i) => `site-${i}`);
+const DEMO_POLICIES = join(packageRoot(), 'policies', 'demo');
+
+/** A year of violations through the fold code (in-process), roll-ups kept as ingest keeps them. */
+async function buildStore(data: string, now: number): Promise<{ ingestSec: number }> {
+  const store = createStore(data, () => now);
+  const tz = createPolicyService(DEMO_POLICIES, silentLogger()).policyFor({}).timezone;
+  store.rollups.prepare(tz);
+  const agents = Array.from({ length: 2000 }, (_, a) => ({ agentId: randomUUID(), hostname: `WS-${a}`, site: SITES[a % SITES.length]! }));
+  const t0 = now - 365 * DAY;
+  const started = performance.now();
+  const perBatch = 100;
+  for (let i = 0; i < ROWS; i += perBatch) {
+    const agent = agents[(i / perBatch) % agents.length]!;
+    const events: Event[] = [];
+    for (let j = i; j < Math.min(ROWS, i + perBatch); j++) {
+      const start = t0 + Math.floor((j / ROWS) * 365 * DAY);
+      const violationId = randomUUID();
+      const base = { violationId, app: APPS[j % APPS.length]!, via: 'process' as const, pids: [1], user: `CLINIC\\user${j % 300}` };
+      events.push({ ...base, id: randomUUID(), kind: 'started', state: j % 4 === 0 ? 'in-call' : 'running', evidence: ['process'], at: new Date(start).toISOString() });
+      if (j % 10 !== 0) events.push({ ...base, id: randomUUID(), kind: 'ended', state: 'running', evidence: [], at: new Date(start + 600_000).toISOString() });
+    }
+    await store.violations.ingest(agent, events);
+  }
+  const ingestSec = (performance.now() - started) / 1000;
+  store.db.pragma('optimize');
+  await store.close();
+  return { ingestSec };
+}
+
+async function timeMs(fn: () => unknown): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+async function queryTimes(data: string, now: number): Promise<{ rollup: number[]; raw: number[] }> {
+  const store = createStore(data, () => now);
+  const tz = store.rollups.state().tz!;
+  const since = now - 365 * DAY;
+  const rollup: number[] = [];
+  const raw: number[] = [];
+  const p = (site: number) => ({ key: 'bench', firstDay: '', lastDay: '', since: since + site * 3_600_000, until: now });
+  for (let i = 0; i < 40; i++) {
+    rollup.push(await timeMs(() => Promise.all([store.violations.trends(since + i * 60_000, now, tz), store.exceptions.counts(since + i * 60_000, now)])));
+    rollup.push(await timeMs(async () => summarise(await store.reports.figures(SITES[i % SITES.length]!, p(i).since, p(i).until, now, tz), tz, (a) => a)));
+  }
+  for (let i = 0; i < 6; i++) {
+    raw.push(await timeMs(() => [trendsFromRows(store.db, now, since + i * 60_000, now, tz), exceptionCountsFromRows(store.db, since + i * 60_000, now)]));
+    raw.push(await timeMs(() => summarise(figuresFromRows(store.db, SITES[i % SITES.length]!, p(i).since, p(i).until, now), tz, (a) => a)));
+  }
+  await store.close();
+  return { rollup: rollup.slice(10), raw: raw.slice(2) };
+}
+
+function startServer(port: number, data: string): Promise<ChildProcess> {
+  const cli = process.env.BENCH_SERVER_CLI ?? join(packageRoot(), 'build', 'server', 'cli.js');
+  const child = spawn(process.execPath, [cli, '--port', String(port), '--data', data, '--policies', DEMO_POLICIES, '--enroll-secret', TEST_SECRET, '--log-level', 'warn',
+    // One agent sends 800 events/s here: far over the default per-agent quota (5,000 an hour).
+    '--quota-events-per-hour', '100000000', '--quota-bytes-per-hour', '100000000000'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return (async () => {
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      if (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) return child;
+    }
+    throw new Error('server did not become healthy within 60 s');
+  })();
+}
+
+/** One agent: a batch of 20 events every 25 ms, each ack's latency recorded, for `ms`. */
+async function ackLatencies(port: number, ms: number): Promise<number[]> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/agent`, { perMessageDeflate: false });
+  await new Promise<void>((ok, fail) => {
+    ws.once('error', fail);
+    ws.once('open', () => ws.send(JSON.stringify({ type: 'hello', protocol: 1, agentId: randomUUID(), enrollSecret: TEST_SECRET, host: { hostname: 'BENCH-ACK', platform: 'win32', osVersion: '10', agentVersion: 'bench' } })));
+    ws.once('message', () => ok());
+  });
+  const sentAt = new Map<number, number>();
+  const out: number[] = [];
+  ws.on('message', (d) => {
+    const m = JSON.parse(String(d)) as { type: string; batch?: number };
+    if (m.type === 'ack' && m.batch !== undefined && sentAt.has(m.batch)) out.push(performance.now() - sentAt.get(m.batch)!);
+  });
+  const end = performance.now() + ms;
+  for (let batch = 1; performance.now() < end; batch++) {
+    const at = new Date().toISOString();
+    const events = Array.from({ length: 20 }, () => ({ id: randomUUID(), violationId: randomUUID(), kind: 'started', app: 'zoom', state: 'running', via: 'process', pids: [1], evidence: ['process Zoom.exe'], at }));
+    sentAt.set(batch, performance.now());
+    ws.send(JSON.stringify({ type: 'events', batch, events }));
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  ws.terminate();
+  return out;
+}
+
+/** Leads: year-long trends, filter lists and a year's CSV (read to the end), in a loop until stopped. */
+function leadsLoop(port: number, token: string, now: number): { stop: () => Promise<number> } {
+  let stopped = false;
+  let rounds = 0;
+  const ctl = new AbortController();
+  const since = new Date(now - 365 * DAY).toISOString();
+  const get = async (path: string) => {
+    const r = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${token}` }, signal: ctl.signal });
+    await r.arrayBuffer();
+  };
+  const loop = async () => {
+    while (!stopped) {
+      await Promise.all([
+        get(`/api/trends?since=${since}`).then(() => get('/api/filters')),
+        get(`/api/violations.csv?since=${since}`),
+      ]).catch(() => {}); // aborted at stop
+      if (!stopped) rounds++;
+    }
+  };
+  const done = loop();
+  return { stop: async () => ((stopped = true), ctl.abort(), await done, rounds) };
+}
+
+export async function benchReports(): Promise<BenchResults> {
+  // BENCH_REPORT_DATA: a folder to keep the store in and reuse on the next run (the same
+  // year of violations for a run against another server build).
+  const data = process.env.BENCH_REPORT_DATA ?? tempDir('cg-bench-reports-');
+  const reuse = existsSync(join(data, 'ready'));
+  const now = reuse ? Number(readFileSync(join(data, 'ready'), 'utf8').split(' ')[0]) : Date.now();
+  const built = reuse ? { ingestSec: Number(readFileSync(join(data, 'ready'), 'utf8').split(' ')[1]) } : await buildStore(data, now);
+  if (!reuse) writeFileSync(join(data, 'ready'), `${now} ${built.ingestSec}`);
+  const token = await (async () => {
+    const s = createStore(data, () => now);
+    try {
+      return (await s.apiTokens.create('lead', 'bench')).token;
+    } finally {
+      await s.close();
+    }
+  })();
+  const q = await queryTimes(data, now);
+  const port = await freePort();
+  const server = await startServer(port, data);
+  try {
+    const quiet = await ackLatencies(port, 15_000);
+    const leads = leadsLoop(port, token, now);
+    await new Promise((r) => setTimeout(r, 1000));
+    const loaded = await ackLatencies(port, 30_000);
+    const rounds = await leads.stop();
+    const p99 = percentile(loaded, 99);
+    const base = percentile(quiet, 99);
+    const trends = percentile(q.rollup, 95);
+    const rawP95 = percentile(q.raw, 95);
+    return {
+      'server.trends_ms': {
+        value: round(trends), unit: 'ms', baseline: round(rawP95), ratio: round(trends / rawP95, 3),
+        note: `p95 of ${q.rollup.length} year-long trends (+ exception counts) and per-site report summaries from roll-ups, median ${round(median(q.rollup))} ms; baseline: the old queries over the violations, p95 of ${q.raw.length}, median ${round(median(q.raw))} ms; ${ROWS.toLocaleString('en')} violations ingested in-process through the fold code in ${Math.round(built.ingestSec)} s; target < 50 ms`,
+      },
+      'server.ack_p99_ms_under_reports': {
+        value: round(p99), unit: 'ms', baseline: round(base), ratio: round(p99 / base, 2),
+        note: `p99 of ${loaded.length} acks (batches of 20, one every 25 ms) while leads loaded year-long trends, filters and a year's CSV in a loop (${rounds} whole rounds in 30 s; median ack ${round(median(loaded))} ms); baseline: p99 of ${quiet.length} acks with no reports (median ${round(median(quiet))} ms)${process.env.BENCH_SERVER_CLI ? `; server: ${process.env.BENCH_SERVER_CLI}` : ''}; target ratio < 2`,
+      },
+    };
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+  }
+}
