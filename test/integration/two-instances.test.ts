@@ -155,4 +155,46 @@ describe.each(ENGINES)('two instances on one %s store', (engine) => {
     expect(receiver.calls.filter((c) => c.json.violationId !== undefined)).toHaveLength(3);
     expect(smtp.mails).toHaveLength(1);
   }, 120_000);
+
+  it.skipIf(skip !== null)('presence: an agent on B is online on A\'s /api/agents and raises no silent alert; after B is killed -9 its agents are offline on A until they reconnect', async () => {
+    const receiver: HttpReceiver = await startReceiver();
+    closers.push(receiver);
+    cluster = await startInstanceCluster(engine, { ...FAST, instanceBeatMs: 200 });
+    const a = await cluster.start();
+    const b = await cluster.start();
+    const admin = await cluster.token('admin');
+    const view = async (base: string, agentId: string) => (await api(base, admin, 'GET', '/api/agents')).body.items.find((i: { agentId: string }) => i.agentId === agentId);
+    // The demo policy's consult hours are all day: an agent shown offline would also be shown silent.
+    expect((await api(a.url, admin, 'POST', '/api/alerts', { on: 'silent-agent', webhook: [{ url: receiver.url }] })).status).toBe(201);
+    const x = simAgent(b.wsUrl, { backoff: BACKOFF }); // knows only B
+    const y = simAgent(a.wsUrl, { backoff: BACKOFF });
+    agents.push(x, y);
+    await vi.waitFor(() => expect(x.transport.connected() && y.transport.connected()).toBe(true), WAIT);
+
+    await vi.waitFor(async () => expect(await view(a.url, x.agentId)).toMatchObject({ online: true, silent: false }), WAIT);
+    await vi.waitFor(async () => expect(await view(b.url, y.agentId)).toMatchObject({ online: true, silent: false }), WAIT);
+    // Dozens of silent checks (every 100 ms, on whichever instance holds the job): none alerts.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(receiver.calls).toHaveLength(0);
+    expect(await view(a.url, x.agentId)).toMatchObject({ online: true, silent: false });
+
+    // B dies without a word: once its heartbeat is stale, A shows its agent offline.
+    await b.kill();
+    const killedAt = Date.now();
+    await vi.waitFor(async () => expect(await view(a.url, x.agentId)).toMatchObject({ online: false }), WAIT);
+    console.log(`presence (${engine}): B's agent offline on A ${Date.now() - killedAt} ms after kill -9 (heartbeat 200 ms, stale after 600 ms)`);
+    expect(await view(a.url, y.agentId)).toMatchObject({ online: true });
+    // And the silent check sees it as A does: silent for ten minutes now, it alerts, once.
+    await cluster.exec(`UPDATE agents SET last_seen = ${Date.now() - 600_000} WHERE agent_id = '${x.agentId}'`);
+    await vi.waitFor(() => expect(receiver.calls.map((c) => c.json.agentId)).toEqual([x.agentId]), WAIT);
+
+    // It reconnects, to A, with its token: online again.
+    const token = x.tokens.at(-1)!;
+    await x.transport.stop(50);
+    const back = simAgent(a.wsUrl, { agentId: x.agentId, token, backoff: BACKOFF });
+    agents.push(back);
+    await vi.waitFor(async () => expect(await view(a.url, x.agentId)).toMatchObject({ online: true }), WAIT);
+    expect(back.tokens.includes(null)).toBe(false);
+    expect(receiver.calls).toHaveLength(1);
+  }, 120_000);
 });
