@@ -8,6 +8,7 @@ import { benchConnections, benchFeed, benchIngest } from './server.js';
 import { writeResults, type BenchResults } from './results.js';
 import { benchWinPoll } from './win.js';
 import { benchPgConnections, benchPgFeed, benchPgIngest } from './pg.js';
+import { benchPresence } from './presence.js';
 
 const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   detect: benchDetect,
@@ -20,6 +21,7 @@ const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   'pg-ingest': benchPgIngest,
   'pg-connections': benchPgConnections,
   'pg-feed': benchPgFeed,
+  presence: benchPresence,
   'win-poll': benchWinPoll,
 };
 

@@ -28,10 +28,10 @@ export function createPgPresenceStore(db: PgDb): PresenceStore {
     async elsewhere(instanceId, maxAgeMs) {
       await db.query('DELETE FROM presence p WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.instance_id = p.instance_id)');
       const rows = (await db.query<{ agent_id: string }>(
-        `SELECT DISTINCT p.agent_id FROM presence p JOIN instances i ON i.instance_id = p.instance_id WHERE i.seen_at >= ${DB_NOW} - $1 AND p.instance_id <> $2`,
+        `SELECT p.agent_id FROM presence p JOIN instances i ON i.instance_id = p.instance_id WHERE i.seen_at >= ${DB_NOW} - $1 AND p.instance_id <> $2`,
         [maxAgeMs, instanceId],
       )).rows;
-      return rows.map((r) => r.agent_id);
+      return [...new Set(rows.map((r) => r.agent_id))]; // no DISTINCT: a Set is cheaper than the sort
     },
   };
 }
