@@ -197,4 +197,27 @@ describe.each(ENGINES)('two instances on one %s store', (engine) => {
     expect(back.tokens.includes(null)).toBe(false);
     expect(receiver.calls).toHaveLength(1);
   }, 120_000);
+
+  it.skipIf(skip !== null)('presence: an agent linked to both instances for a moment (a failover with the old link half-open) stays online when either link closes', async () => {
+    cluster = await startInstanceCluster(engine, { ...FAST, instanceBeatMs: 200 });
+    const a = await cluster.start();
+    const b = await cluster.start();
+    const admin = await cluster.token('admin');
+    const online = async (base: string, agentId: string) => (await api(base, admin, 'GET', '/api/agents')).body.items.find((i: { agentId: string }) => i.agentId === agentId)?.online;
+    const old = simAgent(b.wsUrl, { backoff: BACKOFF });
+    agents.push(old);
+    await vi.waitFor(() => expect(old.transport.connected()).toBe(true), WAIT);
+    const fresh = simAgent(a.wsUrl, { agentId: old.agentId, token: old.tokens.at(-1)!, backoff: BACKOFF });
+    agents.push(fresh);
+    await vi.waitFor(() => expect(fresh.transport.connected()).toBe(true), WAIT);
+    await vi.waitFor(async () => expect([await online(a.url, old.agentId), await online(b.url, old.agentId)]).toEqual([true, true]), WAIT);
+
+    // The old link closes on B: B releases its row, A's stays; many heartbeats later both still say online.
+    await old.transport.stop(50);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect([await online(a.url, old.agentId), await online(b.url, old.agentId)]).toEqual([true, true]);
+    // The new one closes too: offline everywhere.
+    await fresh.transport.stop(50);
+    await vi.waitFor(async () => expect([await online(a.url, old.agentId), await online(b.url, old.agentId)]).toEqual([false, false]), WAIT);
+  }, 120_000);
 });
