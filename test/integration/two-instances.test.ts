@@ -7,6 +7,9 @@
  * died. Beside it, what must hold across instances: a revocation made through one closes the
  * agent's socket on the other, an alert rule added on one is in force on the other, and the
  * periodic work (alert delivery, scheduled reports) is done once, not once per instance.
+ * And presence: an agent connected to one instance is online on the other (and not flagged
+ * silent), goes offline there when its instance is killed -9, and an agent linked to both at
+ * once stays online while either link lasts.
  *
  * Runs on SQLite (both instances on one file) and on PostgreSQL (a throwaway cluster) once
  * the server accepts `--database postgres://`; until then that half skips, naming why.
