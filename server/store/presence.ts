@@ -1,5 +1,5 @@
 /**
- * The presence table (migration 015): which instance holds which agent's socket, so every
+ * The presence table (migration 016): which instance holds which agent's socket, so every
  * instance on one store answers "online?" the same way. Written in batches by
  * server/gateway/presence.ts; a row counts only while its instance's row in `instances` is
  * fresh, so the agents of a killed instance go offline once its heartbeat expires.

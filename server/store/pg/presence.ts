@@ -1,5 +1,5 @@
 /**
- * The presence table on PostgreSQL (migration 005; SQLite: ../presence.ts). Batches are one
+ * The presence table on PostgreSQL (migration 006; SQLite: ../presence.ts). Batches are one
  * statement each (arrays), and "fresh" is judged on the database's clock, as the instances
  * table's `seen_at` is (./instances.ts).
  */

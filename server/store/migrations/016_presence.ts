@@ -5,7 +5,7 @@
  * when either link closes. Rows carry no times: the instance's own heartbeat says whether
  * they still count, so a connected agent costs no writes beyond its connect and disconnect.
  *
- * The PostgreSQL twin is pg/migrations/005_presence.ts (the same table, text columns).
+ * The PostgreSQL twin is pg/migrations/006_presence.ts (the same table, text columns).
  */
 export const name = 'agent presence';
 export const sql = `

@@ -1,5 +1,5 @@
 /**
- * The twin of SQLite migration 015: which instance holds which agent's socket. Read with
+ * The twin of SQLite migration 016: which instance holds which agent's socket. Read with
  * the instances table (a row counts while its instance's heartbeat is fresh).
  */
 export const name = 'agent presence';
