@@ -29,6 +29,7 @@ import { createHealth } from './health/index.js';
 import { registerHealthMetrics } from './health/metrics.js';
 import { createStoreProbe } from './health/store.js';
 import { createInstances } from './health/instances.js';
+import { createPresence } from './gateway/presence.js';
 import { createAlerting } from './alerts/index.js';
 import { oidcSettings } from './oidc/config.js';
 import { createOidcClient } from './oidc/client.js';
@@ -99,10 +100,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     connections: () => gatewayRef?.connectionCount() ?? 0,
     policyError: () => policies.lastError() !== null,
   });
+  // This instance among the others on the store, with the policy versions each has loaded.
+  const instances = createInstances({ store: store.instances, versions: () => policies.current().policies.map((p) => ({ name: p.effective.name, version: p.effective.version })), intervalMs: config.instanceBeatMs, log: log.child({ module: 'instances' }) });
+  // Which agents each instance holds, so "online" is the same answer on every instance.
+  const presence = createPresence({ store: store.presence, instanceId: instances.id, local: () => gateway.onlineIds(), intervalMs: config.instanceBeatMs, log: log.child({ module: 'presence' }) });
   // Alerts and scheduled reports; `gateway` is only asked once alerting.start() runs.
   // Alerts and mailed reports name clinicians by the same pseudonym as the dashboard, and
   // never by name, even where the clinic shows names on the dashboard (CONTRACTS section 4).
-  const alerting = createAlerting({ store, config, policyFor: policies.policyFor, isOnline: (id) => gateway.isOnline(id), pseudonymFor: (user) => (user === null ? null : isErased(user) ? 'erased' : store.people.pseudonym(user)), registry: metrics.registry, log });
+  const alerting = createAlerting({ store, config, policyFor: policies.policyFor, isOnline: (id) => gateway.isOnline(id), refreshOnline: presence.refresh, pseudonymFor: (user) => (user === null ? null : isErased(user) ? 'erased' : store.people.pseudonym(user)), registry: metrics.registry, log });
   const gateway = createGateway({
     store,
     secrets: { configured: secrets, lookup: (s) => store.secrets.find(s), enrollLimit: config.enrollLimit },
@@ -118,6 +123,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     rate: config.rate,
     metrics,
     onNudges: announce,
+    presence,
     // Push what this batch opened or changed to dashboards, right after the ack.
     onIngest: (agent, result) => {
       announce(agent.agentId, result.touched);
@@ -127,8 +133,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   gatewayRef = gateway;
 
-  // This instance among the others on the store, with the policy versions each has loaded.
-  const instances = createInstances({ store: store.instances, versions: () => policies.current().policies.map((p) => ({ name: p.effective.name, version: p.effective.version })), intervalMs: config.instanceBeatMs, log: log.child({ module: 'instances' }) });
   const healthDeps = { store: createStoreProbe(store, log.child({ module: 'health' })), policies, forwarder, agentsOnline: () => gateway.onlineCount(), instances };
   const health = createHealth(healthDeps);
   health.register('alerts', () => alerting.engine.status());
@@ -164,6 +168,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   log.info({ url, data: resolve(config.dataDir), store: store.location, showNames: config.showNames, sso: sso ? { issuer: sso.issuer.href, redirect: sso.redirectUrl.href } : null, policies: policies.current().policies.map((p) => p.effective.name) }, 'server listening');
   alerting.start();
   instances.start();
+  presence.start();
 
   return {
     url,
@@ -177,6 +182,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       live.close();
       forwarder.close();
       await gateway.close();
+      await presence.stop();
       const closed = new Promise<void>((ok) => server.close(() => ok()));
       server.closeAllConnections(); // keep-alive and stream connections would hold close() open
       await closed;

@@ -53,6 +53,8 @@ export interface AlertEngineDeps {
   appName: (app: string) => string;
   policyFor: (a: { site?: string | null; group?: string | null }) => EffectivePolicy;
   isOnline: (agentId: string) => boolean;
+  /** Brings `isOnline` up to date for agents held by other instances (cluster presence), before the silent check. */
+  refreshOnline?: () => Promise<void>;
   log: Logger;
   registry?: Registry;
   options: AlertEngineOptions;
@@ -193,6 +195,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
   async function checkSilent(): Promise<void> {
     const silentRules = rules.filter((r) => r.on === 'silent-agent');
     if (!silentRules.length) return;
+    await deps.refreshOnline?.();
     const t = now();
     const at = new Date(t);
     const firings: Firing[] = [];

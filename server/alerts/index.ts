@@ -19,6 +19,7 @@ export interface AlertingDeps {
   config: Pick<ServerConfig, 'smtpUrl' | 'mailFrom' | 'alerts' | 'reportCheckMs'>;
   policyFor: (a: { site?: string | null; group?: string | null }) => EffectivePolicy;
   isOnline: (agentId: string) => boolean;
+  refreshOnline?: () => Promise<void>;
   pseudonymFor: PseudonymFor;
   registry: Registry;
   log: Logger;
@@ -38,7 +39,7 @@ export function createAlerting(deps: AlertingDeps) {
   const appName = appNamer(deps.policyFor);
   const engine = createAlertEngine({
     store: deps.store, alerts, sender: createSender(mailer, config.alerts.timeoutMs), pseudonymFor: deps.pseudonymFor, appName,
-    policyFor: deps.policyFor, isOnline: deps.isOnline, log, registry: deps.registry, options: config.alerts,
+    policyFor: deps.policyFor, isOnline: deps.isOnline, refreshOnline: deps.refreshOnline, log, registry: deps.registry, options: config.alerts,
   });
   const scheduler = createReportScheduler({
     violations: deps.store.violations, reports, mailer, pseudonymFor: deps.pseudonymFor, appName,

@@ -10,6 +10,7 @@ import { AGENT_PATH, CloseCode, MAX_FRAME_BYTES } from '../../shared/protocol.js
 import type { EffectivePolicy } from '../../shared/policy.js';
 import { policyForAgent } from './pinning.js';
 import { createQuotas, type QuotaOptions } from './quota.js';
+import type { Presence } from './presence.js';
 import { startSession, type AgentSession, type SessionDeps } from './session.js';
 
 export interface GatewayDeps extends Omit<SessionDeps, 'onReady' | 'onClosed' | 'quotas'> {
@@ -19,6 +20,8 @@ export interface GatewayDeps extends Omit<SessionDeps, 'onReady' | 'onClosed' | 
   clientAddress?: (req: IncomingMessage) => string;
   /** Quotas are pruned every 60 of these (default 1 s); revokes arrive through the store's change feed. */
   sweepIntervalMs?: number;
+  /** Cluster presence (./presence.ts): told of every agent this instance takes or loses, asked about the others'. */
+  presence?: Pick<Presence, 'held' | 'released' | 'elsewhere'>;
 }
 
 export function createGateway(deps: GatewayDeps) {
@@ -38,11 +41,15 @@ export function createGateway(deps: GatewayDeps) {
       // Only the agent's own token gets here, so this is the same agent again (a half-open
       // old link, or a restart): keep the newest connection, close the older normally.
       if (previous && previous !== s) previous.ws.close(CloseCode.replaced, 'replaced');
-      if (s.agentId) online.set(s.agentId, s);
+      if (s.agentId) {
+        online.set(s.agentId, s);
+        deps.presence?.held(s.agentId);
+      }
     },
     onClosed(s) {
       if (s.agentId && online.get(s.agentId) === s) {
         online.delete(s.agentId);
+        deps.presence?.released(s.agentId);
         deps.store.agents.touch(s.agentId).catch((err: unknown) => deps.log.warn({ err }, 'could not record when an agent left'));
       }
     },
@@ -122,7 +129,10 @@ export function createGateway(deps: GatewayDeps) {
         }
       });
     },
-    isOnline: (agentId: string): boolean => online.has(agentId),
+    /** Connected here, or to another live instance on this store (as of its last presence refresh). */
+    isOnline: (agentId: string): boolean => online.has(agentId) || (deps.presence?.elsewhere(agentId) ?? false),
+    /** The agents connected to this instance. */
+    onlineIds: (): Iterable<string> => online.keys(),
     /** Closes an agent's connection as unauthorised (its token was revoked or forgotten). */
     disconnect(agentId: string, reason = revokedMessage): void {
       online.get(agentId)?.end(new AppError('unauthorized', reason));

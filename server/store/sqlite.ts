@@ -33,6 +33,7 @@ import { createRevealStore } from './reveals.js';
 import { createSubjects } from './subjects.js';
 import { createExceptionStore } from './exceptions.js';
 import { createInstanceStore } from './instances.js';
+import { createPresenceStore } from './presence.js';
 import { createOidcStore } from './oidc.js';
 import { createRollups, type Rollups } from './rollups.js';
 import { pruneAll, pruneOnce } from './retention.js';
@@ -147,6 +148,7 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
     alerts: createAlertStore(db, now),
     reports: createReportStore(db, now, rollups),
     instances: createInstanceStore(db, now),
+    presence: createPresenceStore(db, now),
   };
   const storedUser = db.prepare<[string, string], { user: string | null }>('SELECT user FROM violations WHERE agent_id = ? AND id = ?');
   // One person whatever the case the OS reported (CLINIC\\Dr.Lee, clinic\\dr.lee).
@@ -219,6 +221,7 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
         pruneViolations: gate((days: number, t?: number, batch?: number) => pruneOnce(db, days, t, batch)),
       },
       instances: lift(m.instances, ['record', 'live', 'remove']),
+      presence: lift(m.presence, ['update', 'replace', 'count', 'elsewhere']),
       changes: changes.feed,
       jobs: { runExclusive: async (_name, fn) => (await fn(), true) },
       probe: gate(() => {

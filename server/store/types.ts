@@ -383,6 +383,21 @@ export interface InstanceStore {
   remove(instanceId: string): Promise<void>;
 }
 
+/**
+ * Which instance holds which agent's socket (store/presence.ts): an agent is online while a
+ * live instance (`instances` row fresh) holds it, whichever instance is asked.
+ */
+export interface PresenceStore {
+  /** This instance took these agents' sockets and lost those (one transaction). */
+  update(instanceId: string, change: { held: string[]; released: string[] }): Promise<void>;
+  /** This instance holds exactly these agents (its rows rewritten; [] when it stops). */
+  replace(instanceId: string, held: string[]): Promise<void>;
+  /** How many agents the store says this instance holds (to notice rows lost or never written). */
+  count(instanceId: string): Promise<number>;
+  /** Agents held by other instances heard from in the last `maxAgeMs`; rows of instances gone from the table are deleted. */
+  elsewhere(instanceId: string, maxAgeMs: number): Promise<string[]>;
+}
+
 export interface ClusterJobs {
   /**
    * Runs `fn` unless another instance on this store is running the job `name` right now
@@ -410,6 +425,7 @@ export interface Store {
   reports: ReportStore;
   retention: RetentionStore;
   instances: InstanceStore;
+  presence: PresenceStore;
   changes: ChangeFeed;
   jobs: ClusterJobs;
   /**

@@ -9,6 +9,7 @@ import { writeResults, type BenchResults } from './results.js';
 import { benchWinPoll } from './win.js';
 import { benchPgConnections, benchPgFeed, benchPgIngest } from './pg.js';
 import { benchReports } from './reports.js';
+import { benchPresence } from './presence.js';
 
 const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   detect: benchDetect,
@@ -21,6 +22,7 @@ const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   'pg-ingest': benchPgIngest,
   'pg-connections': benchPgConnections,
   'pg-feed': benchPgFeed,
+  presence: benchPresence,
   'win-poll': benchWinPoll,
   reports: benchReports,
 };

@@ -7,6 +7,9 @@
  * died. Beside it, what must hold across instances: a revocation made through one closes the
  * agent's socket on the other, an alert rule added on one is in force on the other, and the
  * periodic work (alert delivery, scheduled reports) is done once, not once per instance.
+ * And presence: an agent connected to one instance is online on the other (and not flagged
+ * silent), goes offline there when its instance is killed -9, and an agent linked to both at
+ * once stays online while either link lasts.
  *
  * Runs on SQLite (both instances on one file) and on PostgreSQL (a throwaway cluster) once
  * the server accepts `--database postgres://`; until then that half skips, naming why.
@@ -154,5 +157,70 @@ describe.each(ENGINES)('two instances on one %s store', (engine) => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(receiver.calls.filter((c) => c.json.violationId !== undefined)).toHaveLength(3);
     expect(smtp.mails).toHaveLength(1);
+  }, 120_000);
+
+  it.skipIf(skip !== null)('presence: an agent on B is online on A\'s /api/agents and raises no silent alert; after B is killed -9 its agents are offline on A until they reconnect', async () => {
+    const receiver: HttpReceiver = await startReceiver();
+    closers.push(receiver);
+    cluster = await startInstanceCluster(engine, { ...FAST, instanceBeatMs: 200 });
+    const a = await cluster.start();
+    const b = await cluster.start();
+    const admin = await cluster.token('admin');
+    const view = async (base: string, agentId: string) => (await api(base, admin, 'GET', '/api/agents')).body.items.find((i: { agentId: string }) => i.agentId === agentId);
+    // The demo policy's consult hours are all day: an agent shown offline would also be shown silent.
+    expect((await api(a.url, admin, 'POST', '/api/alerts', { on: 'silent-agent', webhook: [{ url: receiver.url }] })).status).toBe(201);
+    const x = simAgent(b.wsUrl, { backoff: BACKOFF }); // knows only B
+    const y = simAgent(a.wsUrl, { backoff: BACKOFF });
+    agents.push(x, y);
+    await vi.waitFor(() => expect(x.transport.connected() && y.transport.connected()).toBe(true), WAIT);
+
+    await vi.waitFor(async () => expect(await view(a.url, x.agentId)).toMatchObject({ online: true, silent: false }), WAIT);
+    await vi.waitFor(async () => expect(await view(b.url, y.agentId)).toMatchObject({ online: true, silent: false }), WAIT);
+    // Dozens of silent checks (every 100 ms, on whichever instance holds the job): none alerts.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(receiver.calls).toHaveLength(0);
+    expect(await view(a.url, x.agentId)).toMatchObject({ online: true, silent: false });
+
+    // B dies without a word: once its heartbeat is stale, A shows its agent offline.
+    await b.kill();
+    const killedAt = Date.now();
+    await vi.waitFor(async () => expect(await view(a.url, x.agentId)).toMatchObject({ online: false }), WAIT);
+    console.log(`presence (${engine}): B's agent offline on A ${Date.now() - killedAt} ms after kill -9 (heartbeat 200 ms, stale after 600 ms)`);
+    expect(await view(a.url, y.agentId)).toMatchObject({ online: true });
+    // And the silent check sees it as A does: silent for ten minutes now, it alerts, once.
+    await cluster.exec(`UPDATE agents SET last_seen = ${Date.now() - 600_000} WHERE agent_id = '${x.agentId}'`);
+    await vi.waitFor(() => expect(receiver.calls.map((c) => c.json.agentId)).toEqual([x.agentId]), WAIT);
+
+    // It reconnects, to A, with its token: online again.
+    const token = x.tokens.at(-1)!;
+    await x.transport.stop(50);
+    const back = simAgent(a.wsUrl, { agentId: x.agentId, token, backoff: BACKOFF });
+    agents.push(back);
+    await vi.waitFor(async () => expect(await view(a.url, x.agentId)).toMatchObject({ online: true }), WAIT);
+    expect(back.tokens.includes(null)).toBe(false);
+    expect(receiver.calls).toHaveLength(1);
+  }, 120_000);
+
+  it.skipIf(skip !== null)('presence: an agent linked to both instances for a moment (a failover with the old link half-open) stays online when either link closes', async () => {
+    cluster = await startInstanceCluster(engine, { ...FAST, instanceBeatMs: 200 });
+    const a = await cluster.start();
+    const b = await cluster.start();
+    const admin = await cluster.token('admin');
+    const online = async (base: string, agentId: string) => (await api(base, admin, 'GET', '/api/agents')).body.items.find((i: { agentId: string }) => i.agentId === agentId)?.online;
+    const old = simAgent(b.wsUrl, { backoff: BACKOFF });
+    agents.push(old);
+    await vi.waitFor(() => expect(old.transport.connected()).toBe(true), WAIT);
+    const fresh = simAgent(a.wsUrl, { agentId: old.agentId, token: old.tokens.at(-1)!, backoff: BACKOFF });
+    agents.push(fresh);
+    await vi.waitFor(() => expect(fresh.transport.connected()).toBe(true), WAIT);
+    await vi.waitFor(async () => expect([await online(a.url, old.agentId), await online(b.url, old.agentId)]).toEqual([true, true]), WAIT);
+
+    // The old link closes on B: B releases its row, A's stays; many heartbeats later both still say online.
+    await old.transport.stop(50);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect([await online(a.url, old.agentId), await online(b.url, old.agentId)]).toEqual([true, true]);
+    // The new one closes too: offline everywhere.
+    await fresh.transport.stop(50);
+    await vi.waitFor(async () => expect([await online(a.url, old.agentId), await online(b.url, old.agentId)]).toEqual([false, false]), WAIT);
   }, 120_000);
 });

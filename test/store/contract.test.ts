@@ -259,4 +259,39 @@ describe.each(engines)('store contract: $name', (engine: EngineUnderTest) => {
     expect(ran).toBe(1);
     await expect(s.probe()).resolves.toBeUndefined();
   });
+
+  it('keeps agent presence per instance: online while any live instance holds the agent, gone with a stale or removed instance', async () => {
+    const s = await open();
+    const beat = (id: string) => s.instances.record({ instanceId: id, host: 'h', policyVersions: [], startedAt: clock });
+    await beat('i1');
+    await beat('i2');
+    await beat('asker');
+    await s.presence.update('i1', { held: ['x'], released: [] });
+    // The same agent on two instances at once (its old link half-open during a failover).
+    await s.presence.update('i2', { held: ['x', 'y', 'y'], released: [] });
+    expect((await s.presence.elsewhere('asker', 60_000)).sort()).toEqual(['x', 'y']);
+    expect(await s.presence.elsewhere('i2', 60_000)).toEqual(['x']); // never its own rows
+    expect(await s.presence.count('i2')).toBe(2);
+    // One link closes: still online through the other; then both.
+    await s.presence.update('i2', { held: [], released: ['x'] });
+    expect((await s.presence.elsewhere('asker', 60_000)).sort()).toEqual(['x', 'y']);
+    await s.presence.update('i1', { held: ['z'], released: ['x'] });
+    expect((await s.presence.elsewhere('asker', 60_000)).sort()).toEqual(['y', 'z']);
+    // i2 goes quiet (killed): its agents stop counting once its row is older than the window.
+    // PostgreSQL judges on its own clock, so real time passes as well as the test clock.
+    await new Promise((r) => setTimeout(r, 300));
+    clock += 300;
+    await beat('i1');
+    expect(await s.presence.elsewhere('asker', 200)).toEqual(['z']);
+    // Its instance row pruned: its presence rows are deleted by the next reader.
+    await s.instances.live(200);
+    await s.presence.elsewhere('asker', 200);
+    expect(await s.presence.count('i2')).toBe(0);
+    // Rewritten whole (after a failed write, or on stop with []).
+    await s.presence.replace('i1', ['a', 'b']);
+    expect(await s.presence.count('i1')).toBe(2);
+    expect((await s.presence.elsewhere('asker', 60_000)).sort()).toEqual(['a', 'b']);
+    await s.presence.replace('i1', []);
+    expect(await s.presence.elsewhere('asker', 60_000)).toEqual([]);
+  });
 });

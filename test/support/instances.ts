@@ -34,6 +34,8 @@ export interface InstanceCluster {
   token(role: 'lead' | 'admin'): Promise<string>;
   /** Rows of one query on the store (the same SQL on both engines: the schemas mirror). */
   rows<T>(sql: string): Promise<T[]>;
+  /** One writing statement on the store, as another process (an operator, a script) would run it. */
+  exec(sql: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -92,6 +94,24 @@ export async function startInstanceCluster(engine: EngineName, config: Record<st
       const db = new Database(join(shared, 'consultguard.db'), { readonly: true, fileMustExist: true });
       try {
         return db.prepare(sql).all() as T[];
+      } finally {
+        db.close();
+      }
+    },
+    async exec(sql: string): Promise<void> {
+      if (url) {
+        const c = new pg.Client({ connectionString: url });
+        await c.connect();
+        try {
+          await c.query(sql);
+        } finally {
+          await c.end();
+        }
+        return;
+      }
+      const db = new Database(join(shared, 'consultguard.db'), { fileMustExist: true });
+      try {
+        db.exec(sql);
       } finally {
         db.close();
       }

@@ -17,6 +17,7 @@ import * as m012 from './012_instances.js';
 import * as m013 from './013_sso.js';
 import * as m014 from './014_violation_changes.js';
 import * as m015 from './015_rollups.js';
+import * as m016 from './016_presence.js';
 
 export interface Migration {
   version: number;
@@ -40,4 +41,5 @@ export const migrations: Migration[] = [
   { version: 13, ...m013 },
   { version: 14, ...m014 },
   { version: 15, ...m015 },
+  { version: 16, ...m016 },
 ];

@@ -17,6 +17,7 @@ import { createPgChangeFeed } from './changes.js';
 import { createPgDb, describeUrl, mapError, unavailableReason, type Client, type PgDb } from './db.js';
 import { createPgExceptionStore } from './exceptions.js';
 import { createPgInstanceStore } from './instances.js';
+import { createPgPresenceStore } from './presence.js';
 import { createPgJobs } from './jobs.js';
 import { createPgOidcStore } from './oidc.js';
 import { LATEST_PG, migratePg } from './migrate.js';
@@ -97,6 +98,7 @@ export async function openPgStore(opts: PgOpenOptions): Promise<Store> {
       reports: createPgReportStore(d, now),
       retention: createPgRetention(d),
       instances: createPgInstanceStore(d),
+      presence: createPgPresenceStore(d),
       changes,
       jobs,
       async probe() {

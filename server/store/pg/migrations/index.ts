@@ -16,6 +16,7 @@ import * as m002 from './002_instances.js';
 import * as m003 from './003_sso.js';
 import * as m004 from './004_violation_changes.js';
 import * as m005 from './005_rollups.js';
+import * as m006 from './006_presence.js';
 
 export interface PgMigration {
   version: number;
@@ -31,4 +32,5 @@ export const pgMigrations: PgMigration[] = [
   { version: 3, sqliteVersion: 13, ...m003 },
   { version: 4, sqliteVersion: 14, ...m004 },
   { version: 5, sqliteVersion: 15, ...m005 },
+  { version: 6, sqliteVersion: 16, ...m006 },
 ];
