@@ -35,7 +35,7 @@ export function createExceptionStore(db: Db, now: () => number = Date.now, rollu
         n += rollups.track(agentId, x.violationId, () => upsert.run(row).changes);
       }
       return n;
-    }),
+    }).immediate,
     get(agentId: string, violationId: string): ViolationException | null {
       const r = getRow.get(agentId, violationId);
       return r ? toApi(r) : null;
@@ -49,7 +49,7 @@ export function createExceptionStore(db: Db, now: () => number = Date.now, rollu
       return out;
     },
     decide(agentId: string, violationId: string, decision: 'accepted' | 'rejected', by: string, note: string): ViolationException | null {
-      const changed = db.transaction(() => rollups.track(agentId, violationId, () => decideRow.run(decision, by, now(), note, agentId, violationId).changes))();
+      const changed = db.transaction(() => rollups.track(agentId, violationId, () => decideRow.run(decision, by, now(), note, agentId, violationId).changes)).immediate();
       if (changed === 0) return null;
       return toApi(getRow.get(agentId, violationId)!);
     },
