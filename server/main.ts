@@ -151,7 +151,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
 
   const tls = loadTls(config);
   const oidc = sso ? { settings: sso, client: createOidcClient(sso, log.child({ module: 'oidc' })) } : null;
-  const api = createApi({ store, gateway, policies, metrics, live, health, log, secure: tls !== null, alerts: alerting, clientAddress, oidc });
+  // Reviews and exception decisions go to the dashboards through the relay too, so it knows
+  // they were shown and does not send them again when another connection commits.
+  const api = createApi({ store, gateway, policies, metrics, live: relay ? { ...live, publish: relay.publish } : live, health, log, secure: tls !== null, alerts: alerting, clientAddress, oidc });
   const handler = (req: Parameters<typeof api>[0], res: Parameters<typeof api>[1]) => void api(req, res);
   const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
   server.headersTimeout = 10_000;

@@ -8,8 +8,12 @@
  * name the violations in their NOTIFY and need no relay.)
  *
  * Each catch-up reads changes after its cursor minus `lookbackMs` (another instance stamps
- * its rows before it commits, so a later read may find rows older than the newest seen). What
- * it or this instance already published, at that change or later, is not sent again.
+ * its rows before it commits, so a later read may find rows older than the newest seen), but
+ * none stamped before this relay started: those are in any page a dashboard loads, and any
+ * other connection's commit (a roll-up rebuild's worker, the CLI) wakes the relay, which would
+ * otherwise send the last `lookbackMs` of rows written before the start again, in one burst.
+ * What it or this instance already published (`publish`: ingest, reviews, exception
+ * decisions), at that change or later, is not sent again.
  */
 import type { Logger } from '../../shared/log.js';
 import type { ChangeKey, Violation } from '../store/violations.js';
@@ -34,7 +38,8 @@ export function createLiveRelay(deps: RelayDeps) {
   const now = deps.now ?? Date.now;
   /** key -> the newest change of it already published (its updated_at, or when this instance published it). */
   const shown = new Map<string, number>();
-  let cursor = now();
+  const startedAt = now();
+  let cursor = startedAt;
   let running: Promise<void> | null = null;
   let again = false;
   let failing = false;
@@ -52,7 +57,7 @@ export function createLiveRelay(deps: RelayDeps) {
   };
 
   async function read(): Promise<void> {
-    let after: ChangeKey = { updatedAt: cursor - lookbackMs, agentId: '', id: '' };
+    let after: ChangeKey = { updatedAt: Math.max(cursor - lookbackMs, startedAt - 1), agentId: '', id: '' };
     for (;;) {
       const rows = await deps.changedSince(after, batch);
       const fresh: Array<Promise<Violation | null>> = [];

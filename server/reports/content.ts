@@ -28,7 +28,7 @@ export function summarise(f: ReportFigures, tz: string, appName: (id: string) =>
     const day = localTime(tz, new Date(r.b * 900_000)).date;
     days.set(day, (days.get(day) ?? 0) + r.n);
   }
-  const busiest = [...days].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0];
+  const busiest = [...days].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))[0];
   return {
     total: f.total,
     inCallMinutes: Math.round(f.inCallMinutes * 10) / 10,

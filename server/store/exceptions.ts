@@ -9,9 +9,8 @@ import { exceptionLabel as labelOf, exceptionToApi as toApi, type ExceptionRow a
 import type { NudgeOutcome } from '../../shared/protocol.js';
 import type { Db } from './db.js';
 import { createRollups, type Rollups } from './rollups.js';
-import { tallyRange } from './tally.js';
+import { countsRange } from './tally.js';
 import { exceptionCountsFromRows } from './trends-raw.js';
-import { exceptionCountsFromTally } from './trends.js';
 
 export function createExceptionStore(db: Db, now: () => number = Date.now, rollups: Rollups = createRollups(db, now)) {
   const upsert = db.prepare(
@@ -36,7 +35,7 @@ export function createExceptionStore(db: Db, now: () => number = Date.now, rollu
         n += rollups.track(agentId, x.violationId, () => upsert.run(row).changes);
       }
       return n;
-    }),
+    }).immediate,
     get(agentId: string, violationId: string): ViolationException | null {
       const r = getRow.get(agentId, violationId);
       return r ? toApi(r) : null;
@@ -50,7 +49,7 @@ export function createExceptionStore(db: Db, now: () => number = Date.now, rollu
       return out;
     },
     decide(agentId: string, violationId: string, decision: 'accepted' | 'rejected', by: string, note: string): ViolationException | null {
-      const changed = db.transaction(() => rollups.track(agentId, violationId, () => decideRow.run(decision, by, now(), note, agentId, violationId).changes))();
+      const changed = db.transaction(() => rollups.track(agentId, violationId, () => decideRow.run(decision, by, now(), note, agentId, violationId).changes)).immediate();
       if (changed === 0) return null;
       return toApi(getRow.get(agentId, violationId)!);
     },
@@ -58,9 +57,7 @@ export function createExceptionStore(db: Db, now: () => number = Date.now, rollu
     counts(since: number, until: number): { claimed: number; accepted: number; rejected: number; pending: number; unexplained: number } {
       // Totals need no day: the roll-ups' own zone splits the range into whole days and ends.
       const state = rollups.state();
-      const t = state.ready && state.tz ? tallyRange(db, state.tz, since, until, state.tz, now()) : null;
-      if (t) return exceptionCountsFromTally(t);
-      return exceptionCountsFromRows(db, since, until);
+      return countsRange(db, state.ready ? state.tz : null, since, until) ?? exceptionCountsFromRows(db, since, until);
     },
   };
 }

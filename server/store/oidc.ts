@@ -92,7 +92,7 @@ export function createOidcStore(db: Db, users: UserStore, now: () => number = Da
           db.prepare('UPDATE oidc_identities SET username = ?, last_login = ? WHERE issuer = ? AND subject = ?').run(who.username, t, who.issuer, who.subject);
         }
         return { ok: true, created: !found, ...users.openSession({ name, role }, ip) };
-      })();
+      }).immediate(); // reads, then writes: see violations.ts ingest
     },
     /** A provider's user who no longer holds a mapped group: its open sessions end too. */
     refused(who: Pick<SsoIdentity, 'issuer' | 'subject'>): string | null {

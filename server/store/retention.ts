@@ -55,6 +55,7 @@ export async function pruneOnce(db: Db, days: number, now = Date.now(), batch = 
   const delViolation = db.prepare('DELETE FROM violations WHERE seq = ? AND ((ended_at IS NOT NULL AND ended_at < ?) OR (ended_at IS NULL AND updated_at < ?))');
   const rollups = createRollups(db);
   let rowsSeen = 0;
+  // IMMEDIATE: each batch reads before it deletes, beside the server's ingest (violations.ts ingest).
   const step = db.transaction((): number => rollups.batch(() => {
     const rows = pick.all(cutoff, cutoff, batch);
     rowsSeen = rows.length;
@@ -66,7 +67,7 @@ export async function pruneOnce(db: Db, days: number, now = Date.now(), batch = 
       n++;
     }
     return n;
-  }));
+  })).immediate;
   let total = 0;
   for (;;) {
     const n = step();
@@ -91,7 +92,7 @@ function pruneClaims(db: Db, cutoff: number, batch: number): Promise<number> {
     let n = 0;
     for (const x of pick.all(cutoff, batch)) n += rollups.track(x.agent_id, x.violation_id, () => del.run(x.agent_id, x.violation_id).changes);
     return n;
-  }));
+  })).immediate;
   return drain(step);
 }
 

@@ -24,7 +24,7 @@ export function createRevealStore(db: Db, people: People, now: () => number = Da
       const at = now();
       insert.run(agentId, id, pseudonym, by, at, reason);
       return { ok: true, user, pseudonym, at };
-    }),
+    }).immediate, // reads, then writes: see violations.ts ingest
   };
 }
 

@@ -207,10 +207,14 @@ export function createRollups(db: Db, now: () => number = Date.now) {
   const reset = db.transaction((tz: string): void => {
     for (const t of ROLLUP_TABLES) db.prepare(`DELETE FROM ${t}`).run();
     db.prepare('UPDATE rollup_state SET tz = ?, through = 0, ready = 0, built_at = NULL WHERE id = 1').run(tz);
-  });
+  }).immediate;
 
   const nextChunk = db.prepare<[number, number], CountedRow>(`${COUNTED_SQL} WHERE v.seq > ? ORDER BY v.seq LIMIT ?`);
-  /** Counts the next chunk of violations; answers how many (0: done, and now ready). */
+  /**
+   * Counts the next chunk of violations; answers how many (0: done, and now ready). IMMEDIATE:
+   * it reads before it writes, and the server ingests beside it on another connection (a
+   * deferred transaction would fail with SQLITE_BUSY when a batch commits in between).
+   */
   const step = db.transaction((chunk: number): number => {
     const state = getState.get()!;
     if (state.tz === null || state.ready) return 0;
@@ -225,7 +229,7 @@ export function createRollups(db: Db, now: () => number = Date.now) {
     apply(d);
     db.prepare('UPDATE rollup_state SET through = ? WHERE id = 1').run(rows[rows.length - 1]!.seq);
     return rows.length;
-  });
+  }).immediate;
 
   return {
     state: (): RollupState => getState.get()!,

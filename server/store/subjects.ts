@@ -163,7 +163,7 @@ export function createSubjects(db: Db, people: People) {
         erased: counts,
         kept: erasureKept(dash),
       };
-    })();
+    }).immediate(); // it reads before it writes: see violations.ts ingest
   }
 
   return { identify, exportSubject, eraseSubject };

@@ -11,7 +11,8 @@
  */
 import { localTime } from '../../shared/hours.js';
 import type { Db } from './db.js';
-import { siteKey, siteOf } from './rollups.js';
+import { dayKeyer, siteKey, siteOf } from './rollups.js';
+import { exceptionCountsFromRows } from './trends-raw.js';
 
 export interface Tally {
   days: Map<string, { byApp: Map<string, number>; inCallMs: number; n: number }>;
@@ -73,27 +74,43 @@ function monthsOf(from: string, to: string): { months: [string, string] | null; 
   return { months: [m, last], dayRanges: [[from, `${m}-01`], [`${nextMonth(last)}-01`, to]] };
 }
 
+/**
+ * Local day keyers by zone (Intl once per UTC hour, rollups.ts), kept across calls: mapping
+ * each 15-minute bucket through Intl cost more than the queries themselves.
+ */
+const keyers = new Map<string, (at: number) => string>();
+function keyerFor(tz: string): (at: number) => string {
+  let k = keyers.get(tz);
+  if (!k) {
+    if (keyers.size > 50) keyers.clear();
+    keyers.set(tz, (k = dayKeyer(tz)));
+  }
+  return k;
+}
+
 /** Counts from the violations themselves (the ragged ends; or everything, without roll-ups). */
 export function rawTally(db: Db, t: Tally, since: number, until: number, tz: string, now: number, site?: string): void {
   if (since >= until) return;
   const where = `started_at >= @since AND started_at < @until${site !== undefined ? ' AND site = @site' : ''}`;
   const args = { since, until, now, ...(site !== undefined ? { site } : {}) };
-  const rows = db.prepare<typeof args, { bucket: number; app: string; n: number; incall: number; shown: number; clicked: number }>(
+  const dayOf = keyerFor(tz);
+  // Arrays, not row objects (.raw): building an object per row was most of the time.
+  const rows = db.prepare<typeof args, [number, string, number, number, number, number]>(
     `SELECT started_at / ${QUARTER} AS bucket, app, count(*) AS n,
        sum(CASE WHEN state = 'in-call' THEN coalesce(ended_at, @now) - started_at ELSE 0 END) AS incall,
        count(nudge_shown_at) AS shown, count(nudge_clicked_at) AS clicked
      FROM violations WHERE ${where} GROUP BY bucket, app`,
-  ).all(args);
-  for (const r of rows) {
-    addDay(t, localTime(tz, new Date(r.bucket * QUARTER)).date, r.app, r.n, r.incall);
-    t.total += r.n;
-    t.inCallMs += r.incall;
-    t.shown += r.shown;
-    t.clicked += r.clicked;
+  ).raw().all(args);
+  for (const [bucket, app, n, incall, shown, clicked] of rows) {
+    addDay(t, dayOf(bucket * QUARTER), app, n, incall);
+    t.total += n;
+    t.inCallMs += incall;
+    t.shown += shown;
+    t.clicked += clicked;
   }
   const { now: _now, ...keyArgs } = args;
-  for (const r of db.prepare<typeof keyArgs, { key: string | null; n: number }>(`SELECT site AS key, count(*) AS n FROM violations WHERE ${where} GROUP BY site`).all(keyArgs)) bump(t.sites, r.key, r.n);
-  for (const r of db.prepare<typeof keyArgs, { key: string; n: number }>(`SELECT hostname AS key, count(*) AS n FROM violations WHERE ${where} GROUP BY hostname`).all(keyArgs)) bump(t.hosts, r.key, r.n);
+  for (const [k, n] of db.prepare<typeof keyArgs, [string | null, number]>(`SELECT site, count(*) FROM violations WHERE ${where} GROUP BY site`).raw().all(keyArgs)) bump(t.sites, k, n);
+  for (const [k, n] of db.prepare<typeof keyArgs, [string, number]>(`SELECT hostname, count(*) FROM violations WHERE ${where} GROUP BY hostname`).raw().all(keyArgs)) bump(t.hosts, k, n);
   const e = db.prepare<typeof keyArgs, { claimed: number; accepted: number; rejected: number }>(
     `SELECT count(e.violation_id) AS claimed, coalesce(sum(e.decision = 'accepted'), 0) AS accepted, coalesce(sum(e.decision = 'rejected'), 0) AS rejected
      FROM violations v JOIN exceptions e ON e.agent_id = v.agent_id AND e.violation_id = v.id WHERE ${where.replaceAll('started_at', 'v.started_at').replace('site =', 'v.site =')}`,
@@ -108,20 +125,19 @@ function rollupTally(db: Db, t: Tally, from: string, to: string, now: number, si
   const bySite = site !== undefined;
   const daysTable = bySite ? 'rollup_site_days' : 'rollup_days';
   const args = { from, to, now, ...(bySite ? { site: siteKey(site) } : {}) };
-  const rows = db.prepare<typeof args, { day: string; app: string; n: number; incall: number; shown: number; clicked: number; claimed: number; accepted: number; rejected: number }>(
-    `SELECT day, app, sum(n) AS n, sum(incall_ms + open_incall * @now - open_start) AS incall, sum(shown) AS shown, sum(clicked) AS clicked,
-       sum(claimed) AS claimed, sum(accepted) AS accepted, sum(rejected) AS rejected
+  const rows = db.prepare<typeof args, [string, string, number, number, number, number, number, number, number]>(
+    `SELECT day, app, sum(n), sum(incall_ms + open_incall * @now - open_start), sum(shown), sum(clicked), sum(claimed), sum(accepted), sum(rejected)
      FROM ${daysTable} WHERE ${bySite ? 'site = @site AND ' : ''}day >= @from AND day < @to GROUP BY day, app`,
-  ).all(args);
-  for (const r of rows) {
-    addDay(t, r.day, r.app, r.n, r.incall);
-    t.total += r.n;
-    t.inCallMs += r.incall;
-    t.shown += r.shown;
-    t.clicked += r.clicked;
-    t.claimed += r.claimed;
-    t.accepted += r.accepted;
-    t.rejected += r.rejected;
+  ).raw().all(args);
+  for (const [day, app, n, incall, shown, clicked, claimed, accepted, rejected] of rows) {
+    addDay(t, day, app, n, incall);
+    t.total += n;
+    t.inCallMs += incall;
+    t.shown += shown;
+    t.clicked += clicked;
+    t.claimed += claimed;
+    t.accepted += accepted;
+    t.rejected += rejected;
   }
   // Top-N keys: whole months from the month tables, the days at either end from the day tables.
   const { months, dayRanges } = monthsOf(from, to);
@@ -129,9 +145,9 @@ function rollupTally(db: Db, t: Tally, from: string, to: string, now: number, si
   const keyArgs: Record<string, string> = bySite ? { site: siteKey(site) } : {};
   const sum = (daysTable: string, monthsTable: string, col: string, into: (k: string, n: number) => void) => {
     const parts: Array<{ sql: string; a: Record<string, string> }> = [];
-    if (months) parts.push({ sql: `SELECT ${col} AS k, sum(n) AS n FROM ${monthsTable} WHERE ${siteWhere}month >= @a AND month <= @b GROUP BY ${col}`, a: { a: months[0], b: months[1] } });
-    for (const [a, b] of dayRanges) if (a < b) parts.push({ sql: `SELECT ${col} AS k, sum(n) AS n FROM ${daysTable} WHERE ${siteWhere}day >= @a AND day < @b GROUP BY ${col}`, a: { a, b } });
-    for (const p of parts) for (const r of db.prepare<Record<string, string>, { k: string; n: number }>(p.sql).all({ ...keyArgs, ...p.a })) into(r.k, r.n);
+    if (months) parts.push({ sql: `SELECT ${col}, sum(n) FROM ${monthsTable} WHERE ${siteWhere}month >= @a AND month <= @b GROUP BY ${col}`, a: { a: months[0], b: months[1] } });
+    for (const [a, b] of dayRanges) if (a < b) parts.push({ sql: `SELECT ${col}, sum(n) FROM ${daysTable} WHERE ${siteWhere}day >= @a AND day < @b GROUP BY ${col}`, a: { a, b } });
+    for (const p of parts) for (const [k, n] of db.prepare<Record<string, string>, [string, number]>(p.sql).raw().all({ ...keyArgs, ...p.a })) into(k, n);
   };
   sum('rollup_site_days', 'rollup_site_months', 'site', (k, n) => bump(t.sites, siteOf(k), n));
   sum('rollup_host_days', 'rollup_host_months', 'hostname', (k, n) => bump(t.hosts, k, n));
@@ -153,6 +169,32 @@ export function tallyRange(db: Db, rollupTz: string | null, since: number, until
   rawTally(db, t, since, whole.start, tz, now, site);
   rawTally(db, t, whole.end, until, tz, now, site);
   return t;
+}
+
+export interface ExceptionCounts { claimed: number; accepted: number; rejected: number; pending: number; unexplained: number }
+
+/**
+ * Exception counts of [since, until) without the rest of a tally (the trends reply asks for
+ * both; this is one summed row of `rollup_days` plus the ragged ends): from roll-ups
+ * counted in `rollupTz` (totals need no zone of their own), else null.
+ */
+export function countsRange(db: Db, rollupTz: string | null, since: number, until: number): ExceptionCounts | null {
+  if (rollupTz === null) return null;
+  const whole = wholeDays(rollupTz, since, until);
+  if (!whole) return exceptionCountsFromRows(db, since, until);
+  const [total, claimed, accepted, rejected] = db.prepare<[string, string], [number, number, number, number]>(
+    'SELECT coalesce(sum(n), 0), coalesce(sum(claimed), 0), coalesce(sum(accepted), 0), coalesce(sum(rejected), 0) FROM rollup_days WHERE day >= ? AND day < ?',
+  ).raw().get(whole.from, whole.to)!;
+  const c = { total, claimed, accepted, rejected };
+  for (const [a, b] of [[since, whole.start], [whole.end, until]] as const) {
+    if (a >= b) continue;
+    const r = exceptionCountsFromRows(db, a, b);
+    c.total += r.claimed + r.unexplained;
+    c.claimed += r.claimed;
+    c.accepted += r.accepted;
+    c.rejected += r.rejected;
+  }
+  return { claimed: c.claimed, accepted: c.accepted, rejected: c.rejected, pending: c.claimed - c.accepted - c.rejected, unexplained: c.total - c.claimed };
 }
 
 /** The top `limit` of a count map: most first, then by key (the old queries' LIMIT, made stable). */

@@ -88,7 +88,13 @@ export function createViolationStore(db: Db, people: People, now: () => number =
     });
   }
 
-  /** Stores a batch in one transaction; the caller acks only after this returns. */
+  /**
+   * Stores a batch in one transaction; the caller acks only after this returns. IMMEDIATE, as
+   * every transaction here that reads before it writes (the roll-up state first): a deferred
+   * one that another connection (a roll-up rebuild's worker, a second instance, the CLI)
+   * commits under between its first read and its first write fails at once with
+   * SQLITE_BUSY, busy_timeout or not; an immediate one waits its turn.
+   */
   const ingest = db.transaction((agent: { agentId: string; hostname: string; site: string | null }, events: Event[]): IngestResult => rollups.batch(() => {
     const received = now();
     const result: IngestResult = { stored: 0, duplicates: 0, touched: [], events: [] };
@@ -104,7 +110,7 @@ export function createViolationStore(db: Db, people: People, now: () => number =
       if (!result.touched.includes(e.violationId)) result.touched.push(e.violationId);
     }
     return result;
-  }));
+  })).immediate;
 
   const toViolation = (r: Row): Violation => toViolationView(r, people, now());
 
@@ -166,7 +172,7 @@ export function createViolationStore(db: Db, people: People, now: () => number =
       if (!touched.includes(n.violationId)) touched.push(n.violationId);
     }
     return { stored, touched };
-  }));
+  })).immediate;
 
   function get(agentId: string, id: string): Violation | null {
     const row = getViolation.get(agentId, id);
@@ -207,7 +213,7 @@ export function createViolationStore(db: Db, people: People, now: () => number =
       db.prepare('UPDATE violations SET ack_status = ?, ack_by = ?, ack_at = ?, ack_note = ?, updated_at = ? WHERE seq = ?').run(status, by, t, note, t, row.seq);
       db.prepare('INSERT INTO reviews (agent_id, violation_id, status, by, at, note) VALUES (?, ?, ?, ?, ?, ?)').run(agentId, id, status, by, t, note);
       return true;
-    })();
+    }).immediate(); // reads, then writes: see ingest
     return done ? get(agentId, id) : null;
   }
 

@@ -5,9 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createStore } from '../../server/store/index.js';
+import type { Event } from '../../shared/protocol.js';
 import { startTestServer, tempDir } from '../support/server.js';
 import { openLiveStream } from '../support/live-stream.js';
-import { agent, makeEvent } from './alerts-receivers.js';
+import { agent, api, makeEvent } from './alerts-receivers.js';
 
 const open: Array<{ close(): Promise<void> | void }> = [];
 afterEach(async () => {
@@ -42,5 +44,31 @@ describe('live feed across instances', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(feedA.violations.filter((v) => v.id === local)).toHaveLength(1);
     expect(feedA.violations.filter((v) => v.id === remote)).toHaveLength(3);
+  });
+
+  it('does not send again what was there before the start or what this instance published itself, when another connection commits', async () => {
+    // Rows written just before the server starts, and a review made on it: another
+    // connection's commit (here a second store; in the server, e.g. the roll-up rebuild
+    // worker) wakes the relay, which must not re-send either (issue 18's backpressure failure).
+    const dataDir = tempDir('cg-relay-');
+    const before = { agentId: randomUUID(), hostname: 'PC-BEFORE', site: null };
+    const seeded = randomUUID();
+    const other = createStore(dataDir);
+    open.push(other);
+    await other.violations.ingest(before, [makeEvent({ violationId: seeded }) as Event]);
+    const a = await startTestServer({ dataDir, keepData: true });
+    open.push(a);
+    const feed = await openLiveStream(a.url, a.apiToken);
+    open.push(feed);
+    expect((await api(a.url, a.apiToken, 'POST', `/api/violations/${before.agentId}/${seeded}/ack`, { status: 'acknowledged', note: 'seen' })).status).toBe(200);
+    await vi.waitFor(() => expect(feed.keys()).toEqual(new Set([`${before.agentId}/${seeded}`])), { timeout: 5000 });
+
+    const later = { agentId: randomUUID(), hostname: 'PC-LATER', site: null };
+    const fresh = randomUUID();
+    await other.violations.ingest(later, [makeEvent({ violationId: fresh }) as Event]);
+    await vi.waitFor(() => expect(feed.keys()).toContain(`${later.agentId}/${fresh}`), { timeout: 5000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(feed.violations.filter((v) => v.id === seeded)).toHaveLength(1);
+    expect(feed.violations.filter((v) => v.id === fresh)).toHaveLength(1);
   });
 });
