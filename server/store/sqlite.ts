@@ -40,7 +40,7 @@ import { pruneAll, pruneOnce } from './retention.js';
 import { migrations } from './migrations/index.js';
 import { createReportStore } from '../reports/store.js';
 import type { SubjectExport } from '../../shared/api-types.js';
-import type { ChangeFeed, ChangeTopic, Store } from './types.js';
+import type { ChangeFeed, ChangeTopic, FeedCursor, Store, ViolationFilter } from './types.js';
 
 export interface SqliteOptions {
   showNames?: boolean;
@@ -190,6 +190,11 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
         ingest: gate((agent: Parameters<typeof m.violations.ingest>[0], events: Parameters<typeof m.violations.ingest>[1]) => {
           changes.check();
           return m.violations.ingest(agent, events);
+        }),
+        feed: gate((filter: ViolationFilter, limit: number, cursor?: FeedCursor) => {
+          const page = m.violations.list(filter, limit, cursor);
+          const found = m.exceptions.forViolations(page.items);
+          return { ...page, items: page.items.map((v) => ({ ...v, exception: found.get(`${v.agentId}\u0000${v.id}`) ?? null })) };
         }),
         storedUser: gate((agentId: string, id: string) => storedUser.get(agentId, id)?.user ?? null),
         countByUser: gate((user: string, since: number, until: number, site: string | null) =>

@@ -101,6 +101,12 @@ export interface ViolationStore {
   /** Stores nudge outcomes once each and marks their violations; resolves after the commit. */
   ingestNudges(agentId: string, nudges: NudgeOutcome[]): Promise<{ stored: number; touched: string[] }>;
   list(filter: ViolationFilter, limit: number, cursor?: FeedCursor): Promise<{ items: Violation[]; next: FeedCursor | null }>;
+  /**
+   * A feed page (GET /api/violations): `list` with each violation's clinician exception, or
+   * null, read together (one statement on PostgreSQL, not one for the page and one for its
+   * exceptions).
+   */
+  feed(filter: ViolationFilter, limit: number, cursor?: FeedCursor): Promise<{ items: Violation[]; next: FeedCursor | null }>;
   get(agentId: string, id: string): Promise<Violation | null>;
   detail(agentId: string, id: string): Promise<{ violation: Violation; timeline: TimelineEntry[] } | null>;
   acknowledge(agentId: string, id: string, status: 'acknowledged' | 'resolved', by: string, note: string): Promise<Violation | null>;

@@ -138,27 +138,74 @@ export function feedQuery(i: number, shape: typeof FEED_SHAPE, t0: number): { fi
   ][i % 6]!;
 }
 
+/** The API's address of the i-th feed query (`feedQuery`). */
+function feedUrl(server: string, i: number, shape: typeof FEED_SHAPE, t0: number): string {
+  const { filter, limit } = feedQuery(i, shape, t0);
+  const params = new URLSearchParams({ limit: String(limit) });
+  for (const [k, v] of Object.entries(filter)) params.set(k, typeof v === 'number' ? new Date(v).toISOString() : v);
+  return `${server}/api/violations?${params}`;
+}
+
+/** One feed view as the dashboard makes it (every tenth also follows its cursor: pagination must stay as fast); its ms. */
+async function timeOneFeed(url: string, headers: Record<string, string>, followCursor: boolean): Promise<number> {
+  const t = performance.now();
+  const r = await fetch(url, { headers });
+  const body = (await r.json()) as { next: string | null };
+  if (!r.ok) throw new Error(`feed answered ${r.status}: ${JSON.stringify(body)}`);
+  if (followCursor && body.next) await (await fetch(`${url}&cursor=${body.next}`, { headers })).json();
+  return performance.now() - t;
+}
+
 /** 600 feed queries over HTTP (`feedQuery`; every tenth also fetches its next page); answers each one's ms. */
 export async function timeFeed(server: string, token: string, shape: typeof FEED_SHAPE, t0: number): Promise<number[]> {
-  const url = (i: number) => {
-    const { filter, limit } = feedQuery(i, shape, t0);
-    const params = new URLSearchParams({ ...filter, since: '', until: '', limit: String(limit) } as Record<string, string>);
-    if (filter.since !== undefined) params.set('since', new Date(filter.since).toISOString());
-    else params.delete('since');
-    if (filter.until !== undefined) params.set('until', new Date(filter.until).toISOString());
-    else params.delete('until');
-    return `${server}/api/violations?${params}`;
-  };
   const times: number[] = [];
-  for (let i = 0; i < 600; i++) {
-    const t = performance.now();
-    const r = await fetch(url(i), { headers: { authorization: `Bearer ${token}` } });
-    const body = (await r.json()) as { next: string | null };
-    // Follow one cursor page too: pagination must stay as fast as the first page.
-    if (i % 10 === 0 && body.next) await (await fetch(`${url(i)}&cursor=${body.next}`, { headers: { authorization: `Bearer ${token}` } })).json();
-    times.push(performance.now() - t);
-  }
+  for (let i = 0; i < 600; i++) times.push(await timeOneFeed(feedUrl(server, i, shape, t0), { authorization: `Bearer ${token}` }, i % 10 === 0));
   return times;
+}
+
+/** A server to time side by side with others: its address, a credential's headers, and its process id. */
+export interface FeedTarget { url: string; headers: Record<string, string>; pid: number }
+
+/**
+ * The same 600 feed queries against several servers, taking turns query by query (the order
+ * flips each time), so that whatever else the machine runs weighs on each alike. Answers each
+ * server's ms per query and its process's CPU ms per query after the first 60 (warm-up).
+ */
+export async function timeFeeds(targets: FeedTarget[], shape: typeof FEED_SHAPE, t0: number): Promise<Array<{ times: number[]; cpuMs: number }>> {
+  const out = targets.map(() => ({ times: [] as number[], cpu0: 0 }));
+  for (let i = 0; i < 600; i++) {
+    const order = targets.map((_, k) => k);
+    if (i % 2) order.reverse();
+    for (const k of order) {
+      const t = targets[k]!;
+      if (i === 60) out[k]!.cpu0 = procCpuMs(t.pid);
+      out[k]!.times.push(await timeOneFeed(feedUrl(t.url, i, shape, t0), t.headers, i % 10 === 0));
+    }
+  }
+  return out.map((o, k) => ({ times: o.times.slice(60), cpuMs: (procCpuMs(targets[k]!.pid) - o.cpu0) / 540 }));
+}
+
+/** A dashboard login (POST /api/session): the cookie header a real lead's browser then sends. */
+export async function loginCookie(server: string, username: string, password: string): Promise<Record<string, string>> {
+  const r = await fetch(`${server}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  const cookie = r.headers.get('set-cookie')?.split(';')[0];
+  if (!r.ok || !cookie) throw new Error(`login as ${username} answered ${r.status}`);
+  return { cookie };
+}
+
+/** `GET /api/session` (the credential check alone, a small reply) `n` times per target in turns; each target's ms. */
+export async function timeSessionChecks(targets: FeedTarget[], n = 300): Promise<number[][]> {
+  const out = targets.map(() => [] as number[]);
+  for (let i = 0; i < n; i++) {
+    for (const [k, t] of targets.entries()) {
+      const start = performance.now();
+      const r = await fetch(`${t.url}/api/session`, { headers: t.headers });
+      await r.json();
+      if (!r.ok) throw new Error(`GET /api/session answered ${r.status}`);
+      out[k]!.push(performance.now() - start);
+    }
+  }
+  return out.map((x) => x.slice(30));
 }
 
 export async function benchFeed(): Promise<BenchResults> {

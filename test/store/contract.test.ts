@@ -206,6 +206,17 @@ describe.each(engines)('store contract: $name', (engine: EngineUnderTest) => {
     expect(await s.exceptions.decide(agent.agentId, v1, 'rejected', 'lead.a', 'the approved app worked')).toMatchObject({ decision: 'rejected', decidedBy: 'lead.a' });
     expect(await s.exceptions.decide(agent.agentId, v2, 'accepted', 'lead.a', '')).toBeNull();
     expect((await s.exceptions.forViolations([{ agentId: agent.agentId, id: v1 }, { agentId: agent.agentId, id: v2 }])).size).toBe(1);
+    // The feed's page: the list's violations, each with its claim or null, paged the same way.
+    const listed = (await s.violations.list({}, 10)).items;
+    const claimed = await s.exceptions.get(agent.agentId, v1);
+    expect(claimed).toMatchObject({ decision: 'rejected', note: 'the approved app worked', claimedAt: iso(NOW - 40_000), until: iso(NOW + 1800_000) });
+    expect((await s.violations.feed({}, 10)).items).toEqual(listed.map((v) => ({ ...v, exception: v.id === v1 ? claimed : null })));
+    const first = await s.violations.feed({}, 1);
+    expect(first.items.map((v) => [v.id, v.exception])).toEqual([[v2, null]]);
+    const second = await s.violations.feed({}, 1, first.next!);
+    expect(second.items.map((v) => [v.id, v.exception])).toEqual([[v1, claimed]]);
+    expect(second.next).toBeNull();
+    expect((await s.violations.feed({ app: 'whatsapp' }, 10)).items).toEqual([]);
   });
 
   it('queues alerts: triggers settled once with their firings, once per window, leased deliveries', async () => {

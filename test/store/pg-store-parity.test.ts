@@ -126,6 +126,11 @@ describe.skipIf(skip !== null)('PostgreSQL store matches the SQLite modules', ()
     await both((s) => s.exceptions.ingest(A1, [nudge]));
     await both((s) => s.exceptions.decide(A1, vid(2), 'accepted', 'lead', 'ok'));
     await both(async (s) => Object.fromEntries(await s.exceptions.forViolations([{ agentId: A1, id: vid(2) }, { agentId: A1, id: vid(1) }])));
+    // The feed's page with its claims (one statement on PostgreSQL), whole and by cursor.
+    const page = await both((s) => s.violations.feed({}, 2));
+    expect(page.items.map((v: { exception: unknown }) => v.exception)).toEqual([expect.objectContaining({ decision: 'accepted', note: 'ok' }), null]);
+    await both((s) => s.violations.feed({ user: 'erased' }, 5));
+    await both((s) => s.violations.feed({ site: 'north' }, 2, page.next));
     await both((s) => s.exceptions.counts(NOW - 50 * DAY, NOW));
     await both((s) => s.reveals.reveal(A1, vid(1), 'lead', 'complaint 42'));
     await both((s) => s.reveals.reveal(A1, vid(9), 'lead', 'x'));

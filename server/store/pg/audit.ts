@@ -1,4 +1,4 @@
-/** The audit log on PostgreSQL (audit.ts): one insert per entry; detail kept as JSON text. */
+/** The audit log on PostgreSQL (audit.ts): one insert per entry (a prepared statement: every feed view by a person writes one); detail kept as JSON text. */
 import type { AuditStore } from '../types.js';
 import type { PgDb } from './db.js';
 
@@ -11,7 +11,7 @@ export function createPgAuditStore(db: PgDb, now: () => number = Date.now): Audi
       } catch {
         text = JSON.stringify({ note: 'detail could not be serialised' });
       }
-      await db.query('INSERT INTO audit (at, actor, action, detail) VALUES ($1, $2, $3, $4)', [now(), actor, action, text]);
+      await db.prepared('INSERT INTO audit (at, actor, action, detail) VALUES ($1, $2, $3, $4)', [now(), actor, action, text]);
     },
     async list(limit: number, before?: number) {
       const { rows } = await db.query<{ seq: number; at: number; actor: string; action: string; detail: string }>(

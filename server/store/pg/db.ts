@@ -7,6 +7,7 @@
  * bigint columns (millisecond times, identities) come back as JavaScript numbers: every
  * value stored is far below 2^53. Queries are parameterised ($1, $2, ...) without exception.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { AppError } from '../../../shared/errors.js';
 
@@ -56,6 +57,8 @@ export interface PgDb {
   where: string;
   /** One statement on the pool. */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  /** One statement prepared once per connection (see `preparedQuery`): for the hot lookups by key. */
+  prepared<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
   /** `fn` inside BEGIN ... COMMIT on one client (ROLLBACK on a throw); answers what `fn` answered. */
   tx<T>(fn: (c: Client) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -78,6 +81,26 @@ export async function connect(db: { pool: Pool; where: string }): Promise<Client
   }
 }
 
+const names = new Map<string, string>();
+
+/**
+ * `sql` as a named statement: each connection parses it once, and after five runs PostgreSQL
+ * keeps one generic plan, so a run is only Bind and Execute. The name comes from the text
+ * (one text, one name, on every connection). For lookups by key only: a generic plan is
+ * chosen without the values, which is right for a primary or unique key and can be wrong for
+ * the feed's skewed filters (those stay unnamed, planned for their values). Columns are
+ * named, never `*`: a cached `*` fails ("cached plan must not change result type") once a
+ * newer instance's migration adds a column.
+ */
+export function preparedQuery(sql: string, params?: unknown[]): pg.QueryConfig {
+  let name = names.get(sql);
+  if (!name) {
+    name = `cg_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+    names.set(sql, name);
+  }
+  return { name, text: sql, values: params };
+}
+
 export interface PoolOptions {
   /** Connections per instance (default 10). */
   max?: number;
@@ -93,16 +116,18 @@ export function createPgDb(url: string, opts: PoolOptions = {}): PgDb {
   });
   // An idle client whose server went away emits here; the next checkout gets a fresh one.
   pool.on('error', () => {});
+  const run = async <R extends pg.QueryResultRow>(q: pg.QueryConfig): Promise<pg.QueryResult<R>> => {
+    try {
+      return await pool.query<R>(q);
+    } catch (err) {
+      mapError(err, where);
+    }
+  };
   return {
     pool,
     where,
-    async query(sql, params) {
-      try {
-        return await pool.query(sql, params);
-      } catch (err) {
-        mapError(err, where);
-      }
-    },
+    query: (text, values) => run({ text, values }),
+    prepared: (sql, params) => run(preparedQuery(sql, params)),
     async tx(fn) {
       let client: Client;
       try {

@@ -8,13 +8,14 @@
  * Works the same on Windows, macOS and Linux (node-postgres is pure JavaScript); it was
  * tested here on Linux against PostgreSQL 15.
  */
+import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { AppError } from '../../../shared/errors.js';
 import type { OpenOptions, PostgresEngineModule, Store } from '../types.js';
 import { createPgAgentStore } from './agents.js';
 import { createPgAlertStore } from './alerts.js';
 import { createPgAuditStore } from './audit.js';
 import { createPgChangeFeed } from './changes.js';
-import { createPgDb, describeUrl, mapError, unavailableReason, type Client, type PgDb } from './db.js';
+import { createPgDb, describeUrl, mapError, preparedQuery, unavailableReason, type Client, type PgDb } from './db.js';
 import { createPgExceptionStore } from './exceptions.js';
 import { createPgInstanceStore } from './instances.js';
 import { createPgPresenceStore } from './presence.js';
@@ -37,16 +38,18 @@ export interface PgOpenOptions extends OpenOptions {
 
 /** A transaction's client as a PgDb: every store module built on it joins that transaction. */
 function inTransaction(c: Client, outer: PgDb): PgDb {
+  const run = async <R extends QueryResultRow>(q: QueryConfig): Promise<QueryResult<R>> => {
+    try {
+      return await c.query<R>(q);
+    } catch (err) {
+      mapError(err, outer.where);
+    }
+  };
   return {
     pool: outer.pool,
     where: outer.where,
-    async query(sql, params) {
-      try {
-        return await c.query(sql, params);
-      } catch (err) {
-        mapError(err, outer.where);
-      }
-    },
+    query: (text, values) => run({ text, values }),
+    prepared: (sql, params) => run(preparedQuery(sql, params)),
     tx: (fn) => fn(c),
     close: async () => {},
   };

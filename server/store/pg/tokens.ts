@@ -1,4 +1,7 @@
-/** API tokens and enrolment secrets on PostgreSQL: hashes only, as in tokens.ts and secrets.ts. */
+/**
+ * API tokens and enrolment secrets on PostgreSQL: hashes only, as in tokens.ts and secrets.ts.
+ * `verify` runs on every API request and `live` on every stream re-check: prepared statements.
+ */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { SecretRow } from '../secrets.js';
 import { hashToken, newToken, type ApiTokenRow, type Role } from '../tokens.js';
@@ -13,10 +16,10 @@ export function createPgApiTokenStore(db: PgDb, now: () => number = Date.now) {
       return { id, token };
     },
     verify: async (token: string): Promise<{ id: string; role: Role; name: string | null } | undefined> =>
-      (await db.query<{ id: string; role: Role; name: string | null }>('SELECT id, role, name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL', [hashToken(token)])).rows[0],
+      (await db.prepared<{ id: string; role: Role; name: string | null }>('SELECT id, role, name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL', [hashToken(token)])).rows[0],
     revoke: async (id: string): Promise<boolean> => ((await db.query('UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [now(), id])).rowCount ?? 0) > 0,
     list: async (): Promise<ApiTokenRow[]> => (await db.query<ApiTokenRow>('SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at DESC, id')).rows,
-    live: async (id: string): Promise<boolean> => ((await db.query('SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL', [id])).rowCount ?? 0) > 0,
+    live: async (id: string): Promise<boolean> => ((await db.prepared('SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL', [id])).rowCount ?? 0) > 0,
   };
 }
 

@@ -64,7 +64,8 @@ export function createPgUserStore(db: PgDb, now: () => number = Date.now, opts: 
 
   async function bySessionKey(key: string, slide: boolean): Promise<SessionUser | undefined> {
     const t = now();
-    const s = (await db.query<{ user_name: string; csrf_token: string; last_seen: number; expires_at: number; role: Role; disabled_at: number | null }>(
+    // Every dashboard request asks this: a prepared statement (pg/db.ts preparedQuery).
+    const s = (await db.prepared<{ user_name: string; csrf_token: string; last_seen: number; expires_at: number; role: Role; disabled_at: number | null }>(
       'SELECT s.user_name, s.csrf_token, s.last_seen, s.expires_at, u.role, u.disabled_at FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.id_hash = $1', [key],
     )).rows[0];
     if (!s || s.disabled_at !== null || s.expires_at < t || t - s.last_seen > SESSION.idleMs) return undefined;

@@ -12,15 +12,27 @@
 import type { ClientBase } from 'pg';
 import Cursor from 'pg-cursor';
 import type { Event, NudgeOutcome } from '../../../shared/protocol.js';
-import type { FilterValues, TimelineEntry, TimelineKind, Trends, Violation } from '../../../shared/api-types.js';
+import type { FilterValues, TimelineEntry, TimelineKind, Trends, Violation, ViolationException } from '../../../shared/api-types.js';
 import { maxState, mergeVia, type AppState, type Via } from '../../../shared/snapshot.js';
 import type { FeedCursor, IngestResult, ViolationFilter } from '../types.js';
 import { connect, mapError, type PgDb } from './db.js';
 import type { PgPeople } from './people.js';
 import type { NotifyInTransaction } from './changes.js';
-import { foldDays, toViolation as toViolationView, type ViolationRow as Row } from '../rows.js';
+import { exceptionToApi, foldDays, toViolation as toViolationView, type ExceptionRow, type ViolationRow as Row } from '../rows.js';
 
 const MAX_EVIDENCE = 32;
+
+/** An exception's columns beside a violation row's (`feed`); `x_claimed_at` is null when there is no claim. */
+const CLAIM_COLUMNS = 'e.reason AS x_reason, e.label AS x_label, e.claimed_at AS x_claimed_at, e.until AS x_until, e.decision AS x_decision, e.decided_by AS x_decided_by, e.decided_at AS x_decided_at, e.note AS x_note';
+type ClaimColumns = { [K in Exclude<keyof ExceptionRow, 'agent_id' | 'violation_id'> as `x_${K}`]: ExceptionRow[K] | null };
+
+function claimOf(r: Row & ClaimColumns): ViolationException | null {
+  if (r.x_claimed_at === null) return null;
+  return exceptionToApi({
+    agent_id: r.agent_id, violation_id: r.id, reason: r.x_reason!, label: r.x_label!, claimed_at: r.x_claimed_at, until: r.x_until!,
+    decision: r.x_decision, decided_by: r.x_decided_by, decided_at: r.x_decided_at, note: r.x_note!,
+  });
+}
 
 
 /** A violation as the fold holds it: a row read for update, or a new one (seq 0). */
@@ -116,6 +128,14 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => nu
 
   const toViolation = (r: Row): Violation => toViolationView(r, people, now());
 
+  /** `limit` + 1 rows read: the page, and its cursor when there is more. */
+  function page<R extends Row>(rows: R[], limit: number, shown: (r: R) => Violation) {
+    const more = rows.length > limit;
+    const items = more ? rows.slice(0, limit) : rows;
+    const last = items[items.length - 1];
+    return { items: items.map(shown), next: more && last ? { startedAt: last.started_at, seq: last.seq } : null };
+  }
+
   /** The WHERE clause and parameters of a feed filter (and cursor), as SQLite's `list` builds them. */
   function where(filter: ViolationFilter, cursor?: FeedCursor): { sql: string; args: unknown[] } {
     const clauses: string[] = [];
@@ -151,10 +171,23 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => nu
   async function list(filter: ViolationFilter, limit: number, cursor?: FeedCursor) {
     const w = where(filter, cursor);
     const { rows } = await db.query<Row>(`SELECT * FROM violations ${w.sql} ORDER BY started_at DESC, seq DESC LIMIT ${Math.max(0, Math.floor(limit)) + 1}`, w.args);
-    const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
-    const last = page[page.length - 1];
-    return { items: page.map(toViolation), next: more && last ? { startedAt: last.started_at, seq: last.seq } : null };
+    return page(rows, limit, toViolation);
+  }
+
+  /**
+   * `list` with each violation's exception, in one statement: the page is chosen inside (the
+   * same WHERE, order and plan as `list`), and only its rows are joined to their claims by
+   * the exceptions primary key. One round trip instead of two on every feed view.
+   */
+  async function feed(filter: ViolationFilter, limit: number, cursor?: FeedCursor) {
+    const w = where(filter, cursor);
+    const { rows } = await db.query<Row & ClaimColumns>(
+      `SELECT p.*, ${CLAIM_COLUMNS} FROM (SELECT * FROM violations ${w.sql} ORDER BY started_at DESC, seq DESC LIMIT ${Math.max(0, Math.floor(limit)) + 1}) p
+       LEFT JOIN exceptions e ON e.agent_id = p.agent_id AND e.violation_id = p.id
+       ORDER BY p.started_at DESC, p.seq DESC`,
+      w.args,
+    );
+    return page(rows, limit, (r) => ({ ...toViolation(r), exception: claimOf(r) }));
   }
 
   /**
@@ -295,7 +328,7 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => nu
   const countByUser = async (user: string, since: number, until: number, site: string | null): Promise<number> =>
     (await db.query<{ n: number }>('SELECT count(*) AS n FROM violations WHERE lower("user") = lower($1) AND started_at >= $2 AND started_at <= $3 AND ($4::text IS NULL OR site = $4)', [user, since, until, site])).rows[0]!.n;
 
-  return { ingest, ingestNudges, list, stream, get, detail, acknowledge, agentsWithId, trends, filterValues, storedUser, countByUser };
+  return { ingest, ingestNudges, list, feed, stream, get, detail, acknowledge, agentsWithId, trends, filterValues, storedUser, countByUser };
 }
 
 export type PgViolationStore = ReturnType<typeof createPgViolationStore>;
