@@ -71,7 +71,7 @@ export function createReportStore(db: Db, now: () => number = Date.now, rollups?
 }
 
 /** A site's period counted from the violations (the pre-roll-up queries; the reference in tests). */
-/** A report's figures from a tally (both engines): per-day counts in `days`, no 15-minute buckets. */
+/** A report's figures from a tally (both engines): per-day counts in `days` (in day order), no 15-minute buckets. */
 export function figuresFromTally(tally: Tally): ReportFigures {
   const byApp = new Map<string, number>();
   for (const d of tally.days.values()) for (const [app, n] of d.byApp) byApp.set(app, (byApp.get(app) ?? 0) + n);
@@ -83,7 +83,7 @@ export function figuresFromTally(tally: Tally): ReportFigures {
     byApp: topOf(byApp, Infinity).map(([app, n]) => ({ app, n })),
     hosts: topOf(tally.hosts, 10).map(([hostname, n]) => ({ hostname, n })),
     buckets: [],
-    days: [...tally.days].map(([day, d]) => ({ day, n: d.n })),
+    days: [...tally.days].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([day, d]) => ({ day, n: d.n })),
   };
 }
 

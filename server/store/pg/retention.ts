@@ -28,15 +28,16 @@ export function createPgRetention(db: PgDb, rollups: PgRollups): RetentionStore 
   async function pruneViolations(days: number, now = Date.now(), batch = RETENTION_BATCH): Promise<number> {
     const cutoff = now - days * 86_400_000;
     return drain(() => db.tx(async (c) => {
-      // Locked with what they count for the roll-ups; SKIP LOCKED leaves rows ingest holds.
-      const picked = await c.query<CountedRow>(
-        `${PG_COUNTED} WHERE v.seq IN (
+      // Locked (SKIP LOCKED leaves rows ingest holds), then read for what they count in the roll-ups (rollups.ts: lock, then read).
+      const locked = await c.query<{ seq: number }>(
+        `SELECT seq FROM violations WHERE seq IN (
            SELECT seq FROM (SELECT seq FROM violations WHERE ended_at IS NOT NULL AND ended_at < $1
                             UNION ALL SELECT seq FROM violations WHERE ended_at IS NULL AND updated_at < $1 LIMIT $2) s)
-         ORDER BY v.seq FOR UPDATE OF v SKIP LOCKED`,
+         ORDER BY seq FOR UPDATE SKIP LOCKED`,
         [cutoff, batch],
       );
-      if (picked.rows.length === 0) return 0;
+      if (locked.rows.length === 0) return 0;
+      const picked = await c.query<CountedRow>(`${PG_COUNTED} WHERE v.seq = ANY($1::bigint[])`, [locked.rows.map((r) => r.seq)]);
       // Re-checked at delete time (a late event may have refreshed a row before the pick locked it).
       const { rows } = await c.query<{ id: string; agent_id: string; seq: number }>(
         `DELETE FROM violations WHERE seq = ANY($2::bigint[]) AND ((ended_at IS NOT NULL AND ended_at < $1) OR (ended_at IS NULL AND updated_at < $1))

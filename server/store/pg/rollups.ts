@@ -3,8 +3,9 @@
  * (server/store/rollups.ts defines them; its `Deltas` and `dayKeyer` do the counting here
  * too), kept in the transaction that changes a violation.
  *
- * `track(c, pairs, change)` reads the violations' contributions before (locking the rows,
- * FOR UPDATE OF v), runs `change`, reads them after, and adds the difference with one
+ * Every change to what a violation counts happens while its row is locked (or, for a
+ * violation not stored yet, under the agent's ingest lock). `track(c, pairs, change)` locks
+ * the rows, reads their contributions, runs `change`, reads them after, and adds the difference with one
  * `INSERT ... ON CONFLICT DO UPDATE SET m = m + excluded.m` per table. Two instances
  * ingesting at once add to the same rows without losing either's count: the upsert takes
  * the row lock and adds to the committed value; rows go in key order, so two batches
@@ -81,10 +82,13 @@ export function createPgRollups(db: PgDb, now: () => number = Date.now) {
     // Each violation once, or it would count twice.
     const seen = new Set<string>();
     pairs = pairs.filter((p) => !seen.has(`${p[0]}\u0000${p[1]}`) && seen.add(`${p[0]}\u0000${p[1]}`));
-    return (await c.query<CountedRow>(
-      `${PG_COUNTED} JOIN unnest($1::text[], $2::text[]) AS k(a, i) ON v.agent_id = k.a AND v.id = k.i ORDER BY v.seq${lock ? ' FOR UPDATE OF v' : ''}`,
-      [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
-    )).rows;
+    const args = [pairs.map((p) => p[0]), pairs.map((p) => p[1])];
+    const join = 'JOIN unnest($1::text[], $2::text[]) AS k(a, i) ON v.agent_id = k.a AND v.id = k.i';
+    // Locked first, read after, in two statements: a locking read that waited returns the
+    // violation's newest version but the exception as of its own older snapshot, and would
+    // miss a claim the transaction it waited for committed.
+    if (lock) await c.query(`SELECT v.seq FROM violations v ${join} ORDER BY v.seq FOR UPDATE OF v`, args);
+    return (await c.query<CountedRow>(`${PG_COUNTED} ${join} ORDER BY v.seq`, args)).rows;
   };
 
   /** The state for this transaction, held FOR SHARE until it ends (a rebuild step waits for it). */
