@@ -9,6 +9,7 @@ import { writeResults, type BenchResults } from './results.js';
 import { benchWinPoll } from './win.js';
 import { benchPgConnections, benchPgFeed, benchPgIngest } from './pg.js';
 import { benchReports } from './reports.js';
+import { benchPgTrends } from './reports-pg.js';
 
 const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   detect: benchDetect,
@@ -23,6 +24,7 @@ const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   'pg-feed': benchPgFeed,
   'win-poll': benchWinPoll,
   reports: benchReports,
+  'pg-trends': benchPgTrends,
 };
 
 /** Names that stand for several benchmarks: `npm run bench -- server` runs the server's. */
