@@ -90,7 +90,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const forwarder = createForwarder({ file: config.forwardFile, syslog: config.forwardSyslog, people: store.people }, log.child({ module: 'forward' }));
   // Roll-ups (SQLite) in the clinic's zone: kept as they are, started on an empty store, or
   // counted again in a worker (a store from before migration 15, or a changed zone).
-  const rollups = 'rollups' in store ? (store as SqliteStore).rollups : null;
+  const rollups = store.engine === 'sqlite' ? (store as SqliteStore).rollups : null;
   const rollupPlan = rollups?.prepare(policies.policyFor({}).timezone) ?? 'ready';
   const rebuild = rollupPlan === 'ready' ? null : startRollupRebuild((store as SqliteStore).db.name, policies.policyFor({}).timezone, rollupPlan === 'resume', log.child({ module: 'rollups' }));
   // PostgreSQL: the same plan, a rebuild in this process (its queries do not hold the loop), once per cluster.

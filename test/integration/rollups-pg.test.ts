@@ -8,7 +8,9 @@
  * - two instances (two pools) ingesting at once, one agent's batches on both (a failover
  *   resend) and a rebuild running meanwhile, lose no count;
  * - day boundaries in half-hour zones; retention removes the roll-ups of expired days;
- * - `rollups rebuild --database postgres://...` (the real CLI) counts a store that has none.
+ * - `rollups rebuild --database postgres://...` (the real CLI) counts a store that has none,
+ *   and so does a real server started on it (in the background), which then answers trends
+ *   from them and streams a CSV export through its cursor.
  */
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -24,6 +26,7 @@ import { packageRoot } from '../../shared/paths.js';
 import type { Trends } from '../../shared/api-types.js';
 import { agentOf, dumpRollups, dumpRollupsWith, ingestDayCases, ingestHistory, RECOUNT_SQL, recountOf, uuid, type RecountRow, type Row } from '../support/rollup-history.js';
 import { pgSkipReason, sharedPostgres } from '../support/postgres.js';
+import { freePort, startServerProcess } from '../support/server-process.js';
 import { tempDir } from '../support/server.js';
 
 const run = promisify(execFile);
@@ -200,5 +203,42 @@ describe.skipIf(skip !== null)('roll-ups on PostgreSQL', () => {
     expect((await store.pg.query<{ detail: string }>("SELECT detail FROM audit WHERE action = 'rollups-rebuild'")).rows).toEqual([{ detail: JSON.stringify({ timezone: tz, violations: 250 }) }]);
     // The server's own plan at the next start: kept as counted.
     expect(await store.rollups.prepare(tz)).toBe('ready');
+  }, 120_000);
+
+  it('are counted by a server started on a store that has none; it serves trends from them and streams the CSV', async () => {
+    const { store, url } = await newPg(null);
+    // Started a day ago: the server's own clock is real time.
+    const now = Date.now();
+    await ingestHistory(store, { violations: 300, now: now - DAY, days: 30, seed: 3 });
+    const dir = tempDir('cg-rollpg-srv-');
+    dirs.push(dir);
+    const cli = join(packageRoot(), 'build', 'server', 'cli.js');
+    const token = (await run(process.execPath, [cli, 'token', 'create', '--role', 'lead', '--name', 'test', '--database', url, '--data', dir])).stdout.trim();
+    const port = await freePort();
+    const server = await startServerProcess(port, dir, ['--database', url]);
+    try {
+      // The demo policies' zone is UTC; the server counts in it without being asked.
+      for (const deadline = Date.now() + 30_000; (await store.rollups.state()).ready !== 1 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 100));
+      expect(await store.rollups.state()).toMatchObject({ tz: 'UTC', ready: 1 });
+      const at = Date.now();
+      expect(await pgDump(store, at)).toEqual(await pgRecount(store, 'UTC', at));
+      const auth = { headers: { authorization: `Bearer ${token}` } };
+      const since = new Date(now - 40 * DAY).toISOString();
+      const trends = (await (await fetch(`http://127.0.0.1:${port}/api/trends?since=${since}`, auth)).json()) as Trends;
+      expect(trends.timezone).toBe('UTC');
+      expect(trends.nudges.violations).toBe(300);
+      expect(trends.days.reduce((n, d) => n + Object.values(d.byApp).reduce((a, b) => a + b, 0), 0)).toBe(300);
+      const csv = await fetch(`http://127.0.0.1:${port}/api/violations.csv`, auth);
+      expect(csv.status).toBe(200);
+      const lines = (await csv.text()).trim().split('\n');
+      expect(lines).toHaveLength(301);
+      const ids = (await store.pg.query<{ id: string }>('SELECT id FROM violations ORDER BY started_at DESC, seq DESC')).rows.map((r) => r.id);
+      expect(ids.every((id, i) => lines[i + 1]!.includes(id))).toBe(true);
+    } finally {
+      await new Promise((r) => {
+        server.once('exit', r);
+        server.kill('SIGTERM');
+      });
+    }
   }, 120_000);
 });
