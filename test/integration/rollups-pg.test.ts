@@ -10,7 +10,8 @@
  * - day boundaries in half-hour zones; retention removes the roll-ups of expired days;
  * - `rollups rebuild --database postgres://...` (the real CLI) counts a store that has none,
  *   and so does a real server started on it (in the background), which then answers trends
- *   from them and streams a CSV export through its cursor.
+ *   from them and streams a CSV export through its cursor; after `migrate --to` they are
+ *   counted again.
  */
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -64,7 +65,7 @@ describe.skipIf(skip !== null)('roll-ups on PostgreSQL', () => {
     const store = createStore(dir, () => NOW);
     open.push(store);
     expect(store.rollups.prepare(tz)).toBe('ready');
-    return store;
+    return { lite: store, dir };
   };
   afterEach(async () => {
     for (const s of open.splice(0)) await s.close();
@@ -77,7 +78,7 @@ describe.skipIf(skip !== null)('roll-ups on PostgreSQL', () => {
   it('equal a recount and the SQLite engine\'s roll-ups after a mixed history, retention and an erasure; reads answer as SQLite\'s', async () => {
     const tz = 'Australia/Adelaide';
     const { store: pg } = await newPg(tz);
-    const lite = newLite(tz);
+    const { lite } = newLite(tz);
     const history = { violations: 700, now: NOW, days: 420 };
     const users = await ingestHistory(pg, history);
     await ingestHistory(lite, history);
@@ -240,5 +241,20 @@ describe.skipIf(skip !== null)('roll-ups on PostgreSQL', () => {
         server.kill('SIGTERM');
       });
     }
+  }, 120_000);
+
+  it('are counted again after "migrate --to" into a database a server had already marked counted', async () => {
+    const tz = 'Asia/Kolkata';
+    const { store, url } = await newPg(tz);
+    const { lite, dir: src } = newLite(tz);
+    await ingestHistory(lite, { violations: 120, now: NOW, days: 30, seed: 9 });
+    await lite.close();
+    open.splice(open.indexOf(lite), 1);
+    await run(process.execPath, [CLI, 'migrate', '--to', url, '--data', src]);
+    // The copied violations came in around the roll-ups: the next start counts them again.
+    expect(await store.rollups.state()).toMatchObject({ tz: null, ready: 0 });
+    expect(await store.rollups.prepare(tz)).toBe('rebuild');
+    expect((await store.rollups.rebuild(tz)).counted).toBe(120);
+    expect(await pgDump(store)).toEqual(await pgRecount(store, tz));
   }, 120_000);
 });
