@@ -86,8 +86,9 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, rollups: PgRo
       }
       if (result.stored === 0) return result;
       await people.see(c, result.events.map((e) => e.user));
-      await rollups.track(c, result.touched.map((id) => [agent.agentId, id] as const), () => write(c, agent, result));
+      // Announced first (NOTIFY is queued until COMMIT): the roll-up upserts go last, so the shared rows are held only until COMMIT.
       await announce(c, notify, agent.agentId, result.touched);
+      await rollups.track(c, result.touched.map((id) => [agent.agentId, id] as const), () => write(c, agent, result));
       return result;
     });
   }
