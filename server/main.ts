@@ -24,6 +24,7 @@ import { createForwarder } from './forward/siem.js';
 import { startRetention } from './store/retention-job.js';
 import { startRollupRebuild } from './store/worker/start-rebuild.js';
 import type { SqliteStore } from './store/sqlite.js';
+import type { PgStore } from './store/pg/index.js';
 import { AppError } from '../shared/errors.js';
 import { createHealth } from './health/index.js';
 import { registerHealthMetrics } from './health/metrics.js';
@@ -90,9 +91,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const forwarder = createForwarder({ file: config.forwardFile, syslog: config.forwardSyslog, people: store.people }, log.child({ module: 'forward' }));
   // Roll-ups (SQLite) in the clinic's zone: kept as they are, started on an empty store, or
   // counted again in a worker (a store from before migration 15, or a changed zone).
-  const rollups = 'rollups' in store ? (store as SqliteStore).rollups : null;
+  const rollups = store.engine === 'sqlite' ? (store as SqliteStore).rollups : null;
   const rollupPlan = rollups?.prepare(policies.policyFor({}).timezone) ?? 'ready';
   const rebuild = rollupPlan === 'ready' ? null : startRollupRebuild((store as SqliteStore).db.name, policies.policyFor({}).timezone, rollupPlan === 'resume', log.child({ module: 'rollups' }));
+  // PostgreSQL: the same plan, a rebuild in this process (its queries do not hold the loop), once per cluster.
+  // The engine's modules load only for a PostgreSQL URL.
+  const pgRollups = store.engine === 'postgres' ? (await import('./store/pg/rollups.js')).startPgRollups((store as PgStore).rollups, store.jobs, policies.policyFor({}).timezone, log.child({ module: 'rollups' })) : null;
   const stopRetention = startRetention(store, { days: config.retentionDays, auditDays: config.auditRetentionDays }, log.child({ module: 'retention' }));
   let gatewayRef: { onlineCount(): number; connectionCount(): number } | null = null;
   const metrics = createMetrics({
@@ -180,6 +184,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       await instances.stop();
       stopRetention();
       await rebuild?.stop();
+      await pgRollups?.stop();
       await alerting.stop();
       live.close();
       forwarder.close();

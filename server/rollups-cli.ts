@@ -1,8 +1,9 @@
 /**
  * `consultguard-server rollups rebuild [--timezone TZ]`: counts every violation into the
- * trend roll-ups again (server/store/rollup-rebuild.ts), for a store made before roll-ups
- * existed, after the clinic's time zone changed, or to check them. Safe beside a running
- * server (WAL; short chunk transactions; what the server ingests meanwhile stays counted).
+ * trend roll-ups again (server/store/rollup-rebuild.ts; PostgreSQL: pg/rollups.ts), for a
+ * store made before roll-ups existed, after the clinic's time zone changed, or to check
+ * them. Safe beside running servers (SQLite WAL / PostgreSQL row locks; short chunk
+ * transactions; what the servers ingest meanwhile stays counted).
  * Progress goes to stderr, the result to stdout; audited with the OS user who ran it.
  * The zone: --timezone, else the one the roll-ups were counted in, else the default
  * policy's (--policies DIR, default the built-in policies).
@@ -16,6 +17,7 @@ import { SERVER_OPTIONS } from './config.js';
 import { createPolicyService } from './policy/index.js';
 import { cliActor } from './store/audit.js';
 import type { SqliteStore, Store } from './store/index.js';
+import type { PgStore } from './store/pg/index.js';
 import { rebuildRollups } from './store/rollup-rebuild.js';
 
 const OPTIONS: OptionSpec[] = SERVER_OPTIONS.filter((o) => o.key === 'dataDir' || o.key === 'database' || o.key === 'policiesDir');
@@ -33,21 +35,19 @@ export async function rollupsCommand(argv: string[], open: (values: Record<strin
   const { values } = parseCommandLine(argv, OPTIONS, { timezone: 'string' });
   const store = await open(values, OPTIONS);
   try {
-    // Roll-ups are the SQLite engine's (PostgreSQL counts trends and reports from the violations).
-    if (store.engine !== 'sqlite') throw new AppError('bad_option', 'rollups rebuild: only the SQLite store keeps roll-ups; PostgreSQL counts trends and reports from the violations');
-    const s = store as SqliteStore;
     const policyZone = () => createPolicyService(resolve((values.policies as string | undefined) ?? process.env.CONSULTGUARD_POLICIES_DIR ?? builtinPoliciesDir()), silentLogger()).policyFor({}).timezone;
-    const tz = validZone((values.timezone as string | undefined) ?? s.rollups.state().tz ?? policyZone());
+    const pg = store.engine === 'postgres' ? (store as PgStore).rollups : null;
+    const counted = pg ? (await pg.state()).tz : (store as SqliteStore).rollups.state().tz;
+    const tz = validZone((values.timezone as string | undefined) ?? counted ?? policyZone());
     const started = Date.now();
     let shown = 0;
-    const result = await rebuildRollups(s.db, tz, {
-      onProgress: ({ counted, total }) => {
-        if (counted - shown < 100_000) return;
-        shown = counted;
-        process.stderr.write(`rollups rebuild: ${counted} of ${total} violations counted\n`);
-      },
-    });
-    await s.audit.record(cliActor(), 'rollups-rebuild', { timezone: tz, violations: result.counted });
+    const onProgress = ({ counted, total }: { counted: number; total: number }) => {
+      if (counted - shown < 100_000) return;
+      shown = counted;
+      process.stderr.write(`rollups rebuild: ${counted} of ${total} violations counted\n`);
+    };
+    const result = pg ? await pg.rebuild(tz, { onProgress }) : await rebuildRollups((store as SqliteStore).db, tz, { onProgress });
+    await store.audit.record(cliActor(), 'rollups-rebuild', { timezone: tz, violations: result.counted });
     out(`roll-ups rebuilt: ${result.counted} violations counted in ${tz} in ${((Date.now() - started) / 1000).toFixed(1)} s; trends and reports read them now`);
   } finally {
     await store.close();

@@ -208,6 +208,29 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
           await streamCsvOffThread(res, csvLine(csvHeader), { file: offThread.file, showNames: offThread.showNames, filter, columns: CSV_COLUMNS, appNames, maxRows: CSV_MAX_ROWS, page: CSV_PAGE });
           return;
         }
+        if (store.stream) {
+          // PostgreSQL: pages of one server-side cursor (one snapshot), each read when the client has taken the last.
+          const pages = store.stream(filter, CSV_PAGE);
+          let sent = 0;
+          let header = true;
+          try {
+            await streamLines(res, async () => {
+              if (header) {
+                header = false;
+                return [csvLine(csvHeader)];
+              }
+              if (sent >= CSV_MAX_ROWS) return null;
+              const next = await pages.next();
+              if (next.done) return null;
+              const page = next.value.slice(0, CSV_MAX_ROWS - sent);
+              sent += page.length;
+              return page.map((v) => csvLine(csvRow(v)));
+            });
+          } finally {
+            await pages.return(undefined);
+          }
+          return;
+        }
         // Keyset pages of CSV_PAGE rows: memory stays flat for any export size, and the
         // reply waits for the client (see streamLines).
         let cursor: { startedAt: number; seq: number } | undefined;

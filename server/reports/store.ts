@@ -8,7 +8,7 @@ import type { Db } from '../store/db.js';
 import type { ReportFigures } from '../store/types.js';
 import type { Every } from './period.js';
 import type { Rollups } from '../store/rollups.js';
-import { tallyRange, topOf } from '../store/tally.js';
+import { tallyRange, topOf, type Tally } from '../store/tally.js';
 
 export interface ReportSchedule {
   id: string;
@@ -65,24 +65,28 @@ export function createReportStore(db: Db, now: () => number = Date.now, rollups?
     figures(site: string, since: number, until: number, t: number, tz?: string): ReportFigures {
       const state = rollups?.state();
       const tally = tz === undefined ? null : tallyRange(db, state?.ready ? state.tz : null, since, until, tz, t, site);
-      if (!tally) return figuresFromRows(db, site, since, until, t);
-      const byApp = new Map<string, number>();
-      for (const d of tally.days.values()) for (const [app, n] of d.byApp) byApp.set(app, (byApp.get(app) ?? 0) + n);
-      return {
-        total: tally.total,
-        inCallMinutes: tally.inCallMs / 60_000,
-        shown: tally.shown,
-        clicked: tally.clicked,
-        byApp: topOf(byApp, Infinity).map(([app, n]) => ({ app, n })),
-        hosts: topOf(tally.hosts, 10).map(([hostname, n]) => ({ hostname, n })),
-        buckets: [],
-        days: [...tally.days].map(([day, d]) => ({ day, n: d.n })),
-      };
+      return tally ? figuresFromTally(tally) : figuresFromRows(db, site, since, until, t);
     },
   };
 }
 
 /** A site's period counted from the violations (the pre-roll-up queries; the reference in tests). */
+/** A report's figures from a tally (both engines): per-day counts in `days` (in day order), no 15-minute buckets. */
+export function figuresFromTally(tally: Tally): ReportFigures {
+  const byApp = new Map<string, number>();
+  for (const d of tally.days.values()) for (const [app, n] of d.byApp) byApp.set(app, (byApp.get(app) ?? 0) + n);
+  return {
+    total: tally.total,
+    inCallMinutes: tally.inCallMs / 60_000,
+    shown: tally.shown,
+    clicked: tally.clicked,
+    byApp: topOf(byApp, Infinity).map(([app, n]) => ({ app, n })),
+    hosts: topOf(tally.hosts, 10).map(([hostname, n]) => ({ hostname, n })),
+    buckets: [],
+    days: [...tally.days].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([day, d]) => ({ day, n: d.n })),
+  };
+}
+
 export function figuresFromRows(db: Db, site: string, since: number, until: number, t: number): ReportFigures {
   const args = [site, since, until] as const;
   const tot = db.prepare<[number, string, number, number], { n: number; incall: number | null; shown: number; clicked: number }>(

@@ -44,8 +44,8 @@ export const COUNTED_SQL = `SELECT v.seq, v.hostname, v.site, v.user, v.app, v.s
 export const MEASURES = ['n', 'incall_ms', 'open_incall', 'open_start', 'shown', 'clicked', 'claimed', 'accepted', 'rejected'] as const;
 type Measures = number[];
 
-/** The roll-up tables, their key columns and measure columns. */
-const TABLES = {
+/** The roll-up tables, their key columns and measure columns (the PostgreSQL engine writes the same: pg/rollups.ts). */
+export const TABLES = {
   rollup_days: { keys: ['day', 'app', 'state'], measures: MEASURES },
   rollup_site_days: { keys: ['day', 'site', 'app', 'state'], measures: MEASURES },
   rollup_site_months: { keys: ['month', 'site', 'app', 'state'], measures: MEASURES },
@@ -53,7 +53,7 @@ const TABLES = {
   rollup_host_months: { keys: ['month', 'site', 'hostname'], measures: ['n'] },
   filter_values: { keys: ['kind', 'value'], measures: ['n'] },
 } as const;
-type Table = keyof typeof TABLES;
+export type Table = keyof typeof TABLES;
 export const ROLLUP_TABLES = Object.keys(TABLES) as Table[];
 
 /** A site as a key column: '' for none, '=' + the site otherwise ('' is a site an agent may send). */

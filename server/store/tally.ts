@@ -28,10 +28,10 @@ export interface Tally {
 }
 
 const QUARTER = 900_000;
-const emptyTally = (): Tally => ({ days: new Map(), sites: new Map(), hosts: new Map(), total: 0, inCallMs: 0, shown: 0, clicked: 0, claimed: 0, accepted: 0, rejected: 0 });
-const bump = <K>(m: Map<K, number>, k: K, n: number) => m.set(k, (m.get(k) ?? 0) + n);
+export const emptyTally = (): Tally => ({ days: new Map(), sites: new Map(), hosts: new Map(), total: 0, inCallMs: 0, shown: 0, clicked: 0, claimed: 0, accepted: 0, rejected: 0 });
+export const bump = <K>(m: Map<K, number>, k: K, n: number) => m.set(k, (m.get(k) ?? 0) + n);
 
-function addDay(t: Tally, day: string, app: string, n: number, inCallMs: number): void {
+export function addDay(t: Tally, day: string, app: string, n: number, inCallMs: number): void {
   let d = t.days.get(day);
   if (!d) t.days.set(day, (d = { byApp: new Map(), inCallMs: 0, n: 0 }));
   bump(d.byApp, app, n);
@@ -65,7 +65,7 @@ export function wholeDays(tz: string, since: number, until: number): { from: str
 }
 
 /** Splits days [from, to) into whole months and the days left at either end. */
-function monthsOf(from: string, to: string): { months: [string, string] | null; dayRanges: Array<[string, string]> } {
+export function monthsOf(from: string, to: string): { months: [string, string] | null; dayRanges: Array<[string, string]> } {
   let m = from.slice(0, 7);
   if (`${m}-01` < from) m = nextMonth(m);
   if (`${nextMonth(m)}-01` > to) return { months: null, dayRanges: [[from, to]] };

@@ -1,5 +1,5 @@
 /**
- * `GET /api/trends` and the report's summary, shaped from a tally
+ * `GET /api/trends`, the report's summary and the exception counts, shaped from a tally
  * (tally.ts): roll-ups when they are counted in the asked zone, else the old queries
  * (trends-raw.ts). The top-N lists break ties by key (the old LIMIT left them to SQLite).
  */
@@ -17,6 +17,11 @@ export function trendsFromTally(t: Tally, timezone: string): Trends {
     topWorkstations: topOf(t.hosts, 10).map(([hostname, count]) => ({ hostname, count })),
     nudges: { violations: t.total, shown: t.shown, clicked: t.clicked },
   };
+}
+
+/** Exception counts of a tally (the PostgreSQL engine; SQLite sums them in one row, tally.ts). */
+export function exceptionCountsFromTally(t: Tally) {
+  return { claimed: t.claimed, accepted: t.accepted, rejected: t.rejected, pending: t.claimed - t.accepted - t.rejected, unexplained: t.total - t.claimed };
 }
 
 export { minutes as inCallMinutes };

@@ -107,6 +107,12 @@ export interface ViolationStore {
    * exceptions).
    */
   feed(filter: ViolationFilter, limit: number, cursor?: FeedCursor): Promise<{ items: Violation[]; next: FeedCursor | null }>;
+  /**
+   * Every matching violation, newest first, in pages of `pageSize`, the next page read only
+   * when asked for (PostgreSQL: a server-side cursor in one snapshot; SQLite has none and
+   * exports in a worker). Stop early with the generator's `return()` (it frees the cursor).
+   */
+  stream?(filter: ViolationFilter, pageSize?: number): AsyncGenerator<Violation[]>;
   get(agentId: string, id: string): Promise<Violation | null>;
   detail(agentId: string, id: string): Promise<{ violation: Violation; timeline: TimelineEntry[] } | null>;
   acknowledge(agentId: string, id: string, status: 'acknowledged' | 'resolved', by: string, note: string): Promise<Violation | null>;

@@ -10,6 +10,7 @@ import { benchWinPoll } from './win.js';
 import { benchPgConnections, benchPgFeed, benchPgIngest } from './pg.js';
 import { benchReports } from './reports.js';
 import { benchPresence } from './presence.js';
+import { benchPgTrends } from './reports-pg.js';
 
 const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   detect: benchDetect,
@@ -25,6 +26,7 @@ const BENCHES: Record<string, () => BenchResults | Promise<BenchResults>> = {
   presence: benchPresence,
   'win-poll': benchWinPoll,
   reports: benchReports,
+  'pg-trends': benchPgTrends,
 };
 
 /** Names that stand for several benchmarks: `npm run bench -- server` runs the server's. */

@@ -22,7 +22,7 @@ import { figuresFromRows } from '../../server/reports/store.js';
 import { localMidnight } from '../../server/reports/period.js';
 import { packageRoot } from '../../shared/paths.js';
 import type { Trends } from '../../shared/api-types.js';
-import { dumpRollups, ingestHistory, recount, agentOf, uuid } from '../support/rollup-history.js';
+import { dumpRollups, ingestDayCases, ingestHistory, recount, agentOf, uuid } from '../support/rollup-history.js';
 import { tempDir } from '../support/server.js';
 
 const NOW = Date.parse('2026-11-30T03:07:00Z');
@@ -93,26 +93,10 @@ describe('roll-ups', () => {
   });
 
   it('put a violation on its local day in half-hour zones, across midnight and DST changes', async () => {
-    const cases: Array<[string, string, string]> = [
-      // [zone, start (UTC), local day]
-      ['Asia/Kolkata', '2026-06-10T18:29:59.000Z', '2026-06-10'], // 23:59:59 IST
-      ['Asia/Kolkata', '2026-06-10T18:30:00.000Z', '2026-06-11'], // 00:00 IST
-      ['Australia/Adelaide', '2026-04-04T13:29:00.000Z', '2026-04-04'], // 23:59 ACDT (+10:30), the night DST ends
-      ['Australia/Adelaide', '2026-04-04T13:30:00.000Z', '2026-04-05'],
-      ['Australia/Adelaide', '2026-04-05T14:29:00.000Z', '2026-04-05'], // 23:59 ACST (+9:30), after the change
-      ['Australia/Adelaide', '2026-04-05T14:30:00.000Z', '2026-04-06'],
-      ['Australia/Adelaide', '2026-10-03T14:29:00.000Z', '2026-10-03'], // 23:59 ACST, the night DST starts
-      ['Australia/Adelaide', '2026-10-03T14:30:00.000Z', '2026-10-04'],
-      ['Australia/Adelaide', '2026-10-04T13:29:00.000Z', '2026-10-04'], // 23:59 ACDT, after
-      ['Australia/Adelaide', '2026-10-04T13:30:00.000Z', '2026-10-05'],
-    ];
     for (const tz of ['Asia/Kolkata', 'Australia/Adelaide']) {
       const { store } = newStore(tz);
-      const mine = cases.filter((c) => c[0] === tz);
-      for (const [i, [, at]] of mine.entries()) await store.violations.ingest(agentOf(i), [{ id: uuid(3, i), violationId: uuid(2, i), kind: 'started', app: 'zoom', state: 'running', via: 'process', pids: [1], evidence: [], at }]);
+      const want = await ingestDayCases(store, tz);
       const days = store.db.prepare<[], { day: string; n: number }>('SELECT day, sum(n) AS n FROM rollup_days GROUP BY day ORDER BY day').all();
-      const want = new Map<string, number>();
-      for (const [, , day] of mine) want.set(day, (want.get(day) ?? 0) + 1);
       expect(days).toEqual([...want].map(([day, n]) => ({ day, n })));
       // Each local day on its own, from roll-ups (whole days) and with ragged ends, equals the old query.
       for (const day of want.keys()) {

@@ -11,6 +11,7 @@ import { createPgDb, type PgDb } from '../../server/store/pg/db.js';
 import { migratePg } from '../../server/store/pg/migrate.js';
 import { createPgPeople } from '../../server/store/pg/people.js';
 import { createPgViolationStore, type PgViolationStore } from '../../server/store/pg/violations.js';
+import { createPgRollups } from '../../server/store/pg/rollups.js';
 import type { Event } from '../../shared/protocol.js';
 import type { Trends } from '../../shared/api-types.js';
 import { tempDir } from '../support/server.js';
@@ -66,7 +67,7 @@ describe.skipIf(skip !== null)('PostgreSQL violation store matches SQLite', () =
     await migratePg(db);
     const key = lite.db.prepare<[], { key: string }>('SELECT key FROM privacy_key').get()!.key;
     await db.query('UPDATE privacy_key SET key = $1', [key]);
-    pgv = createPgViolationStore(db, await createPgPeople(db, { now: () => NOW }), () => NOW);
+    pgv = createPgViolationStore(db, await createPgPeople(db, { now: () => NOW }), createPgRollups(db, () => NOW), () => NOW);
     for (const b of batches()) {
       const a = await lite.violations.ingest(b.agent, b.events);
       const p = await pgv.ingest(b.agent, b.events);

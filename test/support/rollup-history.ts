@@ -80,14 +80,46 @@ export async function ingestHistory(store: Store, o: HistoryOptions): Promise<st
   return users;
 }
 
-type Row = Record<string, string | number>;
+/** [zone, start (UTC), local day]: the last and first minute of local days in half-hour zones, across both DST changes. */
+export const HALF_HOUR_DAYS: Array<[string, string, string]> = [
+  ['Asia/Kolkata', '2026-06-10T18:29:59.000Z', '2026-06-10'], // 23:59:59 IST
+  ['Asia/Kolkata', '2026-06-10T18:30:00.000Z', '2026-06-11'], // 00:00 IST
+  ['Australia/Adelaide', '2026-04-04T13:29:00.000Z', '2026-04-04'], // 23:59 ACDT (+10:30), the night DST ends
+  ['Australia/Adelaide', '2026-04-04T13:30:00.000Z', '2026-04-05'],
+  ['Australia/Adelaide', '2026-04-05T14:29:00.000Z', '2026-04-05'], // 23:59 ACST (+9:30), after the change
+  ['Australia/Adelaide', '2026-04-05T14:30:00.000Z', '2026-04-06'],
+  ['Australia/Adelaide', '2026-10-03T14:29:00.000Z', '2026-10-03'], // 23:59 ACST, the night DST starts
+  ['Australia/Adelaide', '2026-10-03T14:30:00.000Z', '2026-10-04'],
+  ['Australia/Adelaide', '2026-10-04T13:29:00.000Z', '2026-10-04'], // 23:59 ACDT, after
+  ['Australia/Adelaide', '2026-10-04T13:30:00.000Z', '2026-10-05'],
+];
+
+/** Ingests one violation per HALF_HOUR_DAYS case of `tz`; answers how many each local day should count. */
+export async function ingestDayCases(store: Store, tz: string): Promise<Map<string, number>> {
+  const mine = HALF_HOUR_DAYS.filter((c) => c[0] === tz);
+  for (const [i, [, at]] of mine.entries()) await store.violations.ingest(agentOf(i), [{ id: uuid(3, i), violationId: uuid(2, i), kind: 'started', app: 'zoom', state: 'running', via: 'process', pids: [1], evidence: [], at }]);
+  const want = new Map<string, number>();
+  for (const [, , day] of mine) want.set(day, (want.get(day) ?? 0) + 1);
+  return want;
+}
+
+export type Row = Record<string, string | number>;
+
+/** A violation as the recount reads it (shown, clicked, claimed: 0 or 1). */
+export interface RecountRow { hostname: string; site: string | null; user: string | null; app: string; state: string; started_at: number; ended_at: number | null; shown: number; clicked: number; claimed: number; decision: string | null }
+
+/** The recount's query (plain SQL both engines run; `"user"` is quoted for PostgreSQL). */
+export const RECOUNT_SQL = `SELECT v.hostname, v.site, v."user" AS "user", v.app, v.state, v.started_at, v.ended_at,
+  CASE WHEN v.nudge_shown_at IS NOT NULL THEN 1 ELSE 0 END AS shown, CASE WHEN v.nudge_clicked_at IS NOT NULL THEN 1 ELSE 0 END AS clicked,
+  CASE WHEN e.violation_id IS NOT NULL THEN 1 ELSE 0 END AS claimed, e.decision FROM violations v LEFT JOIN exceptions e ON e.agent_id = v.agent_id AND e.violation_id = v.id`;
 
 /** Every roll-up table recounted from the violations, rows sorted as `dumpRollups` sorts them. */
 export function recount(db: Db, tz: string, now: number): Record<string, Row[]> {
-  const vs = db.prepare<[], { hostname: string; site: string | null; user: string | null; app: string; state: string; started_at: number; ended_at: number | null; shown: number; clicked: number; claimed: number; decision: string | null }>(
-    `SELECT v.hostname, v.site, v.user, v.app, v.state, v.started_at, v.ended_at, v.nudge_shown_at IS NOT NULL AS shown, v.nudge_clicked_at IS NOT NULL AS clicked,
-       e.violation_id IS NOT NULL AS claimed, e.decision FROM violations v LEFT JOIN exceptions e ON e.agent_id = v.agent_id AND e.violation_id = v.id`,
-  ).all();
+  return recountOf(db.prepare<[], RecountRow>(RECOUNT_SQL).all(), tz, now);
+}
+
+/** The recount of violations read by RECOUNT_SQL (from either engine). */
+export function recountOf(vs: RecountRow[], tz: string, now: number): Record<string, Row[]> {
   const out: Record<string, Map<string, Row>> = {};
   const add = (table: string, key: Row, m: Row) => {
     const t = (out[table] ??= new Map());
@@ -114,16 +146,31 @@ export function recount(db: Db, tz: string, now: number): Record<string, Row[]> 
   return Object.fromEntries(Object.entries(out).map(([t, m]) => [t, [...m.values()].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))]));
 }
 
-/** The roll-up tables as stored, in-call time of open violations resolved at `now`. */
+/** The queries of `dumpRollups` (`$now`: the instant open in-call violations are resolved at). */
+export const DUMP_SQL: Record<string, string> = {
+  rollup_days: 'SELECT day, app, state, $full FROM rollup_days',
+  rollup_site_days: 'SELECT day, site, app, state, $full FROM rollup_site_days',
+  rollup_site_months: 'SELECT month, site, app, state, $full FROM rollup_site_months',
+  rollup_host_days: 'SELECT day, site, hostname, n FROM rollup_host_days',
+  rollup_host_months: 'SELECT month, site, hostname, n FROM rollup_host_months',
+  filter_values: 'SELECT kind, value, n FROM filter_values',
+};
+const FULL = 'n, incall_ms + open_incall * $now - open_start AS incall, shown, clicked, claimed, accepted, rejected';
+
+/** The roll-up tables as stored (rows from `query`, either engine), sorted as `recount` sorts them. */
+export async function dumpRollupsWith(query: (sql: string) => Promise<Row[]> | Row[], now: number): Promise<Record<string, Row[]>> {
+  const out: Record<string, Row[]> = {};
+  for (const [t, sql] of Object.entries(DUMP_SQL)) {
+    out[t] = (await query(sql.replace('$full', FULL).replace('$now', String(Math.floor(now))))).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  }
+  return out;
+}
+
+/** The roll-up tables as stored in a SQLite store, in-call time of open violations resolved at `now`. */
 export function dumpRollups(db: Db, now: number): Record<string, Row[]> {
   const out: Record<string, Row[]> = {};
-  const sort = (rows: Row[]) => rows.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-  const full = 'n, incall_ms + open_incall * ? - open_start AS incall, shown, clicked, claimed, accepted, rejected';
-  out.rollup_days = sort(db.prepare<[number], Row>(`SELECT day, app, state, ${full} FROM rollup_days`).all(now));
-  out.rollup_site_days = sort(db.prepare<[number], Row>(`SELECT day, site, app, state, ${full} FROM rollup_site_days`).all(now));
-  out.rollup_site_months = sort(db.prepare<[number], Row>(`SELECT month, site, app, state, ${full} FROM rollup_site_months`).all(now));
-  out.rollup_host_days = sort(db.prepare<[], Row>('SELECT day, site, hostname, n FROM rollup_host_days').all());
-  out.rollup_host_months = sort(db.prepare<[], Row>('SELECT month, site, hostname, n FROM rollup_host_months').all());
-  out.filter_values = sort(db.prepare<[], Row>('SELECT kind, value, n FROM filter_values').all());
+  for (const [t, sql] of Object.entries(DUMP_SQL)) {
+    out[t] = db.prepare<[], Row>(sql.replace('$full', FULL).replace('$now', String(Math.floor(now)))).all().sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  }
   return out;
 }

@@ -11,12 +11,14 @@
  *   newer than the PostgreSQL schema knows is refused (server/store/pg/migrations/index.ts).
  * - Checked: at the end every table's row count is compared on both sides; identities
  *   (seq) are moved past the copied values so new rows never collide.
+ * - Roll-ups are left to count: the first server start on the target counts them (pg/rollups.ts).
  */
 import type Database from 'better-sqlite3';
 import { AppError } from '../../../shared/errors.js';
 import type { PgDb } from './db.js';
 import { migratePg } from './migrate.js';
 import { pgMigrations } from './migrations/index.js';
+import { ROLLUP_TABLES } from '../rollups.js';
 
 type Db = Database.Database;
 
@@ -102,5 +104,12 @@ export async function copySqliteToPg(src: Db, db: PgDb, opts: { batch?: number; 
     const target = (await db.query<{ n: number }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n;
     reports.push({ table, source: total, target, copiedNow, ok: target === total });
   }
+  // Roll-ups are not copied: the violations came in around them, so the target counts them
+  // again at its first start (a server that ran on the empty database had marked them ready).
+  await db.tx(async (c) => {
+    await c.query('SELECT 1 FROM rollup_state WHERE id = 1 FOR UPDATE');
+    for (const t of ROLLUP_TABLES) await c.query(`DELETE FROM ${t}`);
+    await c.query('UPDATE rollup_state SET tz = NULL, through = 0, ready = 0, built_at = NULL WHERE id = 1');
+  });
   return reports;
 }

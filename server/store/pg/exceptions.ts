@@ -1,31 +1,45 @@
-/** Clinician exceptions on PostgreSQL (exceptions.ts): one row per violation, the lead's decision, counts. */
+/**
+ * Clinician exceptions on PostgreSQL (exceptions.ts): one row per violation, the lead's
+ * decision, counts. A claim or decision moves its violation's roll-ups in its transaction,
+ * under the agent's ingest lock (so it and the violation's first events never miss each other).
+ */
 import type { ViolationException } from '../../../shared/api-types.js';
 import type { NudgeOutcome } from '../../../shared/protocol.js';
 import { exceptionLabel as labelOf, exceptionToApi as toApi, type ExceptionRow as Row } from '../rows.js';
+import { exceptionCountsFromTally } from '../trends.js';
 import type { PgDb } from './db.js';
+import type { PgRollups } from './rollups.js';
+import { pgTallyRange } from './tally.js';
+import { AGENT_LOCK } from './violations.js';
 
-export function createPgExceptionStore(db: PgDb, now: () => number = Date.now) {
+export function createPgExceptionStore(db: PgDb, rollups: PgRollups, now: () => number = Date.now) {
   const getRow = async (agentId: string, violationId: string) => (await db.query<Row>('SELECT * FROM exceptions WHERE agent_id = $1 AND violation_id = $2', [agentId, violationId])).rows[0];
   return {
     /** The `exception` outcomes of a nudges batch (idempotent: a resent batch changes nothing). */
-    ingest: (agentId: string, nudges: NudgeOutcome[]): Promise<number> => db.tx(async (c) => {
-      let n = 0;
-      for (const x of nudges) {
-        if (x.outcome !== 'exception') continue;
-        const at = Date.parse(x.at);
-        const until = x.until ? Date.parse(x.until) : at;
-        const r = await c.query(
-          `INSERT INTO exceptions (agent_id, violation_id, outcome_id, app, "user", reason, label, claimed_at, until)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (agent_id, violation_id) DO UPDATE SET outcome_id = excluded.outcome_id, reason = excluded.reason, label = excluded.label,
-             claimed_at = excluded.claimed_at, until = excluded.until
-           WHERE exceptions.decision IS NULL AND exceptions.outcome_id <> excluded.outcome_id AND excluded.claimed_at >= exceptions.claimed_at`,
-          [agentId, x.violationId, x.id, x.app, x.user ?? null, x.reason ?? 'unknown', labelOf(x).slice(0, 200), at, until],
-        );
-        n += r.rowCount ?? 0;
-      }
-      return n;
-    }),
+    ingest: (agentId: string, nudges: NudgeOutcome[]): Promise<number> => {
+      const claims = nudges.filter((x) => x.outcome === 'exception');
+      if (claims.length === 0) return Promise.resolve(0);
+      return db.tx(async (c) => {
+        await c.query(AGENT_LOCK, [agentId]);
+        return rollups.track(c, [...new Set(claims.map((x) => x.violationId))].map((id) => [agentId, id] as const), async () => {
+          let n = 0;
+          for (const x of claims) {
+            const at = Date.parse(x.at);
+            const until = x.until ? Date.parse(x.until) : at;
+            const r = await c.query(
+              `INSERT INTO exceptions (agent_id, violation_id, outcome_id, app, "user", reason, label, claimed_at, until)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT (agent_id, violation_id) DO UPDATE SET outcome_id = excluded.outcome_id, reason = excluded.reason, label = excluded.label,
+                 claimed_at = excluded.claimed_at, until = excluded.until
+               WHERE exceptions.decision IS NULL AND exceptions.outcome_id <> excluded.outcome_id AND excluded.claimed_at >= exceptions.claimed_at`,
+              [agentId, x.violationId, x.id, x.app, x.user ?? null, x.reason ?? 'unknown', labelOf(x).slice(0, 200), at, until],
+            );
+            n += r.rowCount ?? 0;
+          }
+          return n;
+        });
+      });
+    },
     async get(agentId: string, violationId: string): Promise<ViolationException | null> {
       const r = await getRow(agentId, violationId);
       return r ? toApi(r) : null;
@@ -41,10 +55,19 @@ export function createPgExceptionStore(db: PgDb, now: () => number = Date.now) {
       return out;
     },
     async decide(agentId: string, violationId: string, decision: 'accepted' | 'rejected', by: string, note: string): Promise<ViolationException | null> {
-      const { rows } = await db.query<Row>('UPDATE exceptions SET decision = $1, decided_by = $2, decided_at = $3, note = $4 WHERE agent_id = $5 AND violation_id = $6 RETURNING *', [decision, by, now(), note, agentId, violationId]);
-      return rows[0] ? toApi(rows[0]) : null;
+      const row = await db.tx(async (c) => {
+        await c.query(AGENT_LOCK, [agentId]);
+        return rollups.track(c, [[agentId, violationId]], async () => (await c.query<Row>(
+          'UPDATE exceptions SET decision = $1, decided_by = $2, decided_at = $3, note = $4 WHERE agent_id = $5 AND violation_id = $6 RETURNING *', [decision, by, now(), note, agentId, violationId],
+        )).rows[0]);
+      });
+      return row ? toApi(row) : null;
     },
     async counts(since: number, until: number): Promise<{ claimed: number; accepted: number; rejected: number; pending: number; unexplained: number }> {
+      // Totals need no day: the roll-ups' own zone splits the range into whole days and ends.
+      const tz = await rollups.readyTz();
+      const t = tz === null ? null : await pgTallyRange(db, tz, since, until, tz, now());
+      if (t) return exceptionCountsFromTally(t);
       const r = (await db.query<{ total: number; claimed: number; accepted: number; rejected: number }>(
         `SELECT count(*) AS total, count(e.violation_id) AS claimed,
                 count(*) FILTER (WHERE e.decision = 'accepted') AS accepted, count(*) FILTER (WHERE e.decision = 'rejected') AS rejected

@@ -26,6 +26,7 @@ import { createPgPeople, type PgPeople } from './people.js';
 import { createPgReportStore } from './reports.js';
 import { createPgRetention } from './retention.js';
 import { createPgRevealStore } from './reveals.js';
+import { createPgRollups, type PgRollups } from './rollups.js';
 import { createPgSubjects } from './subjects.js';
 import { createPgApiTokenStore, createPgSecretStore } from './tokens.js';
 import { createPgUserStore } from './users.js';
@@ -65,7 +66,10 @@ export function pgLocation(url: string): string {
   }
 }
 
-export async function openPgStore(opts: PgOpenOptions): Promise<Store> {
+/** The PostgreSQL engine; `rollups` its roll-up tables (server start, `rollups rebuild`), `pg` its pool (tests, benchmarks). */
+export type PgStore = Store & { readonly rollups: PgRollups; readonly pg: PgDb };
+
+export async function openPgStore(opts: PgOpenOptions): Promise<PgStore> {
   const url = opts.url ?? '';
   if (!/^postgres(ql)?:\/\//.test(url)) throw new AppError('bad_option', `--database: expected postgres://USER@HOST:PORT/DB, got ${url.split(':')[0] || 'nothing'}:...`);
   const now = opts.now ?? Date.now;
@@ -82,24 +86,27 @@ export async function openPgStore(opts: PgOpenOptions): Promise<Store> {
   const jobs = createPgJobs(db);
   const location = pgLocation(url);
 
-  const build = (d: PgDb): Store => {
-    const store: Store = {
+  const build = (d: PgDb): PgStore => {
+    const rollups = createPgRollups(d, now);
+    const store: PgStore = {
       engine: 'postgres',
+      rollups,
+      pg: d,
       location,
       people,
       agents: createPgAgentStore(d, now),
-      violations: createPgViolationStore(d, people, now, changes.notifyInTransaction),
+      violations: createPgViolationStore(d, people, rollups, now, changes.notifyInTransaction),
       reveals: createPgRevealStore(d, people, now),
-      subjects: createPgSubjects(d, people, now),
+      subjects: createPgSubjects(d, people, rollups, now),
       apiTokens: createPgApiTokenStore(d, now),
       secrets: createPgSecretStore(d, now),
       users: createPgUserStore(d, now),
       oidc: createPgOidcStore(d, now, opts.oidcPendingMax),
       audit: createPgAuditStore(d, now),
-      exceptions: createPgExceptionStore(d, now),
+      exceptions: createPgExceptionStore(d, rollups, now),
       alerts: createPgAlertStore(d, now),
-      reports: createPgReportStore(d, now),
-      retention: createPgRetention(d),
+      reports: createPgReportStore(d, rollups, now),
+      retention: createPgRetention(d, rollups),
       instances: createPgInstanceStore(d),
       presence: createPgPresenceStore(d),
       changes,

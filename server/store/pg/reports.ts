@@ -6,14 +6,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Every } from '../../reports/period.js';
-import { MAX_REPORT_ATTEMPTS, type ReportSchedule } from '../../reports/store.js';
+import { figuresFromTally, MAX_REPORT_ATTEMPTS, type ReportSchedule } from '../../reports/store.js';
 import type { ReportFigures, ReportStore } from '../types.js';
 import type { PgDb } from './db.js';
+import type { PgRollups } from './rollups.js';
+import { pgTallyRange } from './tally.js';
 
 interface Row { id: string; every: string; site: string; emails: string; created_at: number; created_by: string }
 const toSchedule = (r: Row): ReportSchedule => ({ id: r.id, every: r.every as Every, site: r.site, emails: JSON.parse(r.emails) as string[], createdAt: r.created_at, createdBy: r.created_by });
 
-export function createPgReportStore(db: PgDb, now: () => number = Date.now): ReportStore {
+export function createPgReportStore(db: PgDb, rollups: PgRollups, now: () => number = Date.now): ReportStore {
   return {
     async add(s: Omit<ReportSchedule, 'id' | 'createdAt'>): Promise<ReportSchedule> {
       const created = { ...s, id: randomUUID().slice(0, 8), createdAt: now() };
@@ -47,7 +49,10 @@ export function createPgReportStore(db: PgDb, now: () => number = Date.now): Rep
     lastRun: async (reportId: string) => (await db.query<{ period: string; state: string; sent_at: number | null; last_error: string | null; attempts: number }>(
       'SELECT period, state, sent_at, last_error, attempts FROM report_runs WHERE report_id = $1 ORDER BY period DESC LIMIT 1', [reportId],
     )).rows[0] ?? null,
-    async figures(site: string, since: number, until: number, at: number): Promise<ReportFigures> {
+    /** From the roll-ups when they are counted in the report's zone `tz`, else from the violations. */
+    async figures(site: string, since: number, until: number, at: number, tz?: string): Promise<ReportFigures> {
+      const tally = tz === undefined ? null : await pgTallyRange(db, await rollups.readyTz(), since, until, tz, at, site);
+      if (tally) return figuresFromTally(tally);
       const args = [site, since, until];
       const [tot, byApp, hosts, buckets] = await Promise.all([
         db.query<{ n: number; incall: number | null; shown: number; clicked: number }>(

@@ -9,6 +9,8 @@ import { RETENTION_BATCH, type Pruned, type RetentionOptions } from '../retentio
 import type { RetentionStore } from '../types.js';
 import { LOCKOUT, SESSION } from '../users.js';
 import type { PgDb } from './db.js';
+import { PG_COUNTED, type PgRollups } from './rollups.js';
+import type { CountedRow } from '../rollups.js';
 
 async function drain(step: () => Promise<number>): Promise<number> {
   let total = 0;
@@ -20,20 +22,30 @@ async function drain(step: () => Promise<number>): Promise<number> {
   }
 }
 
-export function createPgRetention(db: PgDb): RetentionStore {
+/** `rollups`: a deleted violation (or claim) leaves the roll-ups in the same transaction; a day's rows go with its last violation. */
+export function createPgRetention(db: PgDb, rollups: PgRollups): RetentionStore {
   /** Ended violations older than `days`, and open ones silent that long, with what hangs off them. */
   async function pruneViolations(days: number, now = Date.now(), batch = RETENTION_BATCH): Promise<number> {
     const cutoff = now - days * 86_400_000;
     return drain(() => db.tx(async (c) => {
-      // Re-checked at delete time (a late event may have refreshed a row); SKIP LOCKED leaves rows ingest holds.
-      const { rows } = await c.query<{ id: string; agent_id: string }>(
-        `DELETE FROM violations WHERE seq IN (
+      // Locked (SKIP LOCKED leaves rows ingest holds), then read for what they count in the roll-ups (rollups.ts: lock, then read).
+      const locked = await c.query<{ seq: number }>(
+        `SELECT seq FROM violations WHERE seq IN (
            SELECT seq FROM (SELECT seq FROM violations WHERE ended_at IS NOT NULL AND ended_at < $1
                             UNION ALL SELECT seq FROM violations WHERE ended_at IS NULL AND updated_at < $1 LIMIT $2) s)
-         AND ((ended_at IS NOT NULL AND ended_at < $1) OR (ended_at IS NULL AND updated_at < $1))
-         RETURNING id, agent_id`,
+         ORDER BY seq FOR UPDATE SKIP LOCKED`,
         [cutoff, batch],
       );
+      if (locked.rows.length === 0) return 0;
+      const picked = await c.query<CountedRow>(`${PG_COUNTED} WHERE v.seq = ANY($1::bigint[])`, [locked.rows.map((r) => r.seq)]);
+      // Re-checked at delete time (a late event may have refreshed a row before the pick locked it).
+      const { rows } = await c.query<{ id: string; agent_id: string; seq: number }>(
+        `DELETE FROM violations WHERE seq = ANY($2::bigint[]) AND ((ended_at IS NOT NULL AND ended_at < $1) OR (ended_at IS NULL AND updated_at < $1))
+         RETURNING id, agent_id, seq`,
+        [cutoff, picked.rows.map((r) => r.seq)],
+      );
+      const gone = new Set(rows.map((r) => r.seq));
+      await rollups.subtract(c, picked.rows.filter((r) => gone.has(r.seq)));
       if (rows.length === 0) return 0;
       const keys = [rows.map((r) => r.agent_id), rows.map((r) => r.id)];
       for (const t of ['events', 'nudges', 'reviews', 'reveals']) {
@@ -42,6 +54,16 @@ export function createPgRetention(db: PgDb): RetentionStore {
       return rows.length;
     }));
   }
+
+  /** Exception claims older than `cutoff`, in batches, each moving its violation's roll-ups (a claim of a violation still kept too). */
+  const pruneClaims = (cutoff: number, batch: number) => drain(() => db.tx(async (c) => {
+    const { rows } = await c.query<{ agent_id: string; violation_id: string }>('SELECT agent_id, violation_id FROM exceptions WHERE claimed_at < $1 ORDER BY agent_id, violation_id LIMIT $2', [cutoff, batch]);
+    if (rows.length === 0) return 0;
+    return rollups.track(c, rows.map((r) => [r.agent_id, r.violation_id] as const), async () => (await c.query(
+      'DELETE FROM exceptions x USING unnest($1::text[], $2::text[]) AS k(a, v) WHERE x.agent_id = k.a AND x.violation_id = k.v AND x.claimed_at < $3',
+      [rows.map((r) => r.agent_id), rows.map((r) => r.violation_id), cutoff],
+    )).rowCount ?? 0);
+  }));
 
   /** A batched delete by key for one table (table and clause text are fixed here, never from a request). */
   const byTime = (table: string, key: string, where: string, batch: number) => (...args: number[]) =>
@@ -56,7 +78,7 @@ export function createPgRetention(db: PgDb): RetentionStore {
     out.reviews = await byTime('reviews', 'seq', 'at < $1', batch)(cutoff);
     out.reveals = await byTime('reveals', 'seq', 'at < $1', batch)(cutoff);
     // A claim follows its violation (trigger in migration 001); one whose violation never arrived goes by its own age.
-    out.exceptions = await byTime('exceptions', 'agent_id, violation_id', 'claimed_at < $1', batch)(cutoff);
+    out.exceptions = await pruneClaims(cutoff, batch);
     out.sessions = await byTime('sessions', 'id_hash', 'expires_at < $1 OR last_seen < $2', batch)(now, now - SESSION.idleMs);
     out.loginFailures = await byTime('login_failures', 'id', 'at < $1', batch)(now - LOCKOUT.windowMs);
     out.loginKnown = await byTime('login_known', 'user_name, ip', 'last_ok < $1', batch)(now - LOCKOUT.knownMs);

@@ -9,6 +9,7 @@ import { erasureKept, isoOrNull as iso, jsonOrText as json, violationExport } fr
 import type { SubjectErasure, SubjectStore } from '../types.js';
 import type { Client, PgDb, Queryable } from './db.js';
 import type { PgPeople } from './people.js';
+import type { PgRollups } from './rollups.js';
 
 const likeOf = (needle: string) => `%${JSON.stringify(needle).slice(1, -1).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
@@ -16,7 +17,7 @@ interface VRow { seq: number; id: string; agent_id: string; hostname: string; si
 interface ERow { agent_id: string; id: string; violation_id: string; kind: string; at: number; body: unknown; received_at: number }
 interface NRow { agent_id: string; id: string; violation_id: string; app: string; user: string | null; outcome: string; at: number; detail: string | null }
 
-export function createPgSubjects(db: PgDb, people: PgPeople, now: () => number = Date.now): SubjectStore {
+export function createPgSubjects(db: PgDb, people: PgPeople, rollups: PgRollups, now: () => number = Date.now): SubjectStore {
   async function identify(name: string) {
     const pseudonym = people.pseudonym(name);
     const names = [...new Set([name, ...(await people.namesOf(pseudonym))])];
@@ -107,20 +108,26 @@ export function createPgSubjects(db: PgDb, people: PgPeople, now: () => number =
     const n = (r: { rowCount: number | null }) => r.rowCount ?? 0;
     return db.tx(async (c: Client) => {
       const counts = { violations: 0, events: 0, nudges: 0, exceptions: 0, reviewNotes: 0, reveals: 0, auditNotes: 0, dashboardTraces: 0 };
-      for (const v of await violationsOf(c, names)) {
-        counts.events += n(await c.query('DELETE FROM events WHERE agent_id = $1 AND violation_id = $2', [v.agent_id, v.id]));
-        counts.nudges += n(await c.query('DELETE FROM nudges WHERE agent_id = $1 AND violation_id = $2', [v.agent_id, v.id]));
-        const evidence = (JSON.parse(v.evidence) as string[]).map((l) => scrub(l) ?? l);
-        await c.query('UPDATE violations SET "user" = $1, evidence = $2, ack_note = $3 WHERE seq = $4', [ERASED, JSON.stringify(evidence), scrub(v.ack_note), v.seq]);
-        for (const r of (await c.query<{ seq: number; note: string }>('SELECT seq, note FROM reviews WHERE agent_id = $1 AND violation_id = $2', [v.agent_id, v.id])).rows) {
-          const note = scrub(r.note) ?? '';
-          if (note !== r.note) counts.reviewNotes += n(await c.query('UPDATE reviews SET note = $1 WHERE seq = $2', [note, r.seq]));
+      // The erased violations and claims leave the roll-ups' user list (their other counts stay), in this transaction.
+      const vs = await violationsOf(c, names);
+      const claims = (await c.query<{ agent_id: string; violation_id: string }>('SELECT agent_id, violation_id FROM exceptions WHERE "user" = ANY($1::text[])', [names])).rows;
+      const pairs = [...vs.map((v) => [v.agent_id, v.id] as const), ...claims.map((x) => [x.agent_id, x.violation_id] as const)];
+      await rollups.track(c, pairs, async () => {
+        for (const v of vs) {
+          counts.events += n(await c.query('DELETE FROM events WHERE agent_id = $1 AND violation_id = $2', [v.agent_id, v.id]));
+          counts.nudges += n(await c.query('DELETE FROM nudges WHERE agent_id = $1 AND violation_id = $2', [v.agent_id, v.id]));
+          const evidence = (JSON.parse(v.evidence) as string[]).map((l) => scrub(l) ?? l);
+          await c.query('UPDATE violations SET "user" = $1, evidence = $2, ack_note = $3 WHERE seq = $4', [ERASED, JSON.stringify(evidence), scrub(v.ack_note), v.seq]);
+          for (const r of (await c.query<{ seq: number; note: string }>('SELECT seq, note FROM reviews WHERE agent_id = $1 AND violation_id = $2', [v.agent_id, v.id])).rows) {
+            const note = scrub(r.note) ?? '';
+            if (note !== r.note) counts.reviewNotes += n(await c.query('UPDATE reviews SET note = $1 WHERE seq = $2', [note, r.seq]));
+          }
+          counts.violations++;
         }
-        counts.violations++;
-      }
-      counts.events += n(await c.query("DELETE FROM events WHERE body->>'user' = ANY($1::text[])", [names]));
-      counts.nudges += n(await c.query('DELETE FROM nudges WHERE "user" = ANY($1::text[])', [names]));
-      counts.exceptions = n(await c.query('DELETE FROM exceptions WHERE "user" = ANY($1::text[])', [names]));
+        counts.events += n(await c.query("DELETE FROM events WHERE body->>'user' = ANY($1::text[])", [names]));
+        counts.nudges += n(await c.query('DELETE FROM nudges WHERE "user" = ANY($1::text[])', [names]));
+        counts.exceptions = n(await c.query('DELETE FROM exceptions WHERE "user" = ANY($1::text[])', [names]));
+      });
       for (const r of (await c.query<{ seq: number; reason: string }>('SELECT seq, reason FROM reveals WHERE pseudonym = $1', [pseudonym])).rows) {
         counts.reveals += n(await c.query('UPDATE reveals SET pseudonym = $1, reason = $2 WHERE seq = $3', ['erased', scrub(r.reason), r.seq]));
       }

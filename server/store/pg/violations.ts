@@ -19,6 +19,9 @@ import { connect, mapError, type PgDb } from './db.js';
 import type { PgPeople } from './people.js';
 import type { NotifyInTransaction } from './changes.js';
 import { exceptionToApi, foldDays, toViolation as toViolationView, type ExceptionRow, type ViolationRow as Row } from '../rows.js';
+import { trendsFromTally } from '../trends.js';
+import type { PgRollups } from './rollups.js';
+import { pgFilterValues, pgTallyRange } from './tally.js';
 
 const MAX_EVIDENCE = 32;
 
@@ -54,7 +57,7 @@ function foldEvent(v: Folded | undefined, e: Event): Folded {
 }
 
 /** The hash of an agent id as an advisory lock key (two int4 keys: class 0x6367 'cg', then the id's hash). */
-const AGENT_LOCK = 'SELECT pg_advisory_xact_lock(25447, hashtext($1))';
+export const AGENT_LOCK = 'SELECT pg_advisory_xact_lock(25447, hashtext($1))';
 
 /** Violations of one agent named in slices that fit a notification (PostgreSQL caps payloads at 8000 bytes). */
 async function announce(c: ClientBase, notify: NotifyInTransaction | undefined, agentId: string, ids: string[]): Promise<void> {
@@ -66,8 +69,10 @@ async function announce(c: ClientBase, notify: NotifyInTransaction | undefined, 
  * `notify`: the change feed's in-transaction NOTIFY. Ingest announces what each batch touched
  * inside its own transaction, so other instances' dashboards hear of every committed change,
  * even one whose server was killed between COMMIT and anything after it.
+ *
+ * `rollups`: the roll-ups move with every violation in the same transaction (rollups.ts).
  */
-export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => number = Date.now, notify?: NotifyInTransaction) {
+export function createPgViolationStore(db: PgDb, people: PgPeople, rollups: PgRollups, now: () => number = Date.now, notify?: NotifyInTransaction) {
   async function ingest(agent: { agentId: string; hostname: string; site: string | null }, events: Event[]): Promise<IngestResult> {
     const result: IngestResult = { stored: 0, duplicates: 0, touched: [], events: [] };
     if (events.length === 0) return result;
@@ -93,37 +98,43 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => nu
       }
       if (result.stored === 0) return result;
       await people.see(c, result.events.map((e) => e.user));
-      const existing = await c.query<Row>('SELECT * FROM violations WHERE agent_id = $1 AND id = ANY($2::text[]) FOR UPDATE', [agent.agentId, result.touched]);
-      const folded = new Map<string, Folded>();
-      for (const r of existing.rows) {
-        folded.set(r.id, { seq: r.seq, id: r.id, user: r.user, app: r.app, state: r.state as AppState, via: r.via as Via, startedAt: r.started_at, endedAt: r.ended_at, evidence: JSON.parse(r.evidence) as string[] });
-      }
-      for (const e of result.events) folded.set(e.violationId, foldEvent(folded.get(e.violationId), e));
-      const all = [...folded.values()];
-      const added = all.filter((v) => v.seq === 0);
-      const changed = all.filter((v) => v.seq !== 0);
-      const t = now();
-      if (added.length > 0) {
-        await c.query(
-          `INSERT INTO violations (id, agent_id, hostname, site, "user", app, state, via, started_at, ended_at, evidence, updated_at)
-           SELECT id, $1, $2, $3, u, app, state, via, s, e, ev, $4
-           FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[]) AS x(id, u, app, state, via, s, e, ev)`,
-          [agent.agentId, agent.hostname, agent.site, t, added.map((v) => v.id), added.map((v) => v.user), added.map((v) => v.app), added.map((v) => v.state),
-            added.map((v) => v.via), added.map((v) => v.startedAt), added.map((v) => v.endedAt), added.map((v) => JSON.stringify(v.evidence))],
-        );
-      }
-      if (changed.length > 0) {
-        await c.query(
-          `UPDATE violations v SET state = x.state, via = x.via, "user" = x.u, started_at = x.s, ended_at = x.e, evidence = x.ev, updated_at = $1
-           FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[]) AS x(seq, state, via, u, s, e, ev)
-           WHERE v.seq = x.seq`,
-          [t, changed.map((v) => v.seq), changed.map((v) => v.state), changed.map((v) => v.via), changed.map((v) => v.user),
-            changed.map((v) => v.startedAt), changed.map((v) => v.endedAt), changed.map((v) => JSON.stringify(v.evidence))],
-        );
-      }
+      // Announced first (NOTIFY is queued until COMMIT): the roll-up upserts go last, so the shared rows are held only until COMMIT.
       await announce(c, notify, agent.agentId, result.touched);
+      await rollups.track(c, result.touched.map((id) => [agent.agentId, id] as const), () => write(c, agent, result));
       return result;
     });
+  }
+
+  /** Folds a batch's stored events into their violations and writes them back (inside ingest's transaction). */
+  async function write(c: ClientBase, agent: { agentId: string; hostname: string; site: string | null }, result: IngestResult): Promise<void> {
+    const existing = await c.query<Row>('SELECT * FROM violations WHERE agent_id = $1 AND id = ANY($2::text[]) ORDER BY seq FOR UPDATE', [agent.agentId, result.touched]);
+    const folded = new Map<string, Folded>();
+    for (const r of existing.rows) {
+      folded.set(r.id, { seq: r.seq, id: r.id, user: r.user, app: r.app, state: r.state as AppState, via: r.via as Via, startedAt: r.started_at, endedAt: r.ended_at, evidence: JSON.parse(r.evidence) as string[] });
+    }
+    for (const e of result.events) folded.set(e.violationId, foldEvent(folded.get(e.violationId), e));
+    const all = [...folded.values()];
+    const added = all.filter((v) => v.seq === 0);
+    const changed = all.filter((v) => v.seq !== 0);
+    const t = now();
+    if (added.length > 0) {
+      await c.query(
+        `INSERT INTO violations (id, agent_id, hostname, site, "user", app, state, via, started_at, ended_at, evidence, updated_at)
+         SELECT id, $1, $2, $3, u, app, state, via, s, e, ev, $4
+         FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[]) AS x(id, u, app, state, via, s, e, ev)`,
+        [agent.agentId, agent.hostname, agent.site, t, added.map((v) => v.id), added.map((v) => v.user), added.map((v) => v.app), added.map((v) => v.state),
+          added.map((v) => v.via), added.map((v) => v.startedAt), added.map((v) => v.endedAt), added.map((v) => JSON.stringify(v.evidence))],
+      );
+    }
+    if (changed.length > 0) {
+      await c.query(
+        `UPDATE violations v SET state = x.state, via = x.via, "user" = x.u, started_at = x.s, ended_at = x.e, evidence = x.ev, updated_at = $1
+         FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[]) AS x(seq, state, via, u, s, e, ev)
+         WHERE v.seq = x.seq`,
+        [t, changed.map((v) => v.seq), changed.map((v) => v.state), changed.map((v) => v.via), changed.map((v) => v.user),
+          changed.map((v) => v.startedAt), changed.map((v) => v.endedAt), changed.map((v) => JSON.stringify(v.evidence))],
+      );
+    }
   }
 
   const toViolation = (r: Row): Violation => toViolationView(r, people, now());
@@ -228,18 +239,21 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => nu
       const touched: string[] = [];
       let stored = 0;
       await people.see(c, nudges.map((n) => n.user));
-      for (const n of nudges) {
-        const at = Date.parse(n.at);
-        const ins = await c.query(
-          'INSERT INTO nudges (agent_id, id, violation_id, app, "user", outcome, at, detail, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (agent_id, id) DO NOTHING',
-          [agentId, n.id, n.violationId, n.app, n.user ?? null, n.outcome, at, n.detail ?? null, received],
-        );
-        if (ins.rowCount === 0) continue;
-        stored++;
-        if (n.outcome === 'shown') await c.query('UPDATE violations SET nudge_shown_at = COALESCE(nudge_shown_at, $1), updated_at = $2 WHERE agent_id = $3 AND id = $4', [at, received, agentId, n.violationId]);
-        if (n.outcome === 'clicked') await c.query('UPDATE violations SET nudge_shown_at = COALESCE(nudge_shown_at, $1), nudge_clicked_at = COALESCE(nudge_clicked_at, $1), updated_at = $2 WHERE agent_id = $3 AND id = $4', [at, received, agentId, n.violationId]);
-        if (!touched.includes(n.violationId)) touched.push(n.violationId);
-      }
+      const pairs = [...new Set(nudges.map((n) => n.violationId))].map((id) => [agentId, id] as const);
+      await rollups.track(c, pairs, async () => {
+        for (const n of nudges) {
+          const at = Date.parse(n.at);
+          const ins = await c.query(
+            'INSERT INTO nudges (agent_id, id, violation_id, app, "user", outcome, at, detail, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (agent_id, id) DO NOTHING',
+            [agentId, n.id, n.violationId, n.app, n.user ?? null, n.outcome, at, n.detail ?? null, received],
+          );
+          if (ins.rowCount === 0) continue;
+          stored++;
+          if (n.outcome === 'shown') await c.query('UPDATE violations SET nudge_shown_at = COALESCE(nudge_shown_at, $1), updated_at = $2 WHERE agent_id = $3 AND id = $4', [at, received, agentId, n.violationId]);
+          if (n.outcome === 'clicked') await c.query('UPDATE violations SET nudge_shown_at = COALESCE(nudge_shown_at, $1), nudge_clicked_at = COALESCE(nudge_clicked_at, $1), updated_at = $2 WHERE agent_id = $3 AND id = $4', [at, received, agentId, n.violationId]);
+          if (!touched.includes(n.violationId)) touched.push(n.violationId);
+        }
+      });
       await announce(c, notify, agentId, touched);
       return { stored, touched };
     });
@@ -286,8 +300,13 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => nu
 
   const agentsWithId = async (id: string): Promise<string[]> => (await db.query<{ agent_id: string }>('SELECT agent_id FROM violations WHERE id = $1 LIMIT 10', [id])).rows.map((r) => r.agent_id);
 
-  /** Per-day counts by app and in-call minutes in the clinic's time zone (15-minute buckets, as SQLite). */
+  /**
+   * Per-day counts by app and in-call minutes in the clinic's time zone: from the roll-ups
+   * when they are counted in `timezone`, else from the violations (15-minute buckets, as SQLite).
+   */
   async function trends(since: number, until: number, timezone: string): Promise<Trends> {
+    const tally = await pgTallyRange(db, await rollups.readyTz(), since, until, timezone, now());
+    if (tally) return trendsFromTally(tally, timezone);
     const BUCKET = 900_000;
     const range = [since, until];
     const [dayRows, sites, hosts, n] = await Promise.all([
@@ -314,6 +333,7 @@ export function createPgViolationStore(db: PgDb, people: PgPeople, now: () => nu
 
   /** Distinct values for the dashboard's filter lists (most frequent first where capped). */
   async function filterValues(): Promise<FilterValues> {
+    if ((await rollups.readyTz()) !== null) return pgFilterValues(db, people);
     // Column names are from this fixed list, never from a request.
     const distinct = async (col: 'app' | 'site' | 'hostname' | '"user"', limit: number) =>
       (await db.query<{ v: string }>(`SELECT ${col} AS v FROM violations WHERE ${col} IS NOT NULL GROUP BY ${col} ORDER BY count(*) DESC LIMIT ${limit}`)).rows.map((r) => r.v).sort();

@@ -1,8 +1,7 @@
 /**
- * The twin of SQLite migration 015 (trend roll-ups). PostgreSQL counts trends, reports,
- * exception counts and filter lists from the violations and never writes these tables
- * (`migrate --to` does not copy them either); they are here so both schemas keep the same
- * tables and columns and `migrate --to` can compare versions.
+ * The twin of SQLite migration 015 (trend roll-ups): the same tables and columns, kept the
+ * same way (server/store/pg/rollups.ts) in the transactions that change violations.
+ * `migrate --to` does not copy them: the target counts them again at its first start.
  */
 export const name = 'rollups';
 
