@@ -3,7 +3,7 @@
  * hands each agent. A policy says which apps are watched, when (consult hours in an IANA
  * time zone), which app is approved, and how the clinician is nudged.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppId, CatalogApp, Browser } from './catalog.js';
 
 export const Weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
