@@ -20,6 +20,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isWithinConsultHours } from '../shared/hours.js';
+import { zoneLocalTime } from '../shared/zone-clock.js';
 import type { EffectivePolicy } from '../shared/policy.js';
 import { which } from './nudge/notify/run.js';
 
@@ -124,7 +125,7 @@ export function createReadiness(opts: { now: () => Date; policy: () => Effective
     const t = opts.now().getTime();
     if (!policy || t - lastAt < EVERY_MS) return;
     // Inside consult hours or within 10 minutes of a window: the clinician may need the app soon.
-    if (isWithinConsultHours(policy, new Date(t)) || isWithinConsultHours(policy, new Date(t + LEAD_MS))) void check();
+    if (isWithinConsultHours(policy, new Date(t), zoneLocalTime) || isWithinConsultHours(policy, new Date(t + LEAD_MS), zoneLocalTime)) void check();
   }, opts.tickMs ?? 5 * 60_000);
   timer.unref();
   return { check, current: (): Readiness | null => last, stop: () => clearInterval(timer) };
