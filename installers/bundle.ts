@@ -37,6 +37,25 @@ const inlineCreateRequire: Plugin = {
 };
 
 /** Bundles `entry` into `outdir/agent.mjs` plus `outdir/chunks/*.mjs`. */
+/**
+ * ps-list finds its Windows helper at `<its own folder>/vendor/fastlist-*.exe`. Split, its
+ * code runs from `app/chunks/`, while the helper ships at `app/vendor/` (installers/app.ts):
+ * its folder becomes the one above `chunks`. The build fails if ps-list stops looking there
+ * this way, rather than a workstation's fallback failing later.
+ */
+const PS_LIST_DIR = 'const __dirname = path.dirname(fileURLToPath(import.meta.url));';
+const psListBesideApp: Plugin = {
+  name: 'ps-list-beside-app',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]ps-list[\\/]index\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      if (!text.includes(PS_LIST_DIR)) throw new Error(`ps-list (${args.path}) no longer sets its folder with "${PS_LIST_DIR}": check where it looks for fastlist and update installers/bundle.ts`);
+      const replaced = text.replace(PS_LIST_DIR, "const __dirname = ((d) => (path.basename(d) === 'chunks' ? path.dirname(d) : d))(path.dirname(fileURLToPath(import.meta.url)));");
+      return { contents: replaced, loader: 'js' };
+    });
+  },
+};
+
 export async function bundleAgent(entry: string, outdir: string): Promise<void> {
   const result = await build({
     entryPoints: { agent: entry },
@@ -51,7 +70,7 @@ export async function bundleAgent(entry: string, outdir: string): Promise<void> 
     target: 'node22',
     format: 'esm',
     banner: { js: BANNER },
-    plugins: [inlineCreateRequire],
+    plugins: [inlineCreateRequire, psListBesideApp],
     legalComments: 'none',
     logLevel: 'silent',
   });
