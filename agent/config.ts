@@ -1,7 +1,7 @@
 /** Agent options: command line, then CONSULTGUARD_* environment, then config file, then defaults. */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { OptionSpec } from '../shared/config.js';
 
 export const AGENT_OPTIONS: OptionSpec[] = [

@@ -1,27 +1,36 @@
 /**
- * Consult hours on the agent. node-cron fires at each window boundary and at local
- * midnight (in the policy's zone); a minute tick catches what cron cannot see (the
- * machine waking from sleep, the clock being changed). Each trigger re-evaluates
- * `isWithinConsultHours` with the injectable clock and reports changes.
+ * Consult hours on the agent. Every window boundary (HH:MM in the policy's zone) and
+ * local midnight (closure dates start and end there) falls on a whole minute, in every
+ * zone in use, so one timer that fires a second past each minute sees every change as
+ * soon as a cron job at the boundary would; it is re-armed from the wall clock each time,
+ * so it also catches the machine waking from sleep and the clock being changed. Each
+ * firing re-evaluates `isWithinConsultHours` with the injectable clock and reports changes.
+ *
+ * Not node-cron: its time-zone support formats every tick with `Intl.DateTimeFormat`,
+ * whose ICU data cost the agent ~8 MB of resident memory (shared/zone-clock.ts).
  */
-import cron, { type ScheduledTask } from 'node-cron';
-import { boundaryCrons, isWithinConsultHours, type HoursPolicy } from '../shared/hours.js';
+import { isWithinConsultHours, type HoursPolicy } from '../shared/hours.js';
+import { zoneLocalTime } from '../shared/zone-clock.js';
 
 export interface ScheduleOptions {
   now: () => Date;
   onChange: (monitoring: boolean) => void;
-  /** Safety-net tick (default 60 s); also detects wall-clock jumps after sleep. */
+  /** A fixed tick instead of the minute timer (tests with an injected clock). */
   tickMs?: number;
+}
+
+/** Milliseconds from `ms` to one second past the next whole minute. */
+export function msToNextMinute(ms: number): number {
+  return 60_000 - (((ms % 60_000) + 60_000) % 60_000) + 1000;
 }
 
 export function createSchedule(opts: ScheduleOptions) {
   let policy: HoursPolicy | null = null;
   let monitoring = false;
-  let tasks: ScheduledTask[] = [];
-  let tick: NodeJS.Timeout | undefined;
+  let timer: NodeJS.Timeout | undefined;
 
   function evaluate(): boolean {
-    const next = policy !== null && isWithinConsultHours(policy, opts.now());
+    const next = policy !== null && isWithinConsultHours(policy, opts.now(), zoneLocalTime);
     if (next !== monitoring) {
       monitoring = next;
       opts.onChange(next);
@@ -29,32 +38,28 @@ export function createSchedule(opts: ScheduleOptions) {
     return monitoring;
   }
 
-  function clearTasks(): void {
-    for (const t of tasks) void t.destroy();
-    tasks = [];
+  function arm(): void {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      evaluate();
+      arm();
+    }, opts.tickMs ?? msToNextMinute(Date.now()));
+    timer.unref();
   }
 
   return {
     setPolicy(p: HoursPolicy): void {
       policy = p;
-      clearTasks();
-      for (const expr of boundaryCrons(p)) {
-        // A second later than the boundary, so evaluation sees the new minute.
-        const withDelay = expr.replace(/^0 /, '1 ');
-        tasks.push(cron.schedule(withDelay, () => void evaluate(), { timezone: p.timezone, noOverlap: true, unref: true, suppressMissedWarning: true }));
-      }
       evaluate();
     },
     evaluate,
     monitoring: (): boolean => monitoring,
     start(): void {
-      clearInterval(tick);
-      tick = setInterval(evaluate, opts.tickMs ?? 60_000);
-      tick.unref();
+      arm();
     },
     stop(): void {
-      clearInterval(tick);
-      clearTasks();
+      clearTimeout(timer);
+      timer = undefined;
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The platform-neutral part every installer ships, the `app/` folder:
  *
- *   app/agent.mjs                      the bundled agent
+ *   app/agent.mjs                      the bundled agent (installers/bundle.ts)
+ *   app/chunks/*.mjs                   what it imports lazily, loaded when first needed
  *   app/package.json                   name, version, "type": "module"
  *   app/policies/default.yaml          the clinic policy
  *   app/policies/catalog/*.yaml        the app catalog
@@ -22,7 +23,7 @@ export const FASTLIST = 'fastlist-0.3.0-x64.exe';
 export async function stageApp(repoRoot: string, appDir: string, version: string): Promise<void> {
   mkdirSync(join(appDir, 'policies', 'catalog'), { recursive: true });
   mkdirSync(join(appDir, 'vendor'), { recursive: true });
-  await bundleAgent(join(repoRoot, 'agent', 'cli.ts'), join(appDir, 'agent.mjs'));
+  await bundleAgent(join(repoRoot, 'agent', 'cli.ts'), appDir);
   writeFileSync(join(appDir, 'package.json'), `${JSON.stringify({ name: 'consultguard', version, type: 'module' }, null, 2)}\n`);
   copyFileSync(join(repoRoot, 'policies', 'default.yaml'), join(appDir, 'policies', 'default.yaml'));
   for (const f of readdirSync(join(repoRoot, 'policies', 'catalog')).filter((n) => n.endsWith('.yaml')).sort()) {

@@ -9,7 +9,7 @@
  *   policy.json           the last policy from the server (shared/policy.ts EffectivePolicy)
  *   exceptions.json       { v, windows: ExceptionWindow[] }   clinician exceptions still open
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppState, Via } from './snapshot.js';
 
 export const Identity = z.object({

@@ -4,7 +4,7 @@
  * test/integration/api-contract.test.ts; the dashboard (browser) imports the types only
  * (`import type`), so zod is not bundled into it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { CapabilityLevel } from './protocol.js';
 import { AppState, Via } from './snapshot.js';
 

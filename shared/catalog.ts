@@ -3,7 +3,7 @@
  * (`policies/catalog/*.yaml`). Every fact names a source; the matcher compiles this
  * into lookup structures once per policy, never per poll.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { Platform } from './snapshot.js';
 
 export const AppId = z

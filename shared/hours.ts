@@ -46,29 +46,15 @@ export function localTime(tz: string, at: Date): LocalTime {
 
 const toMinutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
-export function isWithinConsultHours(policy: HoursPolicy, at: Date): boolean {
-  const local = localTime(policy.timezone, at);
+/**
+ * `clock` turns an instant into the zone's wall clock: `localTime` (Intl) by default; the
+ * agent passes `zoneLocalTime` (shared/zone-clock.ts), which gives the same answer without
+ * loading ICU's formatting data.
+ */
+export function isWithinConsultHours(policy: HoursPolicy, at: Date, clock: (tz: string, at: Date) => LocalTime = localTime): boolean {
+  const local = clock(policy.timezone, at);
   if (policy.closures.includes(local.date)) return false;
   return policy.consultHours.some(
     (w) => w.days.includes(local.weekday) && local.minutes >= toMinutes(w.from) && local.minutes < toMinutes(w.to),
   );
-}
-
-const CRON_DAY: Record<Weekday, number> = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
-
-/**
- * Cron expressions (seconds field first, in the policy's zone) for every window boundary
- * plus local midnight (closure dates start and end there). A boundary at 24:00 is
- * midnight, already covered.
- */
-export function boundaryCrons(policy: HoursPolicy): string[] {
-  const out = new Set<string>(['0 0 0 * * *']);
-  for (const w of policy.consultHours) {
-    const days = w.days.map((d) => CRON_DAY[d]).sort().join(',');
-    for (const t of [w.from, w.to]) {
-      if (t === '24:00' || t === '00:00') continue;
-      out.add(`0 ${Number(t.slice(3, 5))} ${Number(t.slice(0, 2))} * * ${days}`);
-    }
-  }
-  return [...out];
 }

@@ -24,7 +24,7 @@
  * To add a message: declare its schema and add it to AGENT_TO_HELPER or HELPER_TO_AGENT
  * (one line); both unions and their types follow.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ErrorCode } from './errors.js';
 import { DeviceUse } from './snapshot.js';
 

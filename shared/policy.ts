@@ -3,7 +3,7 @@
  * hands each agent. A policy says which apps are watched, when (consult hours in an IANA
  * time zone), which app is approved, and how the clinician is nudged.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppId, CatalogApp, Browser } from './catalog.js';
 
 export const Weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
@@ -18,7 +18,18 @@ const IsoDate = z
   .transform((v) => (typeof v === 'string' ? v : v.toISOString().slice(0, 10)))
   .refine((s) => /^\d{4}-\d{2}-\d{2}$/.test(s), { message: 'expected a date as YYYY-MM-DD' });
 
+let canonicalZones: Set<string> | undefined;
+
+/**
+ * Canonical zone names come from `Intl.supportedValuesOf`, which costs the agent next to
+ * nothing; only a name not in that list (an alias such as "Asia/Calcutta") is tried on
+ * an `Intl.DateTimeFormat`, whose ICU formatting data add ~8 MB to a process for good
+ * (shared/zone-clock.ts).
+ */
 function isValidTimeZone(tz: string): boolean {
+  // The list leaves out UTC itself (V8 lists it under no name).
+  canonicalZones ??= new Set([...Intl.supportedValuesOf('timeZone'), 'UTC', 'Etc/UTC', 'GMT', 'Etc/GMT']);
+  if (canonicalZones.has(tz)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;

@@ -2,7 +2,7 @@
  * Agent wire protocol v1 (CONTRACTS section 3): every envelope in one place. Text
  * frames, one JSON object each, discriminated by `type`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppState, Platform, Via } from './snapshot.js';
 import { EffectivePolicy } from './policy.js';
 

@@ -2,7 +2,7 @@
  * Snapshot format v1 and `scan` output v1 (CONTRACTS section 2). A snapshot is what one
  * poll of one workstation saw; the matcher turns it into detections.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const Platform = z.enum(['win32', 'darwin', 'linux']);
 export type Platform = z.infer<typeof Platform>;

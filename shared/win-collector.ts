@@ -3,7 +3,7 @@
  * per request. Rows are arrays, not objects: a clinic PC has hundreds of processes and
  * sockets, polled every few seconds, and the compact form halves the bytes to parse.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const pid = z.number().int().nonnegative();
 const port = z.number().int().min(0).max(65535);

@@ -2,7 +2,7 @@
  * The pure half of the Windows native collector: its JSON lines in, the snapshot's
  * processes and connections out. No I/O, so it is tested on output recorded under wine.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppError } from '../../shared/errors.js';
 import type { Connection, ProcessInfo } from '../../shared/snapshot.js';
 import { NativeCmdReply, NativeErrorReply, NativePollReply, NativeTcpReply } from '../../shared/win-collector.js';

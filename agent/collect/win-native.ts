@@ -15,9 +15,9 @@
  * agent's `status` shows it. macOS and Linux never use this module.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe } from '../../shared/errors.js';
+import { packageRoot } from '../../shared/paths.js';
 import type { Logger } from '../../shared/log.js';
 import type { Connection, ProcessInfo } from '../../shared/snapshot.js';
 import { createNativeChild, type CollectorCommand, type NativeChild } from './win-native-child.js';
@@ -31,10 +31,11 @@ export const COLLECTOR_LAUNCHER_ENV = 'CONSULTGUARD_COLLECTOR_LAUNCHER';
 
 /**
  * The collector beside the agent bundle (`C:\Program Files\ConsultGuard\app\` in the MSI
- * layout, next to agent.mjs), or the one the environment names. Null when there is none
- * (a development checkout): the fallback runs.
+ * layout, next to agent.mjs: the package root, found from wherever this code was loaded,
+ * which in the bundle is a chunk under app\chunks\), or the one the environment names.
+ * Null when there is none (a development checkout): the fallback runs.
  */
-export function collectorCommand(env: NodeJS.ProcessEnv = process.env, here = dirname(fileURLToPath(import.meta.url))): CollectorCommand | null {
+export function collectorCommand(env: NodeJS.ProcessEnv = process.env, here = packageRoot()): CollectorCommand | null {
   const exe = env[COLLECTOR_ENV] || join(here, COLLECTOR_EXE);
   if (!existsSync(exe)) return null;
   const launcher = env[COLLECTOR_LAUNCHER_ENV];

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Identity, StatusFile } from '../../shared/agent-state.js';
 import { isWithinConsultHours } from '../../shared/hours.js';
+import { zoneLocalTime } from '../../shared/zone-clock.js';
 import { EffectivePolicy } from '../../shared/policy.js';
 import { readState, type Read } from '../state.js';
 import { capabilitiesFromHealth, type Capabilities } from '../../shared/protocol.js';
@@ -36,7 +37,7 @@ export function runStatus(stateDir: string, json: boolean, now: Date, out: NodeJ
   const policy = load(file('policy.json'), readState(file('policy.json'), EffectivePolicy), problems);
   const status = load(file('status.json'), readState(file('status.json'), StatusFile), problems);
   const running = status !== null && alive(status.pid);
-  const inside = policy ? isWithinConsultHours(policy, now) : false;
+  const inside = policy ? isWithinConsultHours(policy, now, zoneLocalTime) : false;
   const names = new Map(policy?.catalog.apps.map((a) => [a.id, a.name]) ?? []);
 
   const summary = {

@@ -21,6 +21,7 @@
  * State is in memory: after an agent restart, violations still open are not nudged again.
  */
 import { isWithinConsultHours } from '../../shared/hours.js';
+import { zoneLocalTime } from '../../shared/zone-clock.js';
 import type { EffectivePolicy } from '../../shared/policy.js';
 import type { Event } from '../../shared/protocol.js';
 
@@ -106,7 +107,7 @@ export function createNudgeRules(now: () => Date) {
       if (e.user) v.user = e.user;
       open.set(e.violationId, v);
       // An `updated` for a violation opened before an agent restart: tracked, not nudged again.
-      if (e.kind !== 'started' || !isWithinConsultHours(p, now())) return [];
+      if (e.kind !== 'started' || !isWithinConsultHours(p, now(), zoneLocalTime)) return [];
       return onStarted(v, p, t);
     },
 

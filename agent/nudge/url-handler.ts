@@ -36,7 +36,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppError } from '../../shared/errors.js';
 import { launch as defaultLaunch, type Launch } from './open.js';
 

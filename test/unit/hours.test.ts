@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boundaryCrons, isWithinConsultHours, localTime } from '../../shared/hours.js';
+import { isWithinConsultHours, localTime } from '../../shared/hours.js';
 
 const sydney = {
   timezone: 'Australia/Sydney',
@@ -34,9 +34,5 @@ describe('consult hours', () => {
     const allDay = { timezone: 'UTC', consultHours: [{ days: ['sun' as const], from: '00:00', to: '24:00' }], closures: [] };
     expect(isWithinConsultHours(allDay, new Date('2026-11-22T23:59:30Z'))).toBe(true);
     expect(isWithinConsultHours(allDay, new Date('2026-11-23T00:00:00Z'))).toBe(false);
-  });
-
-  it('gives cron expressions for each boundary and midnight', () => {
-    expect(boundaryCrons(sydney).sort()).toEqual(['0 0 0 * * *', '0 0 18 * * 1,2,3,4,5', '0 0 8 * * 1,2,3,4,5'].sort());
   });
 });

@@ -47,6 +47,20 @@ describe('approved-app readiness', () => {
     expect(e).toMatchObject({ ready: false, problem: expect.stringContaining('HTTP 503') });
   });
 
+  it('not ready when the address takes the connection but never answers, within the timeout', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const t = Date.now();
+      const r = await checkApprovedApp(approved(`http://127.0.0.1:${(silent.address() as AddressInfo).port}/`), at, { platform: 'linux', timeoutMs: 300 });
+      expect(r.problem).toMatch(/does not answer \(no answer within 0.3 s\)/);
+      expect(Date.now() - t).toBeLessThan(5000);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+
   it('a launch target decides when the policy names one: missing .desktop or command is not ready', async () => {
     const missing = await checkApprovedApp(approved(base, { linux: 'healthdirect-video.desktop' }), at, { platform: 'linux', env: { XDG_DATA_DIRS: '/nonexistent' } });
     expect(missing).toMatchObject({ ready: false, problem: expect.stringContaining('healthdirect-video.desktop is not installed') });
