@@ -1,4 +1,5 @@
 /** Server options: command line, then CONSULTGUARD_* environment, then config file, then defaults. */
+import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
 import type { OptionSpec } from '../shared/config.js';
 import { parseCidr } from '../shared/net.js';
@@ -22,6 +23,7 @@ export const SERVER_OPTIONS: OptionSpec[] = [
   { key: 'smtpUrl', flag: 'smtp-url', env: 'CONSULTGUARD_SMTP_URL', type: 'string', describe: 'mail server for alert and report emails: smtp://[USER:PASS@]HOST:PORT (STARTTLS when offered) or smtps://...' },
   { key: 'mailFrom', flag: 'mail-from', env: 'CONSULTGUARD_MAIL_FROM', type: 'string', describe: 'From address of alert and report emails (default consultguard@HOSTNAME)' },
   { key: 'showNames', flag: 'show-names', env: 'CONSULTGUARD_SHOW_NAMES', type: 'boolean', describe: "show clinicians' names instead of pseudonyms (the clinic's decision: see docs/privacy.md)" },
+  { key: 'retentionSchedule', flag: 'retention-schedule', env: 'CONSULTGUARD_RETENTION_SCHEDULE', type: 'string', describe: "when retention runs, a cron expression in the server's local time (default '17 */6 * * *', every 6 hours; also 5 s after start)" },
   { key: 'auditRetentionDays', flag: 'audit-retention-days', env: 'CONSULTGUARD_AUDIT_RETENTION_DAYS', type: 'number', describe: 'delete audit entries older than N days (default 730)' },
   { key: 'database', flag: 'database', env: 'CONSULTGUARD_DATABASE_URL', type: 'string', describe: 'the store: sqlite:PATH (default DATA/consultguard.db) or postgres://USER@HOST:PORT/DB' },
   { key: 'trustProxy', flag: 'trust-proxy', env: 'CONSULTGUARD_TRUST_PROXY', type: 'string', describe: 'addresses or CIDR ranges of reverse proxies / load balancers whose X-Forwarded-For is believed, comma-separated (default: none, the header is ignored)' },
@@ -101,6 +103,11 @@ export const ServerConfig = z.object({
   retentionDays: z.number().int().min(1).max(36500).default(365),
   /** The audit log is kept longer than what it records: who saw what stays answerable. */
   auditRetentionDays: z.number().int().min(1).max(36500).default(730),
+  /**
+   * When retention runs (node-cron, the server's local time; store/retention-job.ts). A
+   * night-time schedule keeps its deletes away from consult hours on a busy store.
+   */
+  retentionSchedule: z.string().trim().refine((s) => validCron(s), { error: (iss) => `expected a cron expression such as '17 */6 * * *' (minute hour day month weekday, optional seconds first); got "${String(iss.input)}"` }).default('17 */6 * * *'),
   /** Clinicians are pseudonymous unless the clinic decides otherwise (docs/privacy.md). */
   showNames: z.boolean().default(false),
   database: DatabaseUrl.optional(),

@@ -97,7 +97,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // PostgreSQL: the same plan, a rebuild in this process (its queries do not hold the loop), once per cluster.
   // The engine's modules load only for a PostgreSQL URL.
   const pgRollups = store.engine === 'postgres' ? (await import('./store/pg/rollups.js')).startPgRollups((store as PgStore).rollups, store.jobs, policies.policyFor({}).timezone, log.child({ module: 'rollups' })) : null;
-  const stopRetention = startRetention(store, { days: config.retentionDays, auditDays: config.auditRetentionDays }, log.child({ module: 'retention' }));
+  const stopRetention = startRetention(store, { days: config.retentionDays, auditDays: config.auditRetentionDays }, log.child({ module: 'retention' }), config.retentionSchedule);
   let gatewayRef: { onlineCount(): number; connectionCount(): number } | null = null;
   const metrics = createMetrics({
     agentsOnline: () => gatewayRef?.onlineCount() ?? 0,

@@ -1,12 +1,15 @@
 /**
  * The retention job (store `retention.run`, see retention.ts for what goes when): 5 s after
- * start and every 6 hours, one run at a time, and once per cluster (`jobs.runExclusive`: on
- * PostgreSQL an advisory lock, so two instances never prune side by side).
+ * start and then on `--retention-schedule` (a node-cron expression in the server's local
+ * time, every 6 hours by default), one run at a time, and once per cluster
+ * (`jobs.runExclusive`: on PostgreSQL an advisory lock, so two instances never prune side by
+ * side).
  */
+import cron from 'node-cron';
 import type { Logger } from '../../shared/log.js';
 import type { RetentionOptions, Store } from './types.js';
 
-export function startRetention(store: Pick<Store, 'retention' | 'jobs'>, opts: RetentionOptions, log: Logger): () => void {
+export function startRetention(store: Pick<Store, 'retention' | 'jobs'>, opts: RetentionOptions, log: Logger, schedule = '17 */6 * * *', firstAfterMs = 5_000): () => void {
   let running = false;
   let stopped = false;
   const run = () => {
@@ -22,13 +25,13 @@ export function startRetention(store: Pick<Store, 'retention' | 'jobs'>, opts: R
       })
       .finally(() => (running = false));
   };
-  const first = setTimeout(run, 5_000);
-  const timer = setInterval(run, 6 * 3600_000);
+  const first = setTimeout(run, firstAfterMs);
   first.unref();
-  timer.unref();
+  // The config checked the expression (server/config.ts); unref: a schedule never keeps the process up.
+  const task = cron.schedule(schedule, run, { name: 'retention', unref: true });
   return () => {
     stopped = true;
     clearTimeout(first);
-    clearInterval(timer);
+    void task.destroy();
   };
 }
