@@ -236,7 +236,7 @@ export async function benchReports(): Promise<BenchResults> {
       },
       'server.ack_p99_ms_under_reports': {
         value: round(p99), unit: 'ms', baseline: round(base), ratio: round(p99 / base, 2),
-        note: `p99 of ${loaded.length} acks (batches of 20, one every 25 ms) while leads (another process) loaded year-long trends, filters and a year's CSV in a loop (3 windows of 10 s alternating with 3 quiet ones of 5 s; ${trendsLoads} year-long trends, ${rounds} whole rounds, ${Math.round(csvBytes / 1e6)} MB of CSV read; median ack ${round(median(loaded))} ms; server event-loop delay, worst window: p99 ${loadedLoop.p99} ms, max ${loadedLoop.max} ms); baseline: p99 of ${quiet.length} acks with no reports (median ${round(median(quiet))} ms; loop delay, worst window: p99 ${quietLoop.p99} ms, max ${quietLoop.max} ms)${process.env.BENCH_SERVER_CLI ? `; server: ${process.env.BENCH_SERVER_CLI}` : ''}; target ratio < 2`,
+        note: `p99 of ${loaded.length} acks (batches of 20, one every 25 ms) while leads (another process) loaded year-long trends and filters in one loop and a year's CSV in another beside it (3 windows of 10 s alternating with 3 quiet ones of 5 s; ${trendsLoads} year-long trends, ${rounds} whole CSV exports, ${Math.round(csvBytes / 1e6)} MB of CSV read; median ack ${round(median(loaded))} ms; server event-loop delay, worst window: p99 ${loadedLoop.p99} ms, max ${loadedLoop.max} ms); baseline: p99 of ${quiet.length} acks with no reports (median ${round(median(quiet))} ms; loop delay, worst window: p99 ${quietLoop.p99} ms, max ${quietLoop.max} ms)${process.env.BENCH_SERVER_CLI ? `; server: ${process.env.BENCH_SERVER_CLI}` : ''}; target ratio < 2`,
       },
     };
   } finally {
