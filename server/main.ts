@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Logger } from '../shared/log.js';
 import { builtinPoliciesDir } from '../shared/paths.js';
-import { createApi } from './api/index.js';
+import { createApi, offThreadFile } from './api/index.js';
+import { createOffThreadReads } from './api/reads-off-thread.js';
 import { createClientAddress } from './api/client-address.js';
 import type { ServerConfig } from './config.js';
 import { createGateway } from './gateway/index.js';
@@ -157,7 +158,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const oidc = sso ? { settings: sso, client: createOidcClient(sso, log.child({ module: 'oidc' })) } : null;
   // Reviews and exception decisions go to the dashboards through the relay too, so it knows
   // they were shown and does not send them again when another connection commits.
-  const api = createApi({ store, gateway, policies, metrics, live: relay ? { ...live, publish: relay.publish } : live, health, log, secure: tls !== null, alerts: alerting, clientAddress, oidc });
+  // Year-long trends and the filter lists are summed in a worker thread on a SQLite file (issue 18).
+  const readFile = offThreadFile(store);
+  const reads = readFile ? createOffThreadReads(readFile, log.child({ module: 'reports' })) : undefined;
+  const api = createApi({ store, gateway, policies, metrics, live: relay ? { ...live, publish: relay.publish } : live, health, log, secure: tls !== null, alerts: alerting, clientAddress, oidc, reads });
   const handler = (req: Parameters<typeof api>[0], res: Parameters<typeof api>[1]) => void api(req, res);
   const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
   server.headersTimeout = 10_000;
@@ -193,6 +197,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       const closed = new Promise<void>((ok) => server.close(() => ok()));
       server.closeAllConnections(); // keep-alive and stream connections would hold close() open
       await closed;
+      await reads?.close();
       await store.close();
     },
   };

@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics.js';
 import type { PolicyService } from '../policy/index.js';
 import type { SqliteStore, Store } from '../store/index.js';
 import { staticRoutes } from '../web/static-files.js';
+import type { OffThreadReads } from './reads-off-thread.js';
 import { sessionPrincipal, sessionRoutes } from './session.js';
 import { adminRoutes, agentAssignRoute, auditCsvRoute } from './admin.js';
 import { openApiRoute } from './openapi.js';
@@ -43,13 +44,24 @@ export interface ApiDeps {
   alerts?: Omit<AlertApiDeps, 'audit'>;
   /** Single sign-on (server/oidc/); null or missing: local accounts only. */
   oidc?: OidcDeps | null;
+  /** Trends and filter lists off the event loop (SQLite file stores; reads-off-thread.ts); missing: on the loop. */
+  reads?: OffThreadReads;
 }
 
-/** The CSV export's worker reads the SQLite file with its own connection; PostgreSQL (and an in-memory SQLite) page on the event loop. */
-function csvOffThread(store: Store): { file: string; showNames: boolean } | undefined {
+/**
+ * The CSV export's and the report reader's workers read the SQLite file with their own
+ * connections; PostgreSQL (and an in-memory SQLite) answer on the event loop (its queries
+ * wait on the network, not the loop).
+ */
+export function offThreadFile(store: Store): { file: string; showNames: boolean } | undefined {
   if (store.engine !== 'sqlite') return undefined;
   const { db } = store as SqliteStore;
   return db.memory ? undefined : { file: db.name, showNames: store.people.showNames };
+}
+
+function offThreadOf(store: Store, reads: OffThreadReads | undefined) {
+  const file = offThreadFile(store);
+  return file && { ...file, reads };
 }
 
 export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
@@ -78,7 +90,7 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     ...oidcRoutes(deps.store, deps.oidc ?? null, deps.secure, deps.log.child({ module: 'oidc' }), deps.clientAddress),
     // Trend days are the clinic's days: the default policy's time zone.
     ...violationRoutes(deps.store.violations, deps.live, audit, () => deps.policies.policyFor({}).timezone, credentialLive, deps.store.reveals, appNameOf(deps.policies), deps.store.exceptions,
-      csvOffThread(deps.store)),
+      offThreadOf(deps.store, deps.reads)),
     ...subjectRoutes(deps.store, audit),
     ...exceptionRoutes(deps.store.exceptions, deps.store.violations, deps.live, audit),
     {

@@ -10,6 +10,7 @@ import { sendJson } from './http.js';
 import type { LiveFeed } from './live.js';
 import { actorOf, type Ctx, type Principal, type Route } from './router.js';
 import { streamCsvOffThread } from './csv-off-thread.js';
+import type { OffThreadReads } from './reads-off-thread.js';
 
 const Time = z
   .string()
@@ -84,7 +85,12 @@ const violationPath = (agentId: string, id: string) => `/api/violations/${encode
 
 /** `appName` is the catalog's display name (Zoom, WhatsApp), written beside the id in the CSV. */
 /** Where a worker thread finds the store for CSV exports (none: the export runs on the event loop). */
-export interface OffThread { file: string; showNames: boolean }
+export interface OffThread {
+  file: string;
+  showNames: boolean;
+  /** Trends and filter lists from a worker thread (reads-off-thread.ts); missing: on the loop. */
+  reads?: OffThreadReads;
+}
 
 export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit, timezone: () => string, credentialLive: CredentialCheck, reveals: RevealStore, appName: (id: string) => string = (id) => id, exceptions?: ExceptionStore, offThread?: OffThread): Route[] {
   const csvHeader = CSV_COLUMNS.flatMap((c): string[] => (c === 'app' ? ['app', 'appName'] : [c]));
@@ -180,15 +186,21 @@ export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Au
         const parsed = TrendQuery.safeParse({ since: raw.since ?? new Date(Date.now() - 30 * 86_400_000).toISOString(), until: raw.until ?? new Date(Date.now() + 60_000).toISOString() });
         if (!parsed.success) throw new AppError('bad_request', `query ${firstIssue(parsed.error).line}`);
         await audit(principal, 'view-trends', raw);
-        const trends = await store.trends(parsed.data.since, parsed.data.until, timezone());
-        sendJson(res, 200, exceptions ? { ...trends, exceptions: await exceptions.counts(parsed.data.since, parsed.data.until) } : trends);
+        const { since, until } = parsed.data;
+        if (offThread?.reads) {
+          const r = await offThread.reads.trends(since, until, timezone(), exceptions !== undefined);
+          sendJson(res, 200, r.exceptions ? { ...r.trends, exceptions: r.exceptions } : r.trends);
+          return;
+        }
+        const trends = await store.trends(since, until, timezone());
+        sendJson(res, 200, exceptions ? { ...trends, exceptions: await exceptions.counts(since, until) } : trends);
       },
     },
     {
       method: 'GET', path: '/api/filters', roles: ['lead', 'admin'],
       handle: async ({ res }) => {
         // A GROUP BY over every violation: cached for a minute.
-        if (!filterCache || Date.now() - filterCache.at > 60_000) filterCache = { at: Date.now(), value: await store.filterValues() };
+        if (!filterCache || Date.now() - filterCache.at > 60_000) filterCache = { at: Date.now(), value: await (offThread?.reads ? offThread.reads.filterValues() : store.filterValues()) };
         sendJson(res, 200, filterCache.value);
       },
     },

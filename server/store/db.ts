@@ -57,14 +57,7 @@ function prepareFiles(file: string): void {
   tightenDbFiles(file);
 }
 
-export function openDb(file: string): Db {
-  let db: Db;
-  try {
-    if (file !== ':memory:') prepareFiles(file);
-    db = new Database(file);
-  } catch (err) {
-    throw new AppError('store_unavailable', `cannot open the store at ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; check the --data folder exists and is writable`, { cause: err });
-  }
+function connectionPragmas(db: Db): void {
   // WAL: readers (API, dashboard) never block the writer (ingest), and a commit is one
   // sequential append.
   db.pragma('journal_mode = WAL');
@@ -78,6 +71,33 @@ export function openDb(file: string): Db {
   // Keep temp b-trees (sorts for the feed) in memory; 64 MiB page cache.
   db.pragma('temp_store = MEMORY');
   db.pragma('cache_size = -65536');
+}
+
+/**
+ * Another connection of a running server to its store, for a worker thread (the report
+ * reader): the file must exist, made and migrated by the server; the same pragmas. Never
+ * creates a store where none is.
+ */
+export function openServerDb(file: string): Db {
+  let db: Db;
+  try {
+    db = new Database(file, { fileMustExist: true });
+  } catch (err) {
+    throw new AppError('store_unavailable', `cannot open the store at ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+  connectionPragmas(db);
+  return db;
+}
+
+export function openDb(file: string): Db {
+  let db: Db;
+  try {
+    if (file !== ':memory:') prepareFiles(file);
+    db = new Database(file);
+  } catch (err) {
+    throw new AppError('store_unavailable', `cannot open the store at ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; check the --data folder exists and is writable`, { cause: err });
+  }
+  connectionPragmas(db);
   migrate(db);
   // The -wal and -shm now exist: a pre-existing pair with loose modes is tightened too.
   if (file !== ':memory:') tightenDbFiles(file);
