@@ -7,7 +7,7 @@
  * worker (the built read-worker.js: `npm test` builds first). What it cannot show: that the
  * loop stays free; that is `server.ack_p99_ms_under_reports` in `npm run bench -- reports`.
  */
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOffThreadReads, type OffThreadReads } from '../../server/api/reads-off-thread.js';
 import { createStore, type SqliteStore } from '../../server/store/index.js';
@@ -15,6 +15,8 @@ import { ingestHistory } from '../support/rollup-history.js';
 import { tempDir } from '../support/server.js';
 
 const DAY = 86_400_000;
+/** The nice value of each thread of this process (Linux /proc; field 19 of stat). */
+const threadNices = () => readdirSync('/proc/self/task').map((t) => Number(readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!();
@@ -55,6 +57,17 @@ describe('report reader off the event loop', () => {
     const after = (await reads.trends(now - 365 * DAY, now - DAY, 'Australia/Adelaide', false)).trends.nudges.violations;
     expect(after).toBe((await store.violations.trends(now - 365 * DAY, now - DAY, 'Australia/Adelaide')).nudges.violations);
     expect(after).toBeGreaterThan(before);
+  });
+
+  it.runIf(process.platform === 'linux')('runs its sums at nice 19 on Linux, so the event loop keeps its priority (elsewhere the call would lower the whole server: not made)', async () => {
+    const dir = tempDir('cg-reads-nice-');
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const store = createStore(dir);
+    cleanup.push(() => store.close());
+    expect(threadNices().filter((n) => n === 19)).toEqual([]);
+    await reader(store.db.name).filterValues();
+    expect(threadNices().filter((n) => n === 19)).toHaveLength(1);
+    expect(threadNices()[0]).toBe(0); // the main thread (its task id is the pid, listed first)
   });
 
   it('fails what was asked as store_unavailable when the reader cannot run, and tries again at the next ask', async () => {

@@ -6,6 +6,7 @@
  * thread gives one back each time the HTTP reply has taken a page (server/api/csv-off-thread.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { lowerThisThread } from './priority.js';
 import { csvLine } from '../../api/csv.js';
 import { openDb } from '../db.js';
 import { createPeople } from '../people.js';
@@ -22,6 +23,7 @@ export interface CsvJob {
 }
 
 const job = workerData as CsvJob;
+lowerThisThread();
 const db = openDb(job.file);
 const people = createPeople(db, { showNames: job.showNames });
 const store = createViolationStore(db, people);

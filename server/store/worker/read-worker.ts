@@ -7,6 +7,7 @@
  * in order, each with its request's id (server/api/reads-off-thread.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { lowerThisThread } from './priority.js';
 import { openServerDb } from '../db.js';
 import { createExceptionStore } from '../exceptions.js';
 import { createPeople } from '../people.js';
@@ -23,6 +24,7 @@ export type ReadRequest =
 export type ReadReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; code: string };
 
 const job = workerData as ReadJob;
+lowerThisThread();
 const db = openServerDb(job.file);
 const people = createPeople(db, { showNames: job.showNames });
 const rollups = createRollups(db);

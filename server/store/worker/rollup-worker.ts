@@ -6,12 +6,14 @@
  * `{ type: 'error', code }`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { lowerThisThread } from './priority.js';
 import { openDb } from '../db.js';
 import { rebuildRollups } from '../rollup-rebuild.js';
 
 interface Job { file: string; tz: string; resume: boolean }
 
 const job = workerData as Job;
+lowerThisThread();
 const db = openDb(job.file);
 try {
   let last = 0;
