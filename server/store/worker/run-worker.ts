@@ -1,9 +1,11 @@
 /**
- * Runs one store task (store-worker.ts) in a worker thread and answers its result. A task
- * that fails (the store locked past busy_timeout, a full disk, a damaged file), a worker
- * that crashes or is stopped, rejects with an error that says which task, what went wrong
- * and what to do; it never takes the server down. `stop()` terminates the worker (an open
- * transaction in it is rolled back by SQLite).
+ * Runs a worker script of this folder and answers its result: the worker posts
+ * `{ type: 'done', result }` or `{ type: 'error', code, message }`, and any other message
+ * (progress) goes to `onMessage`. A task that fails (the store locked past busy_timeout, a
+ * full disk, a damaged file), a worker that crashes or is stopped, rejects with a
+ * StoreTaskError that says which task, what went wrong and what to do; it never takes the
+ * server down. `stop()` terminates the worker (an open transaction in it is rolled back by
+ * SQLite). Used for the one-shot store tasks (store-worker.ts) and the roll-up rebuild.
  */
 import { Worker } from 'node:worker_threads';
 import type { StoreTask } from './store-worker.js';
@@ -19,15 +21,15 @@ const HINTS: Record<string, string> = {
 };
 
 export class StoreTaskError extends Error {
-  constructor(task: StoreTask['kind'], readonly code: string, detail: string) {
+  constructor(task: string, readonly code: string, detail: string) {
     const hint = HINTS[code] ?? HINTS[code.replace(/_[A-Z]+$/, '')] ?? 'see the detail; the server goes on';
     super(`${task} failed in its worker thread: ${code} (${detail}): ${hint}`);
     this.name = 'StoreTaskError';
   }
 }
 
-export function runStoreTask<T>(task: StoreTask): { result: Promise<T>; stop: () => Promise<void> } {
-  const worker = new Worker(workerUrl('store-worker'), { workerData: task });
+export function runWorker<T>(name: Parameters<typeof workerUrl>[0], data: unknown, task: string, onMessage?: (m: Record<string, unknown>) => void): { result: Promise<T>; stop: () => Promise<void> } {
+  const worker = new Worker(workerUrl(name), { workerData: data });
   const result = new Promise<T>((resolve, reject) => {
     let settled = false;
     const settle = (fn: () => void) => {
@@ -37,10 +39,14 @@ export function runStoreTask<T>(task: StoreTask): { result: Promise<T>; stop: ()
     };
     worker.on('message', (m: { type: string; result?: T; code?: string; message?: string }) => {
       if (m.type === 'done') settle(() => resolve(m.result as T));
-      if (m.type === 'error') settle(() => reject(new StoreTaskError(task.kind, m.code ?? 'error', m.message ?? 'no detail')));
+      else if (m.type === 'error') settle(() => reject(new StoreTaskError(task, m.code ?? 'error', m.message ?? 'no detail')));
+      else if (!settled) onMessage?.(m);
     });
-    worker.on('error', (err) => settle(() => reject(new StoreTaskError(task.kind, 'worker_crashed', err.message))));
-    worker.on('exit', (code) => settle(() => reject(new StoreTaskError(task.kind, 'worker_exited', `exit code ${code} before it answered; the store stopped it or it crashed`))));
+    worker.on('error', (err) => settle(() => reject(new StoreTaskError(task, 'worker_crashed', err.message))));
+    worker.on('exit', (code) => settle(() => reject(new StoreTaskError(task, 'worker_exited', `exit code ${code} before it answered; the store stopped it or it crashed`))));
   });
   return { result, stop: async () => void (await worker.terminate()) };
 }
+
+/** A one-shot store task (store-worker.ts). */
+export const runStoreTask = <T>(task: StoreTask) => runWorker<T>('store-worker', task, task.kind);
