@@ -13,6 +13,8 @@
  *   of who looked at what, kept longer so a clinician can still ask who saw their name.
  * Cooperative: small batches, each its own short transaction, with a turn of the event loop
  * between them, so agent acks and API requests are served while a year of rows goes.
+ * On a SQLite file the store runs it in a worker thread with its own connection
+ * (worker/store-worker.ts), so the server's loop is not held even for one batch.
  * Scheduled by retention-job.ts (at start and every 6 hours, once per cluster). The same on every OS.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';

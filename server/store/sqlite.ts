@@ -36,7 +36,9 @@ import { createInstanceStore } from './instances.js';
 import { createPresenceStore } from './presence.js';
 import { createOidcStore } from './oidc.js';
 import { createRollups, type Rollups } from './rollups.js';
-import { pruneAll, pruneOnce } from './retention.js';
+import { pruneAll, pruneOnce, type Pruned } from './retention.js';
+import { runStoreTask } from './worker/run-worker.js';
+import type { StoreTask } from './worker/store-worker.js';
 import { migrations } from './migrations/index.js';
 import { createReportStore } from '../reports/store.js';
 import type { SubjectExport } from '../../shared/api-types.js';
@@ -170,7 +172,19 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
     }
   };
 
+  // The subject export and retention scan many rows: from outside a transaction on a file,
+  // a worker thread with its own connection does them (worker/store-worker.ts), so the
+  // event loop keeps serving acks. Inside an admin transaction (its writes not committed
+  // yet) and in memory (no file to share) they run here, as before.
+  const workers = new Set<() => Promise<void>>();
+  const offThread = <T>(task: StoreTask): Promise<T> => {
+    const w = runStoreTask<T>(task);
+    workers.add(w.stop);
+    return w.result.finally(() => workers.delete(w.stop));
+  };
+
   function build(gate: Gate): Store {
+    const offLoop = gate === outside && !db.memory;
     const lift = <T extends object, K extends keyof T>(mod: T, keys: K[]): Lifted<T, K> =>
       Object.fromEntries(keys.map((k) => [k, gate((mod[k] as Fn).bind(mod))])) as Lifted<T, K>;
     const store: Store = {
@@ -204,7 +218,9 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
       subjects: {
         identify: gate(m.subjects.identify),
         // Its zod type says `v: 1`; the module builds exactly that.
-        exportSubject: gate((name: string) => m.subjects.exportSubject(name) as SubjectExport),
+        exportSubject: gate((name: string): SubjectExport | Promise<SubjectExport> => (offLoop
+          ? offThread<SubjectExport>({ kind: 'subject-export', file: path, showNames: people.showNames, name })
+          : m.subjects.exportSubject(name) as SubjectExport)),
         eraseSubject: gate((name: string, actor: string, auditDetail?: Record<string, unknown>) =>
           m.subjects.eraseSubject(name, actor, (who, action, detail) => m.audit.record(who, action, { ...detail, ...auditDetail }))),
       },
@@ -222,7 +238,9 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
       alerts: lift(m.alerts, ['addRule', 'rules', 'rule', 'removeRule', 'addTriggers', 'peekTriggers', 'settleTriggers', 'fire', 'claim', 'delivered', 'attemptFailed', 'counts', 'prune']),
       reports: lift(m.reports, ['add', 'list', 'get', 'remove', 'claim', 'sent', 'failed', 'lastRun', 'figures']),
       retention: {
-        run: gate((opts: Parameters<typeof pruneAll>[1], t?: number, batch?: number) => pruneAll(db, opts, t, batch)),
+        run: gate((opts: Parameters<typeof pruneAll>[1], t?: number, batch?: number) => (offLoop
+          ? offThread<Pruned>({ kind: 'retention', file: path, opts, now: t, batch })
+          : pruneAll(db, opts, t, batch))),
         pruneViolations: gate((days: number, t?: number, batch?: number) => pruneOnce(db, days, t, batch)),
       },
       instances: lift(m.instances, ['record', 'live', 'remove']),
@@ -249,6 +267,8 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
       transaction: (fn) => fn(store),
       close: async () => {
         while (txEnd) await txEnd;
+        // A task still running is stopped (its open batch rolls back) and rejects.
+        await Promise.all([...workers].map((stop) => stop()));
         changes.stop();
         db.close();
       },

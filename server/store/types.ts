@@ -266,6 +266,7 @@ export interface SubjectErasure {
 
 export interface SubjectStore {
   identify(name: string): Promise<{ pseudonym: string; names: string[]; needles: string[] }>;
+  /** SQLite on a file: read in a worker thread with its own connection (sqlite.ts); the caller audits it. */
   exportSubject(name: string): Promise<SubjectExport>;
   /**
    * Erases in one transaction, and in that transaction audits it (`subject-erase` by `actor`,
@@ -364,7 +365,10 @@ export interface ReportStore {
 }
 
 export interface RetentionStore {
-  /** One full pass over every table (in batches, yielding between them); answers what it deleted. */
+  /**
+   * One full pass over every table (in batches, yielding between them); answers what it
+   * deleted. SQLite on a file: in a worker thread with its own connection (sqlite.ts).
+   */
   run(opts: RetentionOptions, now?: number, batch?: number): Promise<Pruned>;
   /** Only the violations part (and what hangs off them); answers how many violations went. */
   pruneViolations(days: number, now?: number, batch?: number): Promise<number>;

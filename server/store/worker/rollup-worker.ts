@@ -2,8 +2,8 @@
  * A roll-up rebuild off the server's event loop: a worker thread with its own SQLite
  * connection to the same file (WAL lets it read while the server writes; its writes are
  * short chunk transactions that wait their turn behind ingest's). Posts
- * `{ type: 'progress', counted, total }` and finally `{ type: 'done', counted }` or
- * `{ type: 'error', code }`.
+ * `{ type: 'progress', counted, total }` and finally `{ type: 'done', result: { counted } }` or
+ * `{ type: 'error', code, message }` (run-worker.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { lowerThisThread } from './priority.js';
@@ -25,9 +25,9 @@ try {
       parentPort?.postMessage({ type: 'progress', ...p });
     },
   });
-  parentPort?.postMessage({ type: 'done', counted: r.counted });
+  parentPort?.postMessage({ type: 'done', result: { counted: r.counted } });
 } catch (err) {
-  parentPort?.postMessage({ type: 'error', code: (err as { code?: string }).code ?? 'error' });
+  parentPort?.postMessage({ type: 'error', code: (err as { code?: string }).code ?? 'error', message: (err as Error).message ?? String(err) });
 } finally {
   db.close();
 }

@@ -6,5 +6,5 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../../../shared/paths.js';
 
-export const workerUrl = (name: 'csv-worker' | 'rollup-worker' | 'read-worker'): URL =>
+export const workerUrl = (name: 'csv-worker' | 'rollup-worker' | 'read-worker' | 'store-worker'): URL =>
   import.meta.url.endsWith('.ts') ? pathToFileURL(join(packageRoot(), 'build', 'server', 'store', 'worker', `${name}.js`)) : new URL(`./${name}.js`, import.meta.url);
