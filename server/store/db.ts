@@ -57,6 +57,24 @@ function prepareFiles(file: string): void {
   tightenDbFiles(file);
 }
 
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Runs `fn` waiting at most `ms` for another connection's write lock instead of
+ * busy_timeout's 5 s: for housekeeping that is tried again at its next beat (an instance's
+ * heartbeat, agent presence, last seen at disconnect). better-sqlite3 waits on the event
+ * loop's thread, so with a foreign lock held (a backup, a sqlite3 shell) each such write
+ * would otherwise stall every request and ack for 5 s.
+ */
+export function briefly<T>(db: Db, fn: () => T, ms = 50): T {
+  db.pragma(`busy_timeout = ${ms}`);
+  try {
+    return fn();
+  } finally {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  }
+}
+
 function connectionPragmas(db: Db): void {
   // WAL: readers (API, dashboard) never block the writer (ingest), and a commit is one
   // sequential append.
@@ -66,7 +84,7 @@ function connectionPragmas(db: Db): void {
   // their events until acked, and the ack is sent after commit, so a lost commit is resent.
   db.pragma('synchronous = NORMAL');
   // Wait for a competing writer (backup, a second process) instead of failing at once.
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('foreign_keys = ON');
   // Keep temp b-trees (sorts for the feed) in memory; 64 MiB page cache.
   db.pragma('temp_store = MEMORY');

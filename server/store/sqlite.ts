@@ -20,7 +20,7 @@
 import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
-import { openDb, prepareDataDir, type Db } from './db.js';
+import { briefly, openDb, prepareDataDir, type Db } from './db.js';
 import { createAgentStore } from './agents.js';
 import { createAlertStore } from './alerts.js';
 import { createApiTokenStore } from './tokens.js';
@@ -187,6 +187,9 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
     const offLoop = gate === outside && !db.memory;
     const lift = <T extends object, K extends keyof T>(mod: T, keys: K[]): Lifted<T, K> =>
       Object.fromEntries(keys.map((k) => [k, gate((mod[k] as Fn).bind(mod))])) as Lifted<T, K>;
+    // Housekeeping writes wait 50 ms for a foreign lock, not 5 s (db.ts `briefly`).
+    const liftBrief = <T extends object, K extends keyof T>(mod: T, keys: K[]): Lifted<T, K> =>
+      Object.fromEntries(keys.map((k) => [k, gate((...a: unknown[]) => briefly(db, () => (mod[k] as Fn).apply(mod, a as never[])))])) as Lifted<T, K>;
     const store: Store = {
       engine: 'sqlite',
       location: db.memory ? 'sqlite::memory:' : `sqlite:${db.name}`,
@@ -197,7 +200,7 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
         showEvidence: people.showEvidence,
         namesOf: gate(people.namesOf),
       },
-      agents: lift(m.agents, ['get', 'tokenHash', 'enrol', 'reconnect', 'saveStatus', 'touch', 'revokeToken', 'forget', 'assign', 'enrolledBy', 'list']),
+      agents: { ...lift(m.agents, ['get', 'tokenHash', 'enrol', 'reconnect', 'saveStatus', 'revokeToken', 'forget', 'assign', 'enrolledBy', 'list']), ...liftBrief(m.agents, ['touch']) },
       violations: {
         ...lift(m.violations, ['ingestNudges', 'list', 'get', 'detail', 'acknowledge', 'agentsWithId', 'changedSince', 'trends', 'filterValues']),
         // A rule or token changed by another connection is in force for this very batch.
@@ -243,8 +246,8 @@ export function createSqliteStore(dataDir: string, file: string | undefined, opt
           : pruneAll(db, opts, t, batch))),
         pruneViolations: gate((days: number, t?: number, batch?: number) => pruneOnce(db, days, t, batch)),
       },
-      instances: lift(m.instances, ['record', 'live', 'remove']),
-      presence: lift(m.presence, ['update', 'replace', 'count', 'elsewhere']),
+      instances: { ...lift(m.instances, ['live']), ...liftBrief(m.instances, ['record', 'remove']) },
+      presence: { ...lift(m.presence, ['count', 'elsewhere']), ...liftBrief(m.presence, ['update', 'replace']) },
       changes: changes.feed,
       jobs: { runExclusive: async (_name, fn) => (await fn(), true) },
       probe: gate(() => {
