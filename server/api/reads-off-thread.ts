@@ -9,11 +9,10 @@ import { Worker } from 'node:worker_threads';
 import type { FilterValues, Trends } from '../../shared/api-types.js';
 import { AppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import type { ReadJob, ReadReply, ReadRequest } from '../store/worker/read-worker.js';
+import type { ReadAsk, ReadJob, ReadReply, ReadRequest } from '../store/worker/read-worker.js';
 import { workerUrl } from '../store/worker/url.js';
 
 export interface ExceptionCounts { claimed: number; accepted: number; rejected: number; pending: number; unexplained: number }
-type Ask = ReadRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 export function createOffThreadReads(job: ReadJob, log?: Logger) {
   let worker: Worker | null = null;
@@ -43,12 +42,12 @@ export function createOffThreadReads(job: ReadJob, log?: Logger) {
     return w;
   }
 
-  function ask<T>(req: Ask): Promise<T> {
+  function ask<T>(req: ReadAsk): Promise<T> {
     worker ??= start();
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
       waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      worker!.postMessage({ ...req, id });
+      worker!.postMessage({ ...req, id } satisfies ReadRequest);
     });
   }
 

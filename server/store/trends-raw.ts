@@ -6,9 +6,9 @@
  * Each is a scan of every violation in the range.
  */
 import type { FilterValues, Trends } from '../../shared/api-types.js';
-import { localTime } from '../../shared/hours.js';
 import type { Db } from './db.js';
 import type { People } from './people.js';
+import { foldDays } from './rows.js';
 
 /**
  * Per-day counts by app and in-call minutes, with days in the clinic's time zone: SQL
@@ -22,15 +22,6 @@ export function trendsFromRows(db: Db, now: number, since: number, until: number
        sum(CASE WHEN state = 'in-call' THEN (coalesce(ended_at, ?) - started_at) ELSE 0 END) / 60000.0 AS incall
      FROM violations WHERE started_at >= ? AND started_at < ? GROUP BY bucket, app`,
   ).all(now, since, until);
-  const days = new Map<string, { day: string; byApp: Record<string, number>; inCallMinutes: number }>();
-  for (const r of dayRows) {
-    const day = localTime(timezone, new Date(r.bucket * BUCKET)).date;
-    const d = days.get(day) ?? { day, byApp: {}, inCallMinutes: 0 };
-    d.byApp[r.app] = (d.byApp[r.app] ?? 0) + r.n;
-    d.inCallMinutes += r.incall;
-    days.set(day, d);
-  }
-  for (const d of days.values()) d.inCallMinutes = Math.round(d.inCallMinutes * 10) / 10;
   const top = (col: 'site' | 'hostname') => db.prepare<[number, number], { key: string | null; count: number }>(
     `SELECT ${col} AS key, count(*) AS count FROM violations WHERE started_at >= ? AND started_at < ? GROUP BY ${col} ORDER BY count DESC LIMIT 10`,
   ).all(since, until);
@@ -38,7 +29,7 @@ export function trendsFromRows(db: Db, now: number, since: number, until: number
     'SELECT count(*) AS violations, count(nudge_shown_at) AS shown, count(nudge_clicked_at) AS clicked FROM violations WHERE started_at >= ? AND started_at < ?',
   ).get(since, until)!;
   return {
-    days: [...days.values()].sort((a, b) => a.day.localeCompare(b.day)),
+    days: foldDays(dayRows, timezone, BUCKET),
     timezone,
     topSites: top('site').map((r) => ({ site: r.key ?? '(no site)', count: r.count })),
     topWorkstations: top('hostname').map((r) => ({ hostname: r.key ?? '', count: r.count })),

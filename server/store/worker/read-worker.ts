@@ -18,9 +18,8 @@ export interface ReadJob {
   file: string;
   showNames: boolean;
 }
-export type ReadRequest =
-  | { id: number; op: 'trends'; since: number; until: number; timezone: string; withExceptions: boolean }
-  | { id: number; op: 'filterValues' };
+export type ReadAsk = { op: 'trends'; since: number; until: number; timezone: string; withExceptions: boolean } | { op: 'filterValues' };
+export type ReadRequest = ReadAsk & { id: number };
 export type ReadReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; code: string };
 
 const job = workerData as ReadJob;
