@@ -36,7 +36,6 @@ const inlineCreateRequire: Plugin = {
   },
 };
 
-/** Bundles `entry` into `outdir/agent.mjs` plus `outdir/chunks/*.mjs`. */
 /**
  * ps-list finds its Windows helper at `<its own folder>/vendor/fastlist-*.exe`. Split, its
  * code runs from `app/chunks/`, while the helper ships at `app/vendor/` (installers/app.ts):
@@ -56,6 +55,7 @@ const psListBesideApp: Plugin = {
   },
 };
 
+/** Bundles `entry` into `outdir/agent.mjs` plus `outdir/chunks/*.mjs`. */
 export async function bundleAgent(entry: string, outdir: string): Promise<void> {
   const result = await build({
     entryPoints: { agent: entry },
