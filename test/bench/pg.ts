@@ -30,7 +30,7 @@ import { freePort, startServerProcess } from '../support/server-process.js';
 import { tempDir } from '../support/server.js';
 import { rssKb } from './proc.js';
 import { median, percentile, round, type BenchResults } from './results.js';
-import { FEED_SHAPE, feedQuery, loginCookie, runLoadgen, timeFeeds, timeSessionChecks, withServer } from './server.js';
+import { countRollups, FEED_SHAPE, feedQuery, loginCookie, runLoadgen, timeFeeds, timeSessionChecks, withServer } from './server.js';
 
 const STORE_LOAD = join(packageRoot(), 'build', 'test', 'bench', 'store-load.js');
 const AGENTS = 500;
@@ -177,7 +177,9 @@ async function loadPgFeed(url: string, t0: number): Promise<void> {
       [agents, sites, apps, t0, ROWS],
     );
     for (const i of indexes) await c.query(i.indexdef);
-    await c.query('ANALYZE violations');
+    // What autovacuum does to a table that filled over a year (visibility map, statistics);
+    // left to autovacuum, it would run during the timed views.
+    await c.query('VACUUM (ANALYZE) violations');
   } finally {
     await c.end();
   }
@@ -238,10 +240,13 @@ export async function benchPgFeed(): Promise<BenchResults> {
     const results: BenchResults = {
       'store.feed_p95_ms_pg': {
         value: p95(pgTimes), unit: 'ms', baseline: p95(sqlTimes), ratio: round(p95(pgTimes) / p95(sqlTimes)),
-        note: `p95 over ${pgTimes.length} feed pages through the PostgreSQL store (store.violations.feed, what GET /api/violations reads: newest 100; by app, site+state, agent, app+day window, state+since; every tenth also its next page) with ${ROWS.toLocaleString('en')} violations, bulk-loaded inside PostgreSQL with INSERT ... SELECT generate_series in ${loadS} s then ANALYZE; median ${p50(pgTimes)} ms; baseline: the same pages through the SQLite store over the same rows (median ${p50(sqlTimes)} ms); target < 20 ms`,
+        note: `p95 over ${pgTimes.length} feed pages through the PostgreSQL store (store.violations.feed, what GET /api/violations reads: newest 100; by app, site+state, agent, app+day window, state+since; every tenth also its next page) with ${ROWS.toLocaleString('en')} violations, bulk-loaded inside PostgreSQL with INSERT ... SELECT generate_series in ${loadS} s then VACUUM (ANALYZE); median ${p50(pgTimes)} ms; baseline: the same pages through the SQLite store over the same rows (median ${p50(sqlTimes)} ms); target < 20 ms`,
       },
     };
     if (serverSkip(names.slice(0, 1))) return results;
+    const countStart = performance.now();
+    await Promise.all([countRollups(['--database', url]), countRollups(['--data', dir])]);
+    const countS = (performance.now() - countStart) / 1000;
     // Both servers at once, each on its own copy of the same rows, read by a lead signed in
     // to each; the requests take turns, so both meet the same machine.
     const http = await withServer((pgPort, pgServer) => withServer(async (litePort, liteServer) => {
@@ -255,10 +260,11 @@ export async function benchPgFeed(): Promise<BenchResults> {
       return { pg: { ...feeds[0]!, check: checks[0]! }, lite: { ...feeds[1]!, check: checks[1]! } };
     }, dir), tempDir('cg-bench-srv-'), ['--database', url]);
     const { pg, lite } = http;
+    const rollupsS = round(countS, 1);
     const how = (e: typeof pg) => `median ${p50(e.times)} ms, server CPU ${round(e.cpuMs)} ms per view, GET /api/session alone p95 ${p95(e.check)} ms (median ${p50(e.check)})`;
     results['server.feed_p95_ms_pg'] = {
       value: p95(pg.times), unit: 'ms', baseline: p95(lite.times), ratio: round(p95(pg.times) / p95(lite.times)),
-      note: `p95 over ${pg.times.length} feed views over HTTP (the shapes of store.feed_p95_ms_pg) by a lead signed in with a dashboard session (each first page audited), ${ROWS.toLocaleString('en')} violations in PostgreSQL: ${how(pg)}; baseline: a SQLite server over the same rows in the same run, requests taking turns with the PostgreSQL server's: ${how(lite)}; store alone in this run p95 ${p95(pgTimes)} ms (SQLite ${p95(sqlTimes)}); target p95 < 20 ms`,
+      note: `p95 over ${pg.times.length} feed views over HTTP (the shapes of store.feed_p95_ms_pg) by a lead signed in with a dashboard session (each first page audited), ${ROWS.toLocaleString('en')} violations in PostgreSQL: ${how(pg)}; baseline: a SQLite server over the same rows in the same run, requests taking turns with the PostgreSQL server's: ${how(lite)}; store alone in this run p95 ${p95(pgTimes)} ms (SQLite ${p95(sqlTimes)}); both stores' roll-ups counted first by \`rollups rebuild\` (${rollupsS} s for both), as a live store keeps them; target p95 < 20 ms`,
     };
     return results;
   });

@@ -208,6 +208,20 @@ export async function timeSessionChecks(targets: FeedTarget[], n = 300): Promise
   return out.map((x) => x.slice(30));
 }
 
+/**
+ * `consultguard-server rollups rebuild` (the real CLI) over a store filled behind the
+ * server's back, in the zone the benchmark's servers use (their --policies): a live store
+ * keeps its roll-ups counted as it ingests, so a server over it starts with nothing to
+ * count. Without this both servers would count 1,000,000 rows in the background while
+ * their feeds are timed (measured: server CPU ~21 ms per view instead of a few).
+ */
+export function countRollups(store: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(packageRoot(), 'build', 'server', 'cli.js'), 'rollups', 'rebuild', ...store, '--policies', join(packageRoot(), 'policies', 'demo')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`rollups rebuild ${store.join(' ')} exited ${code}`))));
+  });
+}
+
 export async function benchFeed(): Promise<BenchResults> {
   const data = tempDir('cg-bench-feed-');
   const rows = 1_000_000;
@@ -226,13 +240,14 @@ export async function benchFeed(): Promise<BenchResults> {
   })();
   db.pragma('optimize');
   db.close();
+  await countRollups(['--data', data]);
   return withServer(async (port) => {
     const times = await timeFeed(`http://127.0.0.1:${port}`, token, FEED_SHAPE, t0);
     const warm = times.slice(60);
     return {
       'server.feed_p95_ms': {
         value: round(percentile(warm, 95)), unit: 'ms',
-        note: `p95 over ${warm.length} HTTP feed queries (newest 100; by app, site+state, agent, app+day window, state+since; every tenth also fetches its next page) with ${rows.toLocaleString('en')} violations stored; median ${round(median(warm))} ms; target p95 < 20 ms`,
+        note: `p95 over ${warm.length} HTTP feed queries (newest 100; by app, site+state, agent, app+day window, state+since; every tenth also fetches its next page) with ${rows.toLocaleString('en')} violations stored (roll-ups counted first by \`rollups rebuild\`, as a live store keeps them); median ${round(median(warm))} ms; target p95 < 20 ms`,
       },
     };
   }, data);
