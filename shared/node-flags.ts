@@ -14,7 +14,18 @@
  * layouts, earlier heap shrinking). Measured: another 2-3 MB resident off the simulated day
  * (agent.rss_mb 76-77 -> 74-75 MB) with agent.poll_cpu_ms the same within noise (22-25 ms
  * either way, two interleaved runs each) and the day's total CPU unchanged.
- * Not used: --jitless / --lite-mode (3-10x the CPU of a poll), --max-old-space-size (a
+ * --single-threaded: V8 does its garbage collection and compilation on the agent's own thread
+ * instead of handing work to its helper threads, whose allocations each keep memory of their
+ * own. Measured on the simulated consult day (test/bench/agent.ts, the bundle, five runs of
+ * each on a quiet 2-core machine, interleaved): agent.rss_mb 62.5-63.4 -> 60.3-61.1 MB,
+ * anonymous memory 19.4-20.3 -> 17.1-17.9 MB, and the agent's CPU over the whole day the same
+ * (8.6-8.8 s either way, 720 polls). The agent's heap is ~13 MB, so what the helper threads
+ * did in parallel (marking, sweeping, optimising a few hot functions) is a few ms here.
+ * Not used: --v8-pool-size=1 (fewer threads, but saved less: 61.1-61.3 MB),
+ * --interrupt-budget x4 or x16 (fewer functions optimised: within the noise of 0.5 MB),
+ * leaving pino's worker-thread transports out of the bundle (no measurable change),
+ * a CommonJS bundle (no ESM loader, but one source string for everything: +1.8 MB),
+ * --jitless / --lite-mode (3-10x the CPU of a poll), --max-old-space-size (a
  * ceiling turns a large policy or outbox into a crash, and saved nothing measurable here),
  * --no-opt (no TurboFan: agent.rss_mb 77.8 -> 72.9 MB and agent.private_mb 27.2 -> 23.9 MB
  * on the simulated day, but agent.poll_cpu_ms 38.2/39.2 -> 52.3/48.0 ms, two interleaved
@@ -23,4 +34,4 @@
  * The Windows service host gets these flags through a C header generated from this list
  * (installers/windows/node-flags.ts), so each must be a single word without quotes.
  */
-export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--optimize-for-size'];
+export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--optimize-for-size', '--single-threaded'];
