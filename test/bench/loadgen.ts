@@ -23,7 +23,13 @@ function connect(): Promise<WebSocket> {
     const ws = new WebSocket(url!, { perMessageDeflate: false });
     ws.once('error', reject);
     ws.once('open', () => ws.send(hello()));
-    ws.once('message', () => resolve(ws)); // welcome
+    // Only a welcome counts: a refusal (e.g. the enrolment secret's limit) fails the run
+    // instead of being counted as a connected agent.
+    ws.once('message', (d) => {
+      const msg = JSON.parse(d.toString()) as { type: string; code?: string; message?: string };
+      if (msg.type === 'welcome') resolve(ws);
+      else reject(new Error(`the server answered the hello with ${msg.type}${msg.code ? ` ${msg.code}` : ''}: ${msg.message ?? ''}`));
+    });
   });
 }
 

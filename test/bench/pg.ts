@@ -120,7 +120,8 @@ export async function benchPgConnections(): Promise<BenchResults> {
   const per = 10_000;
   return withCluster(async (cluster) => {
     const url = await cluster.newDatabase('cg_bench');
-    const extra = ['--database', url];
+    // 20,000 agents enrol with one secret: above its default limit of 10,000 (CONTRACTS).
+    const extra = ['--database', url, '--enroll-limit', String(4 * per)];
     const start = async () => {
       const port = await freePort();
       return { port, child: await startServerProcess(port, tempDir('cg-bench-srv-'), extra) };
