@@ -21,17 +21,24 @@
  * anonymous memory 19.4-20.3 -> 17.1-17.9 MB, and the agent's CPU over the whole day the same
  * (8.6-8.8 s either way, 720 polls). The agent's heap is ~13 MB, so what the helper threads
  * did in parallel (marking, sweeping, optimising a few hot functions) is a few ms here.
+ * --no-opt (alias of --no-turbofan on node 20 and 22): no optimising compiler; hot code
+ * runs as Sparkplug's baseline code. The poll's cost is reading the process and socket
+ * tables (a native collector's output on Windows), not JavaScript arithmetic, and TurboFan's
+ * own code and compile memory cost more than it saves here. Measured on a quiet 2-core
+ * machine, with --single-threaded: the simulated day 60.3-61.1 -> 56.2 MB on node 20 and
+ * 68.8 -> 63.2-63.3 MB on node 22.23.2 (the runtime the installers ship), two runs each;
+ * the day's CPU 8.6-8.8 -> 9.0-9.1 s on node 20 and 8.6-8.7 -> 8.7-8.8 s on node 22;
+ * agent.poll_cpu_ms run under these flags 26.6/27.9 -> 28.4/29.2 ms (interleaved), so
+ * 5-7% more CPU per poll. An earlier measurement on a machine loaded by other test runs
+ * (load ~10) put it at a quarter to a third more per poll; on a quiet machine it is not.
  * Not used: --v8-pool-size=1 (fewer threads, but saved less: 61.1-61.3 MB),
  * --interrupt-budget x4 or x16 (fewer functions optimised: within the noise of 0.5 MB),
  * leaving pino's worker-thread transports out of the bundle (no measurable change),
  * a CommonJS bundle (no ESM loader, but one source string for everything: +1.8 MB),
  * --jitless / --lite-mode (3-10x the CPU of a poll), --max-old-space-size (a
  * ceiling turns a large policy or outbox into a crash, and saved nothing measurable here),
- * --no-opt (no TurboFan: agent.rss_mb 77.8 -> 72.9 MB and agent.private_mb 27.2 -> 23.9 MB
- * on the simulated day, but agent.poll_cpu_ms 38.2/39.2 -> 52.3/48.0 ms, two interleaved
- * runs each on a loaded 2-core machine: a quarter to a third more CPU on every poll);
  * --no-opt --no-sparkplug saves another ~1 MB for still more CPU.
  * The Windows service host gets these flags through a C header generated from this list
  * (installers/windows/node-flags.ts), so each must be a single word without quotes.
  */
-export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--optimize-for-size', '--single-threaded'];
+export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--optimize-for-size', '--single-threaded', '--no-opt'];

@@ -15,6 +15,7 @@ import { compileCatalog, flowsWorthKeeping } from '../../agent/detect/index.js';
 import { builtinPoliciesDir, packageRoot } from '../../shared/paths.js';
 import { AGENT_NODE_FLAGS } from '../../shared/node-flags.js';
 import { stageApp } from '../../installers/app.js';
+import { fetchRuntime, NODE_VERSION } from '../../installers/runtimes.js';
 import { loadPolicies } from '../../shared/policy-load.js';
 import { startTestServer, tempDir, TEST_SECRET } from '../support/server.js';
 import { median, round, type BenchResults } from './results.js';
@@ -113,10 +114,10 @@ export async function benchPoll(): Promise<BenchResults> {
 /** The agent as `npm` installs it (tsc's build/), unless `entry` names another form of it. */
 const BUILT_CLI = join(packageRoot(), 'build', 'agent', 'cli.js');
 
-function startAgent(work: string, url: string, entry = BUILT_CLI): ChildProcess {
+function startAgent(work: string, url: string, entry = BUILT_CLI, node = process.execPath): ChildProcess {
   writeFileSync(join(work, 'agent.json'), JSON.stringify({ serverUrl: url, enrollSecret: TEST_SECRET, stateDir: join(work, 'state'), nudgeDir: join(work, 'nudge'), logFile: '-', logLevel: 'warn' }));
   // With the node flags the installed services use (shared/node-flags.ts).
-  return spawn(process.execPath, [...AGENT_NODE_FLAGS, entry, 'run', '--config', join(work, 'agent.json')], { stdio: 'ignore' });
+  return spawn(node, [...AGENT_NODE_FLAGS, entry, 'run', '--config', join(work, 'agent.json')], { stdio: 'ignore' });
 }
 
 function policyDir(yaml: string): string {
@@ -138,16 +139,21 @@ agent: { pollSeconds: ${poll}, endAfterMissedPolls: 2 }
 
 export async function benchAgentMemory(): Promise<BenchResults> {
   // An hour of consult time at one poll per 5 s (720 polls), compressed: polls every 50 ms,
-  // with apps opening and closing throughout. Two agents live through the same day side by
-  // side: the bundle the installers ship (app/agent.mjs, what a clinic PC runs: agent.rss_mb)
-  // and tsc's build/ that `npm` installs (in the note), so their ratio is one run's.
+  // with apps opening and closing throughout. Three agents live through the same day side by
+  // side: the bundle the installers ship on the Node.js runtime they ship (app/agent.mjs on
+  // installers/runtimes.ts' linux-x64 node: what a clinic PC runs, agent.rss_mb), the same
+  // bundle on this machine's node (in the note), and tsc's build/ that `npm` installs (the
+  // baseline), so their ratios are one run's.
   const polls = 720;
   const server = await startTestServer({ policiesDir: policyDir(BASE_POLICY('{ days: [mon, tue, wed, thu, fri, sat, sun], from: "00:00", to: "24:00" }', 0.05)) });
   const appDir = tempDir('cg-bench-app-');
   await stageApp(packageRoot(), appDir, '0.0.0-bench');
   const work = tempDir();
   const built = tempDir();
-  const agent = startAgent(work, server.url, join(appDir, 'agent.mjs'));
+  const shipped = await fetchRuntime('linux-x64', join(packageRoot(), '.cache'));
+  const agent = startAgent(work, server.url, join(appDir, 'agent.mjs'), shipped.binary);
+  const here = tempDir();
+  const hereAgent = startAgent(here, server.url, join(appDir, 'agent.mjs'));
   const builtAgent = startAgent(built, server.url);
   const apps: ChildProcess[] = [];
   try {
@@ -160,6 +166,7 @@ export async function benchAgentMemory(): Promise<BenchResults> {
     }
     // One read of smaps_rollup gives both figures at the same moment.
     const mem = memoryKb(agent.pid!);
+    const hereMem = memoryKb(hereAgent.pid!);
     const builtMem = memoryKb(builtAgent.pid!);
     // The agent's heap follows what it reads each poll: this machine's process and socket
     // tables (shared with whatever else runs here, e.g. another load test's sockets).
@@ -170,15 +177,16 @@ export async function benchAgentMemory(): Promise<BenchResults> {
     return {
       'agent.rss_mb': {
         value: mb(mem.rss), unit: 'MB', baseline: mb(builtMem.rss), ratio: round(mem.rss / builtMem.rss),
-        note: `Rss of the bundled agent the installers ship (app/agent.mjs; smaps_rollup, the same figure as VmRSS) after ${polls} polls (an hour at 5 s, run every 50 ms) with Zoom opening and closing every 2 s (${body.items.length} violations sent by both agents), ${procs} processes and ${sockets} sockets on the machine at that moment; ${mb(mem.shared)} MB of it are file pages shared with other processes (mostly the node binary); baseline: tsc's build/agent/cli.js (what npm installs) through the same day beside it (${mb(builtMem.shared)} MB shared); where the rest goes: README, Benchmarks; target < 60 MB`,
+        note: `Rss of the bundled agent the installers ship (app/agent.mjs) on the node they ship (${NODE_VERSION}; smaps_rollup, the same figure as VmRSS) after ${polls} polls (an hour at 5 s, run every 50 ms) with Zoom opening and closing every 2 s (${body.items.length} violations sent by the three agents), ${procs} processes and ${sockets} sockets on the machine at that moment; the same bundle on this machine's node ${process.version} beside it: ${mb(hereMem.rss)} MB (private ${mb(hereMem.anonymous)}); baseline: tsc's build/agent/cli.js (what npm installs) on node ${process.version} through the same day; where the rest goes: README, Benchmarks; target < 60 MB`,
       },
       'agent.private_mb': {
         value: mb(mem.anonymous), unit: 'MB', baseline: mb(builtMem.anonymous), ratio: round(mem.anonymous / builtMem.anonymous),
-        note: `Anonymous resident memory of the bundled agent (smaps_rollup "Anonymous": V8 heap, malloc, stacks, JIT code) read with agent.rss_mb; what the agent alone costs the machine. Private_Clean + Private_Dirty, which also counts file pages no other process maps at that moment: ${mb(mem.private)} MB; baseline: build/agent/cli.js at the same moment`,
+        note: `Anonymous resident memory of the bundled agent on the shipped node (smaps_rollup "Anonymous": V8 heap, malloc, stacks, JIT code) read with agent.rss_mb; what the agent alone costs the machine. Private_Clean + Private_Dirty, which also counts file pages no other process maps at that moment: ${mb(mem.private)} MB; baseline: build/agent/cli.js at the same moment`,
       },
     };
   } finally {
     agent.kill('SIGTERM');
+    hereAgent.kill('SIGTERM');
     builtAgent.kill('SIGTERM');
     for (const a of apps) a.kill('SIGKILL');
     await server.close();
