@@ -62,8 +62,10 @@ describe.skipIf(process.platform !== 'linux')('clinician exceptions, helper to l
     const bin = join(work, 'bin');
     mkdirSync(bin);
     const calls = join(work, 'notify-calls.txt');
-    // notify-send --print-id --wait: prints the id when shown, then the chosen action's key.
-    writeFileSync(join(bin, 'notify-send'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${calls}'\necho 7\nsleep 0.3\necho exc:patient-cannot-use\n`);
+    // notify-send --print-id --wait: prints the id when shown, then the chosen action's key;
+    // once "no-claim" exists, the clinician closes the notification without choosing.
+    const noClaim = join(work, 'no-claim');
+    writeFileSync(join(bin, 'notify-send'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${calls}'\necho 7\nsleep 0.3\n[ -e '${noClaim}' ] || echo exc:patient-cannot-use\n`);
     chmodSync(join(bin, 'notify-send'), 0o755);
     const nudgeDir = join(work, 'nudge');
     const state = join(work, 'state');
@@ -108,7 +110,9 @@ describe.skipIf(process.platform !== 'linux')('clinician exceptions, helper to l
     await vi.waitFor(() => expect(outboxText(state)).toMatch(new RegExp(`"violationId":"${second.id}"[^\\n]*"outcome":"suppressed"[^\\n]*exception claimed: The patient cannot use`)), { timeout: 10_000, interval: 200 });
     expect(readFileSync(calls, 'utf8').trim().split('\n')).toHaveLength(1);
 
-    // Another app, no claim: unexplained use.
+    // Another app, no claim: unexplained use. (Without "no-claim", Telegram's nudge was
+    // claimed too, whenever the claim arrived before the trends were read: 3 claimed, 0 unexplained.)
+    writeFileSync(noClaim, '');
     startFakeApp(join(work, 'opt', 'Telegram', 'Telegram'));
     await vi.waitFor(async () => expect((await server.fetchJson('/api/violations?app=telegram')).body.items).toHaveLength(1), { timeout: 15_000, interval: 200 });
     const since = new Date(Date.now() - 3_600_000).toISOString();
