@@ -83,7 +83,6 @@ export type CredentialCheck = (principal: Principal | null) => () => Promise<boo
 
 const violationPath = (agentId: string, id: string) => `/api/violations/${encodeURIComponent(agentId)}/${encodeURIComponent(id)}`;
 
-/** `appName` is the catalog's display name (Zoom, WhatsApp), written beside the id in the CSV. */
 /** Where a worker thread finds the store for CSV exports (none: the export runs on the event loop). */
 export interface OffThread {
   file: string;
@@ -92,6 +91,7 @@ export interface OffThread {
   reads?: OffThreadReads;
 }
 
+/** `appName` is the catalog's display name (Zoom, WhatsApp), written beside the id in the CSV. */
 export function violationRoutes(store: ViolationStore, live: LiveFeed, audit: Audit, timezone: () => string, credentialLive: CredentialCheck, reveals: RevealStore, appName: (id: string) => string = (id) => id, exceptions?: ExceptionStore, offThread?: OffThread): Route[] {
   const csvHeader = CSV_COLUMNS.flatMap((c): string[] => (c === 'app' ? ['app', 'appName'] : [c]));
   const csvRow = (v: Violation) => CSV_COLUMNS.flatMap((c) => (c === 'app' ? [v.app, appName(v.app)] : [v[c]]));

@@ -164,7 +164,7 @@ export async function benchAgentMemory(): Promise<BenchResults> {
       apps.push(spawn(join(work, 'opt', 'zoom', 'zoom'), ['1'], { stdio: 'ignore' }));
       await new Promise((r) => setTimeout(r, 2000));
     }
-    // One read of smaps_rollup gives both figures at the same moment.
+    // One read of smaps_rollup per agent gives its two figures at the same moment.
     const mem = memoryKb(agent.pid!);
     const hereMem = memoryKb(hereAgent.pid!);
     const builtMem = memoryKb(builtAgent.pid!);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { openDb } from '../../server/store/db.js';
 import { createApiTokenStore } from '../../server/store/tokens.js';
 import { packageRoot } from '../../shared/paths.js';
+import { runCli } from '../support/processes.js';
 import { freePort, startServerProcess } from '../support/server-process.js';
 import { tempDir } from '../support/server.js';
 import { median, percentile, round, type BenchResults } from './results.js';
@@ -215,11 +216,9 @@ export async function timeSessionChecks(targets: FeedTarget[], n = 300): Promise
  * count. Without this both servers would count 1,000,000 rows in the background while
  * their feeds are timed (measured: server CPU ~21 ms per view instead of a few).
  */
-export function countRollups(store: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(packageRoot(), 'build', 'server', 'cli.js'), 'rollups', 'rebuild', ...store, '--policies', join(packageRoot(), 'policies', 'demo')], { stdio: ['ignore', 'ignore', 'inherit'] });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`rollups rebuild ${store.join(' ')} exited ${code}`))));
-  });
+export async function countRollups(store: string[]): Promise<void> {
+  const r = await runCli('server', ['rollups', 'rebuild', ...store, '--policies', join(packageRoot(), 'policies', 'demo')]);
+  if (r.code !== 0) throw new Error(`rollups rebuild ${store.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
 }
 
 export async function benchFeed(): Promise<BenchResults> {
