@@ -31,7 +31,18 @@
  * agent.poll_cpu_ms run under these flags 26.6/27.9 -> 28.4/29.2 ms (interleaved), so
  * 5-7% more CPU per poll. An earlier measurement on a machine loaded by other test runs
  * (load ~10) put it at a quarter to a third more per poll; on a quiet machine it is not.
- * Not used: --v8-pool-size=1 (fewer threads, but saved less: 61.1-61.3 MB),
+ * --no-node-snapshot: node builds its start-up context by running its bootstrap code instead
+ * of deserialising the whole start-up snapshot embedded in the binary, so only the built-ins
+ * the agent loads are ever made. Measured on node 22.23.2 on a quiet 2-core machine, the
+ * simulated day with three agents side by side (scratch copy of test/bench/agent.ts' day), two
+ * runs: 63.3-63.4 -> 59.5 MB (node-binary file pages 40.3 -> 37.0 MB, V8 heap and malloc
+ * 0.6 MB less); the day's CPU the same (steady-state 3,750/3,440 ms vs 3,700/3,450 ms over
+ * the same polls); agent.poll_cpu_ms run under these flags on node 22: 21.0 vs 25.5 ms with
+ * the flag run first, 23.6 vs 15.7 ms with it run second, so the order, not the flag, moved
+ * it (ratio to the direct /proc read 0.58-0.59 either way). Its one cost: ~50 ms more CPU at
+ * start-up (`node -e 0` 0.03 -> 0.08 s), once per service or helper start.
+ * Not used: --no-sparkplug on top (58.3-58.4 MB, but 0.3-2% more CPU over the day),
+ * --v8-pool-size=1 (fewer threads, but saved less: 61.1-61.3 MB),
  * --interrupt-budget x4 or x16 (fewer functions optimised: within the noise of 0.5 MB),
  * leaving pino's worker-thread transports out of the bundle (no measurable change),
  * a CommonJS bundle (no ESM loader, but one source string for everything: +1.8 MB),
@@ -41,4 +52,4 @@
  * The Windows service host gets these flags through a C header generated from this list
  * (installers/windows/node-flags.ts), so each must be a single word without quotes.
  */
-export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--optimize-for-size', '--single-threaded', '--no-opt'];
+export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--optimize-for-size', '--single-threaded', '--no-opt', '--no-node-snapshot'];

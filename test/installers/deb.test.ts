@@ -83,7 +83,7 @@ describe.skipIf(skip)('Linux deb', () => {
     expect(JSON.parse(readFileSync(config, 'utf8'))).toEqual(SETTINGS);
 
     const unit = iniValues(readFileSync(join(root, 'lib', 'systemd', 'system', 'consultguard-agent.service'), 'utf8'));
-    expect(unit.get('ExecStart')).toEqual(['/opt/consultguard/node/bin/node --max-semi-space-size=2 --optimize-for-size --single-threaded --no-opt /opt/consultguard/app/agent.mjs run --config /etc/consultguard/agent.json']);
+    expect(unit.get('ExecStart')).toEqual(['/opt/consultguard/node/bin/node --max-semi-space-size=2 --optimize-for-size --single-threaded --no-opt --no-node-snapshot /opt/consultguard/app/agent.mjs run --config /etc/consultguard/agent.json']);
     expect(unit.get('Restart')).toEqual(['on-failure']);
     expect(unit.get('WantedBy')).toEqual(['multi-user.target']);
     expect(unit.get('StateDirectory')).toEqual(['consultguard']);
